@@ -1,0 +1,51 @@
+# fleettwin: `make run` starts the main job, `make test` runs every check CI runs.
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# Go lives in /usr/local/go on this project's machines; PATH may not say so.
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+BIN := bin/fleettwin
+HARDWARE_WITH_VLLM := dgx-spark h100-sxm h200 b200 rtx-pro-6000 l40s
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test lint vet fmt staticcheck bench generate check-go check-generated
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+check-go: ## fail early, and clearly, without a Go toolchain
+	@command -v $(GO) >/dev/null || { echo "Go 1.26+ is required (expected in /usr/local/go/bin); see README"; exit 1; }
+
+build: check-go ## build bin/fleettwin
+	$(GO) build -o $(BIN) ./cmd/fleettwin
+
+run: build ## the main job: Qwen3-8B and Qwen3-14B co-located on one DGX Spark
+	./$(BIN) predict --hardware dgx-spark --engine llama.cpp --model qwen3-8b --model qwen3-14b --quant q4_k_m --batch 1 --input 2048 --output 256
+
+test: lint check-generated ## vet, gofmt, staticcheck, generated files current, then every test
+	$(GO) test -count=1 ./...
+
+lint: vet fmt staticcheck ## go vet, gofmt and staticcheck
+
+vet: check-go
+	$(GO) vet ./...
+
+fmt: check-go
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+staticcheck: check-go ## pinned in go.mod as a tool, built from the module proxy
+	$(GO) tool staticcheck ./...
+
+bench: check-go ## every benchmark; compare runs with benchstat (see README)
+	$(GO) test -run '^$$' -bench . -benchmem -count $${COUNT:-1} ./...
+
+generate: build ## regenerate the built-in profiles from the data in perf/testdata
+	./$(BIN) profile fit --data perf/testdata/published-dgx-spark.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --out profiles/dgx-spark.llama.cpp.toml
+	for hw in $(HARDWARE_WITH_VLLM); do ./$(BIN) profile prior --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
+	./$(BIN) profile prior --hardware dgx-spark --engine ollama --out profiles/dgx-spark.ollama.toml
+
+check-generated: generate ## fail if `make generate` changes a committed file
+	@if ! git diff --quiet -- profiles; then echo "profiles/ is stale: run 'make generate' and commit"; git diff --stat -- profiles; exit 1; fi

@@ -1,0 +1,188 @@
+// Package catalog describes what fleettwin can simulate: model architectures,
+// weight formats, KV-cache types and hardware. It reads them from TOML
+// (models.toml at the repository root is built in) and refuses anything it
+// does not understand, naming the file, line and field.
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin"
+)
+
+// Catalog is a validated set of models, formats, KV types and hardware, each
+// keyed by the name users type on the command line.
+type Catalog struct {
+	Models   map[string]Model    `toml:"models"`
+	Formats  map[string]Format   `toml:"formats"`
+	KVTypes  map[string]KVType   `toml:"kv_types"`
+	Hardware map[string]Hardware `toml:"hardware"`
+}
+
+// Default returns the built-in catalog. It panics if the embedded file is
+// invalid, which the package tests rule out.
+func Default() *Catalog {
+	c, err := Parse(fleettwin.CatalogFile, fleettwin.CatalogTOML)
+	if err != nil {
+		panic(fmt.Sprintf("built-in catalog: %v", err))
+	}
+	return c
+}
+
+// Load returns the built-in catalog with each file's entries applied on top,
+// in order: an entry replaces the one of the same name, a new name is added.
+func Load(paths ...string) (*Catalog, error) {
+	c := Default()
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("load catalog: %w", err)
+		}
+		o, err := Parse(p, data)
+		if err != nil {
+			return nil, err
+		}
+		c.Merge(o)
+	}
+	return c, nil
+}
+
+// Parse decodes and validates one catalog file. name is used in errors only.
+// A file may hold any subset of the sections; every entry in it must be
+// complete on its own.
+func Parse(name string, data []byte) (*Catalog, error) {
+	var c Catalog
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
+	if err != nil {
+		return nil, decodeError(name, err)
+	}
+	loc := NewLocator(data)
+	var errs ErrorList
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &FieldError{File: name, Line: loc.Line(k...), Field: k.String(), Msg: "unknown field"})
+	}
+	v := validator{file: name, loc: loc, md: md}
+	for _, n := range sortedKeys(c.Models) {
+		m := c.Models[n]
+		m.Name = n
+		c.Models[n] = m
+		v.model(m)
+	}
+	for _, n := range sortedKeys(c.Formats) {
+		f := c.Formats[n]
+		f.Name = n
+		c.Formats[n] = f
+		v.format(f)
+	}
+	for _, n := range sortedKeys(c.KVTypes) {
+		k := c.KVTypes[n]
+		k.Name = n
+		c.KVTypes[n] = k
+		v.kvType(k)
+	}
+	for _, n := range sortedKeys(c.Hardware) {
+		h := c.Hardware[n]
+		h.Name = n
+		c.Hardware[n] = h
+		v.hardware(h)
+	}
+	errs = append(errs, v.errs...)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// decodeError turns the TOML library's errors into a FieldError with a line.
+func decodeError(name string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Message
+		if msg == "" {
+			msg = pe.Error()
+		}
+		return ErrorList{{File: name, Line: pe.Position.Line, Field: pe.LastKey, Msg: msg}}
+	}
+	return ErrorList{{File: name, Msg: err.Error()}}
+}
+
+// Merge applies o on top of c: entries of o replace those of the same name.
+func (c *Catalog) Merge(o *Catalog) {
+	c.Models = mergeMap(c.Models, o.Models)
+	c.Formats = mergeMap(c.Formats, o.Formats)
+	c.KVTypes = mergeMap(c.KVTypes, o.KVTypes)
+	c.Hardware = mergeMap(c.Hardware, o.Hardware)
+}
+
+func mergeMap[V any](dst, src map[string]V) map[string]V {
+	if dst == nil {
+		dst = make(map[string]V, len(src))
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}
+
+// Model returns the named model, or an error listing the valid names.
+func (c *Catalog) Model(name string) (Model, error) { return lookup(c.Models, "model", name) }
+
+// Format returns the named weight format, or an error listing the valid names.
+func (c *Catalog) Format(name string) (Format, error) {
+	return lookup(c.Formats, "weight format", name)
+}
+
+// KVType returns the named KV-cache type, or an error listing the valid names.
+func (c *Catalog) KVType(name string) (KVType, error) {
+	return lookup(c.KVTypes, "KV-cache type", name)
+}
+
+// HardwareNamed returns the named hardware, or an error listing the valid names.
+func (c *Catalog) HardwareNamed(name string) (Hardware, error) {
+	return lookup(c.Hardware, "hardware", name)
+}
+
+// UnknownNameError says a name is not in the catalog and lists the valid ones.
+type UnknownNameError struct {
+	Kind  string
+	Name  string
+	Valid []string
+}
+
+func (e *UnknownNameError) Error() string {
+	hint := ""
+	if strings.EqualFold(e.Name, "qwen3-7b") {
+		hint = " (there is no Qwen3-7B; the nearest is qwen3-8b)"
+	}
+	return fmt.Sprintf("unknown %s %q%s; valid: %s", e.Kind, e.Name, hint, strings.Join(e.Valid, ", "))
+}
+
+func lookup[V any](m map[string]V, kind, name string) (V, error) {
+	if v, ok := m[name]; ok {
+		return v, nil
+	}
+	// Names are case-insensitive for users typing Qwen3-8B.
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v, nil
+		}
+	}
+	var zero V
+	return zero, &UnknownNameError{Kind: kind, Name: name, Valid: sortedKeys(m)}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

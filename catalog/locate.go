@@ -1,0 +1,132 @@
+package catalog
+
+import (
+	"strings"
+)
+
+// Locator maps dotted TOML key paths to the line that defines them.
+//
+// BurntSushi/toml reports lines for syntax and type errors but keeps key
+// positions private, so validation errors (a negative value, a missing field)
+// would otherwise name no line. The locator is a small line scanner for the
+// plain layout these files use: [table] headers and key = value lines. For
+// anything it does not understand it falls back to the nearest enclosing table.
+type Locator struct {
+	lines map[string]int
+}
+
+// NewLocator scans TOML source text.
+func NewLocator(src []byte) *Locator {
+	l := &Locator{lines: make(map[string]int)}
+	var table []string
+	inMultiline := "" // closing delimiter of a multi-line string or array
+	depth := 0
+	for i, line := range strings.Split(string(src), "\n") {
+		n := i + 1
+		s := strings.TrimSpace(line)
+		if inMultiline != "" {
+			if inMultiline == "]" {
+				depth += strings.Count(s, "[") - strings.Count(s, "]")
+				if depth <= 0 {
+					inMultiline = ""
+				}
+			} else if strings.Contains(s, inMultiline) {
+				inMultiline = ""
+			}
+			continue
+		}
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(s, "[") {
+			h := strings.TrimPrefix(strings.TrimPrefix(s, "["), "[")
+			end := strings.Index(h, "]")
+			if end < 0 {
+				continue
+			}
+			table = splitKey(h[:end])
+			l.set(table, n)
+			continue
+		}
+		eq := indexOutsideQuotes(s, '=')
+		if eq < 0 {
+			continue
+		}
+		key := append(append([]string(nil), table...), splitKey(s[:eq])...)
+		l.set(key, n)
+		v := strings.TrimSpace(s[eq+1:])
+		switch {
+		case strings.HasPrefix(v, `"""`) && strings.Count(v, `"""`) == 1:
+			inMultiline = `"""`
+		case strings.HasPrefix(v, "'''") && strings.Count(v, "'''") == 1:
+			inMultiline = "'''"
+		case strings.HasPrefix(v, "["):
+			depth = strings.Count(v, "[") - strings.Count(v, "]")
+			if depth > 0 {
+				inMultiline = "]"
+			}
+		}
+	}
+	return l
+}
+
+func (l *Locator) set(key []string, line int) {
+	k := strings.Join(key, "\x00")
+	if _, ok := l.lines[k]; !ok {
+		l.lines[k] = line
+	}
+}
+
+// Line returns the line defining key, or of its nearest defined parent, or 0.
+func (l *Locator) Line(key ...string) int {
+	for n := len(key); n > 0; n-- {
+		if line, ok := l.lines[strings.Join(key[:n], "\x00")]; ok {
+			return line
+		}
+	}
+	return 0
+}
+
+// splitKey splits a dotted TOML key, honouring quoted parts.
+func splitKey(s string) []string {
+	var parts []string
+	var cur strings.Builder
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteByte(c)
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '.':
+			parts = append(parts, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		case c == ' ' || c == '\t':
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(parts, strings.TrimSpace(cur.String()))
+}
+
+func indexOutsideQuotes(s string, sep byte) int {
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return -1
+		case c == sep:
+			return i
+		}
+	}
+	return -1
+}

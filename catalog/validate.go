@@ -1,0 +1,142 @@
+package catalog
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/BurntSushi/toml"
+)
+
+// validator collects FieldErrors for one file.
+type validator struct {
+	file string
+	loc  *Locator
+	md   toml.MetaData
+	errs ErrorList
+}
+
+func (v *validator) add(key []string, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{
+		File:  v.file,
+		Line:  v.loc.Line(key...),
+		Field: toml.Key(key).String(),
+		Msg:   fmt.Sprintf(format, args...),
+	})
+}
+
+// required reports a missing key; it returns false if the key is absent.
+func (v *validator) required(key ...string) bool {
+	if v.md.IsDefined(key...) {
+		return true
+	}
+	v.add(key, "required field is missing")
+	return false
+}
+
+// positive checks a required number is > 0 (and finite).
+func (v *validator) positive(x float64, key ...string) {
+	if !v.required(key...) {
+		return
+	}
+	if !(x > 0) || math.IsInf(x, 0) {
+		v.add(key, "must be positive, got %v", x)
+	}
+}
+
+// nonNegative checks an optional number is >= 0 (and finite).
+func (v *validator) nonNegative(x float64, key ...string) {
+	if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		v.add(key, "must not be negative, got %v", x)
+	}
+}
+
+func (v *validator) model(m Model) {
+	k := func(f string) []string { return []string{"models", m.Name, f} }
+	v.positive(float64(m.Layers), k("layers")...)
+	v.positive(float64(m.HiddenSize), k("hidden_size")...)
+	v.positive(float64(m.AttentionHeads), k("attention_heads")...)
+	v.positive(float64(m.KVHeads), k("kv_heads")...)
+	v.positive(float64(m.HeadDim), k("head_dim")...)
+	v.positive(float64(m.VocabSize), k("vocab_size")...)
+	v.positive(float64(m.MaxPositionEmbeddings), k("max_position_embeddings")...)
+	v.nonNegative(m.RopeTheta, k("rope_theta")...)
+	v.nonNegative(m.RMSNormEps, k("rms_norm_eps")...)
+	if m.KVHeads > 0 && m.AttentionHeads > 0 && m.AttentionHeads%m.KVHeads != 0 {
+		v.add(k("kv_heads"), "must divide attention_heads (%d), got %d", m.AttentionHeads, m.KVHeads)
+	}
+	if m.Experts == 0 {
+		v.positive(float64(m.IntermediateSize), k("intermediate_size")...)
+		for _, f := range []string{"experts_per_token", "expert_intermediate_size"} {
+			if v.md.IsDefined(k(f)...) {
+				v.add(k(f), "only allowed with experts > 0")
+			}
+		}
+		return
+	}
+	v.nonNegative(float64(m.IntermediateSize), k("intermediate_size")...)
+	v.positive(float64(m.Experts), k("experts")...)
+	v.positive(float64(m.ExpertsPerToken), k("experts_per_token")...)
+	v.positive(float64(m.ExpertIntermediate), k("expert_intermediate_size")...)
+	if m.ExpertsPerToken > m.Experts {
+		v.add(k("experts_per_token"), "must not exceed experts (%d), got %d", m.Experts, m.ExpertsPerToken)
+	}
+}
+
+func (v *validator) format(f Format) {
+	k := func(n string) []string { return []string{"formats", f.Name, n} }
+	v.positive(f.BitsPerWeight, k("bits_per_weight")...)
+	if f.BitsPerWeight > 64 {
+		v.add(k("bits_per_weight"), "must be at most 64, got %v", f.BitsPerWeight)
+	}
+	v.dtype(f.Compute, k("compute"))
+}
+
+func (v *validator) kvType(t KVType) {
+	k := func(n string) []string { return []string{"kv_types", t.Name, n} }
+	v.positive(t.Bits, k("bits")...)
+	if t.Bits > 64 {
+		v.add(k("bits"), "must be at most 64, got %v", t.Bits)
+	}
+	v.dtype(t.Compute, k("compute"))
+}
+
+func (v *validator) dtype(d string, key []string) {
+	if !v.required(key...) {
+		return
+	}
+	if !slices.Contains(computeDtypes, d) {
+		v.add(key, "unknown compute dtype %q; valid: %v", d, computeDtypes)
+	}
+}
+
+func (v *validator) hardware(h Hardware) {
+	k := func(n string) []string { return []string{"hardware", h.Name, n} }
+	v.positive(h.UsableMemoryGiB, k("usable_memory_gib")...)
+	v.positive(h.MemoryBandwidthGBs, k("memory_bandwidth_gbs")...)
+	v.positive(h.TFLOPSBF16, k("tflops_bf16")...)
+	v.positive(h.PowerLimitW, k("power_limit_w")...)
+	for _, f := range []struct {
+		x    float64
+		name string
+	}{
+		{h.MemoryGiB, "memory_gib"}, {float64(h.SMs), "sms"}, {h.MeasuredTFLOPSBF16, "measured_tflops_bf16"},
+		{h.TFLOPSFP8, "tflops_fp8"}, {h.TFLOPSInt8, "tflops_int8"}, {h.TFLOPSFP4, "tflops_fp4"},
+		{h.SupplyW, "supply_w"}, {h.IdlePowerW, "idle_power_w"}, {h.SlowdownTempC, "slowdown_temp_c"},
+		{h.ShutdownTempC, "shutdown_temp_c"}, {h.PriceUSD, "price_usd"}, {h.CloudUSDPerHour, "cloud_usd_per_hour"},
+	} {
+		v.nonNegative(f.x, k(f.name)...)
+	}
+	if h.MemoryGiB > 0 && h.UsableMemoryGiB > h.MemoryGiB {
+		v.add(k("usable_memory_gib"), "exceeds memory_gib (%v GiB), got %v GiB", h.MemoryGiB, h.UsableMemoryGiB)
+	}
+	if h.IdlePowerW >= h.PowerLimitW && h.PowerLimitW > 0 {
+		v.add(k("idle_power_w"), "must be below power_limit_w (%v W), got %v W", h.PowerLimitW, h.IdlePowerW)
+	}
+	if h.ShutdownTempC > 0 && h.SlowdownTempC > h.ShutdownTempC {
+		v.add(k("slowdown_temp_c"), "must not exceed shutdown_temp_c (%v C), got %v C", h.ShutdownTempC, h.SlowdownTempC)
+	}
+	if h.MeasuredTFLOPSBF16 > h.TFLOPSBF16 {
+		v.add(k("measured_tflops_bf16"), "must not exceed tflops_bf16 (%v), got %v", h.TFLOPSBF16, h.MeasuredTFLOPSBF16)
+	}
+}

@@ -1,0 +1,273 @@
+package perf
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/fleettwin/fleettwin/fit"
+)
+
+// Observation is one measurement to fit against: the steps an engine ran and
+// the wall time they took. Rate measurements (tokens/s) become one of these
+// with Work tokens done in Seconds.
+type Observation struct {
+	ID      string
+	Model   *StepModel // the instance measured; its profile's coefficients are ignored
+	Steps   []Batch
+	Seconds float64 // measured wall time of Steps
+	Work    float64 // tokens the measurement counts, so rate = Work / Seconds
+	Unit    string  // unit of the rate, e.g. "tok/s"
+}
+
+// Rate is the measured rate (Work per second).
+func (o Observation) Rate() float64 { return o.Work / o.Seconds }
+
+// FitResult is a fitted profile and how well it reproduces each observation.
+type FitResult struct {
+	Profile    Profile
+	Rows       []FitRow
+	Iterations int
+}
+
+// FitProfile fits the coefficients of prior to the observations, keeping the
+// prior's value for every coefficient the data cannot inform (for example a
+// decode compute efficiency when every decode step measured was memory-bound).
+//
+// The model max(compute, memory) + overhead is linear in the inverse
+// efficiencies and the overheads once each step's regime (compute- or
+// memory-bound) is known, so the fit alternates: assign regimes with the
+// current coefficients, solve a non-negative least-squares problem on the
+// relative errors with every efficiency constrained to at most 1
+// (1/eff = 1 + z, z >= 0), repeat until the regimes stop changing.
+func FitProfile(prior Profile, obs []Observation) (FitResult, error) {
+	if len(obs) == 0 {
+		return FitResult{}, errors.New("fit: no observations")
+	}
+	for _, o := range obs {
+		if !(o.Seconds > 0) || len(o.Steps) == 0 || o.Model == nil {
+			return FitResult{}, fmt.Errorf("fit: observation %s has no steps, model or positive time", o.ID)
+		}
+	}
+	if err := prior.Coefficients.validate(); err != nil {
+		return FitResult{}, fmt.Errorf("fit: prior: %w", err)
+	}
+	x := prior.Coefficients.vector()
+	best, bestObj := x, math.Inf(1)
+	var bestUse [numTerms]bool
+	var bestStdErr [numTerms]float64
+	var prevRegimes []bool
+	iter := 0
+	for iter = 1; iter <= 50; iter++ {
+		A, regimes := design(obs, &x)
+		next, use, stderr, err := solve(A, len(obs))
+		if err != nil {
+			return FitResult{}, err
+		}
+		if o := objective(obs, &next); o < bestObj {
+			best, bestObj, bestUse, bestStdErr = next, o, use, stderr
+		}
+		for i := range next {
+			if !use[i] {
+				next[i] = x[i] // keep the prior where the data say nothing
+			}
+		}
+		x = next
+		if prevRegimes != nil && equalBools(regimes, prevRegimes) {
+			break
+		}
+		prevRegimes = regimes
+	}
+	for i := range best {
+		if !bestUse[i] {
+			best[i] = prior.Coefficients.vector()[i]
+		}
+	}
+	p := prior
+	p.Coefficients = fromVector(best)
+	var se [numTerms]float64
+	var fitted []string
+	for i := range se {
+		if !bestUse[i] {
+			continue
+		}
+		fitted = append(fitted, termNames[i])
+		se[i] = bestStdErr[i]
+		if isEfficiency(i) { // d(1/x) = dx / x²
+			se[i] = bestStdErr[i] / (best[i] * best[i])
+		}
+	}
+	p.StdErr = coefficientsFrom(se)
+	p.Provenance.Method = "fit"
+	p.Provenance.Fitted = fitted
+	p.Rows = Evaluate(p, obs)
+	return FitResult{Profile: p, Rows: p.Rows, Iterations: iter}, nil
+}
+
+// Evaluate predicts every observation with profile p's coefficients and
+// returns measured against predicted rates.
+func Evaluate(p Profile, obs []Observation) []FitRow {
+	rows := make([]FitRow, 0, len(obs))
+	for _, o := range obs {
+		m := *o.Model
+		m.profile = p
+		m.coef = p.Coefficients.vector()
+		pred := o.Work / m.Run(o.Steps).Seconds
+		rows = append(rows, FitRow{
+			ID: o.ID, Measured: round(o.Rate(), 2), Predicted: round(pred, 2), Unit: o.Unit,
+			ErrorPct: round(100*(pred-o.Rate())/o.Rate(), 2),
+		})
+	}
+	return rows
+}
+
+func round(v float64, digits int) float64 {
+	s := math.Pow(10, float64(digits))
+	return math.Round(v*s) / s
+}
+
+// design builds the design matrix of the linearised model: row i is
+// observation i's terms summed over its steps, each step contributing its
+// compute or memory terms (whichever is larger under x) plus its overhead
+// terms, divided by the measured time so that residuals are relative.
+func design(obs []Observation, x *[numTerms]float64) (*mat.Dense, []bool) {
+	A := mat.NewDense(len(obs), numTerms, nil)
+	var regimes []bool
+	for i, o := range obs {
+		var row [numTerms]float64
+		for _, b := range o.Steps {
+			t, _, _ := o.Model.terms(b)
+			c := combine(&t, x)
+			memBound := c.Memory >= c.Compute
+			regimes = append(regimes, memBound)
+			lo, hi := 0, firstMemoryTerm
+			if memBound {
+				lo, hi = firstMemoryTerm, firstOverheadTerm
+			}
+			for j := lo; j < hi; j++ {
+				row[j] += t[j]
+			}
+			for j := firstOverheadTerm; j < numTerms; j++ {
+				row[j] += t[j]
+			}
+		}
+		for j := range row {
+			A.Set(i, j, row[j]/o.Seconds)
+		}
+	}
+	return A, regimes
+}
+
+// solve fits z >= 0 in A·(e + z) ≈ 1, where e is 1 on efficiency terms and
+// 0 on overheads, over the columns the data touch. It returns the
+// coefficient vector x = e + z, the columns used and their standard errors.
+func solve(A *mat.Dense, rows int) (x [numTerms]float64, use [numTerms]bool, stderr [numTerms]float64, err error) {
+	b := make([]float64, rows)
+	var cols []int
+	var scale []float64
+	for i := range rows {
+		b[i] = 1
+	}
+	for j := range numTerms {
+		var norm float64
+		for i := range rows {
+			v := A.At(i, j)
+			norm += v * v
+			if isEfficiency(j) {
+				b[i] -= v // the fixed part of 1/eff = 1 + z
+			}
+		}
+		if norm > 0 {
+			use[j] = true
+			cols = append(cols, j)
+			scale = append(scale, math.Sqrt(norm))
+		}
+	}
+	S := mat.NewDense(rows, len(cols), nil)
+	for k, j := range cols {
+		for i := range rows {
+			S.Set(i, k, A.At(i, j)/scale[k])
+		}
+	}
+	z, err := fit.NNLS(S, b)
+	if err != nil {
+		return x, use, stderr, fmt.Errorf("fit: %w", err)
+	}
+	// Standard errors over the free coefficients only: one held at its bound
+	// (an efficiency of 1, an overhead of 0) is fixed by the constraint, and
+	// keeping it would make the normal matrix singular.
+	free := make([]bool, len(cols))
+	for k := range free {
+		free[k] = z[k] > 0
+	}
+	se := fit.StdErrors(S, b, z, free)
+	for k, j := range cols {
+		x[j] = z[k] / scale[k]
+		stderr[j] = se[k] / scale[k]
+		if isEfficiency(j) {
+			x[j]++
+		}
+	}
+	return x, use, stderr, nil
+}
+
+// objective is the sum of squared relative errors of the full model.
+func objective(obs []Observation, x *[numTerms]float64) float64 {
+	var s float64
+	for _, o := range obs {
+		var pred float64
+		for _, b := range o.Steps {
+			t, _, _ := o.Model.terms(b)
+			pred += combine(&t, x).Seconds
+		}
+		r := (pred - o.Seconds) / o.Seconds
+		s += r * r
+	}
+	return s
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrorSummary condenses a set of FitRows.
+type ErrorSummary struct {
+	MedianAbsPct float64
+	MeanAbsPct   float64
+	MaxAbsPct    float64
+	WorstID      string
+}
+
+// Summarize returns the median, mean and largest absolute percentage error.
+func Summarize(rows []FitRow) ErrorSummary {
+	if len(rows) == 0 {
+		return ErrorSummary{MedianAbsPct: math.NaN(), MeanAbsPct: math.NaN(), MaxAbsPct: math.NaN()}
+	}
+	abs := make([]float64, len(rows))
+	var s ErrorSummary
+	for i, r := range rows {
+		abs[i] = math.Abs(r.ErrorPct)
+		s.MeanAbsPct += abs[i] / float64(len(rows))
+		if abs[i] > s.MaxAbsPct || s.WorstID == "" {
+			s.MaxAbsPct, s.WorstID = abs[i], r.ID
+		}
+	}
+	slices.Sort(abs)
+	n := len(abs)
+	s.MedianAbsPct = abs[n/2]
+	if n%2 == 0 {
+		s.MedianAbsPct = (abs[n/2-1] + abs[n/2]) / 2
+	}
+	return s
+}

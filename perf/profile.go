@@ -1,0 +1,255 @@
+package perf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin"
+	"github.com/fleettwin/fleettwin/catalog"
+)
+
+// Coefficients are the fitted constants of the step-time model. Efficiencies
+// are fractions of the datasheet peak in (0, 1]; overheads are seconds.
+type Coefficients struct {
+	PrefillComputeEff   float64 `toml:"prefill_compute_eff"`   // linear layers during prefill
+	DecodeComputeEff    float64 `toml:"decode_compute_eff"`    // linear layers during decode (large batches)
+	ExpertComputeEff    float64 `toml:"expert_compute_eff"`    // routed-expert GEMMs, any phase
+	AttentionComputeEff float64 `toml:"attention_compute_eff"` // QK and PV
+	WeightBandwidthEff  float64 `toml:"weight_bandwidth_eff"`  // streaming dense weights
+	ExpertBandwidthEff  float64 `toml:"expert_bandwidth_eff"`  // reading the touched experts
+	KVBandwidthEff      float64 `toml:"kv_bandwidth_eff"`      // reading and writing the KV cache
+	StepOverheadS       float64 `toml:"step_overhead_s"`       // per step
+	LayerOverheadS      float64 `toml:"layer_overhead_s"`      // per layer per step
+	SeqOverheadS        float64 `toml:"seq_overhead_s"`        // per sequence per step
+}
+
+// termNames are the TOML names of the coefficients, in term order.
+var termNames = [numTerms]string{
+	"prefill_compute_eff", "decode_compute_eff", "expert_compute_eff", "attention_compute_eff",
+	"weight_bandwidth_eff", "expert_bandwidth_eff", "kv_bandwidth_eff",
+	"step_overhead_s", "layer_overhead_s", "seq_overhead_s",
+}
+
+// isEfficiency reports whether term i is an efficiency (its coefficient in
+// the linear model is 1/efficiency) rather than an overhead in seconds.
+func isEfficiency(i int) bool { return i < firstOverheadTerm }
+
+func (c Coefficients) values() [numTerms]float64 {
+	return [numTerms]float64{
+		c.PrefillComputeEff, c.DecodeComputeEff, c.ExpertComputeEff, c.AttentionComputeEff,
+		c.WeightBandwidthEff, c.ExpertBandwidthEff, c.KVBandwidthEff,
+		c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS,
+	}
+}
+
+func coefficientsFrom(v [numTerms]float64) Coefficients {
+	return Coefficients{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}
+}
+
+// vector returns the multipliers of the terms: 1/efficiency or seconds.
+func (c Coefficients) vector() [numTerms]float64 {
+	v := c.values()
+	for i := range v {
+		if isEfficiency(i) {
+			v[i] = 1 / v[i]
+		}
+	}
+	return v
+}
+
+func fromVector(x [numTerms]float64) Coefficients {
+	for i := range x {
+		if isEfficiency(i) {
+			x[i] = 1 / x[i]
+		}
+	}
+	return coefficientsFrom(x)
+}
+
+func (c Coefficients) validate() error {
+	var errs []error
+	for i, v := range c.values() {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			errs = append(errs, fmt.Errorf("%s: not a number", termNames[i]))
+		case isEfficiency(i) && (v <= 0 || v > 1):
+			errs = append(errs, fmt.Errorf("%s: efficiency must be in (0, 1], got %v", termNames[i], v))
+		case !isEfficiency(i) && v < 0:
+			errs = append(errs, fmt.Errorf("%s: overhead must not be negative, got %v", termNames[i], v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Profile holds the coefficients for one (hardware, engine) pair and the
+// engine settings they were measured with.
+type Profile struct {
+	Hardware string `toml:"hardware"`
+	Engine   string `toml:"engine"`
+	// PrefillChunk is the most tokens one step processes (llama.cpp
+	// n_ubatch, vLLM max_num_batched_tokens).
+	PrefillChunk int `toml:"prefill_chunk"`
+	// MemoryFraction is the share of usable memory the engine may take for
+	// weights and KV cache (vLLM's gpu-memory-utilization).
+	MemoryFraction float64      `toml:"memory_fraction"`
+	Coefficients   Coefficients `toml:"coefficients"`
+	// StdErr holds one standard error per fitted coefficient; 0 means the
+	// coefficient was not fitted (a prior kept as is).
+	StdErr     Coefficients `toml:"stderr"`
+	Provenance Provenance   `toml:"provenance"`
+	Rows       []FitRow     `toml:"rows"`
+}
+
+// Provenance says where a profile's numbers come from.
+type Provenance struct {
+	Method  string   `toml:"method"`  // "fit" or "datasheet"
+	Source  string   `toml:"source"`  // the data fitted, or the basis of the defaults
+	Command string   `toml:"command"` // how to reproduce it
+	Fitted  []string `toml:"fitted"`  // coefficients the fit set
+	Notes   string   `toml:"notes"`
+}
+
+// FitRow is one measurement a profile was fitted on, with the fit's error.
+type FitRow struct {
+	ID        string  `toml:"id"`
+	Measured  float64 `toml:"measured"`
+	Predicted float64 `toml:"predicted"`
+	Unit      string  `toml:"unit"`
+	ErrorPct  float64 `toml:"error_pct"`
+}
+
+// Engines are the serving engines fleettwin knows.
+var Engines = []string{"vllm", "sglang", "tensorrt-llm", "llama.cpp", "ollama"}
+
+// ParseProfile decodes and validates a profile; name is used in errors.
+func ParseProfile(name string, data []byte) (Profile, error) {
+	var p Profile
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return p, &catalog.FieldError{File: name, Line: pe.Position.Line, Field: pe.LastKey, Msg: pe.Message}
+		}
+		return p, fmt.Errorf("%s: %w", name, err)
+	}
+	loc := catalog.NewLocator(data)
+	var errs catalog.ErrorList
+	add := func(key []string, msg string) {
+		errs = append(errs, &catalog.FieldError{File: name, Line: loc.Line(key...), Field: strings.Join(key, "."), Msg: msg})
+	}
+	for _, k := range md.Undecoded() {
+		add(k, "unknown field")
+	}
+	for _, k := range []string{"hardware", "engine", "prefill_chunk", "memory_fraction"} {
+		if !md.IsDefined(k) {
+			add([]string{k}, "required field is missing")
+		}
+	}
+	if p.Engine != "" && !slices.Contains(Engines, p.Engine) {
+		add([]string{"engine"}, fmt.Sprintf("unknown engine %q; valid: %s", p.Engine, strings.Join(Engines, ", ")))
+	}
+	if md.IsDefined("prefill_chunk") && p.PrefillChunk <= 0 {
+		add([]string{"prefill_chunk"}, fmt.Sprintf("must be positive, got %d", p.PrefillChunk))
+	}
+	if md.IsDefined("memory_fraction") && (p.MemoryFraction <= 0 || p.MemoryFraction > 1) {
+		add([]string{"memory_fraction"}, fmt.Sprintf("must be in (0, 1], got %v", p.MemoryFraction))
+	}
+	vals := p.Coefficients.values()
+	for i, n := range termNames {
+		key := []string{"coefficients", n}
+		if !md.IsDefined(key...) {
+			add(key, "required field is missing")
+			continue
+		}
+		v := vals[i]
+		if isEfficiency(i) && !(v > 0 && v <= 1) {
+			add(key, fmt.Sprintf("efficiency must be in (0, 1], got %v", v))
+		}
+		if !isEfficiency(i) && !(v >= 0) {
+			add(key, fmt.Sprintf("overhead must not be negative, got %v", v))
+		}
+	}
+	if len(errs) > 0 {
+		return p, errs
+	}
+	return p, nil
+}
+
+// EncodeProfile writes a profile as TOML with a header comment.
+func EncodeProfile(p Profile, header string) ([]byte, error) {
+	var b bytes.Buffer
+	for _, line := range strings.Split(strings.TrimRight(header, "\n"), "\n") {
+		b.WriteString("# " + line + "\n")
+	}
+	b.WriteString("\n")
+	enc := toml.NewEncoder(&b)
+	enc.Indent = ""
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("encode profile: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// ProfileSet finds profiles by (hardware, engine).
+type ProfileSet map[string]Profile
+
+func profileKey(hardware, engine string) string { return hardware + "." + engine }
+
+// DefaultProfiles returns the profiles built into the binary.
+func DefaultProfiles() (ProfileSet, error) {
+	return LoadProfiles(fleettwin.Profiles, "profiles")
+}
+
+// LoadProfiles reads every *.toml in dir of fsys. A file must be named
+// <hardware>.<engine>.toml after the pair it holds.
+func LoadProfiles(fsys fs.FS, dir string) (ProfileSet, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("load profiles: %w", err)
+	}
+	set := ProfileSet{}
+	for _, e := range entries {
+		if e.IsDir() || path.Ext(e.Name()) != ".toml" {
+			continue
+		}
+		p := path.Join(dir, e.Name())
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("load profiles: %w", err)
+		}
+		prof, err := ParseProfile(p, data)
+		if err != nil {
+			return nil, err
+		}
+		if want := profileKey(prof.Hardware, prof.Engine) + ".toml"; e.Name() != want {
+			return nil, fmt.Errorf("%s: holds %s/%s, so it must be named %s", p, prof.Hardware, prof.Engine, want)
+		}
+		set.Add(prof)
+	}
+	return set, nil
+}
+
+// Add adds or replaces the profile for its (hardware, engine).
+func (s ProfileSet) Add(p Profile) { s[profileKey(p.Hardware, p.Engine)] = p }
+
+// Get returns the profile for (hardware, engine), or an error listing the
+// pairs that have one.
+func (s ProfileSet) Get(hardware, engine string) (Profile, error) {
+	if p, ok := s[profileKey(hardware, engine)]; ok {
+		return p, nil
+	}
+	var have []string
+	for _, p := range s {
+		have = append(have, p.Hardware+"/"+p.Engine)
+	}
+	slices.Sort(have)
+	return Profile{}, fmt.Errorf("no profile for hardware %q with engine %q; profiles exist for: %s", hardware, engine, strings.Join(have, ", "))
+}

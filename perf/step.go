@@ -1,0 +1,231 @@
+// Package perf predicts how long one serving step of one model instance takes
+// on one accelerator, from first principles and a few fitted coefficients.
+//
+// A step processes a batch: prefill chunks of some sequences and one decode
+// token for others, each at its own context length. Its time is
+//
+//	max(compute, memory) + overheads
+//
+// where compute is the step's FLOPs (linear layers, routed experts,
+// attention) at fitted fractions of the device's tensor-core peak, memory is
+// its bytes (weights once per step, the experts the batch touches, the KV
+// cache read and written) at fitted fractions of peak bandwidth, and the
+// overheads are fixed costs per step, per layer and per sequence (kernel
+// launches, scheduling, sampling). The fractions and overheads live in a
+// Profile per (hardware, engine).
+//
+// The time depends on the batch only through a few sums (Batch), so a
+// simulator can keep them up to date incrementally instead of walking every
+// sequence every step.
+package perf
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fleettwin/fleettwin/catalog"
+)
+
+// Instance is a model deployed in a given weight format and KV-cache type.
+type Instance struct {
+	Model   catalog.Model
+	Weights catalog.Format
+	KV      catalog.KVType
+}
+
+// Batch is the work of one step, reduced to the sums the step time depends on.
+// Build it with AddPrefill and AddDecode.
+type Batch struct {
+	PrefillTokens int     // prompt tokens processed this step
+	PrefillSeqs   int     // sequences with a prefill chunk this step
+	DecodeSeqs    int     // sequences generating one token each
+	AttendedPairs float64 // Σ over new tokens of the positions each attends to (causal)
+	KVTokensRead  float64 // Σ over sequences of the cached tokens the step reads
+}
+
+// AddPrefill adds a prefill chunk of n prompt tokens for a sequence that
+// already holds context tokens in its KV cache.
+func (b *Batch) AddPrefill(n, context int) {
+	if n <= 0 {
+		return
+	}
+	fn, fc := float64(n), float64(context)
+	b.PrefillTokens += n
+	b.PrefillSeqs++
+	b.AttendedPairs += fn*fc + fn*(fn+1)/2
+	b.KVTokensRead += fc + fn
+}
+
+// AddDecode adds one decode token for a sequence with context cached tokens.
+func (b *Batch) AddDecode(context int) {
+	b.DecodeSeqs++
+	b.AttendedPairs += float64(context) + 1
+	b.KVTokensRead += float64(context) + 1
+}
+
+// Tokens is the number of new tokens the step processes.
+func (b Batch) Tokens() int { return b.PrefillTokens + b.DecodeSeqs }
+
+// Seqs is the number of sequences in the step.
+func (b Batch) Seqs() int { return b.PrefillSeqs + b.DecodeSeqs }
+
+// StepCost is the predicted cost of one step.
+type StepCost struct {
+	Seconds  float64 // wall time of the step
+	Compute  float64 // seconds the tensor cores need at the fitted efficiencies
+	Memory   float64 // seconds the memory system needs at the fitted efficiencies
+	Overhead float64 // fixed seconds (launches, scheduling, sampling)
+	FLOPs    float64 // floating-point operations performed
+	Bytes    float64 // bytes moved to or from device memory
+}
+
+// MemoryBound reports whether memory, not compute, set the step's time.
+func (c StepCost) MemoryBound() bool { return c.Memory >= c.Compute }
+
+// StepModel predicts step times for one instance on one device with one
+// profile. It is immutable and safe for concurrent use.
+type StepModel struct {
+	inst    Instance
+	hw      catalog.Hardware
+	profile Profile
+	coef    [numTerms]float64
+
+	// Work per unit, precomputed so Step does a handful of multiplications.
+	denseFLOPsPerToken  float64 // linear layers every token uses
+	lmHeadFLOPsPerSeq   float64 // output projection, one logits row per sequence
+	expertFLOPsPerToken float64 // routed experts
+	attnFLOPsPerPair    float64 // QK and PV over all layers per attended position
+	denseWeightBytes    float64 // read once per step
+	expertBytes         float64 // one expert in one layer
+	kvBytesPerToken     float64
+
+	linearPeak, attnPeak, bandwidth float64 // FLOP/s, FLOP/s, byte/s
+	layers, experts, topK           float64
+}
+
+// NewStepModel builds the step model for an instance on hardware hw.
+func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, error) {
+	if err := p.Coefficients.validate(); err != nil {
+		return nil, fmt.Errorf("profile %s/%s: %w", p.Hardware, p.Engine, err)
+	}
+	m := inst.Model
+	s := &StepModel{inst: inst, hw: hw, profile: p, coef: p.Coefficients.vector()}
+	bpw := inst.Weights.BitsPerWeight / 8
+	s.layers = float64(m.Layers)
+	s.denseFLOPsPerToken = 2 * s.layers * float64(m.DenseLayerParams())
+	s.lmHeadFLOPsPerSeq = 2 * float64(m.LMHeadParams())
+	s.attnFLOPsPerPair = 4 * s.layers * float64(m.AttentionHeads*m.HeadDim)
+	s.denseWeightBytes = (s.layers*float64(m.DenseLayerParams()) + float64(m.LMHeadParams())) * bpw
+	if m.MoE() {
+		s.experts, s.topK = float64(m.Experts), float64(m.ExpertsPerToken)
+		s.expertFLOPsPerToken = 2 * s.layers * s.topK * float64(m.ExpertParams())
+		s.expertBytes = float64(m.ExpertParams()) * bpw
+	}
+	s.kvBytesPerToken = m.KVBytesPerToken(inst.KV)
+	s.linearPeak = hw.FLOPS(inst.Weights.Compute)
+	s.attnPeak = hw.FLOPS(inst.KV.Compute)
+	s.bandwidth = hw.BandwidthBytesPerSecond()
+	if !(s.linearPeak > 0) || !(s.attnPeak > 0) || !(s.bandwidth > 0) {
+		return nil, fmt.Errorf("hardware %s: no peak for %s/%s compute or no bandwidth", hw.Name, inst.Weights.Compute, inst.KV.Compute)
+	}
+	return s, nil
+}
+
+// Instance returns the deployed model.
+func (s *StepModel) Instance() Instance { return s.inst }
+
+// Hardware returns the device.
+func (s *StepModel) Hardware() catalog.Hardware { return s.hw }
+
+// Profile returns the profile in use.
+func (s *StepModel) Profile() Profile { return s.profile }
+
+// WeightBytes is the memory the weights occupy.
+func (s *StepModel) WeightBytes() float64 {
+	return float64(s.inst.Model.WeightParams()) * s.inst.Weights.BitsPerWeight / 8
+}
+
+// KVBytesPerToken is the KV-cache memory one token of context occupies.
+func (s *StepModel) KVBytesPerToken() float64 { return s.kvBytesPerToken }
+
+// DistinctExperts is the expected number of different experts a batch of
+// tokens touches in one layer when each token picks topK of n uniformly:
+// n (1 - (1 - k/n)^tokens). Real routers are skewed, which the fitted expert
+// bandwidth efficiency absorbs.
+func (s *StepModel) DistinctExperts(tokens int) float64 {
+	if s.experts == 0 || tokens <= 0 {
+		return 0
+	}
+	return s.experts * (1 - math.Pow(1-s.topK/s.experts, float64(tokens)))
+}
+
+// Terms of the step-time model. Efficiency terms are seconds at 100% of
+// peak, scaled by 1/efficiency; overhead terms are counts scaled by seconds.
+const (
+	termPrefillCompute = iota
+	termDecodeCompute
+	termExpertCompute
+	termAttentionCompute
+	termWeightMemory
+	termExpertMemory
+	termKVMemory
+	termStepOverhead
+	termLayerOverhead
+	termSeqOverhead
+	numTerms
+
+	firstMemoryTerm   = termWeightMemory
+	firstOverheadTerm = termStepOverhead
+)
+
+// terms returns the step's work in each term of the model: seconds at peak
+// for the compute and memory terms, counts for the overhead terms.
+func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
+	tokens := b.Tokens()
+	if tokens == 0 {
+		return t, 0, 0
+	}
+	pf, df := float64(b.PrefillTokens), float64(b.DecodeSeqs)
+	prefillFLOPs := pf*s.denseFLOPsPerToken + float64(b.PrefillSeqs)*s.lmHeadFLOPsPerSeq
+	decodeFLOPs := df * (s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq)
+	expertFLOPs := (pf + df) * s.expertFLOPsPerToken
+	attnFLOPs := b.AttendedPairs * s.attnFLOPsPerPair
+	expertBytes := s.DistinctExperts(tokens) * s.layers * s.expertBytes
+	kvBytes := (b.KVTokensRead + float64(tokens)) * s.kvBytesPerToken
+
+	t[termPrefillCompute] = prefillFLOPs / s.linearPeak
+	t[termDecodeCompute] = decodeFLOPs / s.linearPeak
+	t[termExpertCompute] = expertFLOPs / s.linearPeak
+	t[termAttentionCompute] = attnFLOPs / s.attnPeak
+	t[termWeightMemory] = s.denseWeightBytes / s.bandwidth
+	t[termExpertMemory] = expertBytes / s.bandwidth
+	t[termKVMemory] = kvBytes / s.bandwidth
+	t[termStepOverhead] = 1
+	t[termLayerOverhead] = s.layers
+	t[termSeqOverhead] = float64(b.Seqs())
+	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes
+}
+
+// Step predicts the cost of one step. It does not allocate.
+func (s *StepModel) Step(b Batch) StepCost {
+	t, flops, bytes := s.terms(b)
+	c := combine(&t, &s.coef)
+	c.FLOPs, c.Bytes = flops, bytes
+	return c
+}
+
+// combine applies coefficients to terms: max(compute, memory) + overhead.
+func combine(t, coef *[numTerms]float64) StepCost {
+	var c StepCost
+	for i := range firstMemoryTerm {
+		c.Compute += t[i] * coef[i]
+	}
+	for i := firstMemoryTerm; i < firstOverheadTerm; i++ {
+		c.Memory += t[i] * coef[i]
+	}
+	for i := firstOverheadTerm; i < numTerms; i++ {
+		c.Overhead += t[i] * coef[i]
+	}
+	c.Seconds = math.Max(c.Compute, c.Memory) + c.Overhead
+	return c
+}
