@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -110,8 +112,16 @@ func decodeError(name string, err error) error {
 		}
 		return ErrorList{{File: name, Line: pe.Position.Line, Field: pe.LastKey, Msg: msg}}
 	}
+	// Type mismatches come back as plain errors of the form
+	// `toml: line N (last key "k"): message`.
+	if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return ErrorList{{File: name, Line: line, Field: m[2], Msg: m[3]}}
+	}
 	return ErrorList{{File: name, Msg: err.Error()}}
 }
+
+var typeErrorRE = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)$`)
 
 // Merge applies o on top of c: entries of o replace those of the same name.
 func (c *Catalog) Merge(o *Catalog) {

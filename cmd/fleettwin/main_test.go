@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// fleettwin runs the command in-process and returns stdout, stderr and the
+// exit code.
+func fleettwin(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'go test ./cmd/fleettwin -update' to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update if the change is intended):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestPredictGolden(t *testing.T) {
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"predict-spark-14b.json", []string{"predict", "--hardware", "dgx-spark", "--engine", "llama.cpp", "--model", "qwen3-14b", "--quant", "q4_k_m", "--batch", "1", "--input", "2048", "--output", "128", "--json"}},
+		{"predict-spark-8b-14b.json", []string{"predict", "--model", "qwen3-8b", "--model", "qwen3-14b", "--quant", "q4_k_m", "--json"}},
+		{"predict-h100-30b-a3b.json", []string{"predict", "--hardware", "h100-sxm", "--engine", "vllm", "--model", "qwen3-30b-a3b", "--quant", "fp8", "--batch", "32", "--input", "1024", "--output", "256", "--depth", "512", "--json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			out, stderr, code := fleettwin(t, tt.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var rep PredictReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, out)
+			}
+			golden(t, tt.golden, out)
+		})
+	}
+}
+
+// TestPredictDeterministic: the same request gives byte-identical output.
+func TestPredictDeterministic(t *testing.T) {
+	args := []string{"predict", "--model", "qwen3-8b,qwen3-14b", "--quant", "q4_k_m", "--json"}
+	a, _, _ := fleettwin(t, args...)
+	b, _, _ := fleettwin(t, args...)
+	if a != b || a == "" {
+		t.Fatal("two identical predictions differ")
+	}
+}
+
+func TestPredictText(t *testing.T) {
+	out, stderr, code := fleettwin(t, "predict", "--model", "qwen3-8b", "--model", "qwen3-14b", "--quant", "q4_k_m")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"qwen3-8b", "qwen3-14b", "co-located", "fits: yes", "TTFT", "TPOT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+	}{
+		{"no command", nil, 2, nil},
+		{"unknown command", []string{"simulate-everything"}, 2, []string{`unknown command "simulate-everything"`}},
+		{"unknown model", []string{"predict", "--model", "qwen3-7b"}, 2, []string{`unknown model "qwen3-7b"`, "nearest is qwen3-8b", "qwen3-14b", "qwen3-235b-a22b"}},
+		{"unknown hardware", []string{"predict", "--model", "qwen3-8b", "--hardware", "tpu"}, 2, []string{`unknown hardware "tpu"`, "dgx-spark", "h100-sxm"}},
+		{"unknown quant", []string{"predict", "--model", "qwen3-8b", "--quant", "q3"}, 2, []string{`unknown weight format "q3"`, "q4_k_m"}},
+		{"no profile", []string{"predict", "--model", "qwen3-8b", "--hardware", "l40s", "--engine", "sglang"}, 2, []string{`no profile for hardware "l40s" with engine "sglang"`, "l40s/vllm"}},
+		{"quant count", []string{"predict", "--model", "qwen3-8b,qwen3-14b,qwen3-4b", "--quant", "bf16,fp8"}, 2, []string{"one --quant for all models or one per model"}},
+		{"bad flag", []string{"predict", "--modle", "x"}, 2, []string{"flag provided but not defined"}},
+		{"bad batch", []string{"predict", "--model", "qwen3-8b", "--batch", "0"}, 2, []string{"batch must be at least 1"}},
+		{"missing catalog", []string{"predict", "--model", "qwen3-8b", "--catalog", "/nonexistent/site.toml"}, 1, []string{"/nonexistent/site.toml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := fleettwin(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr: %s)", code, tt.code, stderr)
+			}
+			for _, c := range tt.contains {
+				if !strings.Contains(stderr, c) {
+					t.Errorf("stderr %q lacks %q", stderr, c)
+				}
+			}
+		})
+	}
+}
+
+// TestBadCatalogFile: a malformed user catalog is reported with its file,
+// line and field, and nothing is predicted.
+func TestBadCatalogFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "site.toml")
+	if err := os.WriteFile(p, []byte("[hardware.dgx-spark]\nusable_memory_gib = 119.7\nmemory_bandwidth_gbs = -273\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := fleettwin(t, "predict", "--model", "qwen3-8b", "--catalog", p)
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 1 and nothing printed", code, out)
+	}
+	for _, want := range []string{p + ":3: hardware.dgx-spark.memory_bandwidth_gbs: must be positive", "tflops_bf16: required field is missing"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"predict", "--help"}, {"profile", "--help"}, {"profile", "fit", "--help"}, {"catalog", "--help"}} {
+		out, stderr, code := fleettwin(t, args...)
+		if code != 0 || !strings.Contains(out+stderr, "Usage") {
+			t.Errorf("%v: exit %d, output %q %q; want usage and exit 0", args, code, out, stderr)
+		}
+	}
+}
+
+// TestProfileFitRoundTrip fits the published rows into a file, and the
+// profile it writes loads back and checks cleanly.
+func TestProfileFitRoundTrip(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "dgx-spark.llama.cpp.toml")
+	t.Chdir("../..") // run as `make generate` does, so the provenance paths match
+	stdout, stderr, code := fleettwin(t, "profile", "fit", "--data", "perf/testdata/published-dgx-spark.csv", "--chunk", "2048", "--out", out)
+	if code != 0 {
+		t.Fatalf("fit: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "fit: 16 rows") {
+		t.Errorf("fit output lacks the row summary:\n%s", stdout)
+	}
+	shipped, err := os.ReadFile("profiles/dgx-spark.llama.cpp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(written) != string(shipped) {
+		t.Error("fitting the published rows no longer gives the shipped profile: run 'make generate'")
+	}
+	stdout, stderr, code = fleettwin(t, "profile", "check", "--data", "perf/testdata/validation-dgx-spark.csv", "--profile", out)
+	if code != 0 || !strings.Contains(stdout, "check: 76 rows") {
+		t.Fatalf("check: exit %d: %s\n%s", code, stderr, stdout)
+	}
+	_, stderr, code = fleettwin(t, "profile", "fit", "--data", "perf/testdata/published-dgx-spark.csv", "--hardware", "h100-sxm")
+	if code != 1 || !strings.Contains(stderr, "is for dgx-spark/llama.cpp, not h100-sxm/llama.cpp") {
+		t.Errorf("fitting Spark rows to an H100: exit %d, %q; want a refusal", code, stderr)
+	}
+}
+
+func TestCatalogList(t *testing.T) {
+	out, _, code := fleettwin(t, "catalog")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"qwen3-235b-a22b", "235.09B", "22.19B", "dgx-spark", "q4_k_m"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("catalog output lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,36 @@
+package perf_test
+
+import (
+	"fmt"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// Predict how Qwen3-14B at 4 bits serves one 2048-token request on a DGX
+// Spark with llama.cpp, using the built-in fitted profile.
+func ExampleStepModel_Predict() {
+	cat := catalog.Default()
+	hw, _ := cat.HardwareNamed("dgx-spark")
+	model, _ := cat.Model("qwen3-14b")
+	quant, _ := cat.Format("q4_k_m")
+	kv, _ := cat.KVType("fp16")
+	profiles, err := perf.DefaultProfiles()
+	if err != nil {
+		panic(err)
+	}
+	prof, _ := profiles.Get("dgx-spark", "llama.cpp")
+	sm, err := perf.NewStepModel(hw, perf.Instance{Model: model, Weights: quant, KV: kv}, prof)
+	if err != nil {
+		panic(err)
+	}
+	p, err := sm.Predict(perf.Workload{Batch: 1, Input: 2048, Output: 128})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("prefill %s-bound, decode %s-bound, fits: %v\n", p.Prefill.Bound(), p.Decode.Bound(), p.Memory.Fits)
+	fmt.Printf("decode %.0f tok/s, weights %.1f GiB\n", p.DecodeTokensPerSecSeq, p.Memory.WeightBytes/(1<<30))
+	// Output:
+	// prefill compute-bound, decode memory-bound, fits: true
+	// decode 25 tok/s, weights 8.3 GiB
+}
