@@ -146,7 +146,7 @@ func (r BenchRow) Observation(cat *catalog.Catalog, hw catalog.Hardware, kv stri
 	// is identical across the batch; llama.cpp's small-batch MoE kernels
 	// still read experts per (token, expert) pair, which the uniform
 	// distinct-expert estimate matches better than identical routing does
-	// (tried: held-out errors doubled). See docs/performance-model.md.
+	// (tried: fit and held-out errors grew several-fold). See docs/performance-model.md.
 	o.Seconds = o.Work / r.Value
 	return o, nil
 }
