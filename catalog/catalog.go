@@ -63,7 +63,7 @@ func Parse(name string, data []byte) (*Catalog, error) {
 	var c Catalog
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
 	if err != nil {
-		return nil, decodeError(name, err)
+		return nil, DecodeError(name, err)
 	}
 	loc := NewLocator(data)
 	var errs ErrorList
@@ -102,8 +102,9 @@ func Parse(name string, data []byte) (*Catalog, error) {
 	return &c, nil
 }
 
-// decodeError turns the TOML library's errors into a FieldError with a line.
-func decodeError(name string, err error) error {
+// DecodeError turns the TOML library's decode errors into an ErrorList
+// holding one FieldError with the file, line and key.
+func DecodeError(name string, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Message

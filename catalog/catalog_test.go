@@ -293,3 +293,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLocatorArrays(t *testing.T) {
+	src := `name = "x"
+[[nodes]]
+name = "a"
+[[nodes.instances]]
+model = "m1"
+[[nodes.instances]]
+model = "m2"
+[[nodes]]
+name = "b"
+count = 3
+[[nodes.instances]]
+model = "m3"
+`
+	l := NewLocator([]byte(src))
+	tests := []struct {
+		key  []string
+		want int
+	}{
+		{[]string{"nodes", Index(0), "name"}, 3},
+		{[]string{"nodes", Index(0), "instances", Index(1), "model"}, 7},
+		{[]string{"nodes", Index(1)}, 8},
+		{[]string{"nodes", Index(1), "count"}, 10},
+		{[]string{"nodes", Index(1), "instances", Index(0), "model"}, 12},
+		{[]string{"nodes", Index(1), "instances", Index(0), "quant"}, 11}, // missing: its table
+		{[]string{"nodes", "instances", "model"}, 5},                      // unindexed: first occurrence
+	}
+	for _, tt := range tests {
+		if got := l.Line(tt.key...); got != tt.want {
+			t.Errorf("Line(%s) = %d, want %d", FieldPath(tt.key...), got, tt.want)
+		}
+	}
+	if got := FieldPath("nodes", Index(1), "instances", Index(0), "quant"); got != "nodes[1].instances[0].quant" {
+		t.Errorf("FieldPath = %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -11,15 +12,35 @@ import (
 // would otherwise name no line. The locator is a small line scanner for the
 // plain layout these files use: [table] headers and key = value lines. For
 // anything it does not understand it falls back to the nearest enclosing table.
+//
+// Arrays of tables are indexed: the second [[nodes]] table's key "count" is
+// found as Line("nodes", "[1]", "count"). Without the index, a key finds its
+// first occurrence, which is what TOML decoders report for unknown keys.
 type Locator struct {
 	lines map[string]int
+}
+
+// Index returns the path element of the i-th table of an array of tables.
+func Index(i int) string { return "[" + strconv.Itoa(i) + "]" }
+
+// FieldPath joins a key path for people: nodes[1].instances[0].quant.
+func FieldPath(key ...string) string {
+	var b strings.Builder
+	for i, k := range key {
+		if i > 0 && !strings.HasPrefix(k, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
 }
 
 // NewLocator scans TOML source text.
 func NewLocator(src []byte) *Locator {
 	l := &Locator{lines: make(map[string]int)}
 	var table []string
-	inMultiline := "" // closing delimiter of a multi-line string or array
+	arrays := map[string]int{} // indexed path of an array of tables → its last index
+	inMultiline := ""          // closing delimiter of a multi-line string or array
 	depth := 0
 	for i, line := range strings.Split(string(src), "\n") {
 		n := i + 1
@@ -39,13 +60,15 @@ func NewLocator(src []byte) *Locator {
 			continue
 		}
 		if strings.HasPrefix(s, "[") {
+			isArray := strings.HasPrefix(s, "[[")
 			h := strings.TrimPrefix(strings.TrimPrefix(s, "["), "[")
 			end := strings.Index(h, "]")
 			if end < 0 {
 				continue
 			}
-			table = splitKey(h[:end])
+			table = indexed(splitKey(h[:end]), arrays, isArray)
 			l.set(table, n)
+			l.set(plain(table), n)
 			continue
 		}
 		eq := indexOutsideQuotes(s, '=')
@@ -54,6 +77,7 @@ func NewLocator(src []byte) *Locator {
 		}
 		key := append(append([]string(nil), table...), splitKey(s[:eq])...)
 		l.set(key, n)
+		l.set(plain(key), n)
 		v := strings.TrimSpace(s[eq+1:])
 		switch {
 		case strings.HasPrefix(v, `"""`) && strings.Count(v, `"""`) == 1:
@@ -85,6 +109,41 @@ func (l *Locator) Line(key ...string) int {
 		}
 	}
 	return 0
+}
+
+// indexed inserts array indices into a table header's path: every prefix
+// that names an array of tables gets the index of its latest element, and a
+// [[header]] itself starts a new element.
+func indexed(path []string, arrays map[string]int, isArray bool) []string {
+	var out []string
+	for i, p := range path {
+		out = append(out, p)
+		k := strings.Join(out, "\x00")
+		if i == len(path)-1 && isArray {
+			next := 0
+			if last, ok := arrays[k]; ok {
+				next = last + 1
+			}
+			arrays[k] = next
+			out = append(out, Index(next))
+			continue
+		}
+		if last, ok := arrays[k]; ok {
+			out = append(out, Index(last))
+		}
+	}
+	return out
+}
+
+// plain drops the array indices from a path.
+func plain(path []string) []string {
+	out := make([]string, 0, len(path))
+	for _, p := range path {
+		if !strings.HasPrefix(p, "[") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // splitKey splits a dotted TOML key, honouring quoted parts.

@@ -134,11 +134,7 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	var p Profile
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return p, &catalog.FieldError{File: name, Line: pe.Position.Line, Field: pe.LastKey, Msg: pe.Message}
-		}
-		return p, fmt.Errorf("%s: %w", name, err)
+		return p, catalog.DecodeError(name, err)
 	}
 	loc := catalog.NewLocator(data)
 	var errs catalog.ErrorList

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/internal/atomicfile"
+	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/sim"
+)
+
+func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("simulate", "simulate scenario.toml [--seed N] [--replicas N] [--json out.json] [--series out.csv] [--requests out.csv]", stderr)
+	seed := fs.Int64("seed", -1, "random seed (default: the scenario's)")
+	replicas := fs.Int("replicas", 1, "independent replicas (seeds seed, seed+1, ...) run in parallel; reports mean and 95% CI")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	seriesOut := fs.String("series", "", "write per-device time series as CSV to this file")
+	requestsOut := fs.String("requests", "", "write one CSV row per finished request to this file")
+	pace := fs.Float64("pace", 0, "run at this multiple of real time (0: as fast as possible)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	var catalogs, profiles stringList
+	fs.Var(&catalogs, "catalog", "extra catalog TOML (repeatable)")
+	fs.Var(&profiles, "profile", "extra profile TOML (repeatable)")
+	if err := parseFlags(fs, reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one scenario file, got %d arguments", fs.NArg())
+	}
+	if *replicas < 1 {
+		return usagef("--replicas must be at least 1, got %d", *replicas)
+	}
+	if *replicas > 1 && (*seriesOut != "" || *requestsOut != "" || *pace > 0) {
+		return usagef("--series, --requests and --pace need a single replica")
+	}
+	e, err := loadEnv(catalogs, profiles)
+	if err != nil {
+		return err
+	}
+	sc, err := scenario.Load(fs.Arg(0), e.cat, e.profiles)
+	if err != nil {
+		return err
+	}
+	if *seed >= 0 {
+		sc.Seed = uint64(*seed)
+	}
+	prog := newProgress(stderr, *quiet)
+
+	if *replicas > 1 {
+		prog.start(fmt.Sprintf("%d replicas", *replicas))
+		rep, err := sim.RunReplicas(ctx, sc, *replicas, 0, sim.Options{}, func(done int) {
+			prog.update(float64(done), float64(*replicas), "replicas")
+		})
+		prog.end()
+		if err != nil {
+			return err
+		}
+		writeReplicas(stdout, sc, rep)
+		if *jsonOut != "" {
+			return writeJSON(*jsonOut, rep)
+		}
+		return nil
+	}
+
+	opt := sim.Options{}
+	dur := sc.Duration.Seconds()
+	prog.start(sc.Name)
+	opt.OnSnapshot = func(s sim.Snapshot) { prog.update(s.NowS, dur, "sim-s") }
+	if *pace > 0 {
+		opt.Pacer = &wallPacer{start: time.Now(), speed: *pace}
+	}
+	var reqs *requestWriter
+	if *requestsOut != "" {
+		if reqs, err = newRequestWriter(*requestsOut); err != nil {
+			return err
+		}
+		opt.OnRequest = reqs.write
+	}
+	res, runErr := sim.Run(ctx, sc, opt)
+	prog.end()
+	if res == nil {
+		return runErr
+	}
+	writeSummary(stdout, sc, res)
+	var errs []error
+	if runErr != nil {
+		errs = append(errs, fmt.Errorf("run stopped at %.1f of %.1f simulated seconds: %w (results so far are above and in the files)", res.DurationS, dur, runErr))
+	}
+	if reqs != nil {
+		errs = append(errs, reqs.close(runErr == nil))
+	}
+	if *jsonOut != "" {
+		errs = append(errs, writeJSON(*jsonOut, res))
+	}
+	if *seriesOut != "" {
+		errs = append(errs, writeSeries(*seriesOut, res))
+	}
+	return errors.Join(errs...)
+}
+
+// reorder moves flags after the scenario path in front of it, so both
+// `simulate s.toml --seed 2` and `simulate --seed 2 s.toml` work.
+func reorder(args []string) []string {
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		return append(args[1:len(args):len(args)], args[0])
+	}
+	return args
+}
+
+func writeJSON(path string, v any) error {
+	b, err := jsonfmt.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b, 0o644)
+}
+
+func writeSeries(path string, res *sim.Result) error {
+	var b bytesWriter
+	w := csv.NewWriter(&b)
+	w.Write([]string{"node", "t_s", "utilization", "mfu", "mbu", "kv_use", "running", "waiting"})
+	for _, s := range res.Series {
+		for i := range s.Utilization {
+			w.Write([]string{s.Node, num(float64(i) * s.BinS), num(s.Utilization[i]), num(s.MFU[i]), num(s.MBU[i]),
+				num(s.KVUse[i]), num(s.Running[i]), num(s.Waiting[i])})
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b.data, 0o644)
+}
+
+type bytesWriter struct{ data []byte }
+
+func (b *bytesWriter) Write(p []byte) (int, error) { b.data = append(b.data, p...); return len(p), nil }
+
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return ""
+	}
+	return strconv.FormatFloat(jsonfmt.Round(v), 'g', -1, 64)
+}
+
+// requestWriter streams request records to path.partial and renames it to
+// path when the run completes, so a crash keeps every record written so far
+// (in the .partial file) and a finished file is never half-written.
+type requestWriter struct {
+	path string
+	f    *os.File
+	buf  *bufio.Writer
+	w    *csv.Writer
+	err  error
+}
+
+func newRequestWriter(path string) (*requestWriter, error) {
+	f, err := os.Create(path + ".partial")
+	if err != nil {
+		return nil, fmt.Errorf("requests: %w", err)
+	}
+	rw := &requestWriter{path: path, f: f, buf: bufio.NewWriterSize(f, 1<<16)}
+	rw.w = csv.NewWriter(rw.buf)
+	rw.w.Write([]string{"model", "class", "instance", "arrival_s", "queue_s", "ttft_s", "tpot_s", "e2e_s",
+		"input_tokens", "output_tokens", "preemptions", "rejected", "slo_met"})
+	return rw, nil
+}
+
+func (rw *requestWriter) write(r sim.RequestRecord) {
+	if rw.err != nil {
+		return
+	}
+	rw.w.Write([]string{r.Model, r.Class, strconv.Itoa(r.Instance), num(r.ArrivalS), num(r.QueueS), num(r.TTFTS),
+		num(r.TPOTS), num(r.E2ES), strconv.Itoa(r.Input), strconv.Itoa(r.Output), strconv.Itoa(r.Preemptions),
+		strconv.FormatBool(r.Rejected), strconv.FormatBool(r.SLOMet)})
+	rw.err = rw.w.Error()
+}
+
+func (rw *requestWriter) close(complete bool) error {
+	rw.w.Flush()
+	err := errors.Join(rw.err, rw.w.Error(), rw.buf.Flush(), rw.f.Sync(), rw.f.Close())
+	if err != nil {
+		return fmt.Errorf("requests: %w", err)
+	}
+	if !complete {
+		return fmt.Errorf("requests so far are in %s.partial", rw.path)
+	}
+	if err := os.Rename(rw.path+".partial", rw.path); err != nil {
+		return fmt.Errorf("requests: %w", err)
+	}
+	return nil
+}
+
+// wallPacer holds a run to speed × real time.
+type wallPacer struct {
+	start time.Time
+	speed float64
+}
+
+func (p *wallPacer) Wait(ctx context.Context, now engine.Time) error {
+	due := p.start.Add(time.Duration(now.Seconds() / p.speed * float64(time.Second)))
+	t := time.NewTimer(time.Until(due))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// progress prints done/total, rate and time left, at most once a second.
+type progress struct {
+	w       io.Writer
+	quiet   bool
+	tty     bool
+	began   time.Time
+	printed time.Time
+	label   string
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	p := &progress{w: w, quiet: quiet}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) start(label string) { p.began, p.label = time.Now(), label }
+
+func (p *progress) update(done, total float64, unit string) {
+	if p.quiet || time.Since(p.printed) < time.Second || total <= 0 {
+		return
+	}
+	p.printed = time.Now()
+	el := time.Since(p.began).Seconds()
+	rate := done / math.Max(el, 1e-9)
+	left := "?"
+	if rate > 0 {
+		left = (time.Duration((total-done)/rate*1e3) * time.Millisecond).Round(time.Second).String()
+	}
+	line := fmt.Sprintf("%s: %.0f/%.0f %s (%.0f%%) · %.3g %s per second · %s left", p.label, done, total, unit, 100*done/total, rate, unit, left)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) end() {
+	if !p.quiet && p.tty && !p.printed.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+	if !p.quiet && !p.began.IsZero() {
+		fmt.Fprintf(p.w, "%s: done in %s\n", p.label, time.Since(p.began).Round(time.Millisecond))
+	}
+}
+
+func writeSummary(w io.Writer, sc *scenario.Scenario, r *sim.Result) {
+	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tARRIVED\tDONE\tREJECTED\tREQ/s\tOUT tok/s\tTTFT p50\tTTFT p95\tTPOT p50\tTPOT p95\tE2E p95\tSLO MET\tATTAINMENT\tGOODPUT/s")
+	for _, m := range r.Models {
+		met := "no"
+		if m.SLOMet {
+			met = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3g\t%.4g\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3g\n", m.Model, m.Arrived, m.Completed, m.Rejected,
+			m.RequestsPerS, m.OutputTokensPerS, seconds(m.TTFT.P50), seconds(m.TTFT.P95), seconds(m.TPOT.P50), seconds(m.TPOT.P95),
+			seconds(m.E2E.P95), met, pct(m.SLOAttainment), m.GoodputPerS)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tHARDWARE\tUTIL\tMFU\tMBU\tKV mean\tKV peak\tRUNNING\tWAITING")
+	for _, d := range r.Devices {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\n", d.Node, d.Hardware, pct(d.Utilization), pct(d.MFU), pct(d.MBU),
+			pct(d.KVUseMean), pct(d.KVUsePeak), d.RunningMean, d.WaitingMean)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nLittle's law: L = %.4g in system, λW = %.4g/s × %.4g s = %.4g\n", r.Little.MeanInSystem, r.Little.ArrivalRate, r.Little.MeanSojournS, r.Little.LambdaW)
+	if r.Partial {
+		fmt.Fprintln(w, "PARTIAL: the run was stopped before its end")
+	}
+}
+
+func writeReplicas(w io.Writer, sc *scenario.Scenario, rep *sim.Replicas) {
+	fmt.Fprintf(w, "%s · %d replicas (seeds %d-%d) · mean ± 95%% CI\n\n", sc.Name, len(rep.Runs), rep.Seeds[0], rep.Seeds[len(rep.Seeds)-1])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tREQ/s\tOUT tok/s\tGOODPUT/s\tATTAINMENT\tTTFT p95 (s)\tTPOT p95 (s)\tE2E p95 (s)")
+	f := func(s sim.Spread) string { return fmt.Sprintf("%.4g ± %.2g", s.Mean, s.CI95) }
+	for _, m := range rep.Models {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Model, f(m.RequestsPerS), f(m.OutputTokensPerS), f(m.GoodputPerS),
+			f(m.SLOAttainment), f(m.TTFTP95), f(m.TPOTP95), f(m.E2EP95))
+	}
+	tw.Flush()
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v)
+}

@@ -1,0 +1,129 @@
+// Package scenario reads the TOML files that describe what to simulate: a
+// fleet of nodes with model instances on them, the traffic each served model
+// receives, its SLOs, and how long to run. Parsing is strict: an unknown key,
+// an unknown model or hardware name, or models that do not fit in a node's
+// memory is an error naming the file, line and field (and, for memory, by
+// how much).
+//
+// A File is the document as written (it round-trips to TOML); a Scenario is
+// a File resolved against the catalog and the profiles, ready to simulate.
+package scenario
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin/workload"
+)
+
+// File is a scenario document as written in TOML.
+type File struct {
+	Name        string  `toml:"name"`
+	Description string  `toml:"description,omitempty"`
+	Seed        uint64  `toml:"seed"`
+	DurationS   float64 `toml:"duration_s"`
+	WarmupS     float64 `toml:"warmup_s"`
+	// SeriesResolutionS is the width of one time-series bin; 0 picks
+	// duration / 360.
+	SeriesResolutionS float64 `toml:"series_resolution_s,omitempty"`
+	// Router is the default policy that spreads a served model's requests
+	// over its instances: round-robin, least-outstanding or power-of-two.
+	Router string                 `toml:"router,omitempty"`
+	Models map[string]ServedModel `toml:"models"`
+	Nodes  []NodeGroup            `toml:"nodes"`
+}
+
+// ServedModel is one model as clients see it: its traffic and its SLOs. Its
+// key in File.Models is the served name that instances refer to.
+type ServedModel struct {
+	Model    string        `toml:"model,omitempty"` // catalog model; empty means the served name
+	Router   string        `toml:"router,omitempty"`
+	SLO      SLO           `toml:"slo"`
+	Workload workload.Spec `toml:"workload"`
+}
+
+// Targets are latency limits in seconds; 0 means no limit.
+type Targets struct {
+	TTFTS float64 `toml:"ttft_s,omitempty"`
+	TPOTS float64 `toml:"tpot_s,omitempty"`
+	E2ES  float64 `toml:"e2e_s,omitempty"`
+}
+
+// SLO holds a served model's latency targets. A request meets the SLO when
+// each of its latencies is within its target; Percentile says which
+// percentile the aggregate check compares with the targets.
+type SLO struct {
+	TTFTS      float64            `toml:"ttft_s,omitempty"`
+	TPOTS      float64            `toml:"tpot_s,omitempty"`
+	E2ES       float64            `toml:"e2e_s,omitempty"`
+	Percentile float64            `toml:"percentile,omitempty"` // default 95
+	Attainment float64            `toml:"attainment,omitempty"` // share of requests that must meet the SLO; default 0.9
+	Classes    map[string]Targets `toml:"classes,omitempty"`    // per priority class, replacing the model's targets
+}
+
+// Targets returns the model-wide targets.
+func (s SLO) Targets() Targets { return Targets{TTFTS: s.TTFTS, TPOTS: s.TPOTS, E2ES: s.E2ES} }
+
+// NodeGroup is Count identical nodes of one hardware type running the same
+// instances.
+type NodeGroup struct {
+	Name     string `toml:"name"`
+	Hardware string `toml:"hardware"`
+	Engine   string `toml:"engine"`
+	Count    int    `toml:"count"`
+	// Memory is how co-located instances share the device's memory:
+	// "static" gives each a fixed share (two vLLM processes with
+	// gpu-memory-utilization each), "dynamic" lets them draw KV blocks from
+	// one pool as they need them.
+	Memory string `toml:"memory,omitempty"`
+	// MemoryFraction is the share of usable memory the engines may take in
+	// all; 0 means the profile's.
+	MemoryFraction float64 `toml:"memory_fraction,omitempty"`
+	// Interference slows co-located instances beyond the sharing of compute
+	// and bandwidth: each busy neighbour adds this to the slowdown factor.
+	Interference float64    `toml:"interference,omitempty"`
+	Instances    []Instance `toml:"instances"`
+}
+
+// Instance is one model server process on a node.
+type Instance struct {
+	Model   string `toml:"model"`              // served name, a key of File.Models
+	Quant   string `toml:"quant"`              // weight format
+	KVCache string `toml:"kv_cache,omitempty"` // default fp16
+	// MaxSeqs bounds the running batch (vLLM max_num_seqs, llama.cpp slots).
+	MaxSeqs int `toml:"max_seqs,omitempty"`
+	// MaxBatchedTokens bounds the tokens of one step (vLLM
+	// max_num_batched_tokens); 0 means the profile's prefill chunk.
+	MaxBatchedTokens int `toml:"max_batched_tokens,omitempty"`
+	// ChunkedPrefill mixes prompt chunks with decode tokens in one step;
+	// without it a step is all prefill (whole prompts) or all decode.
+	ChunkedPrefill *bool `toml:"chunked_prefill,omitempty"`
+	// MemoryFraction is this instance's share of usable memory under static
+	// sharing; 0 splits the node's fraction evenly.
+	MemoryFraction float64 `toml:"memory_fraction,omitempty"`
+	BlockTokens    int     `toml:"block_tokens,omitempty"` // KV block size; default 16
+}
+
+// Decode parses a scenario document without resolving names; errors name
+// the file and line.
+func Decode(name string, data []byte) (*File, toml.MetaData, error) {
+	var f File
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
+	if err != nil {
+		return nil, md, tomlError(name, err)
+	}
+	return &f, md, nil
+}
+
+// Encode writes the document as TOML.
+func (f *File) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	enc := toml.NewEncoder(&b)
+	enc.Indent = "  "
+	if err := enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("encode scenario %q: %w", f.Name, err)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,180 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/scenario"
+)
+
+// device is one accelerator (one node) and the instances sharing it. It
+// divides compute and bandwidth among busy instances and integrates its
+// activity into totals and time-series bins.
+type device struct {
+	idx        int
+	node       scenario.Node
+	insts      []int
+	kvCapacity float64 // bytes of KV the instances can hold in all
+	kvUsed     float64
+	kvPeak     float64
+	busy       []int // instances with a segment in progress
+	waiting    int   // requests waiting on this device's instances
+	running    int   // requests running, updated on advance
+	last       engine.Time
+
+	// Piecewise-constant rates between events, summed over busy segments.
+	flopsRate, normRate, bytesRate float64 // FLOP/s, (FLOP/peak)/s, byte/s
+
+	tot  totals
+	snap totals // at the last snapshot
+	bins []totals
+	res  engine.Time
+}
+
+// totals are integrals of device activity over time.
+type totals struct {
+	Seconds    float64 // time covered
+	Busy       float64 // seconds with at least one step running (nvidia-smi utilization)
+	FLOPs      float64
+	PeakFLOPs  float64 // Σ FLOPs / peak FLOP/s of each instance's dtype: MFU numerator
+	Bytes      float64
+	KVBytesSec float64 // ∫ KV bytes in use dt
+	RunningSec float64 // ∫ running requests dt
+	WaitingSec float64 // ∫ waiting requests dt
+}
+
+func (t *totals) add(o totals) {
+	t.Seconds += o.Seconds
+	t.Busy += o.Busy
+	t.FLOPs += o.FLOPs
+	t.PeakFLOPs += o.PeakFLOPs
+	t.Bytes += o.Bytes
+	t.KVBytesSec += o.KVBytesSec
+	t.RunningSec += o.RunningSec
+	t.WaitingSec += o.WaitingSec
+}
+
+func (t totals) sub(o totals) totals {
+	return totals{t.Seconds - o.Seconds, t.Busy - o.Busy, t.FLOPs - o.FLOPs, t.PeakFLOPs - o.PeakFLOPs,
+		t.Bytes - o.Bytes, t.KVBytesSec - o.KVBytesSec, t.RunningSec - o.RunningSec, t.WaitingSec - o.WaitingSec}
+}
+
+func newDevice(idx int, n scenario.Node, sc *scenario.Scenario) *device {
+	d := &device{idx: idx, node: n, res: sc.SeriesResolution}
+	d.bins = make([]totals, int((sc.Duration+d.res-1)/d.res))
+	if n.DynamicMemory {
+		d.kvCapacity = n.BudgetBytes
+		for _, in := range n.Instances {
+			d.kvCapacity -= in.WeightBytes
+		}
+	}
+	return d
+}
+
+// addInstance accounts a static instance's KV capacity.
+func (d *device) addInstance(in *instance) {
+	if !d.node.DynamicMemory {
+		d.kvCapacity += float64(in.blocksTotal) * in.blockKV
+	}
+}
+
+// advance integrates the device's state from its last update to now. Call
+// it before changing anything the integrals depend on.
+func (d *device) advance(now engine.Time, insts []*instance) {
+	if now <= d.last {
+		return
+	}
+	busy := 0.0
+	if len(d.busy) > 0 {
+		busy = 1
+	}
+	d.running = 0
+	for _, i := range d.insts {
+		d.running += len(insts[i].running)
+	}
+	t0 := d.last
+	for t0 < now {
+		b := int(t0 / d.res)
+		t1 := now
+		if b < len(d.bins)-1 {
+			t1 = min(now, engine.Time(b+1)*d.res)
+		} else {
+			b = len(d.bins) - 1
+		}
+		dt := (t1 - t0).Seconds()
+		span := totals{
+			Seconds: dt, Busy: busy * dt,
+			FLOPs: d.flopsRate * dt, PeakFLOPs: d.normRate * dt, Bytes: d.bytesRate * dt,
+			KVBytesSec: d.kvUsed * dt, RunningSec: float64(d.running) * dt, WaitingSec: float64(d.waiting) * dt,
+		}
+		d.tot.add(span)
+		if b >= 0 {
+			d.bins[b].add(span)
+		}
+		t0 = t1
+	}
+	d.last = now
+}
+
+// start begins the instance's planned segment.
+func (d *device) start(s *simulator, in *instance, now engine.Time) {
+	seg := &in.seg
+	seg.start, seg.updated, seg.progress, seg.slowdown = now, now, 0, 1
+	seg.plan()
+	in.busy = true
+	d.busy = append(d.busy, in.idx)
+	d.reshare(s, now)
+}
+
+// stop removes an instance whose segment ended.
+func (d *device) stop(in *instance) {
+	in.busy = false
+	d.busy = slices.DeleteFunc(d.busy, func(i int) bool { return i == in.idx })
+}
+
+// reshare brings every busy segment's progress up to now, recomputes the
+// contention slowdown and reschedules the segments' ends.
+//
+// While n instances are busy, each runs at 1/s of its alone speed with
+//
+//	s = max(1, Σ compute demand, Σ memory demand) + interference × (n − 1)
+//
+// where an instance's demand is the fraction of its alone time a resource
+// is busy. A lone instance has demands <= 1 and so s = 1 exactly.
+func (d *device) reshare(s *simulator, now engine.Time) {
+	var sumC, sumM float64
+	for _, i := range d.busy {
+		seg := &s.insts[i].seg
+		seg.progress += (now - seg.updated).Seconds() / seg.slowdown
+		seg.updated = now
+		sumC += seg.demandC
+		sumM += seg.demandM
+	}
+	slow := max(1, sumC, sumM) + d.node.Interference*float64(max(len(d.busy)-1, 0))
+	d.flopsRate, d.normRate, d.bytesRate = 0, 0, 0
+	for _, i := range d.busy {
+		in := s.insts[i]
+		seg := &in.seg
+		seg.slowdown = slow
+		remaining := max(seg.alone-seg.progress, 0)
+		end := now + engine.FromSeconds(remaining*slow)
+		s.sim.Cancel(seg.end)
+		seg.end = s.sim.Schedule(end, event{kind: evSegmentEnd, target: int32(i)})
+		if wall := seg.alone * slow; wall > 0 {
+			d.flopsRate += seg.flops / wall
+			d.normRate += seg.flops / in.peak / wall
+			d.bytesRate += seg.bytes / wall
+		}
+	}
+}
+
+// plan derives a segment's alone time, demands and work from its run.
+func (seg *segment) plan() {
+	seg.alone = seg.run.seconds(seg.steps)
+	c, m := seg.run.busy(seg.steps)
+	seg.flops, seg.bytes = seg.run.work(seg.steps)
+	seg.demandC, seg.demandM = 0, 0
+	if seg.alone > 0 {
+		seg.demandC, seg.demandM = c/seg.alone, m/seg.alone
+	}
+}

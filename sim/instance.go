@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"container/heap"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
+)
+
+// request is one request's state while it is in the system.
+type request struct {
+	model    int32
+	class    int32
+	instance int32
+	user     int32 // closed-loop user, or -1
+	arrival  engine.Time
+	admitted engine.Time // first admission, or -1
+	first    engine.Time // first token, or -1
+	input    int32
+	output   int32
+	// prompt is what must be prefilled: the input, or after a preemption the
+	// input plus the tokens generated so far (recompute).
+	prompt      int32
+	prefilled   int32 // of prompt
+	generated   int32
+	context     int32 // tokens in the KV cache
+	preemptions int32
+	seq         int64 // arrival order, for FCFS tie-breaks
+	counted     bool  // arrived after warm-up
+}
+
+// decoding reports whether the request is past its prefill.
+func (r *request) decoding() bool { return r.prefilled == r.prompt }
+
+// waitQueue orders waiting requests by class priority, then arrival order
+// (FCFS within a priority; preempted requests keep their original place).
+type waitQueue struct {
+	ids  []int32
+	reqs *[]request
+	prio []int // priority of each class of the instance's model
+}
+
+func (q waitQueue) Len() int { return len(q.ids) }
+func (q waitQueue) Less(i, j int) bool {
+	a, b := &(*q.reqs)[q.ids[i]], &(*q.reqs)[q.ids[j]]
+	if pa, pb := q.prio[a.class], q.prio[b.class]; pa != pb {
+		return pa < pb
+	}
+	return a.seq < b.seq
+}
+func (q waitQueue) Swap(i, j int) { q.ids[i], q.ids[j] = q.ids[j], q.ids[i] }
+func (q *waitQueue) Push(x any)   { q.ids = append(q.ids, x.(int32)) }
+func (q *waitQueue) Pop() any {
+	n := len(q.ids) - 1
+	x := q.ids[n]
+	q.ids = q.ids[:n]
+	return x
+}
+
+// segment is the work an instance is executing: one step (when it holds
+// prefill) or a run of identical-composition decode steps.
+type segment struct {
+	run      decodeRun
+	steps    int  // planned steps
+	decode   bool // a decode-only run, which may be cut short
+	decodes  bool // decoding requests take part (false for a prefill-only step)
+	prefill  []prefillChunk
+	start    engine.Time // wall time the segment began
+	alone    float64     // seconds the steps take with the device to itself
+	progress float64     // alone-seconds done as of updated
+	updated  engine.Time
+	slowdown float64 // current contention factor
+	end      engine.EventID
+	demandC  float64 // share of the alone time the tensor cores are busy
+	demandM  float64 // share of the alone time the memory system is busy
+	flops    float64 // work of the whole segment
+	bytes    float64
+}
+
+type prefillChunk struct {
+	id int32
+	n  int32
+}
+
+// instance is one model server: continuous batching over a waiting queue,
+// KV blocks, chunked prefill, preemption by recompute.
+type instance struct {
+	idx     int
+	node    int
+	model   int
+	cfg     scenario.NodeInstance
+	cost    StepCoster
+	peak    float64 // FLOP/s of the device in the instance's compute dtype (MFU)
+	blockKV float64 // bytes of one KV block
+	// Static memory: the instance's own block pool.
+	blocksTotal int64
+	blocksUsed  int64
+	waiting     waitQueue
+	running     []int32
+	busy        bool
+	seg         segment
+	outstanding int // running + waiting, for routers
+}
+
+// StepCoster is what the simulator needs of a performance model: the cost of
+// one step. *perf.StepModel implements it.
+type StepCoster interface {
+	Step(perf.Batch) perf.StepCost
+}
+
+func blocksFor(tokens, blockTokens int32) int64 {
+	return int64((tokens + blockTokens - 1) / blockTokens)
+}
+
+// enqueue adds a request to the waiting queue.
+func (in *instance) enqueue(id int32) {
+	heap.Push(&in.waiting, id)
+	in.outstanding++
+}

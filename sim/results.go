@@ -1,0 +1,300 @@
+package sim
+
+import (
+	"math"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/sketch"
+)
+
+var nan = math.NaN()
+
+// Result is what a run measured. Rates and latencies cover requests that
+// arrived after warm-up; device figures cover the whole run.
+type Result struct {
+	Scenario  string         `json:"scenario"`
+	Seed      uint64         `json:"seed"`
+	DurationS float64        `json:"duration_s"`
+	WarmupS   float64        `json:"warmup_s"`
+	Events    int64          `json:"events"`
+	Models    []ModelResult  `json:"models"`
+	Devices   []DeviceResult `json:"devices"`
+	Little    LittleCheck    `json:"little"`
+	Series    []DeviceSeries `json:"-"` // written as CSV (--series)
+	Partial   bool           `json:"partial,omitempty"`
+}
+
+// Latency summarises a latency distribution in seconds.
+type Latency struct {
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+}
+
+func summarize(s *sketch.Sketch) Latency {
+	if s.Count() == 0 {
+		return Latency{nan, nan, nan, nan, nan, nan}
+	}
+	return Latency{Mean: s.Mean(), P50: s.Quantile(0.5), P90: s.Quantile(0.9), P95: s.Quantile(0.95),
+		P99: s.Quantile(0.99), Max: s.Max()}
+}
+
+// ModelResult is one served model's outcome.
+type ModelResult struct {
+	Model       string `json:"model"`
+	Arrived     int64  `json:"arrived"`
+	Completed   int64  `json:"completed"`
+	Rejected    int64  `json:"rejected"`
+	InFlight    int64  `json:"in_flight"` // arrived but neither completed nor rejected at the end
+	Preemptions int64  `json:"preemptions"`
+
+	RequestsPerS     float64 `json:"requests_per_s"`
+	InputTokensPerS  float64 `json:"input_tokens_per_s"`
+	OutputTokensPerS float64 `json:"output_tokens_per_s"`
+	// GoodputPerS counts completed requests that met every SLO target.
+	GoodputPerS float64 `json:"goodput_per_s"`
+	// SLOAttainment is the share of completed requests that met the SLO.
+	SLOAttainment float64 `json:"slo_attainment"`
+	// SLOMet: the percentile of TTFT, TPOT and E2E is within each target and
+	// attainment reaches its target.
+	SLOMet bool `json:"slo_met"`
+
+	Queue Latency `json:"queue_s"`
+	TTFT  Latency `json:"ttft_s"`
+	TPOT  Latency `json:"tpot_s"`
+	ITL   Latency `json:"itl_s"`
+	E2E   Latency `json:"e2e_s"`
+
+	Classes []ClassResult `json:"classes,omitempty"`
+}
+
+// ClassResult is a priority class's outcome.
+type ClassResult struct {
+	Class         string  `json:"class"`
+	Completed     int64   `json:"completed"`
+	SLOAttainment float64 `json:"slo_attainment"`
+	TTFT          Latency `json:"ttft_s"`
+	TPOT          Latency `json:"tpot_s"`
+	E2E           Latency `json:"e2e_s"`
+}
+
+// DeviceResult is one device's activity over the run.
+type DeviceResult struct {
+	Node     string `json:"node"`
+	Hardware string `json:"hardware"`
+	// Utilization is the share of time a step was running, as nvidia-smi
+	// reports it (a kernel on the device, however small).
+	Utilization float64 `json:"utilization"`
+	MFU         float64 `json:"mfu"` // FLOPs / (time × peak of each instance's dtype)
+	MBU         float64 `json:"mbu"` // bytes / (time × peak bandwidth)
+	KVUseMean   float64 `json:"kv_use_mean"`
+	KVUsePeak   float64 `json:"kv_use_peak"`
+	RunningMean float64 `json:"running_mean"`
+	WaitingMean float64 `json:"waiting_mean"`
+}
+
+// LittleCheck compares L = λW computed two ways over requests that arrived
+// after warm-up: the time-average number in the system, against the arrival
+// rate times the mean time in the system (requests still in flight count
+// until the end). On any run they agree to rounding.
+type LittleCheck struct {
+	MeanInSystem float64 `json:"mean_in_system"`
+	ArrivalRate  float64 `json:"arrival_rate"`
+	MeanSojournS float64 `json:"mean_sojourn_s"`
+	LambdaW      float64 `json:"lambda_w"`
+}
+
+// DeviceSeries is a device's time series, one point per bin.
+type DeviceSeries struct {
+	Node        string
+	BinS        float64
+	Utilization []float64
+	MFU         []float64
+	MBU         []float64
+	KVUse       []float64
+	Running     []float64
+	Waiting     []float64
+}
+
+func (s *simulator) result() *Result {
+	now := s.sim.Now()
+	for _, d := range s.devs {
+		d.advance(now, s.insts)
+	}
+	s.advanceLittle(now)
+	window := (now - s.sc.Warmup).Seconds()
+	res := &Result{Scenario: s.sc.Name, Seed: s.sc.Seed, DurationS: now.Seconds(), WarmupS: s.sc.Warmup.Seconds(),
+		Events: s.events, Partial: now < s.sc.Duration}
+	// Requests still in the system count until now in the sojourn sum.
+	sojourn := s.sojourn
+	inFlight := make([]int64, len(s.models))
+	for _, in := range s.insts {
+		for _, id := range in.running {
+			s.inFlight(id, now, &sojourn, inFlight)
+		}
+		for _, id := range in.waiting.ids {
+			s.inFlight(id, now, &sojourn, inFlight)
+		}
+	}
+	if window > 0 {
+		res.Little = LittleCheck{MeanInSystem: s.littleArea / window, ArrivalRate: float64(s.arrivals) / window}
+		if s.arrivals > 0 {
+			res.Little.MeanSojournS = sojourn / float64(s.arrivals)
+		}
+		res.Little.LambdaW = res.Little.ArrivalRate * res.Little.MeanSojournS
+	}
+	for i, m := range s.models {
+		res.Models = append(res.Models, m.stats.result(window, inFlight[i]))
+	}
+	for _, d := range s.devs {
+		res.Devices = append(res.Devices, d.result())
+		res.Series = append(res.Series, d.series(now))
+	}
+	return res
+}
+
+func (s *simulator) inFlight(id int32, now engine.Time, sojourn *float64, count []int64) {
+	r := &s.reqs[id]
+	if r.counted {
+		*sojourn += (now - r.arrival).Seconds()
+		count[r.model]++
+	}
+}
+
+func (st *modelStats) result(window float64, inFlight int64) ModelResult {
+	r := ModelResult{
+		Model: st.spec.Name, Arrived: st.arrived, Completed: st.all.completed, Rejected: st.rejected,
+		InFlight: inFlight, Preemptions: st.preemptions,
+		Queue: summarize(st.all.queue), TTFT: summarize(st.all.ttft), TPOT: summarize(st.all.tpot),
+		ITL: summarize(st.itl), E2E: summarize(st.all.e2e), SLOAttainment: nan,
+	}
+	if window > 0 {
+		r.RequestsPerS = float64(r.Completed) / window
+		r.InputTokensPerS = float64(st.inputTokens) / window
+		r.OutputTokensPerS = float64(st.outputTokens) / window
+		r.GoodputPerS = float64(st.all.sloMet) / window
+	}
+	if r.Completed > 0 {
+		r.SLOAttainment = float64(st.all.sloMet) / float64(r.Completed)
+	}
+	q := st.spec.SLO.Percentile / 100
+	slo := st.spec.SLO
+	r.SLOMet = r.Completed > 0 && r.SLOAttainment >= slo.Attainment &&
+		within(st.all.ttft.Quantile(q), slo.TTFTS) && within(st.all.tpot.Quantile(q), slo.TPOTS) &&
+		within(st.all.e2e.Quantile(q), slo.E2ES)
+	for i, c := range st.classes {
+		cr := ClassResult{Class: st.spec.Classes[i].Name, Completed: c.completed, SLOAttainment: nan,
+			TTFT: summarize(c.ttft), TPOT: summarize(c.tpot), E2E: summarize(c.e2e)}
+		if c.completed > 0 {
+			cr.SLOAttainment = float64(c.sloMet) / float64(c.completed)
+		}
+		r.Classes = append(r.Classes, cr)
+	}
+	return r
+}
+
+func (d *device) result() DeviceResult {
+	t := d.tot
+	r := DeviceResult{Node: d.node.Name, Hardware: d.node.Hardware.Name}
+	if t.Seconds > 0 {
+		r.Utilization = t.Busy / t.Seconds
+		r.MFU = t.PeakFLOPs / t.Seconds
+		r.MBU = t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond()
+		r.RunningMean = t.RunningSec / t.Seconds
+		r.WaitingMean = t.WaitingSec / t.Seconds
+		if d.kvCapacity > 0 {
+			r.KVUseMean = t.KVBytesSec / t.Seconds / d.kvCapacity
+		}
+	}
+	if d.kvCapacity > 0 {
+		r.KVUsePeak = d.kvPeak / d.kvCapacity
+	}
+	return r
+}
+
+func (d *device) series(now engine.Time) DeviceSeries {
+	n := min(len(d.bins), int((now+d.res-1)/d.res))
+	s := DeviceSeries{Node: d.node.Name, BinS: d.res.Seconds()}
+	bw := d.node.Hardware.BandwidthBytesPerSecond()
+	for _, b := range d.bins[:n] {
+		if b.Seconds == 0 {
+			b.Seconds = math.SmallestNonzeroFloat64
+		}
+		s.Utilization = append(s.Utilization, b.Busy/b.Seconds)
+		s.MFU = append(s.MFU, b.PeakFLOPs/b.Seconds)
+		s.MBU = append(s.MBU, b.Bytes/b.Seconds/bw)
+		kv := 0.0
+		if d.kvCapacity > 0 {
+			kv = b.KVBytesSec / b.Seconds / d.kvCapacity
+		}
+		s.KVUse = append(s.KVUse, kv)
+		s.Running = append(s.Running, b.RunningSec/b.Seconds)
+		s.Waiting = append(s.Waiting, b.WaitingSec/b.Seconds)
+	}
+	return s
+}
+
+// Snapshot is the state of a run in progress, for live displays.
+type Snapshot struct {
+	NowS     float64          `json:"now_s"`
+	Progress float64          `json:"progress"` // simulated time done / duration
+	Done     bool             `json:"done"`
+	Events   int64            `json:"events"`
+	Models   []ModelSnapshot  `json:"models"`
+	Devices  []DeviceSnapshot `json:"devices"`
+}
+
+// ModelSnapshot is a served model's state so far (after warm-up).
+type ModelSnapshot struct {
+	Model     string  `json:"model"`
+	Completed int64   `json:"completed"`
+	Rejected  int64   `json:"rejected"`
+	TTFTP50   float64 `json:"ttft_p50_s"`
+	TTFTP95   float64 `json:"ttft_p95_s"`
+	TPOTP50   float64 `json:"tpot_p50_s"`
+	TPOTP95   float64 `json:"tpot_p95_s"`
+	E2EP95    float64 `json:"e2e_p95_s"`
+}
+
+// DeviceSnapshot is a device's activity since the previous snapshot.
+type DeviceSnapshot struct {
+	Node        string  `json:"node"`
+	Utilization float64 `json:"utilization"`
+	MFU         float64 `json:"mfu"`
+	MBU         float64 `json:"mbu"`
+	KVUse       float64 `json:"kv_use"`
+	Running     float64 `json:"running"`
+	Waiting     float64 `json:"waiting"`
+}
+
+func (s *simulator) snapshot(done bool) Snapshot {
+	now := s.sim.Now()
+	sn := Snapshot{NowS: now.Seconds(), Progress: float64(now) / float64(s.sc.Duration), Done: done, Events: s.events}
+	for _, m := range s.models {
+		a := m.stats.all
+		sn.Models = append(sn.Models, ModelSnapshot{Model: m.spec.Name, Completed: a.completed, Rejected: m.stats.rejected,
+			TTFTP50: a.ttft.Quantile(0.5), TTFTP95: a.ttft.Quantile(0.95), TPOTP50: a.tpot.Quantile(0.5),
+			TPOTP95: a.tpot.Quantile(0.95), E2EP95: a.e2e.Quantile(0.95)})
+	}
+	for _, d := range s.devs {
+		d.advance(now, s.insts)
+		t := d.tot.sub(d.snap)
+		d.snap = d.tot
+		ds := DeviceSnapshot{Node: d.node.Name}
+		if t.Seconds > 0 {
+			ds.Utilization = t.Busy / t.Seconds
+			ds.MFU = t.PeakFLOPs / t.Seconds
+			ds.MBU = t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond()
+			ds.Running = t.RunningSec / t.Seconds
+			ds.Waiting = t.WaitingSec / t.Seconds
+			if d.kvCapacity > 0 {
+				ds.KVUse = t.KVBytesSec / t.Seconds / d.kvCapacity
+			}
+		}
+		sn.Devices = append(sn.Devices, ds)
+	}
+	return sn
+}

@@ -1,0 +1,95 @@
+package sim
+
+import (
+	"math"
+
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// decodeRun is the cost of k consecutive decode steps of an unchanged batch.
+// Every term of the step model is linear in the batch's context sums, and
+// those grow by the same amount each step, so step j costs
+//
+//	max(c0 + j·dc, m0 + j·dm) + o
+//
+// and a run of any length is summed in closed form. This is what lets the
+// simulator advance many steps in one event: events scale with arrivals and
+// completions, not with tokens.
+type decodeRun struct {
+	c0, dc float64 // compute seconds of step 0 and growth per step
+	m0, dm float64 // memory seconds
+	o      float64 // overhead seconds, constant
+	f0, df float64 // FLOPs
+	b0, db float64 // bytes
+}
+
+// newDecodeRun derives the run from the costs of its first two steps.
+func newDecodeRun(first, second perf.StepCost) decodeRun {
+	return decodeRun{
+		c0: first.Compute, dc: second.Compute - first.Compute,
+		m0: first.Memory, dm: second.Memory - first.Memory,
+		o:  first.Overhead,
+		f0: first.FLOPs, df: second.FLOPs - first.FLOPs,
+		b0: first.Bytes, db: second.Bytes - first.Bytes,
+	}
+}
+
+// arith is Σ_{j=lo}^{hi-1} (a + j·d).
+func arith(a, d float64, lo, hi int) float64 {
+	if hi <= lo {
+		return 0
+	}
+	n := float64(hi - lo)
+	return n*a + d*(float64(lo)+float64(hi-1))*n/2
+}
+
+// parts returns Σ compute seconds over the compute-bound steps and Σ memory
+// seconds over the memory-bound steps among the first n steps. compute -
+// memory is linear in j, so the regime changes at most once.
+func (r decodeRun) parts(n int) (compute, memory float64) {
+	diff0, ddiff := r.c0-r.m0, r.dc-r.dm // compute - memory at step j
+	computeFirst := diff0 > 0
+	cut := n // steps [0, cut) are in the regime of step 0
+	if ddiff != 0 && (diff0 > 0) != (ddiff > 0) {
+		if x := -diff0 / ddiff; x < float64(n) {
+			cut = max(0, int(math.Ceil(x)))
+		}
+	}
+	if computeFirst {
+		return arith(r.c0, r.dc, 0, cut), arith(r.m0, r.dm, cut, n)
+	}
+	return arith(r.c0, r.dc, cut, n), arith(r.m0, r.dm, 0, cut)
+}
+
+// seconds is the alone time of the first n steps.
+func (r decodeRun) seconds(n int) float64 {
+	c, m := r.parts(n)
+	return c + m + float64(n)*r.o
+}
+
+// busy returns the compute and memory seconds the first n steps demand of
+// the device (both resources, whichever bound the time), for sharing.
+func (r decodeRun) busy(n int) (compute, memory float64) {
+	return arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
+}
+
+// work is the FLOPs and bytes of the first n steps.
+func (r decodeRun) work(n int) (flops, bytes float64) {
+	return arith(r.f0, r.df, 0, n), arith(r.b0, r.db, 0, n)
+}
+
+// stepsWithin returns the smallest n in [1, k] with seconds(n) >= alone,
+// i.e. the step during which an alone-time progress falls: the run can stop
+// at the end of that step.
+func (r decodeRun) stepsWithin(alone float64, k int) int {
+	lo, hi := 1, k
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if r.seconds(mid) >= alone {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}

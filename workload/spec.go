@@ -1,0 +1,181 @@
+// Package workload describes and generates the request streams of an
+// LLM-serving simulation: when requests arrive (Poisson, Gamma with a chosen
+// burstiness, a closed loop of users, a diurnal rate profile, or a replayed
+// trace), how long their prompts and outputs are (fixed, uniform,
+// lognormal, geometric, or an empirical distribution), and which priority
+// class each belongs to.
+//
+// The spec types decode from a scenario's TOML; the generators are pure and
+// draw from a *rand.Rand the caller owns, so a seeded stream reproduces a
+// run exactly. Parsers for trace and distribution files take an io.Reader.
+package workload
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Spec is one served model's traffic.
+type Spec struct {
+	Arrival Arrival `toml:"arrival"`
+	Input   Lengths `toml:"input"`
+	Output  Lengths `toml:"output"`
+	Classes []Class `toml:"classes,omitempty"`
+}
+
+// Arrival says when requests arrive.
+type Arrival struct {
+	// Process is poisson, gamma, closed (a fixed number of users, each
+	// sending its next request when the previous completes) or trace.
+	Process string  `toml:"process"`
+	Rate    float64 `toml:"rate,omitempty"` // requests/s (poisson, gamma)
+	// CV is the coefficient of variation of gamma inter-arrival times:
+	// 1 is Poisson, above 1 burstier.
+	CV          float64 `toml:"cv,omitempty"`
+	Concurrency int     `toml:"concurrency,omitempty"` // closed: users
+	ThinkS      float64 `toml:"think_s,omitempty"`     // closed: mean exponential think time
+	// Diurnal holds 24 hourly multipliers of Rate; simulated time 0 is
+	// midnight. Poisson arrivals follow it exactly (thinning); gamma ones
+	// take the multiplier of the hour each gap starts in.
+	Diurnal []float64 `toml:"diurnal,omitempty"`
+	Trace   string    `toml:"trace,omitempty"` // trace: CSV or JSONL file
+}
+
+// Lengths is a distribution of token counts. Samples are rounded and then
+// clamped to [max(1, Min), Max] (Max 0: no cap).
+type Lengths struct {
+	Dist   string  `toml:"dist"`             // fixed, uniform, lognormal, exponential, empirical
+	Value  int     `toml:"value,omitempty"`  // fixed
+	Min    int     `toml:"min,omitempty"`    // uniform lower bound; a floor for any dist
+	Max    int     `toml:"max,omitempty"`    // uniform upper bound; a cap for any dist
+	Mean   float64 `toml:"mean,omitempty"`   // lognormal, exponential (geometric on 1, 2, ...)
+	Stddev float64 `toml:"stddev,omitempty"` // lognormal
+	File   string  `toml:"file,omitempty"`   // empirical: values, or value,weight lines
+}
+
+// Class is a priority class of requests.
+type Class struct {
+	Name     string  `toml:"name"`
+	Priority int     `toml:"priority"` // lower is more urgent
+	Share    float64 `toml:"share"`    // of the model's requests; shares sum to 1
+}
+
+// Normalize returns the classes to use: the given ones, or a single class
+// "default" when there are none.
+func Normalize(classes []Class) []Class {
+	if len(classes) == 0 {
+		return []Class{{Name: "default", Share: 1}}
+	}
+	return classes
+}
+
+// Validate reports every problem in the spec, each as "field: message".
+func (s Spec) Validate() error {
+	errs := s.Arrival.validate()
+	errs = append(errs, s.Input.validate("input")...)
+	errs = append(errs, s.Output.validate("output")...)
+	if len(s.Classes) > 0 {
+		sum := 0.0
+		names := map[string]bool{}
+		for i, c := range s.Classes {
+			if c.Name == "" {
+				errs = append(errs, fmt.Errorf("classes.%d.name: required field is missing", i))
+			} else if names[c.Name] {
+				errs = append(errs, fmt.Errorf("classes.%d.name: duplicate class %q", i, c.Name))
+			}
+			names[c.Name] = true
+			if !(c.Share > 0 && c.Share <= 1) {
+				errs = append(errs, fmt.Errorf("classes.%d.share: must be in (0, 1], got %v", i, c.Share))
+			}
+			sum += c.Share
+		}
+		if math.Abs(sum-1) > 1e-9 {
+			errs = append(errs, fmt.Errorf("classes: shares must sum to 1, got %v", sum))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a Arrival) validate() []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("arrival."+field+": "+format, args...))
+	}
+	switch a.Process {
+	case "poisson", "gamma":
+		if !(a.Rate > 0) || math.IsInf(a.Rate, 0) {
+			bad("rate", "must be positive for process %q, got %v", a.Process, a.Rate)
+		}
+		if a.Process == "gamma" && !(a.CV > 0 && a.CV < 100) {
+			bad("cv", "must be in (0, 100) for process \"gamma\", got %v", a.CV)
+		}
+		if len(a.Diurnal) > 0 {
+			if len(a.Diurnal) != 24 {
+				bad("diurnal", "want 24 hourly multipliers, got %d", len(a.Diurnal))
+			}
+			peak := 0.0
+			for i, m := range a.Diurnal {
+				if !(m >= 0) || math.IsInf(m, 0) {
+					bad("diurnal", "multiplier %d must not be negative, got %v", i, m)
+				}
+				peak = math.Max(peak, m)
+			}
+			if peak == 0 {
+				bad("diurnal", "at least one multiplier must be positive")
+			}
+		}
+	case "closed":
+		if a.Concurrency < 1 {
+			bad("concurrency", "must be at least 1 for process \"closed\", got %d", a.Concurrency)
+		}
+		if !(a.ThinkS >= 0) {
+			bad("think_s", "must not be negative, got %v", a.ThinkS)
+		}
+	case "trace":
+		if a.Trace == "" {
+			bad("trace", "required for process \"trace\"")
+		}
+	default:
+		bad("process", "unknown process %q; valid: poisson, gamma, closed, trace", a.Process)
+	}
+	return errs
+}
+
+func (l Lengths) validate(field string) []error {
+	var errs []error
+	bad := func(f, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(field+"."+f+": "+format, args...))
+	}
+	if l.Min < 0 {
+		bad("min", "must not be negative, got %d", l.Min)
+	}
+	if l.Max < 0 || l.Max > 0 && l.Max < l.Min {
+		bad("max", "must be 0 (no cap) or at least min (%d), got %d", l.Min, l.Max)
+	}
+	switch l.Dist {
+	case "fixed":
+		if l.Value < 1 {
+			bad("value", "must be at least 1, got %d", l.Value)
+		}
+	case "uniform":
+		if l.Max < 1 {
+			bad("max", "required for dist \"uniform\"")
+		}
+	case "lognormal":
+		if !(l.Mean > 0) || !(l.Stddev > 0) {
+			bad("mean", "lognormal needs mean > 0 and stddev > 0, got %v and %v", l.Mean, l.Stddev)
+		}
+	case "exponential":
+		if !(l.Mean >= 1) {
+			bad("mean", "must be at least 1, got %v", l.Mean)
+		}
+	case "empirical":
+		if l.File == "" {
+			bad("file", "required for dist \"empirical\"")
+		}
+	default:
+		bad("dist", "unknown distribution %q; valid: fixed, uniform, lognormal, exponential, empirical", l.Dist)
+	}
+	return errs
+}
