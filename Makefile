@@ -21,8 +21,12 @@ check-go: ## fail early, and clearly, without a Go toolchain
 build: check-go ## build bin/fleettwin
 	$(GO) build -o $(BIN) ./cmd/fleettwin
 
-run: build ## the main job: Qwen3-8B and Qwen3-14B co-located on one DGX Spark
-	./$(BIN) predict --hardware dgx-spark --engine llama.cpp --model qwen3-8b --model qwen3-14b --quant q4_k_m --batch 1 --input 2048 --output 256
+run: build ## the main job: the seed claim, simulated (Qwen3-8B + Qwen3-14B on one DGX Spark vs one each)
+	./$(BIN) simulate scenarios/seed-colocated.toml
+	@echo
+	./$(BIN) simulate scenarios/seed-separate.toml
+	@echo
+	@echo "Written comparison: scenarios/README.md"
 
 test: lint check-generated ## vet, gofmt, staticcheck, generated files current, then every test
 	$(GO) test -count=1 ./...

@@ -68,6 +68,7 @@ type NodeInstance struct {
 	MaxSeqs          int
 	MaxBatchedTokens int
 	ChunkedPrefill   bool
+	ChunkTokens      int // prompt tokens one request may prefill per step
 	BlockTokens      int
 	// BudgetBytes is the instance's share of memory for weights and KV
 	// under static sharing; under dynamic sharing, the node's whole budget.
@@ -449,6 +450,7 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 		MaxSeqs:          in.MaxSeqs,
 		MaxBatchedTokens: in.MaxBatchedTokens,
 		ChunkedPrefill:   in.ChunkedPrefill == nil || *in.ChunkedPrefill,
+		ChunkTokens:      in.ChunkTokens,
 		BlockTokens:      in.BlockTokens,
 	}
 	if inst.MaxSeqs == 0 {
@@ -460,10 +462,13 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 	if inst.BlockTokens == 0 {
 		inst.BlockTokens = 16
 	}
+	if inst.ChunkTokens == 0 || !inst.ChunkedPrefill {
+		inst.ChunkTokens = inst.MaxBatchedTokens
+	}
 	for _, c := range []struct {
 		v int
 		f string
-	}{{inst.MaxSeqs, "max_seqs"}, {inst.MaxBatchedTokens, "max_batched_tokens"}, {inst.BlockTokens, "block_tokens"}} {
+	}{{inst.MaxSeqs, "max_seqs"}, {inst.MaxBatchedTokens, "max_batched_tokens"}, {inst.BlockTokens, "block_tokens"}, {inst.ChunkTokens, "chunk_tokens"}} {
 		if c.v < 1 {
 			r.add(append(k, c.f), "must be at least 1, got %d", c.v)
 		}

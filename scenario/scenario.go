@@ -100,6 +100,9 @@ type Instance struct {
 	// ChunkedPrefill mixes prompt chunks with decode tokens in one step;
 	// without it a step is all prefill (whole prompts) or all decode.
 	ChunkedPrefill *bool `toml:"chunked_prefill,omitempty"`
+	// ChunkTokens caps the prompt tokens one request prefills in one step
+	// (vLLM long_prefill_token_threshold); 0 means the step's budget.
+	ChunkTokens int `toml:"chunk_tokens,omitempty"`
 	// MemoryFraction is this instance's share of usable memory under static
 	// sharing; 0 splits the node's fraction evenly.
 	MemoryFraction float64 `toml:"memory_fraction,omitempty"`

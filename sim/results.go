@@ -242,6 +242,7 @@ type Snapshot struct {
 	NowS     float64          `json:"now_s"`
 	Progress float64          `json:"progress"` // simulated time done / duration
 	Done     bool             `json:"done"`
+	Partial  bool             `json:"partial,omitempty"` // done, but stopped before the end
 	Events   int64            `json:"events"`
 	Models   []ModelSnapshot  `json:"models"`
 	Devices  []DeviceSnapshot `json:"devices"`
@@ -272,7 +273,8 @@ type DeviceSnapshot struct {
 
 func (s *simulator) snapshot(done bool) Snapshot {
 	now := s.sim.Now()
-	sn := Snapshot{NowS: now.Seconds(), Progress: float64(now) / float64(s.sc.Duration), Done: done, Events: s.events}
+	sn := Snapshot{NowS: now.Seconds(), Progress: float64(now) / float64(s.sc.Duration), Done: done,
+		Partial: done && now < s.sc.Duration, Events: s.events}
 	for _, m := range s.models {
 		a := m.stats.all
 		sn.Models = append(sn.Models, ModelSnapshot{Model: m.spec.Name, Completed: a.completed, Rejected: m.stats.rejected,

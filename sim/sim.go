@@ -406,7 +406,7 @@ func (s *simulator) admissible(in *instance) bool {
 	if budget <= 0 {
 		return false
 	}
-	chunk := min(int(head.prompt), budget)
+	chunk := min(int(head.prompt), budget, in.cfg.ChunkTokens)
 	if !in.cfg.ChunkedPrefill {
 		if int(head.prompt) > in.cfg.MaxBatchedTokens {
 			return false
@@ -458,7 +458,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				if r.decoding() || budget <= 0 {
 					continue
 				}
-				n := min(r.prompt-r.prefilled, int32(budget))
+				n := min(r.prompt-r.prefilled, int32(budget), int32(in.cfg.ChunkTokens))
 				nb := blocksFor(r.context+n, bt) - blocksFor(r.context, bt)
 				if nb > s.freeBlocks(in) {
 					continue
@@ -472,7 +472,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 			for len(in.waiting.ids) > 0 && len(in.running) < in.cfg.MaxSeqs && budget > 0 {
 				id := in.waiting.ids[0]
 				r := &s.reqs[id]
-				n := min(r.prompt, int32(budget))
+				n := min(r.prompt, int32(budget), int32(in.cfg.ChunkTokens))
 				if !in.cfg.ChunkedPrefill && r.prompt > int32(budget) {
 					break
 				}

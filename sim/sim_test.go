@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -398,4 +399,59 @@ func BenchmarkSeedColocated(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
+}
+
+// peakHeap runs sc and returns the largest live heap (after a collection)
+// seen at its snapshots.
+func peakHeap(t testing.TB, sc *scenario.Scenario) (peak uint64, arrived int64) {
+	var ms runtime.MemStats
+	res := run(t, sc, Options{OnSnapshot: func(Snapshot) {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}})
+	for _, m := range res.Models {
+		arrived += m.Arrived
+	}
+	return peak, arrived
+}
+
+// TestMemoryFlat: memory does not grow with the number of requests. A
+// 100-node fleet run three times longer (over a million requests) needs
+// about the same heap as one hour, and well under 200 MB.
+func TestMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long run")
+	}
+	sc := load(t, "../scenarios/fleet-h100.toml")
+	short, n1 := peakHeap(t, sc)
+	// Same number of series bins (they cost nodes × bins × 64 bytes,
+	// whatever the traffic), three times the requests.
+	sc.Duration *= 3
+	sc.SeriesResolution *= 3
+	long, n3 := peakHeap(t, sc)
+	t.Logf("peak heap: %d requests %.1f MB, %d requests %.1f MB", n1, float64(short)/1e6, n3, float64(long)/1e6)
+	if n3 < 1_000_000 {
+		t.Fatalf("only %d requests: the test must cover a million", n3)
+	}
+	if long > 200e6 {
+		t.Errorf("peak heap %.1f MB for %d requests, want under 200 MB", float64(long)/1e6, n3)
+	}
+	if float64(long) > 1.25*float64(short)+1e6 {
+		t.Errorf("heap grows with requests: %.1f MB for %d, %.1f MB for %d", float64(short)/1e6, n1, float64(long)/1e6, n3)
+	}
+}
+
+func BenchmarkFleet100(b *testing.B) {
+	sc := load(b, "../scenarios/fleet-h100.toml")
+	var reqs, events int64
+	for b.Loop() {
+		res := run(b, sc, Options{})
+		events += res.Events
+		for _, m := range res.Models {
+			reqs += m.Arrived
+		}
+	}
+	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }

@@ -190,3 +190,76 @@ func TestCatalogList(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulateGolden runs every shipped scenario through the CLI and
+// compares the JSON result with testdata (rewrite with -update).
+func TestSimulateGolden(t *testing.T) {
+	for _, name := range []string{"seed-colocated", "seed-colocated-dynamic", "seed-separate", "fleet-h100"} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r.json")
+			stdout, stderr, code := fleettwin(t, "simulate", "../../scenarios/"+name+".toml", "--json", out, "--quiet")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if !strings.Contains(stdout, "Little's law") {
+				t.Errorf("summary lacks the Little's law line:\n%s", stdout)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "simulate-"+name+".json", string(b))
+		})
+	}
+}
+
+func TestSimulateFiles(t *testing.T) {
+	dir := t.TempDir()
+	reqs, series, js := filepath.Join(dir, "req.csv"), filepath.Join(dir, "series.csv"), filepath.Join(dir, "r.json")
+	_, stderr, code := fleettwin(t, "simulate", "../../scenarios/seed-separate.toml", "--seed", "5", "--requests", reqs, "--series", series, "--json", js, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Seed   int `json:"seed"`
+		Models []struct {
+			Completed, Rejected int
+		} `json:"models"`
+	}
+	b, _ := os.ReadFile(js)
+	if err := json.Unmarshal(b, &res); err != nil || res.Seed != 5 {
+		t.Fatalf("result: %v, seed %d", err, res.Seed)
+	}
+	rows, _ := os.ReadFile(reqs)
+	want := 1 // header
+	for _, m := range res.Models {
+		want += m.Completed + m.Rejected
+	}
+	if got := strings.Count(string(rows), "\n"); got != want {
+		t.Errorf("requests CSV has %d lines, want %d", got, want)
+	}
+	if _, err := os.Stat(reqs + ".partial"); !os.IsNotExist(err) {
+		t.Error("the .partial file was left behind after a complete run")
+	}
+	s, _ := os.ReadFile(series)
+	if !strings.HasPrefix(string(s), "node,t_s,utilization,mfu,mbu,kv_use,running,waiting\nspark-8b,0,") {
+		t.Errorf("series CSV starts %q", string(s[:min(len(s), 80)]))
+	}
+}
+
+func TestSimulateReplicasAndErrors(t *testing.T) {
+	stdout, stderr, code := fleettwin(t, "simulate", "--replicas", "3", "../../scenarios/seed-separate.toml", "--quiet")
+	if code != 0 || !strings.Contains(stdout, "3 replicas (seeds 1-3)") || !strings.Contains(stdout, "±") {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("name = \"x\"\nduration_s = 10\n[[nodes]]\nname = \"n\"\nhardware = \"dgx-spark\"\nengine = \"llama.cpp\"\ncount = 1\n[[nodes.instances]]\nmodel = \"qwen3-8b\"\nquant = \"q4_k_m\"\n"), 0o644)
+	_, stderr, code = fleettwin(t, "simulate", bad)
+	if code != 1 || !strings.Contains(stderr, bad+":9: nodes[0].instances[0].model: no served model \"qwen3-8b\"") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = fleettwin(t, "simulate", "--replicas", "2", "--requests", "x.csv", bad)
+	if code != 2 || !strings.Contains(stderr, "need a single replica") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -32,11 +32,12 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var catalogs, profiles stringList
 	fs.Var(&catalogs, "catalog", "extra catalog TOML (repeatable)")
 	fs.Var(&profiles, "profile", "extra profile TOML (repeatable)")
-	if err := parseFlags(fs, reorder(args)); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one scenario file, got %d arguments", fs.NArg())
+	if len(files) != 1 {
+		return usagef("want exactly one scenario file, got %d", len(files))
 	}
 	if *replicas < 1 {
 		return usagef("--replicas must be at least 1, got %d", *replicas)
@@ -48,7 +49,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	sc, err := scenario.Load(fs.Arg(0), e.cat, e.profiles)
+	sc, err := scenario.Load(files[0], e.cat, e.profiles)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,13 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	opt := sim.Options{}
 	dur := sc.Duration.Seconds()
 	prog.start(sc.Name)
-	opt.OnSnapshot = func(s sim.Snapshot) { prog.update(s.NowS, dur, "sim-s") }
+	opt.OnSnapshot = func(s sim.Snapshot) {
+		now := s.NowS
+		if s.Done && !s.Partial {
+			now = dur
+		}
+		prog.update(now, dur, "sim-s")
+	}
 	if *pace > 0 {
 		opt.Pacer = &wallPacer{start: time.Now(), speed: *pace}
 	}
@@ -107,15 +114,6 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		errs = append(errs, writeSeries(*seriesOut, res))
 	}
 	return errors.Join(errs...)
-}
-
-// reorder moves flags after the scenario path in front of it, so both
-// `simulate s.toml --seed 2` and `simulate --seed 2 s.toml` work.
-func reorder(args []string) []string {
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		return append(args[1:len(args):len(args)], args[0])
-	}
-	return args
 }
 
 func writeJSON(path string, v any) error {
@@ -227,6 +225,7 @@ type progress struct {
 	tty     bool
 	began   time.Time
 	printed time.Time
+	last    float64 // done at the last print
 	label   string
 }
 
@@ -243,10 +242,10 @@ func newProgress(w io.Writer, quiet bool) *progress {
 func (p *progress) start(label string) { p.began, p.label = time.Now(), label }
 
 func (p *progress) update(done, total float64, unit string) {
-	if p.quiet || time.Since(p.printed) < time.Second || total <= 0 {
+	if p.quiet || total <= 0 || done == p.last || done < total && time.Since(p.printed) < time.Second {
 		return
 	}
-	p.printed = time.Now()
+	p.printed, p.last = time.Now(), done
 	el := time.Since(p.began).Seconds()
 	rate := done / math.Max(el, 1e-9)
 	left := "?"
