@@ -493,7 +493,15 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 			}
 		}
 		if b.Tokens() == 0 {
-			return // idle: nothing can run until something completes or arrives
+			if d := s.devs[in.node]; len(in.running) > 0 && (!d.node.DynamicMemory || len(d.busy) == 0) {
+				// Every running request waits for KV blocks for its next
+				// prefill chunk and no neighbour will free any (its pool is
+				// its own, or nothing else runs): preempt to make room, as
+				// vLLM does.
+				s.preempt(in, now)
+				continue
+			}
+			return // idle until something completes, frees blocks or arrives
 		}
 		if b.PrefillTokens > 0 || decodes == 0 {
 			c := in.cost.Step(b)
@@ -511,19 +519,23 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 // or as far as free KV blocks reach, whichever is first.
 func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
 	bt := int32(in.cfg.BlockTokens)
+	// Requests part-way through their prefill (waiting for blocks for their
+	// next chunk) take no part in a decode run.
 	k := int32(math.MaxInt32)
 	var second perf.Batch
 	for _, id := range in.running {
-		r := &s.reqs[id]
-		k = min(k, r.output-r.generated)
-		second.AddDecode(int(r.context) + 1)
+		if r := &s.reqs[id]; r.decoding() {
+			k = min(k, r.output-r.generated)
+			second.AddDecode(int(r.context) + 1)
+		}
 	}
 	// The first step's blocks are taken; reserve the rest of the run.
 	extra := func(j int32) int64 {
 		var n int64
 		for _, id := range in.running {
-			r := &s.reqs[id]
-			n += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
+			if r := &s.reqs[id]; r.decoding() {
+				n += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
+			}
 		}
 		return n
 	}
@@ -581,8 +593,9 @@ func (s *simulator) truncate(in *instance, now engine.Time) {
 	bt := int32(in.cfg.BlockTokens)
 	var release int64
 	for _, id := range in.running {
-		r := &s.reqs[id]
-		release += blocksFor(r.context+int32(seg.steps), bt) - blocksFor(r.context+int32(j), bt)
+		if r := &s.reqs[id]; r.decoding() {
+			release += blocksFor(r.context+int32(seg.steps), bt) - blocksFor(r.context+int32(j), bt)
+		}
 	}
 	d := s.devs[in.node]
 	d.advance(now, s.insts)
@@ -641,6 +654,15 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	}
 	d.reshare(s, now)
 	s.startWork(in, now)
+	if d.node.DynamicMemory && len(done) > 0 {
+		// Blocks went back to the shared pool: idle neighbours that were
+		// waiting for them may run now.
+		for _, i := range d.insts {
+			if o := s.insts[i]; !o.busy && o.outstanding > 0 {
+				s.startWork(o, now)
+			}
+		}
+	}
 }
 
 // finish records a completed or rejected request and frees it.
