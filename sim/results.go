@@ -196,19 +196,38 @@ func (st *modelStats) result(window float64, inFlight int64) ModelResult {
 	return r
 }
 
-func (d *device) result() DeviceResult {
-	t := d.tot
-	r := DeviceResult{Node: d.node.Name, Hardware: d.node.Hardware.Name}
-	if t.Seconds > 0 {
-		r.Utilization = t.Busy / t.Seconds
-		r.MFU = t.PeakFLOPs / t.Seconds
-		r.MBU = t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond()
-		r.RunningMean = t.RunningSec / t.Seconds
-		r.WaitingMean = t.WaitingSec / t.Seconds
-		if d.kvCapacity > 0 {
-			r.KVUseMean = t.KVBytesSec / t.Seconds / d.kvCapacity
-		}
+// Activity is a device's average activity over a span of time.
+type Activity struct {
+	Utilization float64 `json:"utilization"` // share of time a step was running
+	MFU         float64 `json:"mfu"`
+	MBU         float64 `json:"mbu"`
+	KVUse       float64 `json:"kv_use"`
+	Running     float64 `json:"running"`
+	Waiting     float64 `json:"waiting"`
+}
+
+// activity averages integrals over the time they cover.
+func (d *device) activity(t totals) Activity {
+	if t.Seconds <= 0 {
+		return Activity{}
 	}
+	a := Activity{
+		Utilization: t.Busy / t.Seconds,
+		MFU:         t.PeakFLOPs / t.Seconds,
+		MBU:         t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond(),
+		Running:     t.RunningSec / t.Seconds,
+		Waiting:     t.WaitingSec / t.Seconds,
+	}
+	if d.kvCapacity > 0 {
+		a.KVUse = t.KVBytesSec / t.Seconds / d.kvCapacity
+	}
+	return a
+}
+
+func (d *device) result() DeviceResult {
+	a := d.activity(d.tot)
+	r := DeviceResult{Node: d.node.Name, Hardware: d.node.Hardware.Name, Utilization: a.Utilization, MFU: a.MFU, MBU: a.MBU,
+		KVUseMean: a.KVUse, RunningMean: a.Running, WaitingMean: a.Waiting}
 	if d.kvCapacity > 0 {
 		r.KVUsePeak = d.kvPeak / d.kvCapacity
 	}
@@ -218,21 +237,14 @@ func (d *device) result() DeviceResult {
 func (d *device) series(now engine.Time) DeviceSeries {
 	n := min(len(d.bins), int((now+d.res-1)/d.res))
 	s := DeviceSeries{Node: d.node.Name, BinS: d.res.Seconds()}
-	bw := d.node.Hardware.BandwidthBytesPerSecond()
 	for _, b := range d.bins[:n] {
-		if b.Seconds == 0 {
-			b.Seconds = math.SmallestNonzeroFloat64
-		}
-		s.Utilization = append(s.Utilization, b.Busy/b.Seconds)
-		s.MFU = append(s.MFU, b.PeakFLOPs/b.Seconds)
-		s.MBU = append(s.MBU, b.Bytes/b.Seconds/bw)
-		kv := 0.0
-		if d.kvCapacity > 0 {
-			kv = b.KVBytesSec / b.Seconds / d.kvCapacity
-		}
-		s.KVUse = append(s.KVUse, kv)
-		s.Running = append(s.Running, b.RunningSec/b.Seconds)
-		s.Waiting = append(s.Waiting, b.WaitingSec/b.Seconds)
+		a := d.activity(b)
+		s.Utilization = append(s.Utilization, a.Utilization)
+		s.MFU = append(s.MFU, a.MFU)
+		s.MBU = append(s.MBU, a.MBU)
+		s.KVUse = append(s.KVUse, a.KVUse)
+		s.Running = append(s.Running, a.Running)
+		s.Waiting = append(s.Waiting, a.Waiting)
 	}
 	return s
 }
@@ -262,13 +274,8 @@ type ModelSnapshot struct {
 
 // DeviceSnapshot is a device's activity since the previous snapshot.
 type DeviceSnapshot struct {
-	Node        string  `json:"node"`
-	Utilization float64 `json:"utilization"`
-	MFU         float64 `json:"mfu"`
-	MBU         float64 `json:"mbu"`
-	KVUse       float64 `json:"kv_use"`
-	Running     float64 `json:"running"`
-	Waiting     float64 `json:"waiting"`
+	Node string `json:"node"`
+	Activity
 }
 
 func (s *simulator) snapshot(done bool) Snapshot {
@@ -283,20 +290,8 @@ func (s *simulator) snapshot(done bool) Snapshot {
 	}
 	for _, d := range s.devs {
 		d.advance(now, s.insts)
-		t := d.tot.sub(d.snap)
+		sn.Devices = append(sn.Devices, DeviceSnapshot{Node: d.node.Name, Activity: d.activity(d.tot.sub(d.snap))})
 		d.snap = d.tot
-		ds := DeviceSnapshot{Node: d.node.Name}
-		if t.Seconds > 0 {
-			ds.Utilization = t.Busy / t.Seconds
-			ds.MFU = t.PeakFLOPs / t.Seconds
-			ds.MBU = t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond()
-			ds.Running = t.RunningSec / t.Seconds
-			ds.Waiting = t.WaitingSec / t.Seconds
-			if d.kvCapacity > 0 {
-				ds.KVUse = t.KVBytesSec / t.Seconds / d.kvCapacity
-			}
-		}
-		sn.Devices = append(sn.Devices, ds)
 	}
 	return sn
 }
