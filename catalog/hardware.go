@@ -12,6 +12,11 @@ type Hardware struct {
 	UnifiedMemory      bool    `toml:"unified_memory"`
 	MemoryBandwidthGBs float64 `toml:"memory_bandwidth_gbs"`
 	SMs                int     `toml:"sms"`
+	// ComputeUnits is how many co-located instances can compute without
+	// sharing: 1 for a GPU, whose SMs every process shares; the number of
+	// cores on a CPU whose servers are each pinned to their own. Memory
+	// bandwidth is shared either way. Optional; 0 means 1.
+	ComputeUnits       int     `toml:"compute_units"`
 	TFLOPSBF16         float64 `toml:"tflops_bf16"`
 	MeasuredTFLOPSBF16 float64 `toml:"measured_tflops_bf16"`
 	TFLOPSFP8          float64 `toml:"tflops_fp8"`
@@ -25,6 +30,9 @@ type Hardware struct {
 	PriceUSD           float64 `toml:"price_usd"`
 	CloudUSDPerHour    float64 `toml:"cloud_usd_per_hour"`
 }
+
+// Units is ComputeUnits with its default.
+func (h Hardware) Units() int { return max(h.ComputeUnits, 1) }
 
 // UsableMemoryBytes is the memory engines can allocate.
 func (h Hardware) UsableMemoryBytes() float64 { return h.UsableMemoryGiB * (1 << 30) }

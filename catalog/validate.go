@@ -120,7 +120,7 @@ func (v *validator) hardware(h Hardware) {
 		x    float64
 		name string
 	}{
-		{h.MemoryGiB, "memory_gib"}, {float64(h.SMs), "sms"}, {h.MeasuredTFLOPSBF16, "measured_tflops_bf16"},
+		{h.MemoryGiB, "memory_gib"}, {float64(h.SMs), "sms"}, {float64(h.ComputeUnits), "compute_units"}, {h.MeasuredTFLOPSBF16, "measured_tflops_bf16"},
 		{h.TFLOPSFP8, "tflops_fp8"}, {h.TFLOPSInt8, "tflops_int8"}, {h.TFLOPSFP4, "tflops_fp4"},
 		{h.SupplyW, "supply_w"}, {h.IdlePowerW, "idle_power_w"}, {h.SlowdownTempC, "slowdown_temp_c"},
 		{h.ShutdownTempC, "shutdown_temp_c"}, {h.PriceUSD, "price_usd"}, {h.CloudUSDPerHour, "cloud_usd_per_hour"},

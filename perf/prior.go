@@ -46,6 +46,8 @@ func Prior(hardware, engine string) Profile {
 		p.Coefficients.KVBandwidthEff = 0.5
 		p.Coefficients.StepOverheadS = 0.5e-3
 		p.Coefficients.SeqOverheadS = 50e-6
+	}
+	switch engine {
 	case "sglang", "tensorrt-llm":
 		p.PrefillChunk = 8192
 	}

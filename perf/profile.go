@@ -103,9 +103,43 @@ type Profile struct {
 	Coefficients   Coefficients `toml:"coefficients"`
 	// StdErr holds one standard error per fitted coefficient; 0 means the
 	// coefficient was not fitted (a prior kept as is).
-	StdErr     Coefficients `toml:"stderr"`
-	Provenance Provenance   `toml:"provenance"`
-	Rows       []FitRow     `toml:"rows"`
+	StdErr Coefficients `toml:"stderr"`
+	// Interference is the slowdown each busy co-located instance adds
+	// beyond the sharing of compute and bandwidth (see sim); calibration
+	// fits it from runs of models served together.
+	Interference float64 `toml:"interference,omitzero"`
+	// Power and Thermal are fitted by calibration from telemetry; nil
+	// where a profile has not been calibrated for them.
+	Power      *Power     `toml:"power,omitempty"`
+	Thermal    *Thermal   `toml:"thermal,omitempty"`
+	Provenance Provenance `toml:"provenance"`
+	Rows       []FitRow   `toml:"rows"`
+}
+
+// Power is a device's power curve: idle plus dynamic power in proportion
+// to its activity (the utilization nvidia-smi reports, as a fraction).
+type Power struct {
+	IdleW          float64 `toml:"idle_w"`
+	DynamicW       float64 `toml:"dynamic_w"` // at 100% activity
+	IdleWStdErr    float64 `toml:"idle_w_stderr"`
+	DynamicWStdErr float64 `toml:"dynamic_w_stderr"`
+	Samples        int     `toml:"samples"`
+	RMSEW          float64 `toml:"rmse_w"`
+}
+
+// Thermal is a first-order RC model of the device temperature:
+// C dT/dt = P − (T − ambient)/R, so T settles at ambient + R·P with time
+// constant R·C.
+type Thermal struct {
+	ResistanceCPerW float64 `toml:"resistance_c_per_w"`
+	CapacityJPerC   float64 `toml:"capacity_j_per_c"`
+	AmbientC        float64 `toml:"ambient_c"`
+	TimeConstantS   float64 `toml:"time_constant_s"`
+	// ThrottleOnsetC is the lowest temperature at which the clocks were
+	// seen cut for heat or power; 0 if never seen.
+	ThrottleOnsetC float64 `toml:"throttle_onset_c"`
+	Samples        int     `toml:"samples"`
+	RMSEC          float64 `toml:"rmse_c"`
 }
 
 // Provenance says where a profile's numbers come from.
@@ -115,6 +149,11 @@ type Provenance struct {
 	Command string   `toml:"command"` // how to reproduce it
 	Fitted  []string `toml:"fitted"`  // coefficients the fit set
 	Notes   string   `toml:"notes"`
+	// Calibration runs also record what was measured, when, and with what.
+	Run      string            `toml:"run,omitempty"`
+	Date     string            `toml:"date,omitempty"`
+	Versions map[string]string `toml:"versions,omitempty"`
+	HeldOut  []string          `toml:"held_out,omitempty"` // experiments kept out of the fit
 }
 
 // FitRow is one measurement a profile was fitted on, with the fit's error.
@@ -172,6 +211,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		if !isEfficiency(i) && !(v >= 0) {
 			add(key, fmt.Sprintf("overhead must not be negative, got %v", v))
 		}
+	}
+	if p.Interference < 0 {
+		add([]string{"interference"}, fmt.Sprintf("must not be negative, got %v", p.Interference))
 	}
 	if len(errs) > 0 {
 		return p, errs

@@ -361,8 +361,8 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if !(fraction > 0 && fraction <= 1) {
 		r.add(append(k, "memory_fraction"), "must be in (0, 1], got %v", g.MemoryFraction)
 	}
-	if g.Interference < 0 {
-		r.add(append(k, "interference"), "must not be negative, got %v", g.Interference)
+	if g.Interference != nil && *g.Interference < 0 {
+		r.add(append(k, "interference"), "must not be negative, got %v", *g.Interference)
 	}
 	budget := hw.UsableMemoryBytes() * fraction
 	if len(g.Instances) == 0 {
@@ -403,10 +403,14 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if dynamic && weightSum > budget {
 		r.add(append(k, "instances"), "weights of the instances (%s) exceed %s's %s budget by %s", gib(weightSum), hw.Name, gib(budget), gib(weightSum-budget))
 	}
+	interference := prof.Interference
+	if g.Interference != nil {
+		interference = *g.Interference
+	}
 	var nodes []Node
 	for i := range max(g.Count, 0) {
 		n := Node{Name: g.Name, Group: g.Name, Hardware: hw, Profile: prof, DynamicMemory: dynamic,
-			BudgetBytes: budget, Interference: g.Interference, Instances: slices.Clone(insts)}
+			BudgetBytes: budget, Interference: interference, Instances: slices.Clone(insts)}
 		if g.Count > 1 {
 			n.Name = fmt.Sprintf("%s-%d", g.Name, i)
 		}

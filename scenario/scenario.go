@@ -83,7 +83,8 @@ type NodeGroup struct {
 	MemoryFraction float64 `toml:"memory_fraction,omitempty"`
 	// Interference slows co-located instances beyond the sharing of compute
 	// and bandwidth: each busy neighbour adds this to the slowdown factor.
-	Interference float64    `toml:"interference,omitempty"`
+	// Unset, it is the profile's (fitted by calibration; 0 in priors).
+	Interference *float64   `toml:"interference,omitempty"`
 	Instances    []Instance `toml:"instances"`
 }
 

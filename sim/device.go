@@ -137,20 +137,25 @@ func (d *device) stop(in *instance) {
 //
 // While n instances are busy, each runs at 1/s of its alone speed with
 //
-//	s = max(1, Σ compute demand, Σ memory demand) + interference × (n − 1)
+//	s = max(1, compute, Σ memory demand) + interference × (n − 1)
+//	compute = max(Σ compute demand / units, largest compute demand)
 //
 // where an instance's demand is the fraction of its alone time a resource
-// is busy. A lone instance has demands <= 1 and so s = 1 exactly.
+// is busy and units the device's compute units (1 on a GPU: its SMs are
+// shared; CPU servers pinned to their own cores do not share compute). A
+// lone instance has demands <= 1 and so s = 1 exactly.
 func (d *device) reshare(s *simulator, now engine.Time) {
-	var sumC, sumM float64
+	var sumC, maxC, sumM float64
 	for _, i := range d.busy {
 		seg := &s.insts[i].seg
 		seg.progress += (now - seg.updated).Seconds() / seg.slowdown
 		seg.updated = now
 		sumC += seg.demandC
+		maxC = max(maxC, seg.demandC)
 		sumM += seg.demandM
 	}
-	slow := max(1, sumC, sumM) + d.node.Interference*float64(max(len(d.busy)-1, 0))
+	compute := max(sumC/float64(d.node.Hardware.Units()), maxC)
+	slow := max(1, compute, sumM) + d.node.Interference*float64(max(len(d.busy)-1, 0))
 	d.flopsRate, d.normRate, d.bytesRate = 0, 0, 0
 	for _, i := range d.busy {
 		in := s.insts[i]

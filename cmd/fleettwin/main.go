@@ -10,6 +10,7 @@
 //	predict   step-model prediction for one or more co-located models
 //	profile   fit, check, list or write performance profiles
 //	catalog   list the models, weight formats and hardware in the catalog
+//	randmodel write a Qwen3-shaped GGUF model with random weights
 //
 // Run `fleettwin <command> --help` for the flags of each.
 package main
@@ -38,6 +39,7 @@ func commands() []command {
 		{"predict", "predict latency, throughput and memory of models on one device", runPredict},
 		{"profile", "fit, check, list or write performance profiles", runProfile},
 		{"catalog", "list models, weight formats, KV types and hardware", runCatalog},
+		{"randmodel", "write a Qwen3-shaped GGUF model with random weights", runRandmodel},
 	}
 }
 

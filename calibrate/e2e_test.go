@@ -1,0 +1,184 @@
+package calibrate
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin/calibrate/ollama"
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// ollamaBin finds the Ollama that `make test` builds (scripts/build-ollama.sh
+// sets FLEETTWIN_OLLAMA). A plain `go test` without it skips the tests
+// that need a real engine, and says so.
+func ollamaBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("FLEETTWIN_OLLAMA")
+	if bin == "" {
+		t.Skip("FLEETTWIN_OLLAMA is not set: run `make test`, which builds Ollama and sets it")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("FLEETTWIN_OLLAMA=%s: %v", bin, err)
+	}
+	return bin
+}
+
+func ciSetup(t *testing.T, planEdit func(*Plan)) (*catalog.Catalog, *Plan, *ollama.Server, string) {
+	t.Helper()
+	bin := ollamaBin(t)
+	cat, err := catalog.Load(filepath.Join("testdata", "ci-catalog.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := LoadPlan(filepath.Join("testdata", "ci-plan.toml"), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if planEdit != nil {
+		planEdit(p)
+	}
+	dir := t.TempDir()
+	if keep := os.Getenv("FLEETTWIN_CALIBRATE_DIR"); keep != "" {
+		dir = keep // keep the run for a look afterwards
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := ServeLocal(ctx, p, cat, LocalOptions{Bin: bin, Dir: filepath.Join(dir, "ollama"), Threads: 1, Context: 1024, Log: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() }) // by process group, even when the test fails
+	return cat, p, srv, dir
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func encodePlan(t *testing.T, p *Plan) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(p); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestCalibrateOllamaCPU is the sim-to-real check: two random-weight Qwen3
+// models served at once by a real Ollama on this CPU, measured alone and
+// together, a profile fitted on some experiments and the simulator checked
+// against the others.
+func TestCalibrateOllamaCPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skips the real-engine calibration")
+	}
+	cat, p, srv, dir := ciSetup(t, nil)
+	ctx := context.Background()
+	versions := map[string]string{"go": "test"}
+	runDir, err := Start(filepath.Join(dir, "runs"), p, encodePlan(t, p), versions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RecordServers(ctx, runDir, srv, p); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	start := time.Now()
+	if err := (&Runner{Plan: p, Dir: runDir, Progress: &progress}).Run(ctx); err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	t.Logf("calibration run took %v", time.Since(start).Round(time.Second))
+	if !strings.Contains(progress.String(), "requests, ") || !strings.Contains(progress.String(), "left") {
+		t.Errorf("no progress lines:\n%s", progress.String())
+	}
+
+	// Every request ran to max_tokens (the special tokens cannot win) and
+	// prompts hit their target length once the shaper has learned.
+	recs, skipped, err := ReadRequests(runDir)
+	if err != nil || skipped != 0 {
+		t.Fatalf("read requests: %v (%d skipped)", err, skipped)
+	}
+	want := 0
+	for _, e := range p.Expand() {
+		want += e.Requests * len(e.Models)
+	}
+	if len(recs) != want {
+		t.Errorf("%d records, plan has %d requests", len(recs), want)
+	}
+	for i, r := range recs {
+		if !r.OK() {
+			t.Errorf("request %d of %s failed: %s", r.Seq, r.Experiment, r.Error)
+			continue
+		}
+		if r.OutputTokens != r.MaxTokens {
+			t.Errorf("%s #%d: %d output tokens, asked for %d (end of sequence sampled?)", r.Experiment, r.Seq, r.OutputTokens, r.MaxTokens)
+		}
+		if i >= 10 && math.Abs(float64(r.PromptTokens-r.TargetInput)) > 0.05*float64(r.TargetInput)+2 {
+			t.Errorf("%s #%d: prompt of %d tokens, target %d", r.Experiment, r.Seq, r.PromptTokens, r.TargetInput)
+		}
+	}
+	samples, err := ReadTelemetry(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start).Seconds(); float64(len(samples)) < 8*el {
+		t.Errorf("%d telemetry samples in %.0f s: below 10 Hz", len(samples), el)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, ServersFile)); err != nil {
+		t.Error(err)
+	}
+
+	run, err := LoadRun(runDir, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, rep, err := run.Fit(ctx, cat, FitOptions{PrefillChunk: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("fit: %d observations, step-model error median %.1f%% max %.1f%%; interference %.3f; notes: %v",
+		rep.Observations, rep.Step.MedianAbsPct, rep.Step.MaxAbsPct, prof.Interference, rep.Notes)
+	t.Logf("coefficients %+v", prof.Coefficients)
+	for _, r := range prof.Rows {
+		t.Logf("fit row %-36s measured %9.2f predicted %9.2f %s %+6.1f%%", r.ID, r.Measured, r.Predicted, r.Unit, r.ErrorPct)
+	}
+	data, err := perf.EncodeProfile(prof, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := perf.ParseProfile("fitted.toml", data); err != nil {
+		t.Fatalf("fitted profile does not load back: %v\n%s", err, data)
+	}
+
+	heldOut := true
+	cs, err := run.Compare(ctx, cat, prof, &heldOut, filepath.Join(runDir, "check"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		t.Logf("%-32s %-5s %-13s measured %8.4f simulated %8.4f  %+6.1f%%", c.Experiment, c.Model, c.Metric, c.Measured, c.Predicted, c.ErrorPct())
+	}
+	tpot, n1 := MedianAbsErr(cs, "tpot_p50")
+	e2e, n2 := MedianAbsErr(cs, "e2e_p50")
+	t.Logf("held out (%v): median |error| TPOT %.1f%% (%d), E2E %.1f%% (%d)", run.HeldOutIDs(), tpot, n1, e2e, n2)
+	const limit = 15
+	if n1 == 0 || n2 == 0 || !(tpot <= limit) || !(e2e <= limit) {
+		t.Errorf("held-out median TPOT error %.1f%%, E2E %.1f%%: above %d%%", tpot, e2e, limit)
+	}
+	var svg bytes.Buffer
+	if err := Scatter(&svg, cs, "ci", "svg"); err != nil || !strings.Contains(svg.String(), "<svg") {
+		t.Errorf("scatter: %v", err)
+	}
+}

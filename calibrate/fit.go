@@ -1,0 +1,321 @@
+package calibrate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/fleettwin/fleettwin/calibrate/telemetry"
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/fit"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// FitOptions tune Fit.
+type FitOptions struct {
+	// PrefillChunk is the server's step token budget (Ollama and
+	// llama.cpp: 512; vLLM: max_num_batched_tokens). 0 keeps the prior's.
+	PrefillChunk int
+	// Work is where replayed scenarios go (default Dir/fit).
+	Work string
+}
+
+// FitReport is what Fit found besides the profile.
+type FitReport struct {
+	Observations int
+	Step         perf.ErrorSummary
+	// InterferenceErr is the mean squared log error of the together
+	// experiments at the chosen interference.
+	InterferenceErr float64
+	Notes           []string
+}
+
+// Fit fits a profile for the run's hardware and engine from the
+// experiments not held out: step-time coefficients from the alone
+// experiments (TTFT at one user for prefill, E2E − TTFT for decode), the
+// interference coefficient from the together ones (by replaying them
+// through the simulator), and power and thermal constants from telemetry.
+func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (perf.Profile, FitReport, error) {
+	var rep FitReport
+	hw, err := cat.HardwareNamed(r.Plan.Hardware)
+	if err != nil {
+		return perf.Profile{}, rep, err
+	}
+	prior := perf.Prior(hw.Name, r.Plan.Engine)
+	if opt.PrefillChunk > 0 {
+		prior.PrefillChunk = opt.PrefillChunk
+	}
+	kv, err := cat.KVType(r.Plan.KVCache)
+	if err != nil {
+		return perf.Profile{}, rep, err
+	}
+	var obs []perf.Observation
+	for _, e := range r.Experiments {
+		if e.HeldOut || e.Kind != "alone" {
+			continue
+		}
+		m := r.Measured[e.ID][e.Models[0]]
+		if m == nil || m.Requests == 0 {
+			continue
+		}
+		pm, _ := r.Plan.Model(e.Models[0])
+		model, err := cat.Model(pm.Arch)
+		if err != nil {
+			return perf.Profile{}, rep, err
+		}
+		format, err := cat.Format(pm.Format)
+		if err != nil {
+			return perf.Profile{}, rep, err
+		}
+		sm, err := perf.NewStepModel(hw, perf.Instance{Model: model, Weights: format, KV: kv}, prior)
+		if err != nil {
+			return perf.Profile{}, rep, err
+		}
+		in, out := int(math.Round(m.PromptTokens)), int(math.Round(m.OutputTokens))
+		if e.Concurrency == 1 {
+			obs = append(obs, perf.Observation{ID: e.ID + "/prefill", Model: sm,
+				Steps: perf.PrefillSteps(1, in, 0, prior.PrefillChunk), Seconds: m.TTFT.P50, Work: float64(in), Unit: "tok/s"})
+		}
+		if out > 1 {
+			// The users of a closed loop decode in lockstep, a batch of
+			// Concurrency sequences, each over its own growing context.
+			obs = append(obs, perf.Observation{ID: e.ID + "/decode", Model: sm,
+				Steps: perf.DecodeSteps(e.Concurrency, out-1, in+1), Seconds: m.Decode, Work: float64(e.Concurrency * (out - 1)), Unit: "tok/s"})
+		}
+	}
+	if len(obs) == 0 {
+		return perf.Profile{}, rep, fmt.Errorf("run %s: no completed alone experiments to fit", r.Dir)
+	}
+	res, err := perf.FitProfile(prior, obs)
+	if err != nil {
+		return perf.Profile{}, rep, fmt.Errorf("fit step model: %w", err)
+	}
+	p := res.Profile
+	rep.Observations = len(obs)
+	rep.Step = perf.Summarize(res.Rows)
+
+	work := opt.Work
+	if work == "" {
+		work = filepath.Join(r.Dir, "fit")
+	}
+	if err := r.fitInterference(ctx, cat, &p, &rep, work); err != nil {
+		return p, rep, err
+	}
+	samples, err := ReadTelemetry(r.Dir)
+	if err != nil {
+		rep.Notes = append(rep.Notes, "telemetry: "+err.Error())
+	}
+	if pw, note := FitPower(samples); pw != nil {
+		p.Power = pw
+	} else {
+		rep.Notes = append(rep.Notes, note)
+	}
+	if th, note := FitThermal(samples, 1/r.Plan.TelemetryHz); th != nil {
+		p.Thermal = th
+	} else {
+		rep.Notes = append(rep.Notes, note)
+	}
+
+	p.Provenance.Method = "calibration"
+	p.Provenance.Source = fmt.Sprintf("run %s: %d observations from %d experiments not held out", r.State.ID, len(obs), len(r.Experiments)-len(r.HeldOutIDs()))
+	p.Provenance.Run = r.State.ID
+	p.Provenance.Date = r.State.Created.Format(time.DateOnly)
+	p.Provenance.Versions = r.State.Versions
+	p.Provenance.HeldOut = r.HeldOutIDs()
+	p.Provenance.Command = "fleettwin calibrate fit " + r.Dir
+	p.Provenance.Notes = "Step coefficients: TTFT of single requests (prefill) and E2E-TTFT (decode) of the alone experiments; interference: replays of the together experiments; power and thermal: telemetry. " + strings.Join(rep.Notes, "; ")
+	return p, rep, nil
+}
+
+// fitInterference picks the interference coefficient that makes replays
+// of the together experiments (not held out) match their median TPOT and
+// E2E best, by golden-section search on [0, 2].
+func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf.Profile, rep *FitReport, work string) error {
+	var together []Experiment
+	for _, e := range r.Experiments {
+		if e.Kind == "together" && !e.HeldOut && r.Measured[e.ID] != nil {
+			together = append(together, e)
+		}
+	}
+	if len(together) == 0 {
+		rep.Notes = append(rep.Notes, "interference not fitted: no together experiments")
+		return nil
+	}
+	sub := &Run{Dir: r.Dir, State: r.State, Plan: r.Plan, Experiments: together, Measured: r.Measured}
+	no := false
+	cost := func(x float64) (float64, error) {
+		q := *p
+		q.Interference = x
+		cs, err := sub.Compare(ctx, cat, q, &no, work)
+		if err != nil {
+			return 0, err
+		}
+		var s float64
+		var n int
+		for _, c := range cs {
+			if c.Metric == "tpot_p50" || c.Metric == "e2e_p50" {
+				d := math.Log(c.Predicted / c.Measured)
+				s += d * d
+				n++
+			}
+		}
+		return s / float64(max(n, 1)), nil
+	}
+	lo, hi := 0.0, 2.0
+	g := (math.Sqrt(5) - 1) / 2
+	a, b := hi-g*(hi-lo), lo+g*(hi-lo)
+	fa, err := cost(a)
+	if err != nil {
+		return err
+	}
+	fb, err := cost(b)
+	if err != nil {
+		return err
+	}
+	for range 18 {
+		if fa < fb {
+			hi, b, fb = b, a, fa
+			a = hi - g*(hi-lo)
+			if fa, err = cost(a); err != nil {
+				return err
+			}
+		} else {
+			lo, a, fa = a, b, fb
+			b = lo + g*(hi-lo)
+			if fb, err = cost(b); err != nil {
+				return err
+			}
+		}
+	}
+	x, fx := (lo+hi)/2, 0.0
+	f0, err := cost(0)
+	if err != nil {
+		return err
+	}
+	if fx, err = cost(x); err != nil {
+		return err
+	}
+	if f0 <= fx {
+		x, fx = 0, f0
+	}
+	p.Interference = math.Round(x*1e4) / 1e4
+	rep.InterferenceErr = fx
+	return nil
+}
+
+// ReadTelemetry reads telemetry.jsonl, skipping a torn last line.
+func ReadTelemetry(dir string) ([]telemetry.Sample, error) {
+	f, err := os.Open(filepath.Join(dir, TelemetryFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []telemetry.Sample
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var s telemetry.Sample
+		if json.Unmarshal(sc.Bytes(), &s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out, sc.Err()
+}
+
+// FitPower fits power = idle + dynamic × utilization over the samples that
+// have a power reading, by non-negative least squares.
+func FitPower(samples []telemetry.Sample) (*perf.Power, string) {
+	var rows [][2]float64
+	var y []float64
+	for _, s := range samples {
+		if s.Has.Power {
+			rows = append(rows, [2]float64{1, s.UtilPct / 100})
+			y = append(y, s.PowerW)
+		}
+	}
+	if len(y) < 10 {
+		return nil, fmt.Sprintf("power not fitted: %d samples with a power reading (RAPL or NVML power unreadable?)", len(y))
+	}
+	A := mat.NewDense(len(y), 2, nil)
+	for i, r := range rows {
+		A.SetRow(i, r[:])
+	}
+	x, err := fit.NNLS(A, y)
+	if err != nil {
+		return nil, "power not fitted: " + err.Error()
+	}
+	se := fit.StdErrors(A, y, x, []bool{true, true})
+	pw := &perf.Power{IdleW: x[0], DynamicW: x[1], Samples: len(y)}
+	if len(se) == 2 {
+		pw.IdleWStdErr, pw.DynamicWStdErr = se[0], se[1]
+	}
+	var ss float64
+	for i, r := range rows {
+		d := pw.IdleW + pw.DynamicW*r[1] - y[i]
+		ss += d * d
+	}
+	pw.RMSEW = math.Sqrt(ss / float64(len(y)))
+	return pw, ""
+}
+
+// FitThermal fits the first-order RC model from consecutive samples with
+// power and temperature, dt seconds apart:
+//
+//	T[i+1] − T[i] = dt/(R·C) · (ambient + R·P[i] − T[i])
+//
+// which is linear in (P, 1, T): a·P + b − c·T with c = dt/τ, R = a/c,
+// ambient = b/c.
+func FitThermal(samples []telemetry.Sample, dt float64) (*perf.Thermal, string) {
+	byDev := map[string][]telemetry.Sample{}
+	for _, s := range samples {
+		if s.Has.Power && s.Has.Temp {
+			byDev[s.Device] = append(byDev[s.Device], s)
+		}
+	}
+	var X [][3]float64
+	var y []float64
+	onset := 0.0
+	for _, ss := range byDev {
+		for i := 0; i+1 < len(ss); i++ {
+			X = append(X, [3]float64{ss[i].PowerW, 1, ss[i].TempC})
+			y = append(y, ss[i+1].TempC-ss[i].TempC)
+		}
+		for _, s := range ss {
+			if s.Throttled && (onset == 0 || s.TempC < onset) {
+				onset = s.TempC
+			}
+		}
+	}
+	if len(y) < 20 {
+		return nil, fmt.Sprintf("thermal constants not fitted: %d sample pairs with power and temperature", len(y))
+	}
+	A := mat.NewDense(len(y), 3, nil)
+	for i, r := range X {
+		A.SetRow(i, []float64{r[0], r[1], -r[2]})
+	}
+	var x mat.VecDense
+	if err := x.SolveVec(A, mat.NewVecDense(len(y), y)); err != nil {
+		return nil, "thermal constants not fitted: " + err.Error()
+	}
+	a, b, c := x.AtVec(0), x.AtVec(1), x.AtVec(2)
+	if !(c > 0) || !(a > 0) {
+		return nil, fmt.Sprintf("thermal constants not fitted: temperature does not follow power in this run (a=%.3g, c=%.3g); run a longer sustained phase", a, c)
+	}
+	tau := dt / c
+	th := &perf.Thermal{ResistanceCPerW: a / c, AmbientC: b / c, TimeConstantS: tau, ThrottleOnsetC: onset, Samples: len(y)}
+	th.CapacityJPerC = tau / th.ResistanceCPerW
+	var ss float64
+	for i, r := range X {
+		d := a*r[0] + b - c*r[2] - y[i]
+		ss += d * d
+	}
+	th.RMSEC = math.Sqrt(ss / float64(len(y)))
+	return th, ""
+}

@@ -1,0 +1,301 @@
+// Package calibrate measures real inference servers and fits the twin to
+// them. A Plan names the OpenAI-compatible endpoints, the models they serve
+// (with their Qwen3 architecture from the catalog) and the experiments:
+// each model alone and all together, concurrency and request-rate sweeps
+// over input and output lengths, and a sustained phase for thermals.
+//
+// Run executes a plan into a run directory, writing every request record
+// and telemetry sample as it arrives, so nothing measured is lost to a
+// crash, a Ctrl-C or a dying server; a broken run resumes. Fit turns a run
+// into a perf.Profile (step-time coefficients, interference, power curve,
+// thermal constants), and Check replays the run's experiments through the
+// simulator and compares.
+//
+// Metric names follow vLLM (see openai.Timing): TTFT, TPOT, ITL, E2E,
+// output tokens/s, goodput.
+package calibrate
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin/calibrate/openai"
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// Plan is a calibration plan, decoded from TOML.
+type Plan struct {
+	Name     string `toml:"name"`
+	Hardware string `toml:"hardware"` // catalog hardware the servers run on
+	Engine   string `toml:"engine"`   // one of perf.Engines
+	// API is "completions" (default) or "chat".
+	API  string `toml:"api"`
+	Seed uint64 `toml:"seed"`
+	// TimeoutS bounds one request, StallS the wait for its next streamed
+	// byte. Defaults 300 and 60.
+	TimeoutS float64 `toml:"timeout_s"`
+	StallS   float64 `toml:"stall_s"`
+	// TelemetryHz is the sampling rate (default 10).
+	TelemetryHz float64 `toml:"telemetry_hz"`
+	// KVCache is the servers' KV-cache type (default fp16).
+	KVCache     string      `toml:"kv_cache"`
+	Models      []PlanModel `toml:"models"`
+	Experiments Experiments `toml:"experiments"`
+}
+
+// PlanModel is one served model.
+type PlanModel struct {
+	Name   string `toml:"name"`   // the name the server serves it under
+	Arch   string `toml:"arch"`   // catalog model with its architecture
+	Format string `toml:"format"` // catalog weight format
+	// URL is the OpenAI API root, e.g. http://127.0.0.1:8000/v1, or Local
+	// for a random-weight model of Arch that fleettwin serves with Ollama.
+	URL     string `toml:"url"`
+	MaxSeqs int    `toml:"max_seqs"` // sequences the server batches (vLLM max_num_seqs, OLLAMA_NUM_PARALLEL)
+	// MetricsURL is a Prometheus endpoint to scrape (vLLM's /metrics);
+	// empty for none.
+	MetricsURL string `toml:"metrics_url"`
+}
+
+// Local is the URL of a model fleettwin serves itself (ServeLocal).
+const Local = "local"
+
+// Experiments is the grid a plan sweeps.
+type Experiments struct {
+	Alone    *bool `toml:"alone"`    // each model on its own (default true)
+	Together *bool `toml:"together"` // all models at once (default true)
+	// Concurrency sweep: closed loops of this many users per model.
+	Concurrency []int `toml:"concurrency"`
+	Inputs      []int `toml:"inputs"`  // prompt tokens
+	Outputs     []int `toml:"outputs"` // max_tokens
+	// Requests per model per closed-loop point.
+	Requests int `toml:"requests"`
+	// Rate sweep: Poisson arrivals per model, RateRequests each, at the
+	// first input and output length.
+	Rates        []float64 `toml:"rates"`
+	RateRequests int       `toml:"rate_requests"`
+	// Sustained phase: all models at SustainedConcurrency for SustainedS.
+	SustainedS           float64 `toml:"sustained_s"`
+	SustainedConcurrency int     `toml:"sustained_concurrency"`
+	// HoldoutEvery: every n-th concurrency level, and every n-th rate, is
+	// held out of the fit and used only to check it (default 2).
+	HoldoutEvery int `toml:"holdout_every"`
+}
+
+// Experiment is one point of the plan.
+type Experiment struct {
+	ID          string
+	Kind        string   // "alone", "together", "rate", "sustained"
+	Models      []string // served names
+	Concurrency int      // closed loop users per model; 0 for rate
+	Rate        float64  // requests/s per model (rate)
+	Input       int
+	Output      int
+	Requests    int     // per model; 0 for sustained
+	DurationS   float64 // sustained only
+	HeldOut     bool
+}
+
+// LoadPlan reads and validates a plan.
+func LoadPlan(path string, cat *catalog.Catalog) (*Plan, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load plan: %w", err)
+	}
+	p, err := ParsePlan(path, data, cat)
+	return p, data, err
+}
+
+// ParsePlan decodes and validates a plan; name is used in errors, which
+// carry the file, line and field.
+func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
+	var p Plan
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	if err != nil {
+		return nil, catalog.DecodeError(name, err)
+	}
+	loc := catalog.NewLocator(data)
+	var errs catalog.ErrorList
+	add := func(key []string, format string, args ...any) {
+		errs = append(errs, &catalog.FieldError{File: name, Line: loc.Line(key...), Field: catalog.FieldPath(key...), Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, k := range md.Undecoded() {
+		add(k, "unknown field")
+	}
+	if _, err := cat.HardwareNamed(p.Hardware); err != nil {
+		add([]string{"hardware"}, "%v", err)
+	}
+	if !slices.Contains(perf.Engines, p.Engine) {
+		add([]string{"engine"}, "unknown engine %q; valid: %s", p.Engine, strings.Join(perf.Engines, ", "))
+	}
+	switch p.API {
+	case "":
+		p.API = string(openai.Completions)
+	case string(openai.Completions), string(openai.Chat):
+	default:
+		add([]string{"api"}, "must be completions or chat, got %q", p.API)
+	}
+	if p.KVCache == "" {
+		p.KVCache = "fp16"
+	}
+	if _, err := cat.KVType(p.KVCache); err != nil {
+		add([]string{"kv_cache"}, "%v", err)
+	}
+	p.TimeoutS = defaultF(p.TimeoutS, 300)
+	p.StallS = defaultF(p.StallS, 60)
+	p.TelemetryHz = defaultF(p.TelemetryHz, 10)
+	if len(p.Models) == 0 {
+		add([]string{"models"}, "at least one model is required")
+	}
+	seen := map[string]bool{}
+	for i, m := range p.Models {
+		k := func(f string) []string { return []string{"models", catalog.Index(i), f} }
+		if m.Name == "" {
+			add(k("name"), "required field is missing")
+		} else if seen[m.Name] {
+			add(k("name"), "model %q is listed twice", m.Name)
+		}
+		seen[m.Name] = true
+		if _, err := cat.Model(m.Arch); err != nil {
+			add(k("arch"), "%v", err)
+		}
+		if _, err := cat.Format(m.Format); err != nil {
+			add(k("format"), "%v", err)
+		}
+		if m.URL != Local && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
+			add(k("url"), "must be an http(s) URL ending in /v1, or %q, got %q", Local, m.URL)
+		}
+		if m.MaxSeqs <= 0 {
+			add(k("max_seqs"), "must be positive (the sequences the server batches), got %d", m.MaxSeqs)
+		}
+	}
+	e := &p.Experiments
+	for i, c := range e.Concurrency {
+		if c < 1 {
+			add([]string{"experiments", "concurrency"}, "entry %d must be at least 1, got %d", i+1, c)
+		}
+	}
+	for _, f := range []struct {
+		key  string
+		vals []int
+	}{{"inputs", e.Inputs}, {"outputs", e.Outputs}} {
+		if len(f.vals) == 0 {
+			add([]string{"experiments", f.key}, "at least one length is required")
+		}
+		for i, v := range f.vals {
+			if v < 1 {
+				add([]string{"experiments", f.key}, "entry %d must be at least 1, got %d", i+1, v)
+			}
+		}
+	}
+	if len(e.Concurrency) > 0 && e.Requests < 1 {
+		add([]string{"experiments", "requests"}, "must be at least 1 with a concurrency sweep, got %d", e.Requests)
+	}
+	for i, r := range e.Rates {
+		if !(r > 0) {
+			add([]string{"experiments", "rates"}, "entry %d must be positive, got %v", i+1, r)
+		}
+	}
+	if len(e.Rates) > 0 && e.RateRequests < 1 {
+		add([]string{"experiments", "rate_requests"}, "must be at least 1 with a rate sweep, got %d", e.RateRequests)
+	}
+	if e.SustainedS < 0 || (e.SustainedS > 0 && e.SustainedConcurrency < 1) {
+		add([]string{"experiments", "sustained_concurrency"}, "a sustained phase needs sustained_s > 0 and sustained_concurrency >= 1")
+	}
+	if e.HoldoutEvery == 0 {
+		e.HoldoutEvery = 2
+	}
+	if e.HoldoutEvery < 0 {
+		add([]string{"experiments", "holdout_every"}, "must not be negative, got %d", e.HoldoutEvery)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &p, nil
+}
+
+func defaultF(v, d float64) float64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// Model returns the plan's entry for a served name.
+func (p *Plan) Model(name string) (PlanModel, bool) {
+	for _, m := range p.Models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return PlanModel{}, false
+}
+
+// Expand lists the plan's experiments in the order they run, marking those
+// held out of the fit.
+func (p *Plan) Expand() []Experiment {
+	e := p.Experiments
+	var names []string
+	for _, m := range p.Models {
+		names = append(names, m.Name)
+	}
+	var out []Experiment
+	// In a concurrency sweep the held-out points are concurrency levels
+	// (the 2nd, 4th, ... of the list), at every length, so the fit always
+	// sees the first level (single requests: clean prefill times) and the
+	// check interpolates between levels it saw.
+	grid := func(kind string, models []string, tag string) {
+		for _, in := range e.Inputs {
+			for _, o := range e.Outputs {
+				for ci, c := range e.Concurrency {
+					out = append(out, Experiment{
+						ID:   fmt.Sprintf("%s-%s-c%d-i%d-o%d", kind, tag, c, in, o),
+						Kind: kind, Models: models, Concurrency: c, Input: in, Output: o, Requests: e.Requests,
+						HeldOut: e.HoldoutEvery > 0 && len(e.Concurrency) > 1 && (ci+1)%e.HoldoutEvery == 0,
+					})
+				}
+			}
+		}
+	}
+	if e.Alone == nil || *e.Alone {
+		for _, n := range names {
+			grid("alone", []string{n}, n)
+		}
+	}
+	if len(names) > 1 && (e.Together == nil || *e.Together) {
+		grid("together", names, "all")
+	}
+	var rates []Experiment
+	for _, n := range names {
+		for _, r := range e.Rates {
+			rates = append(rates, Experiment{
+				ID:   fmt.Sprintf("rate-%s-r%g-i%d-o%d", n, r, e.Inputs[0], e.Outputs[0]),
+				Kind: "rate", Models: []string{n}, Rate: r, Input: e.Inputs[0], Output: e.Outputs[0], Requests: e.RateRequests,
+			})
+		}
+	}
+	out = append(out, holdout(rates, e.HoldoutEvery)...)
+	if e.SustainedS > 0 {
+		out = append(out, Experiment{
+			ID:   fmt.Sprintf("sustained-c%d-%gs", e.SustainedConcurrency, e.SustainedS),
+			Kind: "sustained", Models: names, Concurrency: e.SustainedConcurrency,
+			Input: e.Inputs[0], Output: e.Outputs[len(e.Outputs)-1], DurationS: e.SustainedS,
+		})
+	}
+	return out
+}
+
+func holdout(pts []Experiment, every int) []Experiment {
+	if every > 0 && len(pts) > 1 {
+		for i := range pts {
+			pts[i].HeldOut = (i+1)%every == 0
+		}
+	}
+	return pts
+}

@@ -1,0 +1,512 @@
+// Package gguf writes and reads GGUF files (version 3), the model format of
+// llama.cpp and Ollama. fleettwin writes its own random-weight models with
+// it: inference speed does not depend on the weights' values, and no weights
+// can be downloaded where the tests run.
+//
+// A file is a header, typed key-value metadata, tensor descriptions, and the
+// tensor data, each tensor aligned to Alignment bytes. Tensor data is
+// produced by a callback while writing, so a model larger than memory can be
+// streamed to disk.
+package gguf
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Magic opens every GGUF file ("GGUF" little-endian).
+const Magic = 0x46554747
+
+// Version is the GGUF version written.
+const Version = 3
+
+// Alignment of tensor data (general.alignment's default).
+const Alignment = 32
+
+// ValueType is a metadata value's type.
+type ValueType uint32
+
+// Metadata value types.
+const (
+	TypeUint8 ValueType = iota
+	TypeInt8
+	TypeUint16
+	TypeInt16
+	TypeUint32
+	TypeInt32
+	TypeFloat32
+	TypeBool
+	TypeString
+	TypeArray
+	TypeUint64
+	TypeInt64
+	TypeFloat64
+)
+
+// TensorType is a ggml tensor element type.
+type TensorType uint32
+
+// Tensor types written by this package.
+const (
+	F32  TensorType = 0
+	F16  TensorType = 1
+	Q8_0 TensorType = 8
+	BF16 TensorType = 30
+)
+
+// String is the type's name as ggml spells it.
+func (t TensorType) String() string {
+	switch t {
+	case F32:
+		return "f32"
+	case F16:
+		return "f16"
+	case Q8_0:
+		return "q8_0"
+	case BF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("type%d", uint32(t))
+}
+
+// bytesPer returns the size of n elements of type t.
+func (t TensorType) bytesPer(n uint64) (uint64, error) {
+	switch t {
+	case F32:
+		return 4 * n, nil
+	case F16, BF16:
+		return 2 * n, nil
+	case Q8_0:
+		if n%32 != 0 {
+			return 0, fmt.Errorf("q8_0 needs a multiple of 32 elements, got %d", n)
+		}
+		return n / 32 * 34, nil
+	}
+	return 0, fmt.Errorf("unsupported tensor type %d", t)
+}
+
+// KV is one metadata entry. Value is one of uint8, int8, uint16, int16,
+// uint32, int32, float32, bool, string, uint64, int64, float64, or a slice
+// of one of those ([]string, []int32, []float32, ...).
+type KV struct {
+	Key   string
+	Value any
+}
+
+// Tensor describes one tensor. Dims are in ggml order: Dims[0] is the
+// innermost (contiguous) dimension, so a linear layer y = W x with W of
+// shape (out, in) has Dims {in, out}.
+type Tensor struct {
+	Name string
+	Dims []uint64
+	Type TensorType
+	// Fill writes the tensor's data (exactly Size bytes) when the file is
+	// written; nil writes zeros.
+	Fill func(w io.Writer) error
+}
+
+// Elements is the number of elements.
+func (t Tensor) Elements() uint64 {
+	n := uint64(1)
+	for _, d := range t.Dims {
+		n *= d
+	}
+	return n
+}
+
+// Size is the tensor's data size in bytes.
+func (t Tensor) Size() (uint64, error) { return t.Type.bytesPer(t.Elements()) }
+
+// File is a GGUF file's content.
+type File struct {
+	Metadata []KV
+	Tensors  []Tensor
+}
+
+// Get returns a metadata value by key.
+func (f *File) Get(key string) (any, bool) {
+	for _, kv := range f.Metadata {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return nil, false
+}
+
+// WriteTo writes the file: header, metadata, tensor infos, aligned data.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: bufio.NewWriterSize(w, 1<<20)}
+	e := encoder{w: cw}
+	e.u32(Magic)
+	e.u32(Version)
+	e.u64(uint64(len(f.Tensors)))
+	e.u64(uint64(len(f.Metadata)))
+	for _, kv := range f.Metadata {
+		e.str(kv.Key)
+		e.value(kv.Value, true)
+	}
+	var offset uint64
+	sizes := make([]uint64, len(f.Tensors))
+	for i, t := range f.Tensors {
+		size, err := t.Size()
+		if err != nil {
+			return cw.n, fmt.Errorf("gguf: tensor %s: %w", t.Name, err)
+		}
+		sizes[i] = size
+		e.str(t.Name)
+		e.u32(uint32(len(t.Dims)))
+		for _, d := range t.Dims {
+			e.u64(d)
+		}
+		e.u32(uint32(t.Type))
+		e.u64(offset)
+		offset = align(offset + size)
+	}
+	if e.err != nil {
+		return cw.n, fmt.Errorf("gguf: %w", e.err)
+	}
+	e.pad()
+	for i, t := range f.Tensors {
+		start := cw.n
+		var err error
+		if t.Fill != nil {
+			err = t.Fill(cw)
+		} else {
+			_, err = io.CopyN(cw, zeros{}, int64(sizes[i]))
+		}
+		if err != nil {
+			return cw.n, fmt.Errorf("gguf: tensor %s: %w", t.Name, err)
+		}
+		if got := uint64(cw.n - start); got != sizes[i] {
+			return cw.n, fmt.Errorf("gguf: tensor %s: wrote %d bytes, want %d", t.Name, got, sizes[i])
+		}
+		e.pad()
+	}
+	if e.err != nil {
+		return cw.n, fmt.Errorf("gguf: %w", e.err)
+	}
+	return cw.n, cw.w.(*bufio.Writer).Flush()
+}
+
+func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type encoder struct {
+	w   *countingWriter
+	err error
+}
+
+func (e *encoder) put(v any) {
+	if e.err == nil {
+		e.err = binary.Write(e.w, binary.LittleEndian, v)
+	}
+}
+func (e *encoder) u32(v uint32) { e.put(v) }
+func (e *encoder) u64(v uint64) { e.put(v) }
+func (e *encoder) str(s string) {
+	e.u64(uint64(len(s)))
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, s)
+	}
+}
+
+func (e *encoder) pad() {
+	if n := align(uint64(e.w.n)) - uint64(e.w.n); n > 0 && e.err == nil {
+		_, e.err = e.w.Write(make([]byte, n))
+	}
+}
+
+// value writes a metadata value, with its type tag when tagged.
+func (e *encoder) value(v any, tagged bool) {
+	tag := func(t ValueType) {
+		if tagged {
+			e.u32(uint32(t))
+		}
+	}
+	switch x := v.(type) {
+	case uint8:
+		tag(TypeUint8)
+		e.put(x)
+	case int8:
+		tag(TypeInt8)
+		e.put(x)
+	case uint16:
+		tag(TypeUint16)
+		e.put(x)
+	case int16:
+		tag(TypeInt16)
+		e.put(x)
+	case uint32:
+		tag(TypeUint32)
+		e.put(x)
+	case int32:
+		tag(TypeInt32)
+		e.put(x)
+	case float32:
+		tag(TypeFloat32)
+		e.put(x)
+	case bool:
+		tag(TypeBool)
+		e.put(x)
+	case string:
+		tag(TypeString)
+		e.str(x)
+	case uint64:
+		tag(TypeUint64)
+		e.put(x)
+	case int64:
+		tag(TypeInt64)
+		e.put(x)
+	case float64:
+		tag(TypeFloat64)
+		e.put(x)
+	case []string:
+		e.array(TypeString, len(x), func(i int) { e.str(x[i]) })
+	case []int32:
+		e.array(TypeInt32, len(x), func(i int) { e.put(x[i]) })
+	case []uint32:
+		e.array(TypeUint32, len(x), func(i int) { e.put(x[i]) })
+	case []float32:
+		e.array(TypeFloat32, len(x), func(i int) { e.put(x[i]) })
+	default:
+		if e.err == nil {
+			e.err = fmt.Errorf("unsupported metadata value %T", v)
+		}
+	}
+}
+
+func (e *encoder) array(t ValueType, n int, each func(int)) {
+	e.u32(uint32(TypeArray))
+	e.u32(uint32(t))
+	e.u64(uint64(n))
+	for i := range n {
+		each(i)
+	}
+}
+
+// Header is what Read returns: the metadata and tensor descriptions, and
+// where the data section starts.
+type Header struct {
+	Version    uint32
+	Metadata   []KV
+	Tensors    []TensorInfo
+	DataOffset int64
+}
+
+// TensorInfo is a tensor as described in a file.
+type TensorInfo struct {
+	Name   string
+	Dims   []uint64
+	Type   TensorType
+	Offset uint64 // from the start of the data section
+}
+
+// Get returns a metadata value by key.
+func (h *Header) Get(key string) (any, bool) {
+	for _, kv := range h.Metadata {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Read parses a file's header, metadata and tensor descriptions. It
+// refuses counts and lengths that could not fit in the stream it is given
+// (limit bytes), so a corrupt file cannot make it allocate without bound.
+func Read(r io.Reader, limit int64) (*Header, error) {
+	d := decoder{r: bufio.NewReader(r), limit: limit}
+	if m := d.u32(); m != Magic && d.err == nil {
+		return nil, fmt.Errorf("gguf: not a GGUF file (magic %#x)", m)
+	}
+	h := &Header{Version: d.u32()}
+	if d.err == nil && h.Version != 3 && h.Version != 2 {
+		return nil, fmt.Errorf("gguf: unsupported version %d", h.Version)
+	}
+	nt, nkv := d.count(8), d.count(8)
+	for i := uint64(0); i < nkv && d.err == nil; i++ {
+		k := d.str()
+		v := d.value(ValueType(d.u32()))
+		h.Metadata = append(h.Metadata, KV{k, v})
+	}
+	for i := uint64(0); i < nt && d.err == nil; i++ {
+		t := TensorInfo{Name: d.str()}
+		n := d.u32()
+		if n > 8 && d.err == nil {
+			d.err = fmt.Errorf("tensor %s has %d dimensions", t.Name, n)
+		}
+		for j := uint32(0); j < n && d.err == nil; j++ {
+			t.Dims = append(t.Dims, d.u64())
+		}
+		t.Type = TensorType(d.u32())
+		t.Offset = d.u64()
+		h.Tensors = append(h.Tensors, t)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("gguf: at byte %d: %w", d.n, d.err)
+	}
+	h.DataOffset = int64(align(uint64(d.n)))
+	return h, nil
+}
+
+type decoder struct {
+	r     *bufio.Reader
+	n     int64
+	limit int64
+	err   error
+}
+
+func (d *decoder) read(v any) {
+	if d.err != nil {
+		return
+	}
+	d.err = binary.Read(d.r, binary.LittleEndian, v)
+	d.n += int64(binary.Size(v))
+	if errors.Is(d.err, io.EOF) {
+		d.err = io.ErrUnexpectedEOF
+	}
+}
+
+func (d *decoder) u32() uint32 {
+	var v uint32
+	d.read(&v)
+	return v
+}
+
+func (d *decoder) u64() uint64 {
+	var v uint64
+	d.read(&v)
+	return v
+}
+
+// count reads a count of items of at least size bytes each and checks it
+// fits in what is left of the stream.
+func (d *decoder) count(size int64) uint64 {
+	n := d.u64()
+	if d.err == nil && (n > uint64(math.MaxInt64/size) || int64(n)*size > d.limit-d.n) {
+		d.err = fmt.Errorf("count %d does not fit in the file", n)
+		return 0
+	}
+	return n
+}
+
+func (d *decoder) str() string {
+	n := d.count(1)
+	if d.err != nil {
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		d.err = io.ErrUnexpectedEOF
+		return ""
+	}
+	d.n += int64(n)
+	return string(b)
+}
+
+func (d *decoder) value(t ValueType) any {
+	switch t {
+	case TypeUint8:
+		var v uint8
+		d.read(&v)
+		return v
+	case TypeInt8:
+		var v int8
+		d.read(&v)
+		return v
+	case TypeUint16:
+		var v uint16
+		d.read(&v)
+		return v
+	case TypeInt16:
+		var v int16
+		d.read(&v)
+		return v
+	case TypeUint32:
+		return d.u32()
+	case TypeInt32:
+		var v int32
+		d.read(&v)
+		return v
+	case TypeFloat32:
+		var v float32
+		d.read(&v)
+		return v
+	case TypeBool:
+		var v bool
+		d.read(&v)
+		return v
+	case TypeString:
+		return d.str()
+	case TypeUint64:
+		return d.u64()
+	case TypeInt64:
+		var v int64
+		d.read(&v)
+		return v
+	case TypeFloat64:
+		var v float64
+		d.read(&v)
+		return v
+	case TypeArray:
+		et := ValueType(d.u32())
+		n := d.count(1)
+		switch et {
+		case TypeString:
+			out := make([]string, 0, min(n, 1<<16))
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				out = append(out, d.str())
+			}
+			return out
+		case TypeInt32:
+			return readArray[int32](d, n)
+		case TypeUint32:
+			return readArray[uint32](d, n)
+		case TypeFloat32:
+			return readArray[float32](d, n)
+		default:
+			out := make([]any, 0, min(n, 1<<16))
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				out = append(out, d.value(et))
+			}
+			return out
+		}
+	}
+	if d.err == nil {
+		d.err = fmt.Errorf("unknown value type %d", t)
+	}
+	return nil
+}
+
+// readArray reads n fixed-size values; the capacity is capped so a corrupt
+// count cannot allocate beyond what the stream holds.
+func readArray[T int32 | uint32 | float32](d *decoder, n uint64) []T {
+	out := make([]T, 0, min(n, 1<<16))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var v T
+		d.read(&v)
+		out = append(out, v)
+	}
+	return out
+}
