@@ -27,6 +27,7 @@ type Run struct {
 	// latest attempt.
 	Measured map[string]map[string]*Measured
 	Skipped  int // torn lines in requests.jsonl
+	records  map[string][]RequestRecord
 }
 
 // LoadRun reads a run directory.
@@ -44,7 +45,8 @@ func LoadRun(dir string, cat *catalog.Catalog) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{Dir: dir, State: st, Plan: plan, Experiments: plan.Expand(), Measured: map[string]map[string]*Measured{}, Skipped: skipped}
-	for id, rs := range Latest(recs) {
+	r.records = Latest(recs)
+	for id, rs := range r.records {
 		r.Measured[id] = Summarize(rs)
 	}
 	return r, nil

@@ -114,8 +114,14 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	for _, e := range p.Expand() {
 		want += e.Requests * len(e.Models)
 	}
-	if len(recs) != want {
-		t.Errorf("%d records, plan has %d requests", len(recs), want)
+	var warmups int
+	for _, r := range recs {
+		if r.Experiment == WarmupID {
+			warmups++
+		}
+	}
+	if len(recs)-warmups != want || warmups != 2*len(p.Models) {
+		t.Errorf("%d records (%d warm-up), plan has %d requests", len(recs), warmups, want)
 	}
 	for i, r := range recs {
 		if !r.OK() {
@@ -160,6 +166,9 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	}
 	if _, err := perf.ParseProfile("fitted.toml", data); err != nil {
 		t.Fatalf("fitted profile does not load back: %v\n%s", err, data)
+	}
+	if err := os.WriteFile(filepath.Join(runDir, "profile.toml"), data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 
 	heldOut := true

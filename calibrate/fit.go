@@ -84,11 +84,13 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 			obs = append(obs, perf.Observation{ID: e.ID + "/prefill", Model: sm,
 				Steps: perf.PrefillSteps(1, in, 0, prior.PrefillChunk), Seconds: m.TTFT.P50, Work: float64(in), Unit: "tok/s"})
 		}
-		if out > 1 {
-			// The users of a closed loop decode in lockstep, a batch of
-			// Concurrency sequences, each over its own growing context.
-			obs = append(obs, perf.Observation{ID: e.ID + "/decode", Model: sm,
-				Steps: perf.DecodeSteps(e.Concurrency, out-1, in+1), Seconds: m.Decode, Work: float64(e.Concurrency * (out - 1)), Unit: "tok/s"})
+		for _, st := range decodeSteps(r.records[e.ID]) {
+			var b perf.Batch
+			for range st.Batch {
+				b.AddDecode(in + out/2)
+			}
+			obs = append(obs, perf.Observation{ID: fmt.Sprintf("%s/decode-b%d", e.ID, st.Batch), Model: sm,
+				Steps: []perf.Batch{b}, Seconds: st.Seconds, Work: float64(st.Batch), Unit: "tok/s"})
 		}
 	}
 	if len(obs) == 0 {
@@ -133,6 +135,70 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 	p.Provenance.Command = "fleettwin calibrate fit " + r.Dir
 	p.Provenance.Notes = "Step coefficients: TTFT of single requests (prefill) and E2E-TTFT (decode) of the alone experiments; interference: replays of the together experiments; power and thermal: telemetry. " + strings.Join(rep.Notes, "; ")
 	return p, rep, nil
+}
+
+// DecodeStep is a measured decode step time at one batch size.
+type DecodeStep struct {
+	Batch   int
+	Seconds float64 // median gap between a request's streamed tokens
+	Gaps    int
+}
+
+// decodeSteps reads step times off the streamed chunks of an experiment:
+// a gap between two chunks of one request is one decode step of a batch
+// of every request decoding through the whole gap, provided no request
+// was in its prefill during it (a prefill chunk would share the step).
+// Gaps are grouped by batch size; the median of each group with enough
+// gaps is the step time. Closed loops drift apart, so one experiment
+// yields several batch sizes.
+func decodeSteps(recs []RequestRecord) []DecodeStep {
+	type span struct{ sent, first, end int64 }
+	spans := make([]span, len(recs)) // zero for failed requests: never overlaps
+	for i, r := range recs {
+		if r.OK() {
+			t0 := r.Sent.UnixNano()
+			spans[i] = span{t0, t0 + r.FirstNS, t0 + r.EndNS}
+		}
+	}
+	gaps := map[int][]float64{}
+	for i, r := range recs {
+		if !r.OK() || len(r.ChunkNS) < 3 {
+			continue
+		}
+		t0 := r.Sent.UnixNano()
+		// Skip the first gap: it can hold the step that sampled the
+		// first token's successor together with the prefill's tail.
+		for k := 2; k < len(r.ChunkNS); k++ {
+			a, b := t0+r.ChunkNS[k-1], t0+r.ChunkNS[k]
+			batch, clean := 1, true
+			for j, o := range spans {
+				if j == i || o.end == 0 {
+					continue
+				}
+				if o.sent < b && o.first > a { // a prefill overlaps the gap
+					clean = false
+					break
+				}
+				if o.first <= a && o.end >= b {
+					batch++
+				} else if o.first < b && o.end > a { // decoding for part of it
+					clean = false
+					break
+				}
+			}
+			if clean {
+				gaps[batch] = append(gaps[batch], float64(b-a)/1e9)
+			}
+		}
+	}
+	var out []DecodeStep
+	for batch := 1; batch <= 64; batch++ {
+		g := gaps[batch]
+		if len(g) >= 10 {
+			out = append(out, DecodeStep{Batch: batch, Seconds: percentiles(g).P50, Gaps: len(g)})
+		}
+	}
+	return out
 }
 
 // fitInterference picks the interference coefficient that makes replays

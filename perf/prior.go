@@ -47,6 +47,10 @@ func Prior(hardware, engine string) Profile {
 		p.Coefficients.StepOverheadS = 0.5e-3
 		p.Coefficients.SeqOverheadS = 50e-6
 	}
+	if engine == "ollama" {
+		// runner/ollamarunner forms batch N+1 while batch N computes.
+		p.AdmissionLagSteps = 1
+	}
 	switch engine {
 	case "sglang", "tensorrt-llm":
 		p.PrefillChunk = 8192

@@ -29,14 +29,25 @@ type Coefficients struct {
 	StepOverheadS       float64 `toml:"step_overhead_s"`       // per step
 	LayerOverheadS      float64 `toml:"layer_overhead_s"`      // per layer per step
 	SeqOverheadS        float64 `toml:"seq_overhead_s"`        // per sequence per step
+	// MultiSeqWeightPass is the extra time, in passes over the dense
+	// weights at peak bandwidth, that a step batching two or more
+	// sequences pays: engines switch from matrix-vector kernels (one
+	// sequence) to matrix-matrix kernels that are slower at tiny batches
+	// (ggml on a CPU: a batch of 2 takes about 3x a batch of 1), and the
+	// penalty grows with the weights. Optional in files; 0 is none.
+	MultiSeqWeightPass float64 `toml:"multi_seq_weight_pass"`
 }
 
 // termNames are the TOML names of the coefficients, in term order.
 var termNames = [numTerms]string{
 	"prefill_compute_eff", "decode_compute_eff", "expert_compute_eff", "attention_compute_eff",
 	"weight_bandwidth_eff", "expert_bandwidth_eff", "kv_bandwidth_eff",
-	"step_overhead_s", "layer_overhead_s", "seq_overhead_s",
+	"step_overhead_s", "layer_overhead_s", "seq_overhead_s", "multi_seq_weight_pass",
 }
+
+// optionalTerms may be missing from a profile file (they came later; 0
+// reproduces the model before them).
+var optionalTerms = map[string]bool{"multi_seq_weight_pass": true}
 
 // isEfficiency reports whether term i is an efficiency (its coefficient in
 // the linear model is 1/efficiency) rather than an overhead in seconds.
@@ -46,12 +57,12 @@ func (c Coefficients) values() [numTerms]float64 {
 	return [numTerms]float64{
 		c.PrefillComputeEff, c.DecodeComputeEff, c.ExpertComputeEff, c.AttentionComputeEff,
 		c.WeightBandwidthEff, c.ExpertBandwidthEff, c.KVBandwidthEff,
-		c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS,
+		c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS, c.MultiSeqWeightPass,
 	}
 }
 
 func coefficientsFrom(v [numTerms]float64) Coefficients {
-	return Coefficients{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}
+	return Coefficients{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]}
 }
 
 // vector returns the multipliers of the terms: 1/efficiency or seconds.
@@ -99,8 +110,13 @@ type Profile struct {
 	PrefillChunk int `toml:"prefill_chunk"`
 	// MemoryFraction is the share of usable memory the engine may take for
 	// weights and KV cache (vLLM's gpu-memory-utilization).
-	MemoryFraction float64      `toml:"memory_fraction"`
-	Coefficients   Coefficients `toml:"coefficients"`
+	MemoryFraction float64 `toml:"memory_fraction"`
+	// AdmissionLagSteps is how many more steps a busy engine runs before
+	// a newly arrived request can join: 1 where the next batch is formed
+	// while the current one computes (Ollama's runner), 0 where the
+	// scheduler admits at the next step boundary (vLLM).
+	AdmissionLagSteps int          `toml:"admission_lag_steps,omitzero"`
+	Coefficients      Coefficients `toml:"coefficients"`
 	// StdErr holds one standard error per fitted coefficient; 0 means the
 	// coefficient was not fitted (a prior kept as is).
 	StdErr Coefficients `toml:"stderr"`
@@ -201,7 +217,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	for i, n := range termNames {
 		key := []string{"coefficients", n}
 		if !md.IsDefined(key...) {
-			add(key, "required field is missing")
+			if !optionalTerms[n] {
+				add(key, "required field is missing")
+			}
 			continue
 		}
 		v := vals[i]
@@ -211,6 +229,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		if !isEfficiency(i) && !(v >= 0) {
 			add(key, fmt.Sprintf("overhead must not be negative, got %v", v))
 		}
+	}
+	if p.AdmissionLagSteps < 0 {
+		add([]string{"admission_lag_steps"}, fmt.Sprintf("must not be negative, got %d", p.AdmissionLagSteps))
 	}
 	if p.Interference < 0 {
 		add([]string{"interference"}, fmt.Sprintf("must not be negative, got %v", p.Interference))

@@ -172,6 +172,7 @@ const (
 	termStepOverhead
 	termLayerOverhead
 	termSeqOverhead
+	termMultiSeqWeightPass
 	numTerms
 
 	firstMemoryTerm   = termWeightMemory
@@ -203,6 +204,9 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 	t[termStepOverhead] = 1
 	t[termLayerOverhead] = s.layers
 	t[termSeqOverhead] = float64(b.Seqs())
+	if b.Seqs() >= 2 {
+		t[termMultiSeqWeightPass] = s.denseWeightBytes / s.bandwidth
+	}
 	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes
 }
 

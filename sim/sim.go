@@ -586,7 +586,9 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 func (s *simulator) truncate(in *instance, now engine.Time) {
 	seg := &in.seg
 	done := seg.progress + (now-seg.updated).Seconds()/seg.slowdown
-	j := seg.run.stepsWithin(done, seg.steps)
+	// The step in progress finishes; an engine that forms the next batch
+	// while computing this one runs its lag in steps more.
+	j := seg.run.stepsWithin(done, seg.steps) + s.devs[in.node].node.Profile.AdmissionLagSteps
 	if j >= seg.steps {
 		return
 	}
