@@ -70,7 +70,7 @@ func (c Comparison) ErrorPct() float64 { return 100 * (c.Predicted - c.Measured)
 // the same users for the same span, or the measured arrivals and lengths
 // as a trace. The scenario and trace are written under work so a user can
 // rerun them with `fleettwin simulate`.
-func (r *Run) replay(ctx context.Context, e Experiment, cat *catalog.Catalog, profiles perf.ProfileSet, interference float64, work string) (map[string]sim.ModelResult, error) {
+func (r *Run) replay(ctx context.Context, e Experiment, cat *catalog.Catalog, profiles perf.ProfileSet, interference float64, work string) (map[string]*Measured, error) {
 	ms := r.Measured[e.ID]
 	// All models' traces share one clock: the experiment's first send.
 	var start time.Time
@@ -87,23 +87,31 @@ func (r *Run) replay(ctx context.Context, e Experiment, cat *catalog.Catalog, pr
 		if m == nil || m.Requests == 0 {
 			return nil, fmt.Errorf("experiment %s: no completed requests of %s", e.ID, name)
 		}
-		// Run on past the last measured end so every request can finish.
-		f.DurationS = max(f.DurationS, 2*(m.End.Sub(start).Seconds())+1)
+		// Open loops run on past the last measured end so every request
+		// can finish; closed loops run as long as the experiment did.
+		if e.Kind == "rate" {
+			f.DurationS = max(f.DurationS, 2*(m.End.Sub(start).Seconds())+1)
+		} else {
+			f.DurationS = max(f.DurationS, m.End.Sub(start).Seconds())
+		}
 		pm, _ := r.Plan.Model(name)
 		spec := workload.Spec{
 			Input:  workload.Lengths{Dist: "fixed", Value: int(math.Round(m.PromptTokens))},
 			Output: workload.Lengths{Dist: "fixed", Value: int(math.Round(m.OutputTokens))},
 		}
-		// Every experiment replays its measured arrivals and lengths,
-		// closed loops included: a closed loop of identical requests
-		// would stay in lockstep in simulation, while real ones drift
-		// apart (one prefill waits for another), and where they drift to
-		// is part of what was measured.
-		trace := filepath.Join(work, e.ID+"-"+name+".csv")
-		if err := writeTrace(trace, m, start); err != nil {
-			return nil, err
+		// Open-loop experiments replay their measured arrivals and
+		// lengths. Closed loops stay closed loops: their arrivals follow
+		// completions, so replaying measured arrivals would feed every
+		// small timing error back as a queueing cascade.
+		if e.Kind == "rate" {
+			trace := filepath.Join(work, e.ID+"-"+name+".csv")
+			if err := writeTrace(trace, m, start); err != nil {
+				return nil, err
+			}
+			spec.Arrival = workload.Arrival{Process: "trace", Trace: filepath.Base(trace)}
+		} else {
+			spec.Arrival = workload.Arrival{Process: "closed", Concurrency: e.Concurrency}
 		}
-		spec.Arrival = workload.Arrival{Process: "trace", Trace: filepath.Base(trace)}
 		f.Models[name] = scenario.ServedModel{Model: pm.Arch, Workload: spec}
 		group.Instances = append(group.Instances, scenario.Instance{
 			Model: name, Quant: pm.Format, KVCache: r.Plan.KVCache, MaxSeqs: pm.MaxSeqs, ChunkedPrefill: &chunked,
@@ -122,29 +130,41 @@ func (r *Run) replay(ctx context.Context, e Experiment, cat *catalog.Catalog, pr
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", e.ID, err)
 	}
-	// Throughput over the same window as measured: output tokens over
-	// first arrival to last end.
-	first, last := map[string]float64{}, map[string]float64{}
-	tokens := map[string]float64{}
-	res, err := sim.Run(ctx, sc, sim.Options{OnRequest: func(q sim.RequestRecord) {
+	// The simulated requests are summarised exactly as the measured ones
+	// (same percentile definition, throughput over first arrival to last
+	// end), so the two sides differ only by what the twin predicts.
+	type lat struct{ ttft, tpot, e2e []float64 }
+	sims := map[string]*lat{}
+	first, last, tokens := map[string]float64{}, map[string]float64{}, map[string]float64{}
+	_, err = sim.Run(ctx, sc, sim.Options{OnRequest: func(q sim.RequestRecord) {
 		if q.Rejected {
 			return
 		}
-		if f, ok := first[q.Model]; !ok || q.ArrivalS < f {
+		l := sims[q.Model]
+		if l == nil {
+			l = &lat{}
+			sims[q.Model] = l
 			first[q.Model] = q.ArrivalS
 		}
+		l.ttft = append(l.ttft, q.TTFTS)
+		l.e2e = append(l.e2e, q.E2ES)
+		if q.Output > 1 {
+			l.tpot = append(l.tpot, q.TPOTS)
+		}
+		first[q.Model] = min(first[q.Model], q.ArrivalS)
 		last[q.Model] = max(last[q.Model], q.ArrivalS+q.E2ES)
 		tokens[q.Model] += float64(q.Output)
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", e.ID, err)
 	}
-	out := map[string]sim.ModelResult{}
-	for _, mr := range res.Models {
-		if span := last[mr.Model] - first[mr.Model]; span > 0 {
-			mr.OutputTokensPerS = tokens[mr.Model] / span
+	out := map[string]*Measured{}
+	for name, l := range sims {
+		m := &Measured{Model: name, Requests: len(l.e2e), TTFT: percentiles(l.ttft), TPOT: percentiles(l.tpot), E2E: percentiles(l.e2e)}
+		if span := last[name] - first[name]; span > 0 {
+			m.OutputTokPerS = tokens[name] / span
 		}
-		out[mr.Model] = mr
+		out[name] = m
 	}
 	return out, nil
 }
@@ -184,6 +204,9 @@ func (r *Run) Compare(ctx context.Context, cat *catalog.Catalog, p perf.Profile,
 		}
 		for _, name := range e.Models {
 			m, s := r.Measured[e.ID][name], pred[name]
+			if s == nil { // nothing finished in the simulated span: no prediction
+				s = &Measured{TTFT: percentiles(nil), TPOT: percentiles(nil), E2E: percentiles(nil), OutputTokPerS: math.NaN()}
+			}
 			add := func(metric string, meas, predicted float64) {
 				if meas > 0 && !math.IsNaN(predicted) {
 					out = append(out, Comparison{e.ID, e.HeldOut, name, metric, meas, predicted})
@@ -195,7 +218,7 @@ func (r *Run) Compare(ctx context.Context, cat *catalog.Catalog, p perf.Profile,
 			add("tpot_p90", m.TPOT.P90, s.TPOT.P90)
 			add("e2e_p50", m.E2E.P50, s.E2E.P50)
 			add("e2e_p90", m.E2E.P90, s.E2E.P90)
-			add("output_tok_s", m.OutputTokPerS, s.OutputTokensPerS)
+			add("output_tok_s", m.OutputTokPerS, s.OutputTokPerS)
 		}
 	}
 	return out, nil

@@ -156,7 +156,7 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	}
 	t.Logf("fit: %d observations, step-model error median %.1f%% max %.1f%%; interference %.3f; notes: %v",
 		rep.Observations, rep.Step.MedianAbsPct, rep.Step.MaxAbsPct, prof.Interference, rep.Notes)
-	t.Logf("coefficients %+v", prof.Coefficients)
+	t.Logf("coefficients %+v; admission lag %.4f s", prof.Coefficients, prof.AdmissionLagS)
 	for _, r := range prof.Rows {
 		t.Logf("fit row %-36s measured %9.2f predicted %9.2f %s %+6.1f%%", r.ID, r.Measured, r.Predicted, r.Unit, r.ErrorPct)
 	}

@@ -101,6 +101,11 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 		return perf.Profile{}, rep, fmt.Errorf("fit step model: %w", err)
 	}
 	p := res.Profile
+	if lag, n := r.admissionLag(); n >= 3 {
+		p.AdmissionLagS = math.Round(lag*1e5) / 1e5
+	} else {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("admission lag kept at the prior's %.3g s: %d requests arrived while another decoded", p.AdmissionLagS, n))
+	}
 	rep.Observations = len(obs)
 	rep.Step = perf.Summarize(res.Rows)
 
@@ -135,6 +140,56 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 	p.Provenance.Command = "fleettwin calibrate fit " + r.Dir
 	p.Provenance.Notes = "Step coefficients: TTFT of single requests (prefill) and E2E-TTFT (decode) of the alone experiments; interference: replays of the together experiments; power and thermal: telemetry. " + strings.Join(rep.Notes, "; ")
 	return p, rep, nil
+}
+
+// admissionLag estimates how long a request arriving at a busy engine
+// takes to join its batch: the median, over requests of the alone
+// experiments (not held out) that arrived while another request was
+// decoding and none was in its prefill, of TTFT minus the single-request
+// TTFT at the same input length.
+func (r *Run) admissionLag() (float64, int) {
+	alone := map[string]float64{} // model/input -> median TTFT at one user
+	for _, e := range r.Experiments {
+		if e.Kind == "alone" && e.Concurrency == 1 && !e.HeldOut {
+			if m := r.Measured[e.ID][e.Models[0]]; m != nil && m.Requests > 0 {
+				alone[fmt.Sprint(e.Models[0], "/", e.Input)] = m.TTFT.P50
+			}
+		}
+	}
+	var waits []float64
+	for _, e := range r.Experiments {
+		base, ok := alone[fmt.Sprint(e.Models[0], "/", e.Input)]
+		if e.Kind != "alone" || e.Concurrency < 2 || e.HeldOut || !ok {
+			continue
+		}
+		recs := r.records[e.ID]
+		for i, q := range recs {
+			if !q.OK() {
+				continue
+			}
+			sent := q.Sent.UnixNano()
+			decoding, prefilling := false, false
+			for j, o := range recs {
+				if j == i || !o.OK() {
+					continue
+				}
+				t0 := o.Sent.UnixNano()
+				switch {
+				case t0 <= sent && sent < t0+o.FirstNS:
+					prefilling = true
+				case t0+o.FirstNS <= sent && sent < t0+o.EndNS:
+					decoding = true
+				}
+			}
+			if decoding && !prefilling {
+				waits = append(waits, float64(q.FirstNS)/1e9-base)
+			}
+		}
+	}
+	if len(waits) == 0 {
+		return 0, 0
+	}
+	return max(percentiles(waits).P50, 0), len(waits)
 }
 
 // DecodeStep is a measured decode step time at one batch size.
@@ -233,7 +288,14 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 				n++
 			}
 		}
-		return s / float64(max(n, 1)), nil
+		// A model with no simulated completion at all has no comparison:
+		// count it as off by a factor e^3.
+		want := 0
+		for _, e := range together {
+			want += 2 * len(e.Models)
+		}
+		s += 9 * float64(max(want-n, 0))
+		return s / float64(max(want, 1)), nil
 	}
 	lo, hi := 0.0, 2.0
 	g := (math.Sqrt(5) - 1) / 2

@@ -48,8 +48,9 @@ func Prior(hardware, engine string) Profile {
 		p.Coefficients.SeqOverheadS = 50e-6
 	}
 	if engine == "ollama" {
-		// runner/ollamarunner forms batch N+1 while batch N computes.
-		p.AdmissionLagSteps = 1
+		// server -> runner handoff, and runner/ollamarunner forms batch
+		// N+1 while batch N computes; measured 5-10 ms on a CPU.
+		p.AdmissionLagS = 0.005
 	}
 	switch engine {
 	case "sglang", "tensorrt-llm":

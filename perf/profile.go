@@ -111,12 +111,13 @@ type Profile struct {
 	// MemoryFraction is the share of usable memory the engine may take for
 	// weights and KV cache (vLLM's gpu-memory-utilization).
 	MemoryFraction float64 `toml:"memory_fraction"`
-	// AdmissionLagSteps is how many more steps a busy engine runs before
-	// a newly arrived request can join: 1 where the next batch is formed
-	// while the current one computes (Ollama's runner), 0 where the
-	// scheduler admits at the next step boundary (vLLM).
-	AdmissionLagSteps int          `toml:"admission_lag_steps,omitzero"`
-	Coefficients      Coefficients `toml:"coefficients"`
+	// AdmissionLagS is how long a newly arrived request takes to reach
+	// a busy engine's batch: request handling between the API server and
+	// the runner, and batches formed while the previous one computes
+	// (Ollama: about a step and a few milliseconds). The running batch
+	// steps on meanwhile. 0 admits at the next step boundary (vLLM).
+	AdmissionLagS float64      `toml:"admission_lag_s,omitzero"`
+	Coefficients  Coefficients `toml:"coefficients"`
 	// StdErr holds one standard error per fitted coefficient; 0 means the
 	// coefficient was not fitted (a prior kept as is).
 	StdErr Coefficients `toml:"stderr"`
@@ -230,8 +231,8 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 			add(key, fmt.Sprintf("overhead must not be negative, got %v", v))
 		}
 	}
-	if p.AdmissionLagSteps < 0 {
-		add([]string{"admission_lag_steps"}, fmt.Sprintf("must not be negative, got %d", p.AdmissionLagSteps))
+	if p.AdmissionLagS < 0 {
+		add([]string{"admission_lag_s"}, fmt.Sprintf("must not be negative, got %v", p.AdmissionLagS))
 	}
 	if p.Interference < 0 {
 		add([]string{"interference"}, fmt.Sprintf("must not be negative, got %v", p.Interference))

@@ -586,9 +586,10 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 func (s *simulator) truncate(in *instance, now engine.Time) {
 	seg := &in.seg
 	done := seg.progress + (now-seg.updated).Seconds()/seg.slowdown
-	// The step in progress finishes; an engine that forms the next batch
-	// while computing this one runs its lag in steps more.
-	j := seg.run.stepsWithin(done, seg.steps) + s.devs[in.node].node.Profile.AdmissionLagSteps
+	// The step in progress finishes, and so does every step that starts
+	// before the request has reached the engine (its admission lag).
+	lag := s.devs[in.node].node.Profile.AdmissionLagS / seg.slowdown
+	j := seg.run.stepsWithin(done+lag, seg.steps)
 	if j >= seg.steps {
 		return
 	}
