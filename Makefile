@@ -6,11 +6,13 @@ SHELL := /bin/bash
 # Go lives in /usr/local/go on this project's machines; PATH may not say so.
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
+# go-nvml's cgo wrappers call deprecated NVML functions; the warnings are noise.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 BIN := bin/fleettwin
 HARDWARE_WITH_VLLM := dgx-spark h100-sxm h200 b200 rtx-pro-6000 l40s
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint vet fmt staticcheck bench generate check-go check-generated
+.PHONY: help run build test test-go test-engine ollama lint vet fmt staticcheck bench generate check-go check-generated
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,8 +30,19 @@ run: build ## the main job: the seed claim, simulated (Qwen3-8B + Qwen3-14B on o
 	@echo
 	@echo "Written comparison: scenarios/README.md"
 
-test: lint check-generated ## vet, gofmt, staticcheck, generated files current, then every test
+test: lint check-generated test-go test-engine ## vet, gofmt, staticcheck, generated files current, then every test
+
+test-go: check-go ## the Go tests (those needing a real engine skip themselves)
 	$(GO) test -count=1 ./...
+
+# The calibration against a real Ollama runs on its own, after the other
+# tests: it measures latency, and other test binaries on the same cores
+# would be measured with it.
+test-engine: ollama ## build Ollama (cached), then calibrate against it on this CPU
+	FLEETTWIN_OLLAMA=$$(scripts/build-ollama.sh) $(GO) test -count=1 -v -run 'Ollama' ./calibrate/... | grep -E -v '^=== (RUN|PAUSE|CONT)'
+
+ollama: ## build Ollama from the Go module proxy, CPU only, cached in .cache/ollama
+	@scripts/build-ollama.sh >/dev/null
 
 lint: vet fmt staticcheck ## go vet, gofmt and staticcheck
 

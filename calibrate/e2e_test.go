@@ -191,3 +191,112 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 		t.Errorf("scatter: %v", err)
 	}
 }
+
+// TestOllamaServerDiesAndRunResumes kills the server in the middle of a
+// run: the run stops with a clear error, every record gathered stays on
+// disk, and --resume on a fresh server finishes the plan without redoing
+// the experiments already complete.
+func TestOllamaServerDiesAndRunResumes(t *testing.T) {
+	small := func(p *Plan) {
+		p.Experiments.Concurrency = []int{1, 2}
+		p.Experiments.Inputs = []int{16}
+		p.Experiments.Outputs = []int{48}
+		p.Experiments.Requests = 4
+		p.Experiments.Rates = nil
+		p.Experiments.Passes = 1
+		p.StallS = 5
+	}
+	cat, p, srv, dir := ciSetup(t, small)
+	ctx := context.Background()
+	runDir, err := Start(filepath.Join(dir, "runs"), p, encodePlan(t, p), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kill the server once a few requests of the plan are recorded.
+	go func() {
+		for {
+			recs, _, _ := ReadRequests(runDir)
+			if len(recs) >= 2*len(p.Models)+6 {
+				srv.Stop()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	err = (&Runner{Plan: p, Dir: runDir}).Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "requests failed") || !strings.Contains(err.Error(), "resume") {
+		t.Fatalf("run with a dead server: %v", err)
+	}
+	t.Logf("first run stopped: %v", err)
+	before, _, err := ReadRequests(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadState(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Done) == 0 || st.Finished || !strings.Contains(st.Note, "failed") {
+		t.Fatalf("state after the failure: %+v", st)
+	}
+
+	// A fresh server (new port); resume.
+	p2 := *p
+	p2.Models = append([]PlanModel(nil), p.Models...)
+	for i := range p2.Models {
+		p2.Models[i].URL = Local
+	}
+	srv2, err := ServeLocal(ctx, &p2, cat, LocalOptions{Bin: ollamaBin(t), Dir: filepath.Join(dir, "ollama2"), Threads: 1, Context: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv2.Stop() })
+	if err := (&Runner{Plan: &p2, Dir: runDir}).Run(ctx); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	after, _, err := ReadRequests(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) <= len(before) {
+		t.Fatalf("resume added nothing: %d then %d records", len(before), len(after))
+	}
+	for i, r := range before { // nothing gathered was lost or rewritten
+		if after[i].Experiment != r.Experiment || after[i].Seq != r.Seq || after[i].Error != r.Error {
+			t.Fatalf("record %d changed on resume", i)
+		}
+	}
+	st, err = ReadState(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Finished || len(st.Done) != len(p.Expand()) {
+		t.Errorf("after resume: finished %v, %d of %d done", st.Finished, len(st.Done), len(p.Expand()))
+	}
+	for _, id := range st.Done[:len(st.Done)-1] {
+		if st.Attempts[id] > 2 {
+			t.Errorf("%s attempted %d times", id, st.Attempts[id])
+		}
+	}
+	// The experiments done before the failure ran once; the broken one twice,
+	// and its latest attempt is complete.
+	var failedBefore int
+	for _, r := range before {
+		if r.Error != "" {
+			failedBefore++
+		}
+	}
+	latest := Latest(after)
+	for _, e := range p.Expand() {
+		ok := 0
+		for _, r := range latest[e.ID] {
+			if r.OK() {
+				ok++
+			}
+		}
+		if ok != e.Requests*len(e.Models) {
+			t.Errorf("%s: %d complete requests in its latest attempt", e.ID, ok)
+		}
+	}
+	t.Logf("%d records before the resume (%d failed), %d after", len(before), failedBefore, len(after))
+}

@@ -86,6 +86,11 @@ type Experiments struct {
 	// HoldoutEvery: every n-th concurrency level, and every n-th rate, is
 	// held out of the fit and used only to check it (default 2).
 	HoldoutEvery int `toml:"holdout_every"`
+	// Passes runs the whole grid this many times (default 1). A machine
+	// whose speed drifts (neighbours on a shared host, a GPU warming up)
+	// then spreads its slow spells over fit and held-out experiments
+	// alike; pass n > 1 suffixes the experiment IDs with "-pass<n>".
+	Passes int `toml:"passes"`
 }
 
 // Experiment is one point of the plan.
@@ -211,6 +216,12 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 	if e.HoldoutEvery == 0 {
 		e.HoldoutEvery = 2
 	}
+	if e.Passes == 0 {
+		e.Passes = 1
+	}
+	if e.Passes < 0 || e.Passes > 100 {
+		add([]string{"experiments", "passes"}, "must be between 1 and 100, got %d", e.Passes)
+	}
 	if e.HoldoutEvery < 0 {
 		add([]string{"experiments", "holdout_every"}, "must not be negative, got %d", e.HoldoutEvery)
 	}
@@ -240,6 +251,18 @@ func (p *Plan) Model(name string) (PlanModel, bool) {
 // Expand lists the plan's experiments in the order they run, marking those
 // held out of the fit.
 func (p *Plan) Expand() []Experiment {
+	one := p.expandPass()
+	out := slices.Clone(one)
+	for pass := 2; pass <= p.Experiments.Passes; pass++ {
+		for _, e := range one {
+			e.ID = fmt.Sprintf("%s-pass%d", e.ID, pass)
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (p *Plan) expandPass() []Experiment {
 	e := p.Experiments
 	var names []string
 	for _, m := range p.Models {

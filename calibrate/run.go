@@ -151,7 +151,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	// request per model, recorded as experiment "warmup" and never
 	// analysed, keeps that out of the first experiment.
 	warm := Experiment{ID: WarmupID, Kind: "warmup", Models: r.modelNames(), Concurrency: 1, Input: 16, Output: 4, Requests: 2}
-	if _, _, last, err := r.experiment(ctx, warm, st.Attempts[WarmupID]+1, reqs, prompts, &progress{}); err != nil {
+	if _, _, _, last, err := r.experiment(ctx, warm, st.Attempts[WarmupID]+1, reqs, prompts, &progress{}); err != nil {
 		return err
 	} else if last != "" {
 		r.logf("calibrate: warm-up request failed: %s", last)
@@ -166,7 +166,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		prog.exp = fmt.Sprintf("%d/%d %s", i+1, len(exps), e.ID)
-		failed, n, last, err := r.experiment(ctx, e, st.Attempts[e.ID], reqs, prompts, prog)
+		failed, unreachable, n, last, err := r.experiment(ctx, e, st.Attempts[e.ID], reqs, prompts, prog)
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		if frac == 0 {
 			frac = 0.5
 		}
-		if n > 0 && float64(failed) > frac*float64(n) {
+		// A request whose connection failed (refused, reset, cut off
+		// mid-stream) means the server is gone: the experiment is
+		// incomplete and reruns on --resume.
+		// Errors the server itself returned are measurements; too many of
+		// them stop the run too.
+		if unreachable > 0 || (n > 0 && float64(failed) > frac*float64(n)) {
 			st.Note = fmt.Sprintf("stopped at %s: %d of %d requests failed (last: %s)", e.ID, failed, n, last)
 			_ = st.write(r.Dir)
 			return fmt.Errorf("experiment %s: %d of %d requests failed (last: %s); records kept in %s, resume with --resume", e.ID, failed, n, last, r.Dir)
@@ -241,8 +246,9 @@ func (r *Runner) logf(format string, args ...any) {
 }
 
 // experiment runs one experiment and appends its records. It returns the
-// failed and total request counts and the last error message.
-func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out io.Writer, shapers map[string]*promptShaper, prog *progress) (failed, n int, last string, err error) {
+// failed, unreachable (no HTTP response) and total request counts and the
+// last error message.
+func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out io.Writer, shapers map[string]*promptShaper, prog *progress) (failed, unreachable, n int, last string, err error) {
 	var mu sync.Mutex
 	var writeErr error
 	record := func(rec RequestRecord) {
@@ -258,6 +264,9 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 		if rec.Error != "" {
 			failed++
 			last = rec.Error
+			if rec.Transport {
+				unreachable++
+			}
 		}
 		prog.add(1)
 	}
@@ -337,7 +346,7 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 		}
 	}
 	wg.Wait()
-	return failed, n, last, writeErr
+	return failed, unreachable, n, last, writeErr
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

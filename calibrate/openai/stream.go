@@ -62,6 +62,10 @@ type Record struct {
 	FinishReason string `json:"finish_reason,omitempty"`
 	Status       int    `json:"status"`
 	Error        string `json:"error,omitempty"`
+	// Transport marks a failure of the connection rather than an answer
+	// of the server: refused, reset, cut off mid-stream. It usually means
+	// the server is gone.
+	Transport bool `json:"transport,omitempty"`
 }
 
 // OK reports whether the request completed with usage counts.
@@ -109,6 +113,7 @@ func (c *Client) Stream(ctx context.Context, req Request) (rec Record, err error
 	since := func() int64 { return max(time.Since(rec.Sent).Nanoseconds(), 1) }
 	resp, err := client.Do(hreq)
 	if err != nil {
+		rec.Transport = context.Cause(ctx) == nil
 		return rec, cause(ctx, err)
 	}
 	defer resp.Body.Close()
@@ -171,9 +176,11 @@ func (c *Client) Stream(ctx context.Context, req Request) (rec Record, err error
 	}
 	rec.EndNS = since()
 	if err := sc.Err(); err != nil {
+		rec.Transport = context.Cause(ctx) == nil
 		return rec, fmt.Errorf("reading stream at line %d: %w", line, cause(ctx, err))
 	}
 	if !done {
+		rec.Transport = true
 		return rec, fmt.Errorf("stream ended after %d lines without [DONE]", line)
 	}
 	if rec.OutputTokens == 0 {

@@ -117,6 +117,9 @@ func TestStreamFailures(t *testing.T) {
 			if rec.Error != err.Error() || rec.OK() {
 				t.Errorf("record does not carry the error: %+v", rec)
 			}
+			if want := tc.name == "no done"; rec.Transport != want {
+				t.Errorf("transport failure %v, want %v", rec.Transport, want)
+			}
 			if len(rec.ChunkNS) != tc.chunks {
 				t.Errorf("kept %d chunks, want %d (data gathered before the failure)", len(rec.ChunkNS), tc.chunks)
 			}
@@ -129,8 +132,8 @@ func TestRefusedAndTimeout(t *testing.T) {
 	url := s.URL
 	s.Close()
 	c := &Client{BaseURL: url + "/v1"}
-	if _, err := c.Stream(context.Background(), Request{}); err == nil || !strings.Contains(err.Error(), "refused") {
-		t.Errorf("closed server: %v", err)
+	if rec, err := c.Stream(context.Background(), Request{}); err == nil || !strings.Contains(err.Error(), "refused") || !rec.Transport {
+		t.Errorf("closed server: %v (transport %v)", err, rec.Transport)
 	}
 	slow := server(t, 200, time.Second, c1, c2)
 	c = &Client{BaseURL: slow.URL + "/v1", Timeout: 50 * time.Millisecond}

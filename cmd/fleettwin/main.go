@@ -10,6 +10,7 @@
 //	predict   step-model prediction for one or more co-located models
 //	profile   fit, check, list or write performance profiles
 //	catalog   list the models, weight formats and hardware in the catalog
+//	calibrate measure real servers, fit a profile, check the twin against them
 //	randmodel write a Qwen3-shaped GGUF model with random weights
 //
 // Run `fleettwin <command> --help` for the flags of each.
@@ -39,6 +40,7 @@ func commands() []command {
 		{"predict", "predict latency, throughput and memory of models on one device", runPredict},
 		{"profile", "fit, check, list or write performance profiles", runProfile},
 		{"catalog", "list models, weight formats, KV types and hardware", runCatalog},
+		{"calibrate", "measure real servers, fit a profile, check the twin against them", runCalibrate},
 		{"randmodel", "write a Qwen3-shaped GGUF model with random weights", runRandmodel},
 	}
 }

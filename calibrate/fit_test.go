@@ -1,0 +1,141 @@
+package calibrate
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleettwin/fleettwin/calibrate/openai"
+	"github.com/fleettwin/fleettwin/calibrate/telemetry"
+)
+
+func TestFitPower(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var ss []telemetry.Sample
+	for range 200 {
+		u := 100 * rng.Float64()
+		ss = append(ss, telemetry.Sample{UtilPct: u, PowerW: 30 + 1.1*u + rng.NormFloat64(), Has: telemetry.Fields{Power: true}})
+	}
+	p, note := FitPower(ss)
+	if p == nil {
+		t.Fatal(note)
+	}
+	if math.Abs(p.IdleW-30) > 1 || math.Abs(p.DynamicW-110) > 2 || p.RMSEW > 1.3 || p.IdleWStdErr <= 0 {
+		t.Errorf("fit %+v, want idle 30 W and 110 W dynamic", p)
+	}
+	if p, note := FitPower(ss[:5]); p != nil || !strings.Contains(note, "5 samples") {
+		t.Errorf("5 samples: %v %q", p, note)
+	}
+}
+
+// TestFitThermal recovers R, C and ambient from a simulated RC trace with
+// a square wave of power.
+func TestFitThermal(t *testing.T) {
+	const R, C, amb, dt = 0.3, 400.0, 25.0, 0.1
+	temp := amb
+	var ss []telemetry.Sample
+	for i := range 6000 {
+		p := 40.0
+		if (i/1000)%2 == 1 {
+			p = 200
+		}
+		ss = append(ss, telemetry.Sample{Device: "gpu0", PowerW: p, TempC: temp, Throttled: temp > 70,
+			Has: telemetry.Fields{Power: true, Temp: true}})
+		temp += dt / (R * C) * (amb + R*p - temp)
+	}
+	th, note := FitThermal(ss, dt)
+	if th == nil {
+		t.Fatal(note)
+	}
+	if math.Abs(th.ResistanceCPerW-R) > 0.01 || math.Abs(th.CapacityJPerC-C)/C > 0.03 || math.Abs(th.AmbientC-amb) > 0.5 {
+		t.Errorf("fit %+v, want R %v C %v ambient %v", th, R, C, amb)
+	}
+	if th.ThrottleOnsetC < 70 || th.ThrottleOnsetC > 71 {
+		t.Errorf("throttle onset %v", th.ThrottleOnsetC)
+	}
+	// Constant temperature carries no information.
+	for i := range ss {
+		ss[i].TempC = 40
+	}
+	if th, note := FitThermal(ss, dt); th != nil || !strings.Contains(note, "not fitted") {
+		t.Errorf("flat trace: %+v %q", th, note)
+	}
+}
+
+// rec builds a record that streams n tokens one per step from first.
+func rec(sent time.Time, firstMS, stepMS float64, n int) RequestRecord {
+	r := RequestRecord{Record: openai.Record{Sent: sent, OutputTokens: n, PromptTokens: 10}}
+	ms := func(x float64) int64 { return int64(x * 1e6) }
+	r.FirstNS = ms(firstMS)
+	for i := range n {
+		r.ChunkNS = append(r.ChunkNS, ms(firstMS+float64(i)*stepMS))
+	}
+	r.EndNS = r.ChunkNS[n-1] + 1
+	return r
+}
+
+func TestDecodeSteps(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	// Alone: 3 ms steps. Two together (overlapping decodes): 7 ms steps.
+	recs := []RequestRecord{
+		rec(t0, 10, 3, 30),
+		rec(t0.Add(time.Second), 10, 7, 30),
+		rec(t0.Add(time.Second), 10.5, 7, 30),
+	}
+	got := decodeSteps(recs)
+	if len(got) != 2 || got[0].Batch != 1 || got[1].Batch != 2 {
+		t.Fatalf("%+v", got)
+	}
+	if math.Abs(got[0].Seconds-0.003) > 1e-6 || math.Abs(got[1].Seconds-0.007) > 1e-6 {
+		t.Errorf("step times %+v", got)
+	}
+}
+
+func TestPromptShaper(t *testing.T) {
+	// A tokenizer of 0.25 tokens per character plus a 20-token template.
+	server := func(chars int) int { return 20 + chars/4 }
+	var sh promptShaper
+	sh.perChar = 1
+	rng := rand.New(rand.NewPCG(3, 4))
+	var last int
+	for i := range 6 {
+		target := 100 + 50*i
+		p := sh.prompt(rng, target)
+		last = server(len(p)) - target
+		sh.observe(len(p), server(len(p)))
+	}
+	if last < -2 || last > 2 {
+		t.Errorf("after 6 requests the prompt is %d tokens off", last)
+	}
+	a, b := sh.prompt(rand.New(rand.NewPCG(1, 1)), 300), sh.prompt(rand.New(rand.NewPCG(1, 2)), 300)
+	if a[:20] == b[:20] {
+		t.Error("prompts share a prefix: the server's prefix cache would skip work")
+	}
+}
+
+func TestReadRequestsTornLine(t *testing.T) {
+	dir := t.TempDir()
+	line := `{"experiment":"a","attempt":1,"model":"m","seq":0,"target_input":8,"max_tokens":4,"sent":"2026-01-01T00:00:00Z","first_ns":5,"chunk_ns":[5],"chunk_chars":[1],"end_ns":9,"prompt_tokens":8,"output_tokens":4,"status":200}`
+	write := func(content string) {
+		if err := os.WriteFile(filepath.Join(dir, RequestsFile), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(line + "\n" + line + "\n" + line[:40])
+	recs, skipped, err := ReadRequests(dir)
+	if err != nil || len(recs) != 2 || skipped != 1 {
+		t.Errorf("torn last line: %d records, %d skipped, %v", len(recs), skipped, err)
+	}
+	write(line + "\n" + line[:40] + "\n" + line + "\n")
+	if _, _, err := ReadRequests(dir); err == nil || !strings.Contains(err.Error(), "requests.jsonl:2") {
+		t.Errorf("torn line in the middle: %v", err)
+	}
+	latest := Latest([]RequestRecord{{Experiment: "a", Attempt: 1}, {Experiment: "a", Attempt: 2}, {Experiment: "b", Attempt: 1}})
+	if len(latest["a"]) != 1 || latest["a"][0].Attempt != 2 || len(latest["b"]) != 1 {
+		t.Errorf("latest %+v", latest)
+	}
+}

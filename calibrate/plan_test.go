@@ -1,0 +1,107 @@
+package calibrate
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fleettwin/fleettwin/catalog"
+)
+
+func ciCatalog(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Load(filepath.Join("testdata", "ci-catalog.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func TestParsePlanErrors(t *testing.T) {
+	cat := ciCatalog(t)
+	good, err := os.ReadFile(filepath.Join("testdata", "ci-plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown key", `seed = 7`, "seed = 7\ncolour = \"red\"", "plan.toml:8: colour: unknown field"},
+		{"qwen3-7b", `arch = "qwen3-ci-b"`, `arch = "qwen3-7b"`, "plan.toml:21: models[1].arch: unknown model \"qwen3-7b\" (there is no Qwen3-7B; the nearest is qwen3-8b)"},
+		{"bad url", `url = "local"       # served by fleettwin: a random-weight model in Ollama
+max_seqs = 4
+
+[[models]]`, `url = "localhost:8000"
+max_seqs = 4
+
+[[models]]`, `models[0].url: must be an http(s) URL ending in /v1, or "local", got "localhost:8000"`},
+		{"engine", `engine = "ollama"`, `engine = "olama"`, `engine: unknown engine "olama"`},
+		{"concurrency", `concurrency = [1, 2, 3, 4]`, `concurrency = [1, 0]`, "experiments.concurrency: entry 2 must be at least 1"},
+		{"syntax", `seed = 7`, `seed = = 7`, "plan.toml:7"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := strings.Replace(string(good), c.from, c.to, 1)
+			if data == string(good) {
+				t.Fatalf("%q not in the plan", c.from)
+			}
+			_, err := ParsePlan("plan.toml", []byte(data), cat)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v\nwant %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestExpandHoldsOutConcurrencyLevels(t *testing.T) {
+	cat := ciCatalog(t)
+	p, _, err := LoadPlan(filepath.Join("testdata", "ci-plan.toml"), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exps := p.Expand()
+	// 2 models alone + together, each 4 levels x 2 inputs; 3 rates x 2
+	// models; two passes.
+	if len(exps) != 2*(3*4*2+3*2) {
+		t.Fatalf("%d experiments", len(exps))
+	}
+	seen := map[string]bool{}
+	for _, e := range exps {
+		if seen[e.ID] {
+			t.Errorf("duplicate id %s", e.ID)
+		}
+		seen[e.ID] = true
+		wantHeld := e.Concurrency == 3 || (e.Kind == "rate" && e.Rate == 3)
+		if e.HeldOut != wantHeld {
+			t.Errorf("%s: held out %v", e.ID, e.HeldOut)
+		}
+		if e.Kind == "together" && len(e.Models) != 2 {
+			t.Errorf("%s: models %v", e.ID, e.Models)
+		}
+	}
+}
+
+func FuzzParsePlan(f *testing.F) {
+	cat := ciCatalog(f)
+	good, err := os.ReadFile(filepath.Join("testdata", "ci-plan.toml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("[[models]]\nname = 1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePlan("fuzz.toml", data, cat)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.toml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, e := range p.Expand() {
+			if len(e.Models) == 0 || e.Input < 1 || e.Output < 1 {
+				t.Fatalf("valid plan expands to a bad experiment %+v", e)
+			}
+		}
+	})
+}
