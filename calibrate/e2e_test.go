@@ -3,7 +3,10 @@ package calibrate
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,6 +211,14 @@ func TestOllamaServerDiesAndRunResumes(t *testing.T) {
 	}
 	cat, p, srv, dir := ciSetup(t, small)
 	ctx := context.Background()
+	// Ollama has no Prometheus endpoint; vLLM's format is served beside it
+	// so the scrape path runs too.
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `vllm:num_requests_running{model_name="x"} 2`)
+		fmt.Fprintln(w, `vllm:kv_cache_usage_perc{model_name="x"} 0.25`)
+	}))
+	defer metrics.Close()
+	p.Models[0].MetricsURL = metrics.URL + "/metrics"
 	runDir, err := Start(filepath.Join(dir, "runs"), p, encodePlan(t, p), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -299,4 +310,8 @@ func TestOllamaServerDiesAndRunResumes(t *testing.T) {
 		}
 	}
 	t.Logf("%d records before the resume (%d failed), %d after", len(before), failedBefore, len(after))
+	scraped, err := os.ReadFile(filepath.Join(runDir, ServerMetricsFile))
+	if err != nil || !strings.Contains(string(scraped), `"vllm:kv_cache_usage_perc":0.25`) || strings.Count(string(scraped), "\n") < 10 {
+		t.Errorf("server metrics: %v, %d lines", err, strings.Count(string(scraped), "\n"))
+	}
 }

@@ -105,3 +105,21 @@ func FuzzParsePlan(f *testing.F) {
 		}
 	})
 }
+
+// TestShippedPlans parses every plan under plans/ with the built-in catalog.
+func TestShippedPlans(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("..", "plans", "*.toml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no plans: %v", err)
+	}
+	for _, p := range paths {
+		plan, _, err := LoadPlan(p, catalog.Default())
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if len(plan.Expand()) == 0 || len(plan.Models) < 2 {
+			t.Errorf("%s: %d experiments, %d models", p, len(plan.Expand()), len(plan.Models))
+		}
+	}
+}

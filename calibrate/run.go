@@ -26,6 +26,10 @@ const (
 	RequestsFile  = "requests.jsonl" // one RequestRecord per line, appended
 	TelemetryFile = "telemetry.jsonl"
 	ServersFile   = "servers.json" // what the servers report of their settings
+	// ServerMetricsFile holds the engines' own gauges (running, waiting,
+	// KV-cache use) scraped from their Prometheus endpoints, where a
+	// plan model names one.
+	ServerMetricsFile = "server_metrics.jsonl"
 )
 
 // RequestRecord is one request as the run directory stores it.
@@ -136,6 +140,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { stopTelemetry(); twg.Wait() }()
+	if err := r.startScrapes(tctx, &twg); err != nil {
+		return err
+	}
 
 	exps := r.Plan.Expand()
 	total, done := 0, 0
@@ -235,6 +242,61 @@ func (r *Runner) startTelemetry(ctx context.Context, wg *sync.WaitGroup) error {
 		every := time.Duration(float64(time.Second) / r.Plan.TelemetryHz)
 		telemetry.Run(ctx, src, every, func(s telemetry.Sample) { _ = enc.Encode(s) },
 			func(err error) { r.logf("telemetry: %v", err) })
+	}()
+	return nil
+}
+
+// startScrapes scrapes every plan model's metrics_url at the telemetry
+// rate into server_metrics.jsonl.
+func (r *Runner) startScrapes(ctx context.Context, wg *sync.WaitGroup) error {
+	var models []PlanModel
+	for _, m := range r.Plan.Models {
+		if m.MetricsURL != "" {
+			models = append(models, m)
+		}
+	}
+	if len(models) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(r.Dir, ServerMetricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(f)
+	var done sync.WaitGroup
+	for _, m := range models {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			tick := time.NewTicker(time.Duration(float64(time.Second) / r.Plan.TelemetryHz))
+			defer tick.Stop()
+			last := ""
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-tick.C:
+					vals, err := telemetry.Scrape(ctx, m.MetricsURL, telemetry.VLLMMetrics)
+					if err != nil {
+						if ctx.Err() == nil && err.Error() != last {
+							last = err.Error()
+							r.logf("calibrate: %s metrics: %v", m.Name, err)
+						}
+						continue
+					}
+					mu.Lock()
+					_ = enc.Encode(telemetry.ServerMetrics{T: now, Model: m.Name, Values: vals})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		done.Wait()
+		f.Close()
 	}()
 	return nil
 }
