@@ -445,5 +445,20 @@ func FitThermal(samples []telemetry.Sample, dt float64) (*perf.Thermal, string) 
 		ss += d * d
 	}
 	th.RMSEC = math.Sqrt(ss / float64(len(y)))
+	// Covariance of (a, b, c): s²(AᵀA)⁻¹; then the delta method for
+	// R = a/c, τ = dt/c and ambient = b/c.
+	var ata, inv mat.Dense
+	ata.Mul(A.T(), A)
+	if err := inv.Inverse(&ata); err == nil && len(y) > 3 {
+		s2 := ss / float64(len(y)-3)
+		cov := func(i, j int) float64 { return s2 * inv.At(i, j) }
+		ratio := func(num float64, ni int) float64 { // var of num/c
+			v := cov(ni, ni)/(c*c) + num*num*cov(2, 2)/(c*c*c*c) - 2*num*cov(ni, 2)/(c*c*c)
+			return math.Sqrt(max(v, 0))
+		}
+		th.ResistanceStdErr = ratio(a, 0)
+		th.AmbientStdErr = ratio(b, 1)
+		th.TimeConstantStdErr = dt * math.Sqrt(max(cov(2, 2), 0)) / (c * c)
+	}
 	return th, ""
 }

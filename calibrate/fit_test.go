@@ -37,6 +37,7 @@ func TestFitPower(t *testing.T) {
 func TestFitThermal(t *testing.T) {
 	const R, C, amb, dt = 0.3, 400.0, 25.0, 0.1
 	temp := amb
+	rng := rand.New(rand.NewPCG(5, 6))
 	var ss []telemetry.Sample
 	for i := range 6000 {
 		p := 40.0
@@ -45,7 +46,7 @@ func TestFitThermal(t *testing.T) {
 		}
 		ss = append(ss, telemetry.Sample{Device: "gpu0", PowerW: p, TempC: temp, Throttled: temp > 70,
 			Has: telemetry.Fields{Power: true, Temp: true}})
-		temp += dt / (R * C) * (amb + R*p - temp)
+		temp += dt/(R*C)*(amb+R*p-temp) + 0.002*rng.NormFloat64() // process noise
 	}
 	th, note := FitThermal(ss, dt)
 	if th == nil {
@@ -53,6 +54,9 @@ func TestFitThermal(t *testing.T) {
 	}
 	if math.Abs(th.ResistanceCPerW-R) > 0.01 || math.Abs(th.CapacityJPerC-C)/C > 0.03 || math.Abs(th.AmbientC-amb) > 0.5 {
 		t.Errorf("fit %+v, want R %v C %v ambient %v", th, R, C, amb)
+	}
+	if !(th.ResistanceStdErr > 0 && th.ResistanceStdErr < 0.01 && th.TimeConstantStdErr > 0 && th.AmbientStdErr > 0) {
+		t.Errorf("standard errors %+v", th)
 	}
 	if th.ThrottleOnsetC < 70 || th.ThrottleOnsetC > 71 {
 		t.Errorf("throttle onset %v", th.ThrottleOnsetC)

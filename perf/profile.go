@@ -157,6 +157,11 @@ type Thermal struct {
 	ThrottleOnsetC float64 `toml:"throttle_onset_c"`
 	Samples        int     `toml:"samples"`
 	RMSEC          float64 `toml:"rmse_c"`
+	// One standard error each (delta method on the regression's
+	// covariance).
+	ResistanceStdErr   float64 `toml:"resistance_c_per_w_stderr"`
+	TimeConstantStdErr float64 `toml:"time_constant_s_stderr"`
+	AmbientStdErr      float64 `toml:"ambient_c_stderr"`
 }
 
 // Provenance says where a profile's numbers come from.

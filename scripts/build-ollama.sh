@@ -30,7 +30,7 @@ if [[ ! -f $inc/nlohmann/json.hpp ]]; then
 	trap 'rm -rf "$work"' EXIT
 	(cd "$work" && npm pack --silent "$headers_from" >/dev/null &&
 		tar -xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle &&
-		git clone --quiet package/llama/gitRelease.bundle llama.cpp)
+		git -c advice.detachedHead=false clone --quiet package/llama/gitRelease.bundle llama.cpp)
 	mkdir -p "$inc.tmp"
 	cp -r "$work"/llama.cpp/vendor/{nlohmann,miniaudio,stb} "$inc.tmp/"
 	rm -rf "$inc" && mv "$inc.tmp" "$inc"
@@ -42,7 +42,7 @@ tmpbin=$(mktemp -d "$dir/gobin.XXXXXX")
 # -O3 -march=x86-64-v3: the default cgo flags (-O2, no AVX2) run about 10x slower.
 CGO_ENABLED=1 CGO_CPPFLAGS="-I$inc" \
 	CGO_CFLAGS="-O3 -march=x86-64-v3" CGO_CXXFLAGS="-O3 -march=x86-64-v3" \
-	GOBIN=$tmpbin GOFLAGS=-mod=mod go install "github.com/ollama/ollama@$version" 2> >(grep -v -e 'warning' -e 'note:' -e '^ *|' -e '^ *[0-9]* |' -e 'In function' -e 'In member' >&2 || true)
+	GOBIN=$tmpbin GOFLAGS=-mod=mod go install "github.com/ollama/ollama@$version" 2> >(grep -v -e 'warning' -e 'note:' -e '^ *|' -e '^ *[0-9]* |' -e 'In function' -e 'In member' -e 'inlined from' -e '^# github.com' >&2 || true)
 mv "$tmpbin/ollama" "$bin"
 rm -rf "$tmpbin"
 echo "$bin"
