@@ -269,27 +269,16 @@ func (r *Runner) startScrapes(ctx context.Context, wg *sync.WaitGroup) error {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			tick := time.NewTicker(time.Duration(float64(time.Second) / r.Plan.TelemetryHz))
-			defer tick.Stop()
-			last := ""
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case now := <-tick.C:
-					vals, err := telemetry.Scrape(ctx, m.MetricsURL, telemetry.VLLMMetrics)
-					if err != nil {
-						if ctx.Err() == nil && err.Error() != last {
-							last = err.Error()
-							r.logf("calibrate: %s metrics: %v", m.Name, err)
-						}
-						continue
-					}
-					mu.Lock()
-					_ = enc.Encode(telemetry.ServerMetrics{T: now, Model: m.Name, Values: vals})
-					mu.Unlock()
+			every := time.Duration(float64(time.Second) / r.Plan.TelemetryHz)
+			telemetry.Poll(ctx, every, func(now time.Time) error {
+				vals, err := telemetry.Scrape(ctx, m.MetricsURL, telemetry.VLLMMetrics)
+				if err != nil {
+					return err
 				}
-			}
+				mu.Lock()
+				defer mu.Unlock()
+				return enc.Encode(telemetry.ServerMetrics{T: now, Model: m.Name, Values: vals})
+			}, func(err error) { r.logf("calibrate: %s metrics: %v", m.Name, err) })
 		}()
 	}
 	wg.Add(1)

@@ -428,47 +428,29 @@ func (d *decoder) str() string {
 func (d *decoder) value(t ValueType) any {
 	switch t {
 	case TypeUint8:
-		var v uint8
-		d.read(&v)
-		return v
+		return scalar[uint8](d)
 	case TypeInt8:
-		var v int8
-		d.read(&v)
-		return v
+		return scalar[int8](d)
 	case TypeUint16:
-		var v uint16
-		d.read(&v)
-		return v
+		return scalar[uint16](d)
 	case TypeInt16:
-		var v int16
-		d.read(&v)
-		return v
+		return scalar[int16](d)
 	case TypeUint32:
 		return d.u32()
 	case TypeInt32:
-		var v int32
-		d.read(&v)
-		return v
+		return scalar[int32](d)
 	case TypeFloat32:
-		var v float32
-		d.read(&v)
-		return v
+		return scalar[float32](d)
 	case TypeBool:
-		var v bool
-		d.read(&v)
-		return v
+		return scalar[bool](d)
 	case TypeString:
 		return d.str()
 	case TypeUint64:
 		return d.u64()
 	case TypeInt64:
-		var v int64
-		d.read(&v)
-		return v
+		return scalar[int64](d)
 	case TypeFloat64:
-		var v float64
-		d.read(&v)
-		return v
+		return scalar[float64](d)
 	case TypeArray:
 		et := ValueType(d.u32())
 		n := d.count(1)
@@ -497,6 +479,13 @@ func (d *decoder) value(t ValueType) any {
 		d.err = fmt.Errorf("unknown value type %d", t)
 	}
 	return nil
+}
+
+// scalar reads one fixed-size value.
+func scalar[T any](d *decoder) any {
+	var v T
+	d.read(&v)
+	return v
 }
 
 // readArray reads n fixed-size values; the capacity is capped so a corrupt

@@ -60,6 +60,19 @@ func Open() (src Source, note string) {
 // sink. Read errors are reported to onErr (once per distinct message) and
 // sampling goes on.
 func Run(ctx context.Context, src Source, every time.Duration, sink func(Sample), onErr func(error)) {
+	Poll(ctx, every, func(now time.Time) error {
+		samples, err := src.Read(now)
+		for _, s := range samples {
+			sink(s)
+		}
+		return err
+	}, onErr)
+}
+
+// Poll calls read every interval until ctx ends. An error is handed to
+// onErr when it differs from the previous one, so a source that keeps
+// failing the same way is reported once.
+func Poll(ctx context.Context, every time.Duration, read func(now time.Time) error, onErr func(error)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	last := ""
@@ -68,13 +81,10 @@ func Run(ctx context.Context, src Source, every time.Duration, sink func(Sample)
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			samples, err := src.Read(now)
-			if err != nil && err.Error() != last && onErr != nil {
+			err := read(now)
+			if err != nil && ctx.Err() == nil && err.Error() != last && onErr != nil {
 				last = err.Error()
 				onErr(err)
-			}
-			for _, s := range samples {
-				sink(s)
 			}
 		}
 	}
