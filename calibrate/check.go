@@ -239,6 +239,35 @@ func MedianAbsErr(cs []Comparison, prefix string) (float64, int) {
 	return percentiles(errs).P50, len(errs)
 }
 
+// Repeatability is the measurement's own noise floor: the median relative
+// difference in percent, for one metric prefix, between a later pass of an
+// experiment and its first pass (the same workload measured again), and how
+// many pairs there were. A twin cannot be expected to predict an experiment
+// better than the hardware repeats it.
+func Repeatability(cs []Comparison, prefix string) (float64, int) {
+	type key struct{ exp, model, metric string }
+	first := map[key]float64{}
+	for _, c := range cs {
+		if strings.HasPrefix(c.Metric, prefix) && !strings.Contains(c.Experiment, "-pass") {
+			first[key{c.Experiment, c.Model, c.Metric}] = c.Measured
+		}
+	}
+	var diffs []float64
+	for _, c := range cs {
+		base, _, ok := strings.Cut(c.Experiment, "-pass")
+		if !ok || !strings.HasPrefix(c.Metric, prefix) {
+			continue
+		}
+		if m, ok := first[key{base, c.Model, c.Metric}]; ok && m != 0 {
+			diffs = append(diffs, 100*math.Abs(c.Measured-m)/m)
+		}
+	}
+	if len(diffs) == 0 {
+		return math.NaN(), 0
+	}
+	return percentiles(diffs).P50, len(diffs)
+}
+
 // HeldOutIDs lists the experiments kept out of the fit.
 func (r *Run) HeldOutIDs() []string {
 	var ids []string

@@ -185,9 +185,23 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	tpot, n1 := MedianAbsErr(cs, "tpot_p50")
 	e2e, n2 := MedianAbsErr(cs, "e2e_p50")
 	t.Logf("held out (%v): median |error| TPOT %.1f%% (%d), E2E %.1f%% (%d)", run.HeldOutIDs(), tpot, n1, e2e, n2)
-	const limit = 15
-	if n1 == 0 || n2 == 0 || !(tpot <= limit) || !(e2e <= limit) {
-		t.Errorf("held-out median TPOT error %.1f%%, E2E %.1f%%: above %d%%", tpot, e2e, limit)
+	// The twin must predict held-out experiments within 15%, or, on a
+	// machine too noisy for that, as well as a second pass of the same
+	// experiment repeats the first (never looser than 25%).
+	for _, m := range []struct {
+		name string
+		err  float64
+		n    int
+	}{{"tpot_p50", tpot, n1}, {"e2e_p50", e2e, n2}} {
+		rep, k := Repeatability(cs, m.name)
+		limit := 15.0
+		if k > 0 && rep > limit {
+			limit = min(rep, 25)
+		}
+		t.Logf("%s: held-out error %.1f%%, passes repeat within %.1f%% (%d pairs): limit %.1f%%", m.name, m.err, rep, k, limit)
+		if m.n == 0 || !(m.err <= limit) {
+			t.Errorf("held-out median %s error %.1f%%: above %.1f%%", m.name, m.err, limit)
+		}
 	}
 	var svg bytes.Buffer
 	if err := Scatter(&svg, cs, "ci", "svg"); err != nil || !strings.Contains(svg.String(), "<svg") {

@@ -196,7 +196,11 @@ func runCalibrateCheck(ctx context.Context, args []string, stdout, stderr io.Wri
 	for _, m := range []string{"ttft_p50", "tpot_p50", "e2e_p50", "output_tok_s"} {
 		med, n := calibrate.MedianAbsErr(cs, m)
 		if n > 0 && !math.IsNaN(med) {
-			fmt.Fprintf(stdout, "median |error| %s: %.1f%% over %d\n", m, med, n)
+			fmt.Fprintf(stdout, "median |error| %s: %.1f%% over %d", m, med, n)
+			if rep, k := calibrate.Repeatability(cs, m); k > 0 {
+				fmt.Fprintf(stdout, " (passes repeat within %.1f%% over %d)", rep, k)
+			}
+			fmt.Fprintln(stdout)
 		}
 	}
 	if *plot != "" {
