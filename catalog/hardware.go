@@ -29,6 +29,64 @@ type Hardware struct {
 	ShutdownTempC      float64 `toml:"shutdown_temp_c"`
 	PriceUSD           float64 `toml:"price_usd"`
 	CloudUSDPerHour    float64 `toml:"cloud_usd_per_hour"`
+
+	// The power and thermal model (package power). All optional: 0 means
+	// the default the methods below derive from the datasheet figures.
+	BusyPowerW             float64 `toml:"busy_power_w"`               // dynamic W while a kernel runs, whatever it does
+	ComputePowerW          float64 `toml:"compute_power_w"`            // dynamic W at 100% of peak FLOP/s
+	MemoryPowerW           float64 `toml:"memory_power_w"`             // dynamic W at 100% of peak bandwidth
+	HostPowerW             float64 `toml:"host_power_w"`               // the node's share not in the device: CPU, NIC, fans, PSU loss
+	ThermalResistanceCPerW float64 `toml:"thermal_resistance_c_per_w"` // heat sink to ambient
+	ThermalTimeConstantS   float64 `toml:"thermal_time_constant_s"`
+}
+
+// Default power and thermal figures, for hardware whose entry gives none.
+// A busy device draws a quarter of its dynamic range, dense GEMMs at full
+// peak add the whole range (the cap binds, as it does), streaming at full
+// bandwidth adds 30%; the cooling keeps a device at its power limit 10 C below its
+// slowdown temperature in a 25 C room.
+const (
+	defaultBusyPowerShare    = 0.25
+	defaultComputePowerShare = 1.0
+	defaultMemoryPowerShare  = 0.3
+	defaultThermalTauS       = 120
+)
+
+// DynamicPowerW returns the dynamic power while a kernel runs at full
+// clock (SMs active, whatever the work), at full compute and at full
+// bandwidth.
+func (h Hardware) DynamicPowerW() (busy, compute, memory float64) {
+	span := h.PowerLimitW - h.IdlePowerW
+	busy, compute, memory = h.BusyPowerW, h.ComputePowerW, h.MemoryPowerW
+	if busy == 0 {
+		busy = defaultBusyPowerShare * span
+	}
+	if compute == 0 {
+		compute = defaultComputePowerShare * span
+	}
+	if memory == 0 {
+		memory = defaultMemoryPowerShare * span
+	}
+	return busy, compute, memory
+}
+
+// ThermalResistance is the heat sink's resistance to ambient in C per W.
+func (h Hardware) ThermalResistance() float64 {
+	if h.ThermalResistanceCPerW > 0 {
+		return h.ThermalResistanceCPerW
+	}
+	if h.SlowdownTempC > 0 && h.PowerLimitW > 0 {
+		return max(h.SlowdownTempC-10-25, 1) / h.PowerLimitW
+	}
+	return 0.1
+}
+
+// ThermalTimeConstant is the heat sink's time constant in seconds.
+func (h Hardware) ThermalTimeConstant() float64 {
+	if h.ThermalTimeConstantS > 0 {
+		return h.ThermalTimeConstantS
+	}
+	return defaultThermalTauS
 }
 
 // Units is ComputeUnits with its default.

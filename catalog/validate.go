@@ -124,6 +124,8 @@ func (v *validator) hardware(h Hardware) {
 		{h.TFLOPSFP8, "tflops_fp8"}, {h.TFLOPSInt8, "tflops_int8"}, {h.TFLOPSFP4, "tflops_fp4"},
 		{h.SupplyW, "supply_w"}, {h.IdlePowerW, "idle_power_w"}, {h.SlowdownTempC, "slowdown_temp_c"},
 		{h.ShutdownTempC, "shutdown_temp_c"}, {h.PriceUSD, "price_usd"}, {h.CloudUSDPerHour, "cloud_usd_per_hour"},
+		{h.BusyPowerW, "busy_power_w"}, {h.ComputePowerW, "compute_power_w"}, {h.MemoryPowerW, "memory_power_w"}, {h.HostPowerW, "host_power_w"},
+		{h.ThermalResistanceCPerW, "thermal_resistance_c_per_w"}, {h.ThermalTimeConstantS, "thermal_time_constant_s"},
 	} {
 		v.nonNegative(f.x, k(f.name)...)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/power"
 	"github.com/fleettwin/fleettwin/workload"
 )
 
@@ -31,6 +32,8 @@ type Scenario struct {
 	Duration         engine.Time
 	Warmup           engine.Time
 	SeriesResolution engine.Time
+	Site             Site    // defaults applied
+	Cost             Cost    // defaults applied
 	Models           []Model // sorted by served name
 	Nodes            []Node  // node groups expanded, in file order
 }
@@ -59,7 +62,22 @@ type Node struct {
 	BudgetBytes   float64 // usable memory × the engines' fraction
 	Interference  float64
 	Instances     []NodeInstance
+
+	Power    power.Model // the device's draw; CapW is the scenario's cap
+	HostW    float64     // the rest of the node, constant
+	Thermal  power.RC
+	Governor power.Governor
+	// PriceUSD and CloudUSDPerHour are per device, overrides applied.
+	PriceUSD        float64
+	CloudUSDPerHour float64
 }
+
+// Governor defaults: 3 C of hysteresis, and clocks no lower than 40% of
+// full (the HW slowdown floor is about half the boost clock on H100).
+const (
+	governorHysteresis = 3
+	governorMinClock   = 0.4
+)
 
 // NodeInstance is one model server on a node.
 type NodeInstance struct {
@@ -152,6 +170,7 @@ func (r *resolver) resolve(f *File) *Scenario {
 		res = f.DurationS / 360
 	}
 	sc.SeriesResolution = max(engine.FromSeconds(max(res, 0)), engine.Millisecond)
+	sc.Site, sc.Cost = r.siteAndCost(f)
 	router := f.Router
 	if router == "" {
 		router = "least-outstanding"
@@ -187,7 +206,7 @@ func (r *resolver) resolve(f *File) *Scenario {
 			r.add(append(k, "name"), "duplicate node group name %q", g.Name)
 		}
 		groups[g.Name] = true
-		nodes := r.nodeGroup(k, g, index, sc.Models, served)
+		nodes := r.nodeGroup(k, g, index, sc.Models, served, sc.Site, sc.Cost.Pricing)
 		sc.Nodes = append(sc.Nodes, nodes...)
 	}
 	for i, m := range sc.Models {
@@ -325,7 +344,103 @@ func defaultMaxSeqs(engine string) int {
 	}
 }
 
-func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, models []Model, served []bool) []Node {
+// siteAndCost applies the defaults and checks the ranges.
+func (r *resolver) siteAndCost(f *File) (Site, Cost) {
+	site, cost := DefaultSite, DefaultCost
+	if s := f.Site; s != nil {
+		if s.AmbientC != 0 {
+			site.AmbientC = s.AmbientC
+		}
+		if s.ElectricityUSDPerKWh != 0 {
+			site.ElectricityUSDPerKWh = s.ElectricityUSDPerKWh
+		}
+		if s.PUE != 0 {
+			site.PUE = s.PUE
+		}
+		if !(site.AmbientC > -50 && site.AmbientC < 80) {
+			r.add(key("site", "ambient_c"), "must be between -50 and 80 C, got %v", s.AmbientC)
+		}
+		if !(site.ElectricityUSDPerKWh > 0) {
+			r.add(key("site", "electricity_usd_per_kwh"), "must be positive, got %v", s.ElectricityUSDPerKWh)
+		}
+		if !(site.PUE >= 1 && site.PUE <= 5) {
+			r.add(key("site", "pue"), "must be between 1 and 5, got %v", s.PUE)
+		}
+	}
+	if c := f.Cost; c != nil {
+		if c.Pricing != "" {
+			cost.Pricing = c.Pricing
+		}
+		if c.AmortizationYears != 0 {
+			cost.AmortizationYears = c.AmortizationYears
+		}
+		cost.FinancingRate, cost.HostingUSDPerMonth, cost.SupportPctPerYear = c.FinancingRate, c.HostingUSDPerMonth, c.SupportPctPerYear
+		if cost.Pricing != "own" && cost.Pricing != "cloud" {
+			r.add(key("cost", "pricing"), "unknown pricing %q; valid: own, cloud", c.Pricing)
+		}
+		if !(cost.AmortizationYears > 0 && cost.AmortizationYears <= 30) {
+			r.add(key("cost", "amortization_years"), "must be in (0, 30], got %v", c.AmortizationYears)
+		}
+		if !(cost.FinancingRate >= 0 && cost.FinancingRate < 1) {
+			r.add(key("cost", "financing_rate"), "must be an annual rate in [0, 1), got %v", c.FinancingRate)
+		}
+		if !(cost.HostingUSDPerMonth >= 0) {
+			r.add(key("cost", "hosting_usd_per_month"), "must not be negative, got %v", c.HostingUSDPerMonth)
+		}
+		if !(cost.SupportPctPerYear >= 0 && cost.SupportPctPerYear <= 100) {
+			r.add(key("cost", "support_pct_per_year"), "must be in [0, 100], got %v", c.SupportPctPerYear)
+		}
+	}
+	return site, cost
+}
+
+// physics resolves a node group's power, thermal and governor models: the
+// calibrated profile's where it has them, else the catalog's, with the
+// scenario's cap, ambient and cooling applied.
+func (r *resolver) physics(k []string, g NodeGroup, hw catalog.Hardware, prof perf.Profile, site Site) (power.Model, power.RC, power.Governor) {
+	busy, compute, memory := hw.DynamicPowerW()
+	pm := power.Model{IdleW: hw.IdlePowerW, BusyW: busy, ComputeW: compute, MemoryW: memory, CapW: hw.PowerLimitW}
+	if p := prof.Power; p != nil {
+		pm = power.Model{IdleW: p.IdleW, BusyW: p.DynamicW, CapW: hw.PowerLimitW}
+	}
+	if g.PowerCapW != 0 {
+		if !(g.PowerCapW > pm.IdleW && g.PowerCapW <= hw.PowerLimitW) {
+			r.add(append(k, "power_cap_w"), "must be above the idle power (%.0f W) and at most %s's power limit (%.0f W), got %v",
+				pm.IdleW, hw.Name, hw.PowerLimitW, g.PowerCapW)
+		}
+		pm.CapW = g.PowerCapW
+	}
+	rth, tau := hw.ThermalResistance(), hw.ThermalTimeConstant()
+	if t := prof.Thermal; t != nil && t.ResistanceCPerW > 0 && t.CapacityJPerC > 0 {
+		rth, tau = t.ResistanceCPerW, t.ResistanceCPerW*t.CapacityJPerC
+	}
+	rc := power.RC{ResistanceCPerW: rth, CapacityJPerC: tau / rth, AmbientC: site.AmbientC}
+	if g.ThermalResistanceCPerW != 0 {
+		if !(g.ThermalResistanceCPerW > 0 && g.ThermalResistanceCPerW < 10) {
+			r.add(append(k, "thermal_resistance_c_per_w"), "must be in (0, 10) C/W, got %v", g.ThermalResistanceCPerW)
+		}
+		rc.ResistanceCPerW = g.ThermalResistanceCPerW // the heat sink's capacity stays
+	}
+	if g.AmbientC != 0 {
+		if !(g.AmbientC > -50 && g.AmbientC < 80) {
+			r.add(append(k, "ambient_c"), "must be between -50 and 80 C, got %v", g.AmbientC)
+		}
+		rc.AmbientC = g.AmbientC
+	}
+	gov := power.Governor{SlowdownC: hw.SlowdownTempC, HysteresisC: governorHysteresis, MinClock: governorMinClock}
+	if gov.SlowdownC == 0 {
+		gov.SlowdownC = math.Inf(1) // no published limit: never throttles for heat
+	}
+	if g.PriceUSD < 0 {
+		r.add(append(k, "price_usd"), "must not be negative, got %v", g.PriceUSD)
+	}
+	if g.CloudUSDPerHour < 0 {
+		r.add(append(k, "cloud_usd_per_hour"), "must not be negative, got %v", g.CloudUSDPerHour)
+	}
+	return pm, rc, gov
+}
+
+func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, models []Model, served []bool, site Site, pricing string) []Node {
 	// An instance naming a served model serves it, even if another of its
 	// fields is wrong: that error is reported alone, not cascaded.
 	for _, in := range g.Instances {
@@ -407,10 +522,22 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.Interference != nil {
 		interference = *g.Interference
 	}
+	pm, rc, gov := r.physics(k, g, hw, prof, site)
+	price, cloud := hw.PriceUSD, hw.CloudUSDPerHour
+	if g.PriceUSD > 0 {
+		price = g.PriceUSD
+	}
+	if g.CloudUSDPerHour > 0 {
+		cloud = g.CloudUSDPerHour
+	}
+	if pricing == "cloud" && cloud == 0 {
+		r.add(append(k, "cloud_usd_per_hour"), "cost.pricing is \"cloud\" but %s has no cloud price: set one here", hw.Name)
+	}
 	var nodes []Node
 	for i := range max(g.Count, 0) {
 		n := Node{Name: g.Name, Group: g.Name, Hardware: hw, Profile: prof, DynamicMemory: dynamic,
-			BudgetBytes: budget, Interference: interference, Instances: slices.Clone(insts)}
+			BudgetBytes: budget, Interference: interference, Instances: slices.Clone(insts),
+			Power: pm, HostW: hw.HostPowerW, Thermal: rc, Governor: gov, PriceUSD: price, CloudUSDPerHour: cloud}
 		if g.Count > 1 {
 			n.Name = fmt.Sprintf("%s-%d", g.Name, i)
 		}

@@ -31,9 +31,41 @@ type File struct {
 	// Router is the default policy that spreads a served model's requests
 	// over its instances: round-robin, least-outstanding or power-of-two.
 	Router string                 `toml:"router,omitempty"`
+	Site   *Site                  `toml:"site,omitempty"`
+	Cost   *Cost                  `toml:"cost,omitempty"`
 	Models map[string]ServedModel `toml:"models"`
 	Nodes  []NodeGroup            `toml:"nodes"`
 }
+
+// Site is where the fleet runs: the room's temperature and what power
+// costs there. Unset fields take the defaults in DefaultSite.
+type Site struct {
+	AmbientC             float64 `toml:"ambient_c,omitempty"`
+	ElectricityUSDPerKWh float64 `toml:"electricity_usd_per_kwh,omitempty"`
+	// PUE is the facility's power usage effectiveness: watts at the meter
+	// per watt at the nodes.
+	PUE float64 `toml:"pue,omitempty"`
+}
+
+// DefaultSite is a typical office or colocation room.
+var DefaultSite = Site{AmbientC: 25, ElectricityUSDPerKWh: 0.15, PUE: 1.3}
+
+// Cost says how the hardware is paid for. Unset fields take the defaults
+// in DefaultCost.
+type Cost struct {
+	// Pricing is "own" (buy, amortize, pay for power and hosting) or
+	// "cloud" (rent each device by the hour).
+	Pricing           string  `toml:"pricing,omitempty"`
+	AmortizationYears float64 `toml:"amortization_years,omitempty"`
+	// FinancingRate is the annual interest on the purchase; 0 spreads the
+	// price evenly.
+	FinancingRate      float64 `toml:"financing_rate,omitempty"`
+	HostingUSDPerMonth float64 `toml:"hosting_usd_per_month,omitempty"` // per node: rack space, network
+	SupportPctPerYear  float64 `toml:"support_pct_per_year,omitempty"`  // of the price, per year
+}
+
+// DefaultCost buys the hardware and writes it off over three years.
+var DefaultCost = Cost{Pricing: "own", AmortizationYears: 3}
 
 // ServedModel is one model as clients see it: its traffic and its SLOs. Its
 // key in File.Models is the served name that instances refer to.
@@ -84,8 +116,19 @@ type NodeGroup struct {
 	// Interference slows co-located instances beyond the sharing of compute
 	// and bandwidth: each busy neighbour adds this to the slowdown factor.
 	// Unset, it is the profile's (fitted by calibration; 0 in priors).
-	Interference *float64   `toml:"interference,omitempty"`
-	Instances    []Instance `toml:"instances"`
+	Interference *float64 `toml:"interference,omitempty"`
+	// PowerCapW limits each device's power (nvidia-smi -pl); 0 means the
+	// catalog's power limit.
+	PowerCapW float64 `toml:"power_cap_w,omitempty"`
+	// AmbientC is the air at these nodes' intake; 0 means the site's.
+	AmbientC float64 `toml:"ambient_c,omitempty"`
+	// ThermalResistanceCPerW is the cooling: higher is worse (a box in a
+	// closed cabinet, a clogged filter); 0 means the catalog's.
+	ThermalResistanceCPerW float64 `toml:"thermal_resistance_c_per_w,omitempty"`
+	// PriceUSD and CloudUSDPerHour override the catalog's per device.
+	PriceUSD        float64    `toml:"price_usd,omitempty"`
+	CloudUSDPerHour float64    `toml:"cloud_usd_per_hour,omitempty"`
+	Instances       []Instance `toml:"instances"`
 }
 
 // Instance is one model server process on a node.

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/power"
 	"github.com/fleettwin/fleettwin/scenario"
 )
 
@@ -27,8 +28,18 @@ type device struct {
 
 	tot  totals
 	snap totals // at the last snapshot
+	ctl  totals // at the last control tick
+	warm totals // at the end of warm-up
 	bins []totals
 	res  engine.Time
+
+	// Power and heat. The draw is piecewise constant between events, so
+	// energy and temperature integrate exactly.
+	gov       power.Governor
+	clocks    power.Clocks
+	temp      float64 // C, now
+	tempPeak  float64
+	powerPeak float64 // W, device
 }
 
 // totals are integrals of device activity over time.
@@ -41,6 +52,13 @@ type totals struct {
 	KVBytesSec float64 // ∫ KV bytes in use dt
 	RunningSec float64 // ∫ running requests dt
 	WaitingSec float64 // ∫ waiting requests dt
+	EnergyJ    float64 // ∫ device power dt
+	HostJ      float64 // ∫ the rest of the node's power dt
+	TempSec    float64 // ∫ temperature dt, C·s
+	ClockSec   float64 // ∫ clock dt
+	Throttled  float64 // seconds below full clock
+	ThermalSec float64 // of which the temperature held the clock down
+	CappedSec  float64 // of which the power cap held the clock down
 }
 
 func (t *totals) add(o totals) {
@@ -52,15 +70,28 @@ func (t *totals) add(o totals) {
 	t.KVBytesSec += o.KVBytesSec
 	t.RunningSec += o.RunningSec
 	t.WaitingSec += o.WaitingSec
+	t.EnergyJ += o.EnergyJ
+	t.HostJ += o.HostJ
+	t.TempSec += o.TempSec
+	t.ClockSec += o.ClockSec
+	t.Throttled += o.Throttled
+	t.ThermalSec += o.ThermalSec
+	t.CappedSec += o.CappedSec
 }
 
 func (t totals) sub(o totals) totals {
 	return totals{t.Seconds - o.Seconds, t.Busy - o.Busy, t.FLOPs - o.FLOPs, t.PeakFLOPs - o.PeakFLOPs,
-		t.Bytes - o.Bytes, t.KVBytesSec - o.KVBytesSec, t.RunningSec - o.RunningSec, t.WaitingSec - o.WaitingSec}
+		t.Bytes - o.Bytes, t.KVBytesSec - o.KVBytesSec, t.RunningSec - o.RunningSec, t.WaitingSec - o.WaitingSec,
+		t.EnergyJ - o.EnergyJ, t.HostJ - o.HostJ, t.TempSec - o.TempSec, t.ClockSec - o.ClockSec,
+		t.Throttled - o.Throttled, t.ThermalSec - o.ThermalSec, t.CappedSec - o.CappedSec}
 }
 
-func newDevice(idx int, n scenario.Node, sc *scenario.Scenario) *device {
-	d := &device{idx: idx, node: n, res: sc.SeriesResolution}
+func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
+	d := &device{idx: idx, node: n, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full}
+	d.gov.Disabled = d.gov.Disabled || unthrottled
+	// The box has been on, idle, long enough to settle.
+	d.temp = n.Thermal.Steady(n.Power.Draw(power.Activity{}, 1))
+	d.tempPeak = d.temp
 	d.bins = make([]totals, int((sc.Duration+d.res-1)/d.res))
 	if n.DynamicMemory {
 		d.kvCapacity = n.BudgetBytes
@@ -92,6 +123,9 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 	for _, i := range d.insts {
 		d.running += len(insts[i].running)
 	}
+	clock, reason := d.clocks.Clock(), d.clocks.Reason()
+	watts := d.node.Power.Draw(power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}, clock)
+	d.powerPeak = max(d.powerPeak, watts)
 	t0 := d.last
 	for t0 < now {
 		b := int(t0 / d.res)
@@ -102,10 +136,23 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 			b = len(d.bins) - 1
 		}
 		dt := (t1 - t0).Seconds()
+		temp, tempSec := d.node.Thermal.Advance(d.temp, watts, dt)
+		d.temp = temp
+		d.tempPeak = max(d.tempPeak, temp) // T is monotone within a span
 		span := totals{
 			Seconds: dt, Busy: busy * dt,
 			FLOPs: d.flopsRate * dt, PeakFLOPs: d.normRate * dt, Bytes: d.bytesRate * dt,
 			KVBytesSec: d.kvUsed * dt, RunningSec: float64(d.running) * dt, WaitingSec: float64(d.waiting) * dt,
+			EnergyJ: watts * dt, HostJ: d.node.HostW * dt, TempSec: tempSec, ClockSec: clock * dt,
+		}
+		if reason != power.None {
+			span.Throttled = dt
+			if reason&power.Thermal != 0 {
+				span.ThermalSec = dt
+			}
+			if reason&power.PowerCap != 0 {
+				span.CappedSec = dt
+			}
 		}
 		d.tot.add(span)
 		if b >= 0 {
@@ -144,15 +191,28 @@ func (d *device) stop(in *instance) {
 // is busy and units the device's compute units (1 on a GPU: its SMs are
 // shared; CPU servers pinned to their own cores do not share compute). A
 // lone instance has demands <= 1 and so s = 1 exactly.
+//
+// Below full clock each segment first stretches by its own throttle
+// factor θ (its compute-bound steps at the compute speed, its memory-bound
+// steps at the memory speed, overheads unchanged), and its demands are
+// taken at that stretched time.
 func (d *device) reshare(s *simulator, now engine.Time) {
 	var sumC, maxC, sumM float64
+	clock := d.clocks.Clock()
+	kc, km := power.Speeds(clock)
 	for _, i := range d.busy {
 		seg := &s.insts[i].seg
 		seg.progress += (now - seg.updated).Seconds() / seg.slowdown
 		seg.updated = now
-		sumC += seg.demandC
-		maxC = max(maxC, seg.demandC)
-		sumM += seg.demandM
+		seg.theta = 1
+		c, m := seg.demandC, seg.demandM
+		if clock < 1 && seg.alone > 0 {
+			seg.theta = seg.run.scaled(1/kc, 1/km).seconds(seg.steps) / seg.alone
+			c, m = c/(kc*seg.theta), m/(km*seg.theta)
+		}
+		sumC += c
+		maxC = max(maxC, c)
+		sumM += m
 	}
 	compute := max(sumC/float64(d.node.Hardware.Units()), maxC)
 	slow := max(1, compute, sumM) + d.node.Interference*float64(max(len(d.busy)-1, 0))
@@ -160,7 +220,7 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 	for _, i := range d.busy {
 		in := s.insts[i]
 		seg := &in.seg
-		seg.slowdown = slow
+		seg.slowdown = slow * seg.theta
 		remaining := max(seg.alone-seg.progress, 0)
 		end := now + engine.FromSeconds(remaining*slow)
 		s.sim.Cancel(seg.end)
@@ -181,5 +241,23 @@ func (seg *segment) plan() {
 	seg.demandC, seg.demandM = 0, 0
 	if seg.alone > 0 {
 		seg.demandC, seg.demandM = c/seg.alone, m/seg.alone
+	}
+}
+
+// control is the governor's tick: it reads the activity since the last
+// tick and the temperature now, and sets the clock for the next interval.
+func (d *device) control(s *simulator, now engine.Time) {
+	d.advance(now, s.insts)
+	span := d.tot.sub(d.ctl)
+	d.ctl = d.tot
+	if span.Seconds <= 0 {
+		return
+	}
+	a := power.Activity{Busy: span.Busy / span.Seconds, MFU: span.PeakFLOPs / span.Seconds,
+		MBU: span.Bytes / span.Seconds / d.node.Hardware.BandwidthBytesPerSecond()}
+	next := d.gov.Next(d.clocks, d.node.Power, d.node.Thermal, a, d.temp)
+	if next != d.clocks {
+		d.clocks = next
+		d.reshare(s, now)
 	}
 }

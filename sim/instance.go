@@ -70,7 +70,8 @@ type segment struct {
 	alone    float64     // seconds the steps take with the device to itself
 	progress float64     // alone-seconds done as of updated
 	updated  engine.Time
-	slowdown float64 // current contention factor
+	slowdown float64 // current factor over the alone time: contention × theta
+	theta    float64 // the throttled clock's stretch of the alone time
 	end      engine.EventID
 	demandC  float64 // share of the alone time the tensor cores are busy
 	demandM  float64 // share of the alone time the memory system is busy
@@ -101,6 +102,10 @@ type instance struct {
 	busy        bool
 	seg         segment
 	outstanding int // running + waiting, for routers
+	// Wall seconds of segments that ended after warm-up, split between
+	// prompt and generated tokens by token count: what cost and energy are
+	// shared out by.
+	prefillSec, decodeSec float64
 }
 
 // StepCoster is what the simulator needs of a performance model: the cost of

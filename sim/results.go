@@ -62,6 +62,12 @@ type ModelResult struct {
 	// attainment reaches its target.
 	SLOMet bool `json:"slo_met"`
 
+	// Energy of the nodes (device and host, after warm-up) shared out by
+	// the time each instance kept its device busy.
+	EnergyJ               float64 `json:"energy_j"`
+	EnergyJPerOutputToken float64 `json:"energy_j_per_output_token"`
+	EnergyJPerRequest     float64 `json:"energy_j_per_request"`
+
 	Queue Latency `json:"queue_s"`
 	TTFT  Latency `json:"ttft_s"`
 	TPOT  Latency `json:"tpot_s"`
@@ -94,6 +100,36 @@ type DeviceResult struct {
 	KVUsePeak   float64 `json:"kv_use_peak"`
 	RunningMean float64 `json:"running_mean"`
 	WaitingMean float64 `json:"waiting_mean"`
+
+	// Power and heat over the whole run. EnergyJ is the device's alone;
+	// NodePowerMeanW adds the rest of the node (host_power_w).
+	PowerMeanW     float64 `json:"power_mean_w"`
+	PowerPeakW     float64 `json:"power_peak_w"`
+	EnergyJ        float64 `json:"energy_j"`
+	NodePowerMeanW float64 `json:"node_power_mean_w"`
+	TempMeanC      float64 `json:"temp_mean_c"`
+	TempPeakC      float64 `json:"temp_peak_c"`
+	ClockMean      float64 `json:"clock_mean"` // share of full clock
+	// ThrottledS is the time below full clock; ThermalS and PowerCapS say
+	// what held it down (both may, at once).
+	ThrottledS float64 `json:"throttled_s"`
+	ThermalS   float64 `json:"thermal_throttled_s"`
+	PowerCapS  float64 `json:"power_capped_s"`
+
+	// After warm-up, the span the request figures cover: what cost is
+	// computed on.
+	WindowS           float64       `json:"window_s"`
+	WindowNodeEnergyJ float64       `json:"window_node_energy_j"`
+	WindowUtilization float64       `json:"window_utilization"`
+	Instances         []InstanceUse `json:"instances"`
+}
+
+// InstanceUse is how long an instance kept its device busy after warm-up,
+// split between prompt and generated tokens by token count.
+type InstanceUse struct {
+	Model    string  `json:"model"`
+	PrefillS float64 `json:"prefill_s"`
+	DecodeS  float64 `json:"decode_s"`
 }
 
 // LittleCheck compares L = λW computed two ways over requests that arrived
@@ -117,6 +153,10 @@ type DeviceSeries struct {
 	KVUse       []float64
 	Running     []float64
 	Waiting     []float64
+	PowerW      []float64 // device, mean over the bin
+	TempC       []float64 // mean over the bin
+	Clock       []float64 // mean share of full clock
+	Throttled   []float64 // share of the bin below full clock
 }
 
 func (s *simulator) result() *Result {
@@ -150,10 +190,41 @@ func (s *simulator) result() *Result {
 		res.Models = append(res.Models, m.stats.result(window, inFlight[i]))
 	}
 	for _, d := range s.devs {
-		res.Devices = append(res.Devices, d.result())
+		res.Devices = append(res.Devices, d.result(s, now))
 		res.Series = append(res.Series, d.series(now))
 	}
+	s.shareEnergy(res)
 	return res
+}
+
+// shareEnergy gives each model the node energy after warm-up of the
+// devices it ran on, in proportion to the time its instances kept each
+// device busy; idle time is shared the same way.
+func (s *simulator) shareEnergy(res *Result) {
+	for di, d := range s.devs {
+		var busy float64
+		for _, i := range d.insts {
+			busy += s.insts[i].prefillSec + s.insts[i].decodeSec
+		}
+		if busy <= 0 {
+			continue
+		}
+		for _, i := range d.insts {
+			in := s.insts[i]
+			res.Models[in.model].EnergyJ += res.Devices[di].WindowNodeEnergyJ * (in.prefillSec + in.decodeSec) / busy
+		}
+	}
+	for i := range res.Models {
+		m := &res.Models[i]
+		window := res.DurationS - res.WarmupS
+		m.EnergyJPerOutputToken, m.EnergyJPerRequest = nan, nan
+		if out := m.OutputTokensPerS * window; out > 0 {
+			m.EnergyJPerOutputToken = m.EnergyJ / out
+		}
+		if m.Completed > 0 {
+			m.EnergyJPerRequest = m.EnergyJ / float64(m.Completed)
+		}
+	}
 }
 
 func (s *simulator) inFlight(id int32, now engine.Time, sojourn *float64, count []int64) {
@@ -204,6 +275,10 @@ type Activity struct {
 	KVUse       float64 `json:"kv_use"`
 	Running     float64 `json:"running"`
 	Waiting     float64 `json:"waiting"`
+	PowerW      float64 `json:"power_w"`   // device, mean
+	TempC       float64 `json:"temp_c"`    // mean
+	Clock       float64 `json:"clock"`     // mean share of full clock
+	Throttled   float64 `json:"throttled"` // share of the time below full clock
 }
 
 // activity averages integrals over the time they cover.
@@ -217,6 +292,10 @@ func (d *device) activity(t totals) Activity {
 		MBU:         t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond(),
 		Running:     t.RunningSec / t.Seconds,
 		Waiting:     t.WaitingSec / t.Seconds,
+		PowerW:      t.EnergyJ / t.Seconds,
+		TempC:       t.TempSec / t.Seconds,
+		Clock:       t.ClockSec / t.Seconds,
+		Throttled:   t.Throttled / t.Seconds,
 	}
 	if d.kvCapacity > 0 {
 		a.KVUse = t.KVBytesSec / t.Seconds / d.kvCapacity
@@ -224,12 +303,26 @@ func (d *device) activity(t totals) Activity {
 	return a
 }
 
-func (d *device) result() DeviceResult {
+func (d *device) result(s *simulator, now engine.Time) DeviceResult {
 	a := d.activity(d.tot)
 	r := DeviceResult{Node: d.node.Name, Hardware: d.node.Hardware.Name, Utilization: a.Utilization, MFU: a.MFU, MBU: a.MBU,
-		KVUseMean: a.KVUse, RunningMean: a.Running, WaitingMean: a.Waiting}
+		KVUseMean: a.KVUse, RunningMean: a.Running, WaitingMean: a.Waiting,
+		PowerMeanW: a.PowerW, PowerPeakW: d.powerPeak, EnergyJ: d.tot.EnergyJ, TempMeanC: a.TempC, TempPeakC: d.tempPeak,
+		ClockMean: a.Clock, ThrottledS: d.tot.Throttled, ThermalS: d.tot.ThermalSec, PowerCapS: d.tot.CappedSec}
+	if d.tot.Seconds > 0 {
+		r.NodePowerMeanW = (d.tot.EnergyJ + d.tot.HostJ) / d.tot.Seconds
+	}
 	if d.kvCapacity > 0 {
 		r.KVUsePeak = d.kvPeak / d.kvCapacity
+	}
+	w := d.tot.sub(d.warm)
+	r.WindowS, r.WindowNodeEnergyJ = w.Seconds, w.EnergyJ+w.HostJ
+	if w.Seconds > 0 {
+		r.WindowUtilization = w.Busy / w.Seconds
+	}
+	for _, i := range d.insts {
+		in := s.insts[i]
+		r.Instances = append(r.Instances, InstanceUse{Model: s.models[in.model].spec.Name, PrefillS: in.prefillSec, DecodeS: in.decodeSec})
 	}
 	return r
 }
@@ -245,6 +338,10 @@ func (d *device) series(now engine.Time) DeviceSeries {
 		s.KVUse = append(s.KVUse, a.KVUse)
 		s.Running = append(s.Running, a.Running)
 		s.Waiting = append(s.Waiting, a.Waiting)
+		s.PowerW = append(s.PowerW, a.PowerW)
+		s.TempC = append(s.TempC, a.TempC)
+		s.Clock = append(s.Clock, a.Clock)
+		s.Throttled = append(s.Throttled, a.Throttled)
 	}
 	return s
 }
@@ -272,10 +369,14 @@ type ModelSnapshot struct {
 	E2EP95    float64 `json:"e2e_p95_s"`
 }
 
-// DeviceSnapshot is a device's activity since the previous snapshot.
+// DeviceSnapshot is a device's activity since the previous snapshot, and
+// its temperature and clock now.
 type DeviceSnapshot struct {
 	Node string `json:"node"`
 	Activity
+	TempNowC float64 `json:"temp_now_c"`
+	ClockNow float64 `json:"clock_now"`
+	Throttle string  `json:"throttle,omitempty"` // "thermal", "power cap", both, or empty
 }
 
 func (s *simulator) snapshot(done bool) Snapshot {
@@ -290,7 +391,8 @@ func (s *simulator) snapshot(done bool) Snapshot {
 	}
 	for _, d := range s.devs {
 		d.advance(now, s.insts)
-		sn.Devices = append(sn.Devices, DeviceSnapshot{Node: d.node.Name, Activity: d.activity(d.tot.sub(d.snap))})
+		sn.Devices = append(sn.Devices, DeviceSnapshot{Node: d.node.Name, Activity: d.activity(d.tot.sub(d.snap)),
+			TempNowC: d.temp, ClockNow: d.clocks.Clock(), Throttle: d.clocks.Reason().String()})
 		d.snap = d.tot
 	}
 	return sn

@@ -34,6 +34,14 @@ func newDecodeRun(first, second perf.StepCost) decodeRun {
 	}
 }
 
+// scaled is the run with its compute seconds multiplied by kc and its
+// memory seconds by km: the same steps at a lower clock.
+func (r decodeRun) scaled(kc, km float64) decodeRun {
+	r.c0, r.dc = r.c0*kc, r.dc*kc
+	r.m0, r.dm = r.m0*km, r.dm*km
+	return r
+}
+
 // arith is Σ_{j=lo}^{hi-1} (a + j·d).
 func arith(a, d float64, lo, hi int) float64 {
 	if hi <= lo {

@@ -45,6 +45,9 @@ type Options struct {
 	// rejected) after warm-up. Nothing is kept per request otherwise, so
 	// memory stays flat in the number of requests.
 	OnRequest func(RequestRecord)
+	// Unthrottled runs every device at full clock whatever its power and
+	// temperature: the counterfactual that prices throttling.
+	Unthrottled bool
 
 	// costFor overrides the performance model (tests).
 	costFor func(scenario.Node, scenario.NodeInstance) (StepCoster, error)
@@ -64,7 +67,15 @@ const (
 	evUser                   // target: closed-loop user
 	evSegmentEnd             // target: instance
 	evSnapshot
+	evControl // the devices' clock governors
+	evWarmup  // warm-up ends: device totals are marked
 )
+
+// ControlInterval is how often the governors revisit the clocks. Thermal
+// time constants are minutes, so a second resolves them; power-cap
+// excursions within an interval are clipped at the cap (real firmware
+// reacts in milliseconds).
+const ControlInterval = engine.Second
 
 type event struct {
 	kind   kind
@@ -164,7 +175,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 		s.models = append(s.models, ms)
 	}
 	for ni, n := range sc.Nodes {
-		d := newDevice(ni, n, sc)
+		d := newDevice(ni, n, sc, opt.Unthrottled)
 		for _, ni := range n.Instances {
 			cost, err := s.costFor(n, ni)
 			if err != nil {
@@ -207,6 +218,15 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	s.sim.Schedule(s.opt.SnapshotEvery, event{kind: evSnapshot})
+	for _, d := range s.devs {
+		if !d.gov.Disabled {
+			s.sim.Schedule(ControlInterval, event{kind: evControl})
+			break
+		}
+	}
+	if s.sc.Warmup > 0 {
+		s.sim.Schedule(s.sc.Warmup, event{kind: evWarmup})
+	}
 	var runErr error
 	for s.sim.Now() < s.sc.Duration {
 		next := min(s.sc.Duration, s.sim.Now()+s.opt.SnapshotEvery)
@@ -251,6 +271,16 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 			s.opt.OnSnapshot(s.snapshot(false))
 		}
 		sim.Schedule(now+s.opt.SnapshotEvery, event{kind: evSnapshot})
+	case evControl:
+		for _, d := range s.devs {
+			d.control(s, now)
+		}
+		sim.Schedule(now+ControlInterval, event{kind: evControl})
+	case evWarmup:
+		for _, d := range s.devs {
+			d.advance(now, s.insts)
+			d.warm = d.tot
+		}
 	}
 }
 
@@ -628,6 +658,17 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	}
 	if decodes > 0 && now >= s.sc.Warmup {
 		m.stats.itl.AddWeighted(wall/float64(steps), float64(decodes)*float64(steps))
+	}
+	if now >= s.sc.Warmup {
+		var prompt float64
+		for _, c := range seg.prefill {
+			prompt += float64(c.n)
+		}
+		gen := float64(decodes) * float64(steps)
+		if prompt+gen > 0 {
+			in.prefillSec += wall * prompt / (prompt + gen)
+			in.decodeSec += wall * gen / (prompt + gen)
+		}
 	}
 	for _, c := range seg.prefill {
 		r := &s.reqs[c.id]

@@ -7,6 +7,7 @@
 // Commands:
 //
 //	simulate  discrete-event simulation of a fleet scenario
+//	tco       cost of two scenarios side by side
 //	predict   step-model prediction for one or more co-located models
 //	profile   fit, check, list or write performance profiles
 //	catalog   list the models, weight formats and hardware in the catalog
@@ -37,6 +38,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"simulate", "simulate a scenario: latency percentiles, SLOs, utilization per device", runSimulate},
+		{"tco", "compare two scenarios' cost: hardware spend, $/h, $ per million tokens, latency", runTCO},
 		{"predict", "predict latency, throughput and memory of models on one device", runPredict},
 		{"profile", "fit, check, list or write performance profiles", runProfile},
 		{"catalog", "list models, weight formats, KV types and hardware", runCatalog},

@@ -242,7 +242,7 @@ func TestSimulateFiles(t *testing.T) {
 		t.Error("the .partial file was left behind after a complete run")
 	}
 	s, _ := os.ReadFile(series)
-	if !strings.HasPrefix(string(s), "node,t_s,utilization,mfu,mbu,kv_use,running,waiting\nspark-8b,0,") {
+	if !strings.HasPrefix(string(s), "node,t_s,utilization,mfu,mbu,kv_use,running,waiting,power_w,temp_c,clock,throttled\nspark-8b,0,") {
 		t.Errorf("series CSV starts %q", string(s[:min(len(s), 80)]))
 	}
 }

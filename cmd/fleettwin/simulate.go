@@ -18,6 +18,7 @@ import (
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
+	"github.com/fleettwin/fleettwin/tco"
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -99,7 +100,16 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if res == nil {
 		return runErr
 	}
-	writeSummary(stdout, sc, res)
+	out := &simulateOutput{Result: res}
+	if runErr == nil && res.Throttled() {
+		if out.Throttling, err = sim.PriceThrottling(ctx, sc, res); err != nil {
+			return fmt.Errorf("pricing throttling: %w", err)
+		}
+	}
+	if out.Cost, err = tco.Evaluate(sc, res); err != nil {
+		return err
+	}
+	writeSummary(stdout, sc, out)
 	var errs []error
 	if runErr != nil {
 		errs = append(errs, fmt.Errorf("run stopped at %.1f of %.1f simulated seconds: %w (results so far are above and in the files)", res.DurationS, dur, runErr))
@@ -108,12 +118,20 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		errs = append(errs, reqs.close(runErr == nil))
 	}
 	if *jsonOut != "" {
-		errs = append(errs, writeJSON(*jsonOut, res))
+		errs = append(errs, writeJSON(*jsonOut, out))
 	}
 	if *seriesOut != "" {
 		errs = append(errs, writeSeries(*seriesOut, res))
 	}
 	return errors.Join(errs...)
+}
+
+// simulateOutput is what `simulate --json` writes: the run, what
+// throttling cost it (if it throttled) and what it costs.
+type simulateOutput struct {
+	*sim.Result
+	Throttling []sim.ThrottleCost `json:"throttling,omitempty"`
+	Cost       *tco.Report        `json:"cost"`
 }
 
 func writeJSON(path string, v any) error {
@@ -127,11 +145,11 @@ func writeJSON(path string, v any) error {
 func writeSeries(path string, res *sim.Result) error {
 	var b bytesWriter
 	w := csv.NewWriter(&b)
-	w.Write([]string{"node", "t_s", "utilization", "mfu", "mbu", "kv_use", "running", "waiting"})
+	w.Write([]string{"node", "t_s", "utilization", "mfu", "mbu", "kv_use", "running", "waiting", "power_w", "temp_c", "clock", "throttled"})
 	for _, s := range res.Series {
 		for i := range s.Utilization {
 			w.Write([]string{s.Node, num(float64(i) * s.BinS), num(s.Utilization[i]), num(s.MFU[i]), num(s.MBU[i]),
-				num(s.KVUse[i]), num(s.Running[i]), num(s.Waiting[i])})
+				num(s.KVUse[i]), num(s.Running[i]), num(s.Waiting[i]), num(s.PowerW[i]), num(s.TempC[i]), num(s.Clock[i]), num(s.Throttled[i])})
 		}
 	}
 	w.Flush()
@@ -269,7 +287,8 @@ func (p *progress) end() {
 	}
 }
 
-func writeSummary(w io.Writer, sc *scenario.Scenario, r *sim.Result) {
+func writeSummary(w io.Writer, sc *scenario.Scenario, out *simulateOutput) {
+	r := out.Result
 	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tARRIVED\tDONE\tREJECTED\tREQ/s\tOUT tok/s\tTTFT p50\tTTFT p95\tTPOT p50\tTPOT p95\tE2E p95\tSLO MET\tATTAINMENT\tGOODPUT/s")
@@ -291,6 +310,28 @@ func writeSummary(w io.Writer, sc *scenario.Scenario, r *sim.Result) {
 			pct(d.KVUseMean), pct(d.KVUsePeak), d.RunningMean, d.WaitingMean)
 	}
 	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tPOWER mean\tPOWER peak\tNODE POWER\tENERGY\tTEMP mean\tTEMP peak\tCLOCK mean\tTHROTTLED\tTHERMAL\tPOWER CAP")
+	for _, d := range r.Devices {
+		fmt.Fprintf(tw, "%s\t%.1f W\t%.1f W\t%.1f W\t%.3g kWh\t%.1f C\t%.1f C\t%s\t%s\t%.0f s\t%.0f s\n", d.Node, d.PowerMeanW, d.PowerPeakW,
+			d.NodePowerMeanW, d.EnergyJ/3.6e6, d.TempMeanC, d.TempPeakC, pct(d.ClockMean), pct(d.ThrottledS/r.DurationS), d.ThermalS, d.PowerCapS)
+	}
+	tw.Flush()
+	if len(out.Throttling) > 0 {
+		fmt.Fprintln(w, "\nWhat throttling cost (against the same run at full clock):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "MODEL\tTTFT p95\tTPOT p50\tTPOT p95\tE2E p95\tOUT tok/s\tATTAINMENT")
+		d := func(x sim.Delta) string { return fmt.Sprintf("%+.1f%%", x.Pct) }
+		for _, t := range out.Throttling {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s -> %s\n", t.Model, d(t.TTFTP95), d(t.TPOTP50), d(t.TPOTP95), d(t.E2EP95),
+				d(t.OutputTokensPerS), pct(t.SLOAttainment.FullClock), pct(t.SLOAttainment.Throttled))
+		}
+		tw.Flush()
+	}
+	if c := out.Cost; c != nil {
+		writeCost(w, r, c)
+	}
 	fmt.Fprintf(w, "\nLittle's law: L = %.4g in system, λW = %.4g/s × %.4g s = %.4g\n", r.Little.MeanInSystem, r.Little.ArrivalRate, r.Little.MeanSojournS, r.Little.LambdaW)
 	if r.Partial {
 		fmt.Fprintln(w, "PARTIAL: the run was stopped before its end")
@@ -314,4 +355,37 @@ func pct(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", 100*v)
+}
+
+func writeCost(w io.Writer, r *sim.Result, c *tco.Report) {
+	fmt.Fprintf(w, "\nCost (%s): $%.3f/h = capex $%.3f + energy $%.3f + other $%.3f · hardware $%.0f · %.3g kWh/h at the meter\n",
+		c.Pricing, c.USDPerHour, c.CapexUSDPerHour, c.EnergyUSDPerHour, c.OtherUSDPerHour, c.HardwareSpendUSD, c.EnergyKWhPerHour)
+	fmt.Fprintf(w, "  $/M tokens: input %s, output %s, blended %s · $/request %s · utilization %s: $%.3f per busy hour\n",
+		usd(c.USDPerMInputTokens), usd(c.USDPerMOutputTokens), usd(c.USDPerMTokens), usd(c.USDPerRequest), pct(c.Utilization), c.USDPerBusyHour)
+	switch {
+	case math.IsNaN(c.BreakEvenMonths):
+	case math.IsInf(c.BreakEvenMonths, 1):
+		fmt.Fprintf(w, "  renting the same devices ($%.2f/h) is cheaper than running them owned\n", c.CloudUSDPerHour)
+	default:
+		fmt.Fprintf(w, "  buying beats renting the same devices ($%.2f/h) after %.1f months\n", c.CloudUSDPerHour, c.BreakEvenMonths)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MODEL\t$/h\t$/M in\t$/M out\t$/M blended\t$/request\tJ/out token\tJ/request")
+	for i, m := range c.Models {
+		e := r.Models[i]
+		fmt.Fprintf(tw, "  %s\t%.4f\t%s\t%s\t%s\t%s\t%.3g\t%.4g\n", m.Model, m.USDPerHour, usd(m.USDPerMInputTokens), usd(m.USDPerMOutputTokens),
+			usd(m.USDPerMTokens), usd(m.USDPerRequest), e.EnergyJPerOutputToken, e.EnergyJPerRequest)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  assumptions:")
+	for _, a := range c.Assumptions {
+		fmt.Fprintf(w, "    %s\n", a)
+	}
+}
+
+func usd(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return "$" + strconv.FormatFloat(v, 'g', 4, 64)
 }

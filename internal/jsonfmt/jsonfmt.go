@@ -138,15 +138,46 @@ func encode(b *bytes.Buffer, v reflect.Value, depth int) error {
 }
 
 func encodeStruct(b *bytes.Buffer, v reflect.Value, depth int) error {
-	t := v.Type()
 	b.WriteString("{")
-	n := 0
+	n, err := encodeFields(b, v, depth, 0)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		newline(b, depth)
+	}
+	b.WriteString("}")
+	return nil
+}
+
+// encodeFields writes v's fields after n already written, inlining
+// untagged embedded structs (and non-nil pointers to them) as
+// encoding/json does, and returns the new count.
+func encodeFields(b *bytes.Buffer, v reflect.Value, depth, n int) (int, error) {
+	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if fv.Kind() == reflect.Struct {
+				var err error
+				if n, err = encodeFields(b, fv, depth, n); err != nil {
+					return n, err
+				}
+				continue
+			}
+		}
 		if !f.IsExported() {
 			continue
 		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if name == "-" {
 			continue
 		}
@@ -166,14 +197,10 @@ func encodeStruct(b *bytes.Buffer, v reflect.Value, depth int) error {
 		b.Write(k)
 		b.WriteString(": ")
 		if err := encode(b, fv, depth+1); err != nil {
-			return err
+			return n, err
 		}
 	}
-	if n > 0 {
-		newline(b, depth)
-	}
-	b.WriteString("}")
-	return nil
+	return n, nil
 }
 
 func newline(b *bytes.Buffer, depth int) {

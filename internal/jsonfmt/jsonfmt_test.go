@@ -3,6 +3,7 @@ package jsonfmt
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -61,6 +62,41 @@ func TestRound(t *testing.T) {
 	for _, tt := range []struct{ in, want float64 }{{0.1234567, 0.123457}, {98765432, 98765400}, {0, 0}, {-1.0000004, -1}} {
 		if got := Round(tt.in); got != tt.want {
 			t.Errorf("Round(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestMarshalInlinesEmbeddedStructs(t *testing.T) {
+	type base struct {
+		A int `json:"a"`
+	}
+	type Tagged struct {
+		B int `json:"b"`
+	}
+	type outer struct {
+		*base
+		Tagged `json:"t"`
+		C      int `json:"c"`
+	}
+	for _, tc := range []struct {
+		v    outer
+		want string
+	}{
+		{outer{base: &base{1}, Tagged: Tagged{2}, C: 3}, `{"a":1,"t":{"b":2},"c":3}`},
+		{outer{Tagged: Tagged{2}, C: 3}, `{"t":{"b":2},"c":3}`},
+	} {
+		got, err := Marshal(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Compare with encoding/json, which defines the expected layout.
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		json.Unmarshal([]byte(tc.want), &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("got %s, want %s", got, tc.want)
 		}
 	}
 }
