@@ -65,6 +65,35 @@ func TestParseGood(t *testing.T) {
 	if sc.Warmup.Seconds() != 60 || sc.Duration.Seconds() != 600 {
 		t.Errorf("times %v %v", sc.Warmup, sc.Duration)
 	}
+	if sc.Site != DefaultSite || sc.Cost != DefaultCost {
+		t.Errorf("site %+v, cost %+v: want the defaults", sc.Site, sc.Cost)
+	}
+	n, hw := sc.Nodes[0], cat.Hardware["dgx-spark"]
+	if n.Power.IdleW != hw.IdlePowerW || n.Power.CapW != hw.PowerLimitW || n.Thermal.AmbientC != DefaultSite.AmbientC ||
+		n.Thermal.ResistanceCPerW != hw.ThermalResistanceCPerW || n.Governor.SlowdownC != hw.SlowdownTempC || n.PriceUSD != hw.PriceUSD {
+		t.Errorf("node physics and prices not from the catalog: %+v %+v %+v $%v", n.Power, n.Thermal, n.Governor, n.PriceUSD)
+	}
+}
+
+// Knobs on a node group override the catalog and the site; the heat
+// sink's capacity stays when the cooling changes.
+func TestPhysicsOverrides(t *testing.T) {
+	src := strings.Replace(base, "count = 2", "count = 2\npower_cap_w = 100\nambient_c = 35\nthermal_resistance_c_per_w = 0.9\nprice_usd = 3999", 1)
+	src = strings.Replace(src, "warmup_s = 60", "warmup_s = 60\n[site]\nambient_c = 20\n[cost]\nfinancing_rate = 0.07", 1)
+	sc, err := Parse("t.toml", []byte(src), cat, profiles, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, hw := sc.Nodes[1], cat.Hardware["dgx-spark"]
+	if n.Power.CapW != 100 || n.Thermal.AmbientC != 35 || n.Thermal.ResistanceCPerW != 0.9 || n.PriceUSD != 3999 {
+		t.Errorf("overrides not applied: %+v %+v $%v", n.Power, n.Thermal, n.PriceUSD)
+	}
+	if c := hw.ThermalTimeConstantS / hw.ThermalResistanceCPerW; n.Thermal.CapacityJPerC != c {
+		t.Errorf("heat capacity %v J/C, want the catalog's %v", n.Thermal.CapacityJPerC, c)
+	}
+	if sc.Site.AmbientC != 20 || sc.Site.PUE != DefaultSite.PUE || sc.Cost.FinancingRate != 0.07 || sc.Cost.AmortizationYears != 3 {
+		t.Errorf("site %+v cost %+v", sc.Site, sc.Cost)
+	}
 }
 
 // TestParseErrors: each mistake is reported with the file, the line and
@@ -91,6 +120,16 @@ func TestParseErrors(t *testing.T) {
 		{"bad SLO class", `ttft_s = 2.0`, "ttft_s = 2.0\nclasses.batch.ttft_s = 9.0", []string{"models.qwen3-8b.slo.classes.batch: no workload class named \"batch\""}},
 		{"does not fit (static)", `quant = "q4_k_m"`, "quant = \"bf16\"\n  memory_fraction = 0.1", []string{
 			"t.toml:30: nodes[0].instances[0].memory_fraction", "weights (15.26 GiB) and one KV block do not fit the instance's 11.97 GiB", "short by 3.29 GiB"}},
+		{"cap above the limit", `count = 2`, "count = 2\npower_cap_w = 300", []string{"t.toml:26: nodes[0].power_cap_w: must be above the idle power (30 W) and at most dgx-spark's power limit (140 W), got 300"}},
+		{"cap below idle", `count = 2`, "count = 2\npower_cap_w = 20", []string{"nodes[0].power_cap_w"}},
+		{"bad cooling", `count = 2`, "count = 2\nthermal_resistance_c_per_w = -1", []string{"t.toml:26: nodes[0].thermal_resistance_c_per_w: must be in (0, 10)"}},
+		{"bad node ambient", `count = 2`, "count = 2\nambient_c = 120", []string{"t.toml:26: nodes[0].ambient_c"}},
+		{"bad site", `warmup_s = 60`, "warmup_s = 60\n[site]\nambient_c = 99\npue = 0.5\nelectricity_usd_per_kwh = -1", []string{
+			"t.toml:6: site.ambient_c", "t.toml:7: site.pue: must be between 1 and 5, got 0.5", "t.toml:8: site.electricity_usd_per_kwh"}},
+		{"bad cost", `warmup_s = 60`, "warmup_s = 60\n[cost]\npricing = \"lease\"\nfinancing_rate = 5\namortization_years = -3", []string{
+			"t.toml:6: cost.pricing: unknown pricing \"lease\"; valid: own, cloud", "t.toml:7: cost.financing_rate", "t.toml:8: cost.amortization_years"}},
+		{"cloud without a price", `warmup_s = 60`, "warmup_s = 60\n[cost]\npricing = \"cloud\"", []string{"nodes[0].cloud_usd_per_hour: cost.pricing is \"cloud\" but dgx-spark has no cloud price"}},
+		{"unknown site key", `warmup_s = 60`, "warmup_s = 60\n[site]\nambiant_c = 30", []string{"t.toml:6: site.ambiant_c: unknown field"}},
 		{"does not fit (dynamic)", `model = "qwen3-8b"
   quant = "q4_k_m"`, `model = "qwen3-8b"
   quant = "bf16"

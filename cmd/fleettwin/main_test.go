@@ -194,7 +194,7 @@ func TestCatalogList(t *testing.T) {
 // TestSimulateGolden runs every shipped scenario through the CLI and
 // compares the JSON result with testdata (rewrite with -update).
 func TestSimulateGolden(t *testing.T) {
-	for _, name := range []string{"seed-colocated", "seed-colocated-dynamic", "seed-separate", "fleet-h100"} {
+	for _, name := range []string{"seed-colocated", "seed-colocated-dynamic", "seed-colocated-closet", "seed-separate", "fleet-h100"} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "r.json")
 			stdout, stderr, code := fleettwin(t, "simulate", "../../scenarios/"+name+".toml", "--json", out, "--quiet")
@@ -261,5 +261,43 @@ func TestSimulateReplicasAndErrors(t *testing.T) {
 	_, stderr, code = fleettwin(t, "simulate", "--replicas", "2", "--requests", "x.csv", bad)
 	if code != 2 || !strings.Contains(stderr, "need a single replica") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestTCOGolden is the seed claim's money question: one Spark for both
+// models against one Spark each, with every assumption printed.
+func TestTCOGolden(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "tco.json")
+	stdout, stderr, code := fleettwin(t, "tco", "../../scenarios/seed-separate.toml", "../../scenarios/seed-colocated.toml", "--json", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "tco-seed.txt", stdout)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "tco-seed.json", string(b))
+	for _, want := range []string{"hardware spend 50.0% lower", "$0.15/kWh at a PUE of 1.3", "written off over 3 years"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("tco output lacks %q", want)
+		}
+	}
+	_, stderr, code = fleettwin(t, "tco", "../../scenarios/seed-separate.toml")
+	if code != 2 || !strings.Contains(stderr, "want a baseline and a candidate") {
+		t.Errorf("one file: exit %d, %q", code, stderr)
+	}
+}
+
+// The closet Spark throttles, and simulate says what that cost.
+func TestSimulateReportsThrottling(t *testing.T) {
+	stdout, stderr, code := fleettwin(t, "simulate", "../../scenarios/seed-colocated-closet.toml", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"What throttling cost", "THERMAL", "assumptions:", "0.70 C/W to 35 C air, slowdown at 82 C"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
 	}
 }
