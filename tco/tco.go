@@ -30,7 +30,7 @@ type Report struct {
 	USDPerHour       float64 `json:"usd_per_hour"`
 	CapexUSDPerHour  float64 `json:"capex_usd_per_hour"`
 	EnergyUSDPerHour float64 `json:"energy_usd_per_hour"`
-	OtherUSDPerHour  float64 `json:"other_usd_per_hour"` // hosting, support, or rent
+	OtherUSDPerHour  float64 `json:"other_usd_per_hour"`  // hosting, support, or rent
 	EnergyKWhPerHour float64 `json:"energy_kwh_per_hour"` // at the meter (PUE included)
 
 	// Per token: the hourly cost shared between prompt and generated
