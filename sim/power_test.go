@@ -48,7 +48,6 @@ thermal_resistance_c_per_w = %v
 `, dur, ambient, resistance, extra)
 }
 
-
 func TestEnergyIsTheIntegralOfPower(t *testing.T) {
 	for _, tc := range []struct {
 		name string
