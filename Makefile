@@ -28,6 +28,8 @@ run: build ## the main job: the seed claim, simulated (Qwen3-8B + Qwen3-14B on o
 	@echo
 	./$(BIN) simulate scenarios/seed-separate.toml
 	@echo
+	./$(BIN) tco scenarios/seed-separate.toml scenarios/seed-colocated.toml --quiet
+	@echo
 	@echo "Written comparison: scenarios/README.md"
 
 test: lint check-generated test-go test-engine ## vet, gofmt, staticcheck, generated files current, then every test
