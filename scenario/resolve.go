@@ -428,6 +428,9 @@ func (r *resolver) physics(k []string, g NodeGroup, hw catalog.Hardware, prof pe
 		rc.AmbientC = g.AmbientC
 	}
 	gov := power.Governor{SlowdownC: hw.SlowdownTempC, HysteresisC: governorHysteresis, MinClock: governorMinClock}
+	if t := prof.Thermal; t != nil && t.ThrottleOnsetC > 0 {
+		gov.SlowdownC = t.ThrottleOnsetC // seen, on this very box, by calibration
+	}
 	if gov.SlowdownC == 0 {
 		gov.SlowdownC = math.Inf(1) // no published limit: never throttles for heat
 	}
