@@ -29,14 +29,15 @@ type Model struct {
 // governor holds the cap on a millisecond scale, faster than the
 // simulator's control interval.
 func (m Model) Draw(a Activity, clock float64) float64 {
-	p := m.uncapped(a, clock)
+	p := m.Uncapped(a, clock)
 	if m.CapW > 0 && p > m.CapW {
 		return m.CapW
 	}
 	return p
 }
 
-func (m Model) uncapped(a Activity, clock float64) float64 {
+// Uncapped is the draw the activity and clock ask for, before the cap.
+func (m Model) Uncapped(a Activity, clock float64) float64 {
 	f2 := clock * clock
 	return m.IdleW + (m.BusyW*a.Busy+m.ComputeW*a.MFU)*f2 + m.MemoryW*a.MBU
 }
@@ -141,7 +142,7 @@ func (g Governor) clockFor(m Model, a Activity, f0, limit float64) float64 {
 	at := func(f float64) float64 {
 		b := a
 		b.MFU = a.MFU * f / f0
-		return m.uncapped(b, f)
+		return m.Uncapped(b, f)
 	}
 	if at(1) <= limit {
 		return 1

@@ -62,7 +62,7 @@ func TestGovernor(t *testing.T) {
 	light := Activity{Busy: 0.2, MBU: 0.1} // 40 W: cools by itself
 	decode := Activity{Busy: 1, MFU: 0.03, MBU: 0.75}
 	prefill := Activity{Busy: 1, MFU: 0.9, MBU: 0.2}
-	drawAt := func(a Activity, f0, f float64) float64 { a.MFU *= f / f0; return m.uncapped(a, f) }
+	drawAt := func(a Activity, f0, f float64) float64 { a.MFU *= f / f0; return m.Uncapped(a, f) }
 	for _, tc := range []struct {
 		name   string
 		c      Clocks

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"slices"
 
 	"github.com/fleettwin/fleettwin/engine"
@@ -40,6 +41,8 @@ type device struct {
 	temp      float64 // C, now
 	tempPeak  float64
 	powerPeak float64 // W, device
+	clipped   bool    // the draw hit the cap since the last control tick
+	watts     float64 // the draw now, set whenever the rates or the clock change
 }
 
 // totals are integrals of device activity over time.
@@ -90,7 +93,8 @@ func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool
 	d := &device{idx: idx, node: n, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full}
 	d.gov.Disabled = d.gov.Disabled || unthrottled
 	// The box has been on, idle, long enough to settle.
-	d.temp = n.Thermal.Steady(n.Power.Draw(power.Activity{}, 1))
+	d.setWatts()
+	d.temp = n.Thermal.Steady(d.watts)
 	d.tempPeak = d.temp
 	d.bins = make([]totals, int((sc.Duration+d.res-1)/d.res))
 	if n.DynamicMemory {
@@ -123,9 +127,7 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 	for _, i := range d.insts {
 		d.running += len(insts[i].running)
 	}
-	clock, reason := d.clocks.Clock(), d.clocks.Reason()
-	watts := d.node.Power.Draw(power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}, clock)
-	d.powerPeak = max(d.powerPeak, watts)
+	clock, reason, watts := d.clocks.Clock(), d.clocks.Reason(), d.watts
 	t0 := d.last
 	for t0 < now {
 		b := int(t0 / d.res)
@@ -225,12 +227,31 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		end := now + engine.FromSeconds(remaining*slow)
 		s.sim.Cancel(seg.end)
 		seg.end = s.sim.Schedule(end, event{kind: evSegmentEnd, target: int32(i)})
-		if wall := seg.alone * slow; wall > 0 {
+		if wall := seg.alone * seg.slowdown; wall > 0 {
 			d.flopsRate += seg.flops / wall
 			d.normRate += seg.flops / in.peak / wall
 			d.bytesRate += seg.bytes / wall
 		}
 	}
+	d.setWatts()
+	if !d.gov.Disabled && d.node.Power.CapW > 0 && len(d.busy) > 0 {
+		a := power.Activity{Busy: 1, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
+		if d.node.Power.Uncapped(a, clock) > d.node.Power.CapW {
+			d.clipped = true
+			s.armControl(now)
+		}
+	}
+}
+
+// setWatts computes the draw of the device's current rates and clock.
+func (d *device) setWatts() {
+	busy := 0.0
+	if len(d.busy) > 0 {
+		busy = 1
+	}
+	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
+	d.watts = d.node.Power.Draw(a, d.clocks.Clock())
+	d.powerPeak = max(d.powerPeak, d.watts)
 }
 
 // plan derives a segment's alone time, demands and work from its run.
@@ -255,9 +276,42 @@ func (d *device) control(s *simulator, now engine.Time) {
 	}
 	a := power.Activity{Busy: span.Busy / span.Seconds, MFU: span.PeakFLOPs / span.Seconds,
 		MBU: span.Bytes / span.Seconds / d.node.Hardware.BandwidthBytesPerSecond()}
+	d.clipped = false
 	next := d.gov.Next(d.clocks, d.node.Power, d.node.Thermal, a, d.temp)
 	if next != d.clocks {
 		d.clocks = next
 		d.reshare(s, now)
 	}
+}
+
+// watchMarginC is how far below the hysteresis band a device is already
+// watched every interval.
+const watchMarginC = 2
+
+// needsWatching reports whether the governor must look again next
+// interval: the clock is down, the draw hit the cap, or the device is near
+// its slowdown temperature.
+func (d *device) needsWatching() bool {
+	if d.gov.Disabled {
+		return false
+	}
+	return d.clocks != power.Full || d.clipped || d.temp >= d.gov.SlowdownC-d.gov.HysteresisC-watchMarginC
+}
+
+// secondsToWarm is a lower bound on the time until the device could reach
+// the watch threshold: heating at the most it can draw (everything busy,
+// capped) from its temperature now. +Inf if it never could.
+func (d *device) secondsToWarm() float64 {
+	if d.gov.Disabled {
+		return math.Inf(1)
+	}
+	limit := d.gov.SlowdownC - d.gov.HysteresisC - watchMarginC
+	hottest := d.node.Thermal.Steady(d.node.Power.Draw(power.Activity{Busy: 1, MFU: 1, MBU: 1}, 1))
+	switch {
+	case d.temp >= limit:
+		return 0
+	case hottest <= limit:
+		return math.Inf(1)
+	}
+	return d.node.Thermal.Tau() * math.Log((hottest-d.temp)/(hottest-limit))
 }

@@ -67,14 +67,19 @@ const (
 	evUser                   // target: closed-loop user
 	evSegmentEnd             // target: instance
 	evSnapshot
-	evControl // the devices' clock governors
+	evControl // the devices' clock governors act on the last interval
+	evArm     // a device may soon need governing: start the control loop
 	evWarmup  // warm-up ends: device totals are marked
 )
 
-// ControlInterval is how often the governors revisit the clocks. Thermal
-// time constants are minutes, so a second resolves them; power-cap
-// excursions within an interval are clipped at the cap (real firmware
-// reacts in milliseconds).
+// ControlInterval is how often the governors revisit the clocks while a
+// device is throttled, hot or over its cap. Thermal time constants are
+// minutes, so a second resolves them; power-cap excursions within an
+// interval are clipped at the cap (real firmware reacts in milliseconds).
+// While every device is cool, at full clock and under its cap the loop
+// sleeps until the earliest time any device could heat up to its
+// hysteresis band, or until a step draws over a cap: a run that never
+// throttles pays almost nothing for the governors.
 const ControlInterval = engine.Second
 
 type event struct {
@@ -114,6 +119,47 @@ type simulator struct {
 	arrivals   int64
 
 	events int64
+
+	// The governors' control loop: the pending evControl or evArm.
+	ctl        engine.EventID
+	ctlAt      engine.Time
+	ctlPending bool
+	inControl  bool
+}
+
+// armControl starts governing from now: every device's interval begins
+// now and the governors act one interval later. A control tick already
+// due by then stays.
+func (s *simulator) armControl(now engine.Time) {
+	at := now + ControlInterval
+	if s.inControl {
+		return
+	}
+	if s.ctlPending {
+		if s.ctlAt <= at {
+			return
+		}
+		s.sim.Cancel(s.ctl)
+	}
+	for _, d := range s.devs {
+		d.advance(now, s.insts)
+		d.ctl = d.tot
+	}
+	s.ctl, s.ctlAt, s.ctlPending = s.sim.Schedule(at, event{kind: evControl}), at, true
+}
+
+// sleepControl schedules an evArm for the earliest time any device could
+// reach its hysteresis band drawing its most, or none if none can.
+func (s *simulator) sleepControl(now engine.Time) {
+	wake := math.Inf(1)
+	for _, d := range s.devs {
+		wake = min(wake, d.secondsToWarm())
+	}
+	if math.IsInf(wake, 1) || now+engine.FromSeconds(wake) >= s.sc.Duration {
+		return
+	}
+	at := now + max(engine.FromSeconds(wake), ControlInterval)
+	s.ctl, s.ctlAt, s.ctlPending = s.sim.Schedule(at, event{kind: evArm}), at, true
 }
 
 type user struct {
@@ -218,12 +264,7 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	s.sim.Schedule(s.opt.SnapshotEvery, event{kind: evSnapshot})
-	for _, d := range s.devs {
-		if !d.gov.Disabled {
-			s.sim.Schedule(ControlInterval, event{kind: evControl})
-			break
-		}
-	}
+	s.sleepControl(0)
 	if s.sc.Warmup > 0 {
 		s.sim.Schedule(s.sc.Warmup, event{kind: evWarmup})
 	}
@@ -272,10 +313,22 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		}
 		sim.Schedule(now+s.opt.SnapshotEvery, event{kind: evSnapshot})
 	case evControl:
+		s.ctlPending = false
+		s.inControl = true // a clock change that draws over a cap is seen below
+		watch := false
 		for _, d := range s.devs {
 			d.control(s, now)
+			watch = watch || d.needsWatching()
 		}
-		sim.Schedule(now+ControlInterval, event{kind: evControl})
+		s.inControl = false
+		if watch {
+			s.ctl, s.ctlAt, s.ctlPending = sim.Schedule(now+ControlInterval, event{kind: evControl}), now+ControlInterval, true
+		} else {
+			s.sleepControl(now)
+		}
+	case evArm:
+		s.ctlPending = false
+		s.armControl(now)
 	case evWarmup:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)
