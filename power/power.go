@@ -162,9 +162,10 @@ func (g Governor) clockFor(m Model, a Activity, f0, limit float64) float64 {
 // MemoryClockShare is how much of a clock cut memory-bound work feels:
 // bandwidth comes from the memory clock, which SM throttling leaves
 // alone, but fewer SM cycles issue and hide fewer loads, and on a SoC
-// like GB10 the fabric slows too. Half matches the 20-30% token-rate
-// loss owners report from GB10 boxes throttling under decode-heavy load
-// (an assumption until a calibration run measures it).
+// like GB10 the fabric slows too. Half is an assumption until a
+// calibration run on a throttling box measures it: with it a GB10 held at
+// its slowdown temperature decodes 12-17% slower in a 35 C closet, where
+// owners report 20-30% token-rate losses.
 const MemoryClockShare = 0.5
 
 // Speeds returns the speed of compute-bound and of memory-bound work at a
