@@ -6,6 +6,7 @@
 //
 // Commands:
 //
+//	serve     the dashboard on 127.0.0.1:8080
 //	simulate  discrete-event simulation of a fleet scenario
 //	tco       cost of two scenarios side by side
 //	predict   step-model prediction for one or more co-located models
@@ -37,6 +38,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "the dashboard: live runs, what-if, comparison, calibration, catalog", runServe},
 		{"simulate", "simulate a scenario: latency percentiles, SLOs, utilization per device", runSimulate},
 		{"tco", "compare two scenarios' cost: hardware spend, $/h, $ per million tokens, latency", runTCO},
 		{"predict", "predict latency, throughput and memory of models on one device", runPredict},

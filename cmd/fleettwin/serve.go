@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/fleettwin/fleettwin/web"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T]", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address; anything but loopback needs a token")
+	data := fs.String("data", "fleettwin-data", "directory the runs are kept in")
+	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
+	var catalogs, profiles stringList
+	fs.Var(&catalogs, "catalog", "extra catalog TOML (repeatable)")
+	fs.Var(&profiles, "profile", "extra profile TOML (repeatable)")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return usagef("--addr %q: %v", *addr, err)
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && *token == "" {
+		// The dashboard can start runs, so it never listens beyond this
+		// machine without a secret.
+		b := make([]byte, 16)
+		rand.Read(b)
+		*token = hex.EncodeToString(b)
+	}
+	e, err := loadEnv(catalogs, profiles)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Options{DataDir: *data, Token: *token, Catalog: e.cat, Profiles: e.profiles})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	if *token != "" {
+		url += "?token=" + *token
+	}
+	fmt.Fprintf(stdout, "fleettwin dashboard: %s (runs kept in %s; Ctrl-C stops)\n", url, *data)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(shut)
+	}()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package scenarios embeds the shipped scenario files, so the binary can
+// offer them (the dashboard's default is the seed claim) without the
+// source tree.
+package scenarios
+
+import "embed"
+
+// FS holds every shipped scenario, by file name.
+//
+//go:embed *.toml
+var FS embed.FS
+
+// Default is the scenario the dashboard starts from: the seed claim.
+const Default = "seed-colocated.toml"

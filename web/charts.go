@@ -1,0 +1,138 @@
+package web
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// palette is shared with app.js, so exported charts look like live ones.
+var palette = []color.RGBA{
+	{R: 0x25, G: 0x63, B: 0xeb, A: 255}, {R: 0xdc, G: 0x26, B: 0x26, A: 255}, {R: 0x16, G: 0xa3, B: 0x4a, A: 255},
+	{R: 0xd9, G: 0x77, B: 0x06, A: 255}, {R: 0x93, G: 0x33, B: 0xea, A: 255}, {R: 0x08, G: 0x91, B: 0xb2, A: 255},
+}
+
+// chartSeries picks a chart's lines from a run's state: one per model or
+// per device.
+func chartSeries(st State, name string) (title, unit string, labels []string, ys [][]float64, ok bool) {
+	switch name {
+	case "ttft", "tpot":
+		title, unit = "TTFT p95", "s"
+		if name == "tpot" {
+			title = "TPOT p95"
+		}
+		for _, m := range st.Models {
+			labels = append(labels, m.Model)
+			if name == "ttft" {
+				ys = append(ys, m.TTFTP95)
+			} else {
+				ys = append(ys, m.TPOTP95)
+			}
+		}
+		return title, unit, labels, ys, true
+	case "util", "power", "temp", "clock":
+		title, unit = map[string]string{"util": "Utilization", "power": "Power", "temp": "Temperature", "clock": "Clock"}[name],
+			map[string]string{"util": "share of time", "power": "W", "temp": "C", "clock": "share of full"}[name]
+		for _, d := range st.Devices {
+			labels = append(labels, d.Node)
+			ys = append(ys, map[string][]float64{"util": d.Utilization, "power": d.PowerW, "temp": d.TempC, "clock": d.Clock}[name])
+		}
+		return title, unit, labels, ys, true
+	}
+	return "", "", nil, nil, false
+}
+
+// writeChart renders one chart of a run as SVG or PNG with gonum/plot.
+func writeChart(w io.Writer, st State, name, format string) error {
+	title, unit, labels, ys, ok := chartSeries(st, name)
+	if !ok {
+		return fmt.Errorf("no chart %q", name)
+	}
+	p := plot.New()
+	p.Title.Text = st.Name + ": " + title
+	p.X.Label.Text = "simulated time (s)"
+	p.Y.Label.Text = unit
+	for i, y := range ys {
+		var pts plotter.XYs
+		for j, t := range st.T {
+			if j < len(y) && !math.IsNaN(y[j]) {
+				pts = append(pts, plotter.XY{X: t, Y: y[j]})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(labels[i], l)
+	}
+	p.Legend.Top = true
+	wt, err := p.WriterTo(7*vg.Inch, 3.5*vg.Inch, format)
+	if err != nil {
+		return err
+	}
+	_, err = wt.WriteTo(w)
+	return err
+}
+
+// writeProfileScatter draws a profile's fitted rows, predicted against
+// measured, with the y = x line.
+func writeProfileScatter(w io.Writer, prof perf.Profile, format string) error {
+	p := plot.New()
+	p.Title.Text = prof.Hardware + " · " + prof.Engine + ": predicted against measured"
+	p.X.Label.Text, p.Y.Label.Text = "measured", "predicted"
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	byUnit := map[string]plotter.XYs{}
+	var units []string
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range prof.Rows {
+		if r.Measured <= 0 || r.Predicted <= 0 {
+			continue
+		}
+		if _, seen := byUnit[r.Unit]; !seen {
+			units = append(units, r.Unit)
+		}
+		byUnit[r.Unit] = append(byUnit[r.Unit], plotter.XY{X: r.Measured, Y: r.Predicted})
+		lo, hi = min(lo, r.Measured, r.Predicted), max(hi, r.Measured, r.Predicted)
+	}
+	if len(units) == 0 {
+		return fmt.Errorf("profile %s/%s has no fitted rows", prof.Hardware, prof.Engine)
+	}
+	for i, u := range units {
+		s, err := plotter.NewScatter(byUnit[u])
+		if err != nil {
+			return err
+		}
+		s.GlyphStyle.Color = palette[i%len(palette)]
+		s.GlyphStyle.Radius = vg.Points(2.5)
+		p.Add(s)
+		p.Legend.Add(u, s)
+	}
+	line, err := plotter.NewLine(plotter.XYs{{X: lo / 1.2, Y: lo / 1.2}, {X: hi * 1.2, Y: hi * 1.2}})
+	if err != nil {
+		return err
+	}
+	line.Color = color.Gray{Y: 128}
+	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(line)
+	p.Legend.Top, p.Legend.Left = true, true
+	wt, err := p.WriterTo(5*vg.Inch, 4*vg.Inch, format)
+	if err != nil {
+		return err
+	}
+	_, err = wt.WriteTo(w)
+	return err
+}

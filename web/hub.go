@@ -1,0 +1,171 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Timings of the websocket connections. A client that does not answer a
+// ping within pongWait is dropped; a write that takes longer than
+// writeWait drops it too, so one stuck browser never holds a goroutine
+// of the publisher.
+const (
+	writeWait  = 5 * time.Second
+	pongWait   = 30 * time.Second
+	pingPeriod = pongWait * 9 / 10
+)
+
+// Hub fans messages out to websocket clients by topic. Every client has
+// one writer goroutine and a one-message slot: a newer message replaces
+// an unsent older one, so a slow browser sees fewer updates but never
+// slows the publisher or the other viewers. Messages are complete states
+// (not deltas), which is what makes dropping safe. The last message of a
+// topic is kept and sent to every new subscriber: a reconnecting page
+// resumes where the run is, without a reload.
+type Hub struct {
+	mu     sync.Mutex
+	topics map[string]map[*client]struct{}
+	last   map[string][]byte
+
+	upgrader websocket.Upgrader
+}
+
+// NewHub returns a hub whose websocket upgrades accept only same-origin
+// pages (and clients that send no Origin, like Go's).
+func NewHub() *Hub {
+	h := &Hub{topics: map[string]map[*client]struct{}{}, last: map[string][]byte{}}
+	h.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 16 << 10, CheckOrigin: sameOrigin}
+	return h
+}
+
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+// Publish sends msg to every subscriber of topic without waiting for any.
+func (h *Hub) Publish(topic string, msg []byte) {
+	h.mu.Lock()
+	h.last[topic] = msg
+	for c := range h.topics[topic] {
+		c.offer(msg)
+	}
+	h.mu.Unlock()
+}
+
+// Last returns the last message published on topic, or nil.
+func (h *Hub) Last(topic string) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last[topic]
+}
+
+// Clients is the number of connected subscribers of topic.
+func (h *Hub) Clients(topic string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.topics[topic])
+}
+
+// ServeWS upgrades the request and subscribes the connection to topic
+// until either side closes it.
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, topic string) {
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := &client{conn: conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	h.mu.Lock()
+	if h.topics[topic] == nil {
+		h.topics[topic] = map[*client]struct{}{}
+	}
+	h.topics[topic][c] = struct{}{}
+	if last := h.last[topic]; last != nil {
+		c.offer(last)
+	}
+	h.mu.Unlock()
+
+	go c.writeLoop()
+	c.readLoop() // returns when the peer goes away
+	h.mu.Lock()
+	delete(h.topics[topic], c)
+	if len(h.topics[topic]) == 0 {
+		delete(h.topics, topic)
+	}
+	h.mu.Unlock()
+	close(c.done)
+	conn.Close()
+}
+
+// client is one websocket connection.
+type client struct {
+	conn    *websocket.Conn
+	mu      sync.Mutex
+	pending []byte // the newest message not yet written
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+// offer replaces the pending message and wakes the writer.
+func (c *client) offer(msg []byte) {
+	c.mu.Lock()
+	c.pending = msg
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *client) take() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.pending
+	c.pending = nil
+	return m
+}
+
+func (c *client) writeLoop() {
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.wake:
+			if m := c.take(); m != nil {
+				c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := c.conn.WriteMessage(websocket.TextMessage, m); err != nil {
+					c.conn.Close() // the reader sees it and unsubscribes
+					return
+				}
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.conn.Close()
+				return
+			}
+		}
+	}
+}
+
+// readLoop discards what the browser sends (nothing but pongs and close
+// frames are expected) and returns when the connection ends.
+func (c *client) readLoop() {
+	c.conn.SetReadLimit(4 << 10)
+	c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		if _, _, err := c.conn.ReadMessage(); err != nil {
+			return
+		}
+	}
+}

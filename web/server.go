@@ -1,0 +1,463 @@
+// Package web is fleettwin's dashboard: runs streamed live over
+// websockets, what-if editing of scenarios, side-by-side comparison,
+// calibration profiles and the catalog. Pages are templ components; charts
+// are drawn in the browser by uPlot (vendored, embedded) and exported by
+// gonum/plot.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/scenarios"
+)
+
+//go:embed static
+var static embed.FS
+
+// Options configure a dashboard server.
+type Options struct {
+	DataDir  string // runs are kept under DataDir/runs
+	Token    string // if set, every request must carry it (required off loopback)
+	Catalog  *catalog.Catalog
+	Profiles perf.ProfileSet
+}
+
+// Server is the dashboard.
+type Server struct {
+	hub   *Hub
+	runs  *Runs
+	opt   Options
+	mux   *http.ServeMux
+	names []string // shipped scenarios
+}
+
+// New opens the data directory and builds the routes.
+func New(opt Options) (*Server, error) {
+	hub := NewHub()
+	runs, err := OpenRuns(opt.DataDir, hub, opt.Catalog, opt.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux()}
+	entries, _ := fs.ReadDir(scenarios.FS, ".")
+	for _, e := range entries {
+		s.names = append(s.names, e.Name())
+	}
+	slices.SortFunc(s.names, func(a, b string) int { // the default first
+		return cmpBool(b == scenarios.Default, a == scenarios.Default)*2 + strings.Compare(a, b)
+	})
+	sub, _ := fs.Sub(static, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(sub)))
+	s.mux.HandleFunc("GET /{$}", s.home)
+	s.mux.HandleFunc("POST /runs", s.startShipped)
+	s.mux.HandleFunc("GET /api/runs", s.apiRuns)
+	s.mux.HandleFunc("GET /runs/{id}", s.runPage)
+	s.mux.HandleFunc("POST /runs/{id}/stop", s.stop)
+	s.mux.HandleFunc("GET /runs/{id}/scenario.toml", s.scenarioFile)
+	s.mux.HandleFunc("GET /runs/{id}/result.json", s.resultFile)
+	s.mux.HandleFunc("GET /runs/{id}/state.json", s.stateFile)
+	s.mux.HandleFunc("GET /runs/{id}/series.csv", s.seriesCSV)
+	s.mux.HandleFunc("GET /runs/{id}/chart/{file}", s.chart)
+	s.mux.HandleFunc("GET /ws/runs/{id}", s.ws)
+	s.mux.HandleFunc("GET /whatif", s.whatif)
+	s.mux.HandleFunc("POST /whatif", s.whatifPost)
+	s.mux.HandleFunc("GET /compare", s.compare)
+	s.mux.HandleFunc("GET /catalog", s.catalog)
+	s.mux.HandleFunc("GET /calibration", s.calibration)
+	s.mux.HandleFunc("GET /calibration/{hw}/{file}", s.calibrationPlot)
+	return s, nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// Runs gives access to the server's runs (tests, the CLI).
+func (s *Server) Runs() *Runs { return s.runs }
+
+// Close stops the runs in progress and saves what they have.
+func (s *Server) Close() { s.runs.Close() }
+
+// ServeHTTP checks the token, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opt.Token != "" && !s.authorized(w, r) {
+		http.Error(w, "this dashboard needs its token: open the URL fleettwin printed (…?token=…)", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+const tokenCookie = "fleettwin_token"
+
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	ok := func(v string) bool { return subtle.ConstantTimeCompare([]byte(v), []byte(s.opt.Token)) == 1 }
+	if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
+		return true
+	}
+	if h := r.Header.Get("Authorization"); ok(strings.TrimPrefix(h, "Bearer ")) {
+		return true
+	}
+	if ok(r.URL.Query().Get("token")) {
+		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.opt.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		return true
+	}
+	return false
+}
+
+func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var b bytes.Buffer
+	if err := c.Render(r.Context(), &b); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusOK, runsPage(s.runs.List(), s.names))
+}
+
+func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, s.runs.List())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := jsonfmt.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func speedOf(r *http.Request) (float64, error) {
+	v := r.FormValue("speed")
+	if v == "" {
+		return 600, nil
+	}
+	speed, err := strconv.ParseFloat(v, 64)
+	if err != nil || speed < 0 {
+		return 0, fmt.Errorf("speed: %q is not 0 or a positive multiple of real time", v)
+	}
+	return speed, nil
+}
+
+// startShipped starts one of the embedded scenarios.
+func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
+	name := r.FormValue("scenario")
+	if name == "" {
+		name = scenarios.Default
+	}
+	if !slices.Contains(s.names, name) {
+		http.Error(w, fmt.Sprintf("no shipped scenario %q", name), http.StatusBadRequest)
+		return
+	}
+	speed, err := speedOf(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	data, _ := scenarios.FS.ReadFile(name)
+	run, err := s.runs.Start(name, data, speed)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request) (*Run, bool) {
+	run, ok := s.runs.Get(r.PathValue("id"))
+	if !ok {
+		http.Error(w, fmt.Sprintf("no run %q", r.PathValue("id")), http.StatusNotFound)
+	}
+	return run, ok
+}
+
+func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		render(w, r, http.StatusOK, runPage(run.State(), run.Outcome()))
+	}
+}
+
+func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
+	if err := s.runs.Stop(r.PathValue("id")); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+r.PathValue("id"), http.StatusSeeOther)
+}
+
+func attachment(w http.ResponseWriter, name, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+}
+
+func (s *Server) scenarioFile(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		attachment(w, slug(run.State().Name)+".toml", "application/toml")
+		w.Write(run.Scenario())
+	}
+}
+
+func (s *Server) resultFile(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		o := run.Outcome()
+		if o == nil {
+			http.Error(w, "the run has no result yet", http.StatusConflict)
+			return
+		}
+		writeJSON(w, o)
+	}
+}
+
+func (s *Server) stateFile(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		writeJSON(w, run.State())
+	}
+}
+
+// seriesCSV writes the run's live series: one row per point and device,
+// with each model's latency percentiles alongside.
+func (s *Server) seriesCSV(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	st := run.State()
+	attachment(w, st.ID+"-series.csv", "text/csv")
+	cw := csv.NewWriter(w)
+	head := []string{"t_s", "node", "utilization", "kv_use", "power_w", "temp_c", "clock", "waiting"}
+	for _, m := range st.Models {
+		head = append(head, m.Model+"_ttft_p95_s", m.Model+"_tpot_p95_s", m.Model+"_e2e_p95_s")
+	}
+	cw.Write(head)
+	at := func(xs []float64, i int) string {
+		if i >= len(xs) || math.IsNaN(xs[i]) {
+			return ""
+		}
+		return strconv.FormatFloat(jsonfmt.Round(xs[i]), 'g', -1, 64)
+	}
+	for i, t := range st.T {
+		for _, d := range st.Devices {
+			row := []string{at(st.T, i), d.Node, at(d.Utilization, i), at(d.KVUse, i), at(d.PowerW, i), at(d.TempC, i), at(d.Clock, i), at(d.Waiting, i)}
+			for _, m := range st.Models {
+				row = append(row, at(m.TTFTP95, i), at(m.TPOTP95, i), at(m.E2EP95, i))
+			}
+			_ = t
+			cw.Write(row)
+		}
+	}
+	cw.Flush()
+}
+
+func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	file := r.PathValue("file")
+	ext := path.Ext(file)
+	format := strings.TrimPrefix(ext, ".")
+	if format != "svg" && format != "png" {
+		http.Error(w, "charts are .svg or .png", http.StatusNotFound)
+		return
+	}
+	var b bytes.Buffer
+	if err := writeChart(&b, run.State(), strings.TrimSuffix(file, ext), format); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", map[string]string{"svg": "image/svg+xml", "png": "image/png"}[format])
+	w.Write(b.Bytes())
+}
+
+func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.run(w, r); ok {
+		s.hub.ServeWS(w, r, topic(r.PathValue("id")))
+	}
+}
+
+// whatif renders the form from a run's scenario, a shipped scenario, or
+// the default.
+func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
+	from := r.URL.Query().Get("from")
+	var data []byte
+	if run, ok := s.runs.Get(from); ok {
+		data = run.Scenario()
+	} else {
+		if !slices.Contains(s.names, from) {
+			from = scenarios.Default
+		}
+		data, _ = scenarios.FS.ReadFile(from)
+	}
+	f, _, err := scenario.Decode(from, data)
+	form := whatifForm{From: from, TOML: string(data)}
+	if err != nil {
+		form.Error = err.Error()
+	} else {
+		form.Fields = formFields(f)
+	}
+	render(w, r, http.StatusOK, whatifPage(form))
+}
+
+// maxUpload bounds a posted scenario (and its form).
+const maxUpload = 4 << 20
+
+func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	if err := r.ParseMultipartForm(maxUpload); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		http.Error(w, "what-if form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	from := r.FormValue("from")
+	name := "what-if.toml"
+	data := []byte(r.FormValue("toml"))
+	uploaded := false
+	if file, hdr, err := r.FormFile("upload"); err == nil {
+		b, err := io.ReadAll(file)
+		file.Close()
+		if err != nil {
+			http.Error(w, "upload: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(bytes.TrimSpace(b)) > 0 {
+			data, name, uploaded = b, hdr.Filename, true
+		}
+	}
+	form := whatifForm{From: from, TOML: string(data)}
+	fail := func(err error) {
+		form.Error = err.Error()
+		render(w, r, http.StatusUnprocessableEntity, whatifPage(form))
+	}
+	f, _, err := scenario.Decode(name, data)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if !uploaded { // an uploaded file replaces the form; the fields describe the old one
+		values, orig := map[string]string{}, map[string]string{}
+		for _, b := range bindings(f) {
+			values[b.name] = r.FormValue(b.name)
+			orig[b.name] = r.FormValue("orig." + b.name)
+		}
+		if err := applyFields(f, values, orig); err != nil {
+			form.Fields = formFields(f)
+			fail(err)
+			return
+		}
+		if data, err = f.Encode(); err != nil {
+			fail(err)
+			return
+		}
+	}
+	form.TOML, form.Fields = string(data), formFields(f)
+	if _, err := s.runs.Parse(name, data); err != nil {
+		fail(err)
+		return
+	}
+	if r.FormValue("action") == "download" {
+		attachment(w, slug(f.Name)+".toml", "application/toml")
+		w.Write(data)
+		return
+	}
+	speed, err := speedOf(r)
+	if err != nil {
+		fail(err)
+		return
+	}
+	run, err := s.runs.Start(name, data, speed)
+	if err != nil {
+		fail(err)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
+}
+
+func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
+	cat := s.opt.Catalog
+	var models, hw []string
+	for n := range cat.Models {
+		models = append(models, n)
+	}
+	for n := range cat.Hardware {
+		hw = append(hw, n)
+	}
+	slices.SortFunc(models, func(a, b string) int { return int(cat.Models[a].Params() - cat.Models[b].Params()) })
+	slices.Sort(hw)
+	render(w, r, http.StatusOK, catalogPage(cat, models, hw))
+}
+
+func (s *Server) sortedProfiles() []perf.Profile {
+	var ps []perf.Profile
+	for _, p := range s.opt.Profiles {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b perf.Profile) int {
+		return strings.Compare(a.Hardware+"."+a.Engine, b.Hardware+"."+b.Engine)
+	})
+	return ps
+}
+
+func (s *Server) calibration(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles()))
+}
+
+func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	ext := path.Ext(file)
+	prof, err := s.opt.Profiles.Get(r.PathValue("hw"), strings.TrimSuffix(file, ext))
+	if err != nil || (ext != ".svg" && ext != ".png") {
+		http.Error(w, fmt.Sprintf("no profile plot %s/%s", r.PathValue("hw"), file), http.StatusNotFound)
+		return
+	}
+	var b bytes.Buffer
+	if err := writeProfileScatter(&b, prof, ext[1:]); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", map[string]string{".svg": "image/svg+xml", ".png": "image/png"}[ext])
+	w.Write(b.Bytes())
+}
+
+// Wait blocks until every run started so far has ended (tests).
+func (s *Server) Wait(ctx context.Context) error {
+	for _, st := range s.runs.List() {
+		if r, ok := s.runs.Get(st.ID); ok {
+			if err := r.Wait(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+// fleettwin dashboard: live charts over a websocket, and small helpers.
+"use strict";
+
+const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#9333ea", "#0891b2"];
+window.fleettwin = { updates: 0, connected: false, state: null };
+
+const charts = {
+  ttft: { series: (s) => s.models.map((m) => [m.model, m.ttft_p95_s]), unit: "s" },
+  tpot: { series: (s) => s.models.map((m) => [m.model, m.tpot_p95_s]), unit: "s" },
+  util: { series: (s) => s.devices.map((d) => [d.node, d.utilization]), unit: "" },
+  power: { series: (s) => s.devices.map((d) => [d.node, d.power_w]), unit: "W" },
+  temp: { series: (s) => s.devices.map((d) => [d.node, d.temp_c]), unit: "C" },
+  clock: { series: (s) => s.devices.map((d) => [d.node, d.clock]), unit: "" },
+};
+const plots = {};
+
+function drawCharts(state) {
+  for (const el of document.querySelectorAll("[data-chart]")) {
+    const name = el.dataset.chart;
+    const lines = charts[name].series(state);
+    const data = [state.t || []].concat(lines.map(([, ys]) => ys || []));
+    if (!plots[name]) {
+      const width = Math.max(el.clientWidth, 300);
+      plots[name] = new uPlot(
+        {
+          width: width,
+          height: 200,
+          scales: { x: { time: false } },
+          axes: [{ label: "simulated s" }, { size: 60 }],
+          series: [{ label: "t" }].concat(
+            lines.map(([label], i) => ({ label: label, stroke: palette[i % palette.length], width: 2, spanGaps: true })),
+          ),
+        },
+        data,
+        el,
+      );
+    } else {
+      plots[name].setData(data);
+    }
+  }
+}
+
+function showState(state) {
+  window.fleettwin.state = state;
+  window.fleettwin.updates++;
+  const fill = document.querySelector(".progress .fill");
+  if (fill) fill.style.width = (100 * state.progress).toFixed(1) + "%";
+  const text = document.querySelector("[data-testid=progress-text]");
+  if (text) {
+    const rate = state.elapsed_s > 0 ? state.now_s / state.elapsed_s : 0;
+    const left = state.left_s == null ? "?" : Math.round(state.left_s) + "s";
+    text.textContent = state.done
+      ? `${state.status}: ${Math.round(state.now_s)} of ${Math.round(state.duration_s)} simulated seconds, ${state.events} events`
+      : `${Math.round(state.now_s)}/${Math.round(state.duration_s)} sim-s (${Math.round(100 * state.progress)}%) · ${rate.toPrecision(3)} sim-s per second · ${left} left`;
+  }
+  const status = document.querySelector("[data-testid=status]");
+  if (status) {
+    status.textContent = state.status;
+    status.className = "status " + state.status;
+  }
+  drawCharts(state);
+}
+
+function follow(runID, wasDone) {
+  let delay = 250;
+  const connect = () => {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${runID}`);
+    ws.onopen = () => {
+      window.fleettwin.connected = true;
+      delay = 250;
+    };
+    ws.onmessage = (ev) => {
+      const state = JSON.parse(ev.data);
+      showState(state);
+      if (state.done && !wasDone) {
+        // The result tables are rendered on the server: fetch them once.
+        wasDone = true;
+        ws.close();
+        setTimeout(() => location.reload(), 300);
+      }
+    };
+    ws.onclose = () => {
+      window.fleettwin.connected = false;
+      if (!wasDone) {
+        setTimeout(connect, delay); // the server may be restarting: resume where the run is
+        delay = Math.min(delay * 2, 5000);
+      }
+    };
+  };
+  connect();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const run = document.getElementById("run");
+  if (run) {
+    const done = run.querySelector("[data-testid=status]").textContent !== "running";
+    if (done) {
+      fetch(`/runs/${run.dataset.runId}/state.json`)
+        .then((r) => r.json())
+        .then(showState);
+    } else {
+      follow(run.dataset.runId, false);
+    }
+  }
+  const pick = document.getElementById("compare-picked");
+  if (pick) {
+    pick.addEventListener("click", () => {
+      const ids = [...document.querySelectorAll("input[name=pick]:checked")].map((c) => c.value);
+      if (ids.length !== 2) {
+        alert("Pick exactly two runs.");
+        return;
+      }
+      location.href = `/compare?a=${encodeURIComponent(ids[0])}&b=${encodeURIComponent(ids[1])}`;
+    });
+  }
+});

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/fleettwin/fleettwin/scenario"
+)
+
+// whatifForm is the what-if page: the scenario as TOML and the fields a
+// planner changes most, each bound to a place in the scenario file.
+type whatifForm struct {
+	From   string
+	TOML   string
+	Fields []field
+	Error  string
+}
+
+type field struct {
+	Name, Label, Value string
+}
+
+// binding reads and writes one field of a scenario file.
+type binding struct {
+	name, label string
+	get         func(*scenario.File) string
+	set         func(*scenario.File, string) error
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func parseNum(name, s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a number", name, s)
+	}
+	return v, nil
+}
+
+func parseInt(name, s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a whole number", name, s)
+	}
+	return v, nil
+}
+
+// bindings lists the form's fields for a scenario file: run length, site
+// and cost, per served model its rate and SLO, per node group its
+// hardware, count and physics, per instance its model, format and batch.
+func bindings(f *scenario.File) []binding {
+	floatField := func(name, label string, ptr func(*scenario.File) *float64) binding {
+		return binding{name, label,
+			func(f *scenario.File) string { return num(*ptr(f)) },
+			func(f *scenario.File, s string) error {
+				v, err := parseNum(name, s)
+				*ptr(f) = v
+				return err
+			}}
+	}
+	intField := func(name, label string, ptr func(*scenario.File) *int) binding {
+		return binding{name, label,
+			func(f *scenario.File) string { return strconv.Itoa(*ptr(f)) },
+			func(f *scenario.File, s string) error {
+				v, err := parseInt(name, s)
+				*ptr(f) = v
+				return err
+			}}
+	}
+	strField := func(name, label string, ptr func(*scenario.File) *string) binding {
+		return binding{name, label,
+			func(f *scenario.File) string { return *ptr(f) },
+			func(f *scenario.File, s string) error { *ptr(f) = s; return nil }}
+	}
+	site := func(f *scenario.File) *scenario.Site {
+		if f.Site == nil {
+			s := scenario.DefaultSite
+			f.Site = &s
+		}
+		return f.Site
+	}
+	cost := func(f *scenario.File) *scenario.Cost {
+		if f.Cost == nil {
+			c := scenario.DefaultCost
+			f.Cost = &c
+		}
+		return f.Cost
+	}
+	bs := []binding{
+		floatField("duration_s", "Duration (s)", func(f *scenario.File) *float64 { return &f.DurationS }),
+		floatField("site.ambient_c", "Room (C)", func(f *scenario.File) *float64 { return &site(f).AmbientC }),
+		floatField("site.electricity_usd_per_kwh", "Electricity ($/kWh)", func(f *scenario.File) *float64 { return &site(f).ElectricityUSDPerKWh }),
+		floatField("site.pue", "PUE", func(f *scenario.File) *float64 { return &site(f).PUE }),
+		strField("cost.pricing", "Pricing (own, cloud)", func(f *scenario.File) *string { return &cost(f).Pricing }),
+		floatField("cost.amortization_years", "Amortization (years)", func(f *scenario.File) *float64 { return &cost(f).AmortizationYears }),
+	}
+	var models []string
+	for m := range f.Models {
+		models = append(models, m)
+	}
+	slices.Sort(models)
+	for _, m := range models {
+		served := func(f *scenario.File) *scenario.ServedModel {
+			s := f.Models[m]
+			return &s
+		}
+		put := func(f *scenario.File, s *scenario.ServedModel) { f.Models[m] = *s }
+		modelFloat := func(name, label string, ptr func(*scenario.ServedModel) *float64) binding {
+			return binding{name, label,
+				func(f *scenario.File) string { return num(*ptr(served(f))) },
+				func(f *scenario.File, s string) error {
+					v, err := parseNum(name, s)
+					sm := served(f)
+					*ptr(sm) = v
+					put(f, sm)
+					return err
+				}}
+		}
+		p := "models." + m
+		bs = append(bs,
+			modelFloat(p+".workload.arrival.rate", m+" rate (req/s)", func(s *scenario.ServedModel) *float64 { return &s.Workload.Arrival.Rate }),
+			modelFloat(p+".slo.ttft_s", m+" TTFT target (s)", func(s *scenario.ServedModel) *float64 { return &s.SLO.TTFTS }),
+			modelFloat(p+".slo.tpot_s", m+" TPOT target (s)", func(s *scenario.ServedModel) *float64 { return &s.SLO.TPOTS }),
+		)
+	}
+	for i := range f.Nodes {
+		p := fmt.Sprintf("nodes.%d", i)
+		g := func(f *scenario.File) *scenario.NodeGroup { return &f.Nodes[i] }
+		name := f.Nodes[i].Name
+		bs = append(bs,
+			strField(p+".hardware", name+": hardware", func(f *scenario.File) *string { return &g(f).Hardware }),
+			intField(p+".count", name+": nodes", func(f *scenario.File) *int { return &g(f).Count }),
+			strField(p+".engine", name+": engine", func(f *scenario.File) *string { return &g(f).Engine }),
+			floatField(p+".power_cap_w", name+": power cap (W, 0 = limit)", func(f *scenario.File) *float64 { return &g(f).PowerCapW }),
+			floatField(p+".thermal_resistance_c_per_w", name+": cooling (C/W, 0 = catalog)", func(f *scenario.File) *float64 { return &g(f).ThermalResistanceCPerW }),
+		)
+		for j := range f.Nodes[i].Instances {
+			q := fmt.Sprintf("%s.instances.%d", p, j)
+			in := func(f *scenario.File) *scenario.Instance { return &f.Nodes[i].Instances[j] }
+			label := fmt.Sprintf("%s #%d", name, j+1)
+			bs = append(bs,
+				strField(q+".model", label+": model", func(f *scenario.File) *string { return &in(f).Model }),
+				strField(q+".quant", label+": weights", func(f *scenario.File) *string { return &in(f).Quant }),
+				intField(q+".max_seqs", label+": max sequences", func(f *scenario.File) *int { return &in(f).MaxSeqs }),
+			)
+		}
+	}
+	return bs
+}
+
+// formFields renders a scenario's bindings.
+func formFields(f *scenario.File) []field {
+	var out []field
+	for _, b := range bindings(f) {
+		out = append(out, field{Name: b.name, Label: b.label, Value: b.get(f)})
+	}
+	return out
+}
+
+// applyFields writes the fields whose value differs from what the form
+// was rendered with (orig) into f: an edit in the TOML is kept unless the
+// same setting was also changed in its field.
+func applyFields(f *scenario.File, values, orig map[string]string) error {
+	for _, b := range bindings(f) {
+		v, ok := values[b.name]
+		if !ok || v == orig[b.name] {
+			continue
+		}
+		if err := b.set(f, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
