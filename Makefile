@@ -12,7 +12,7 @@ BIN := bin/fleettwin
 HARDWARE_WITH_VLLM := dgx-spark h100-sxm h200 b200 rtx-pro-6000 l40s
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-go test-engine ollama lint vet fmt staticcheck bench generate check-go check-generated
+.PHONY: help run build test test-go test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,19 +23,16 @@ check-go: ## fail early, and clearly, without a Go toolchain
 build: check-go ## build bin/fleettwin
 	$(GO) build -o $(BIN) ./cmd/fleettwin
 
-run: build ## the main job: the seed claim, simulated (Qwen3-8B + Qwen3-14B on one DGX Spark vs one each)
-	./$(BIN) simulate scenarios/seed-colocated.toml
-	@echo
-	./$(BIN) simulate scenarios/seed-separate.toml
-	@echo
-	./$(BIN) tco scenarios/seed-separate.toml scenarios/seed-colocated.toml --quiet
-	@echo
-	@echo "Written comparison: scenarios/README.md"
+run: build ## the main job: the dashboard on 127.0.0.1:8080, starting with the seed claim live
+	./$(BIN) serve --start $(or $(SCENARIO),seed-colocated.toml)
 
 test: lint check-generated test-go test-engine ## vet, gofmt, staticcheck, generated files current, then every test
 
-test-go: check-go ## the Go tests (those needing a real engine skip themselves)
-	$(GO) test -count=1 ./...
+test-go: check-go browser ## the Go tests (the real-engine ones skip themselves; test-engine runs them)
+	FLEETTWIN_REQUIRE_BROWSER=1 $(GO) test -count=1 ./...
+
+browser: ## Debian's Chromium for the dashboard's browser test (apt, once)
+	@command -v chromium >/dev/null || scripts/install-chromium.sh
 
 # The calibration against a real Ollama runs on its own, after the other
 # tests: it measures latency, and other test binaries on the same cores
@@ -61,10 +58,11 @@ staticcheck: check-go ## pinned in go.mod as a tool, built from the module proxy
 bench: check-go ## every benchmark; compare runs with benchstat (see README)
 	$(GO) test -run '^$$' -bench . -benchmem -count $${COUNT:-1} ./...
 
-generate: build ## regenerate the built-in profiles from the data in perf/testdata
+generate: build ## regenerate the templ components and the built-in profiles
+	$(GO) tool templ generate -path web
 	./$(BIN) profile fit --data perf/testdata/published-dgx-spark.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --out profiles/dgx-spark.llama.cpp.toml
 	for hw in $(HARDWARE_WITH_VLLM); do ./$(BIN) profile prior --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
 	./$(BIN) profile prior --hardware dgx-spark --engine ollama --out profiles/dgx-spark.ollama.toml
 
 check-generated: generate ## fail if `make generate` changes a committed file
-	@if ! git diff --quiet -- profiles; then echo "profiles/ is stale: run 'make generate' and commit"; git diff --stat -- profiles; exit 1; fi
+	@if ! git diff --quiet -- profiles web; then echo "generated files are stale: run 'make generate' and commit"; git diff --stat -- profiles web; exit 1; fi

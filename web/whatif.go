@@ -88,6 +88,7 @@ func bindings(f *scenario.File) []binding {
 		return f.Cost
 	}
 	bs := []binding{
+		strField("name", "Name", func(f *scenario.File) *string { return &f.Name }),
 		floatField("duration_s", "Duration (s)", func(f *scenario.File) *float64 { return &f.DurationS }),
 		floatField("site.ambient_c", "Room (C)", func(f *scenario.File) *float64 { return &site(f).AmbientC }),
 		floatField("site.electricity_usd_per_kwh", "Electricity ($/kWh)", func(f *scenario.File) *float64 { return &site(f).ElectricityUSDPerKWh }),

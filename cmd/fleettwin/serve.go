@@ -9,16 +9,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
+	"github.com/fleettwin/fleettwin/scenarios"
 	"github.com/fleettwin/fleettwin/web"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T]", stderr)
+	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; anything but loopback needs a token")
-	data := fs.String("data", "fleettwin-data", "directory the runs are kept in")
+	dataDir := fs.String("data", "fleettwin-data", "directory the runs are kept in")
 	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
+	start := fs.String("start", "", "start this shipped scenario (or scenario file) when the server comes up")
+	speed := fs.Float64("speed", 600, "with --start: simulated seconds per real second (0: as fast as possible)")
 	var catalogs, profiles stringList
 	fs.Var(&catalogs, "catalog", "extra catalog TOML (repeatable)")
 	fs.Var(&profiles, "profile", "extra profile TOML (repeatable)")
@@ -40,11 +44,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Options{DataDir: *data, Token: *token, Catalog: e.cat, Profiles: e.profiles})
+	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if *start != "" {
+		data, err := scenarios.FS.ReadFile(*start)
+		if err != nil {
+			if data, err = os.ReadFile(*start); err != nil {
+				return fmt.Errorf("--start: %w", err)
+			}
+		}
+		run, err := srv.Runs().Start(*start, data, *speed)
+		if err != nil {
+			return fmt.Errorf("--start: %w", err)
+		}
+		fmt.Fprintf(stdout, "started %s: run %s\n", *start, run.State().ID)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -53,7 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *token != "" {
 		url += "?token=" + *token
 	}
-	fmt.Fprintf(stdout, "fleettwin dashboard: %s (runs kept in %s; Ctrl-C stops)\n", url, *data)
+	fmt.Fprintf(stdout, "fleettwin dashboard: %s (runs kept in %s; Ctrl-C stops)\n", url, *dataDir)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -13,6 +13,7 @@ const charts = {
   clock: { series: (s) => s.devices.map((d) => [d.node, d.clock]), unit: "" },
 };
 const plots = {};
+const fixedRange = { util: [0, 1], clock: [0, 1.05] };
 
 function drawCharts(state) {
   for (const el of document.querySelectorAll("[data-chart]")) {
@@ -25,7 +26,7 @@ function drawCharts(state) {
         {
           width: width,
           height: 200,
-          scales: { x: { time: false } },
+          scales: { x: { time: false }, y: fixedRange[name] ? { range: fixedRange[name] } : {} },
           axes: [{ label: "simulated s" }, { size: 60 }],
           series: [{ label: "t" }].concat(
             lines.map(([label], i) => ({ label: label, stroke: palette[i % palette.length], width: 2, spanGaps: true })),
