@@ -348,7 +348,7 @@ func (m *Runs) simulate(ctx context.Context, r *Run, sc *scenario.Scenario) {
 	opt := sim.Options{SnapshotEvery: max(sc.Duration/200, engine.Millisecond)}
 	if speed := r.state.Speed; speed > 0 {
 		opt.SnapshotEvery = max(engine.FromSeconds(speed/updatesPerSecond), engine.Millisecond)
-		opt.Pacer = &pacer{start: started, speed: speed}
+		opt.Pacer = &sim.WallPacer{Start: started, Speed: speed}
 	}
 	opt.OnSnapshot = func(s sim.Snapshot) {
 		r.mu.Lock()
@@ -453,23 +453,5 @@ func (st *State) thin() {
 	for i := range st.Devices {
 		d := &st.Devices[i]
 		d.Utilization, d.KVUse, d.PowerW, d.TempC, d.Clock, d.Waiting = half(d.Utilization), half(d.KVUse), half(d.PowerW), half(d.TempC), half(d.Clock), half(d.Waiting)
-	}
-}
-
-// pacer holds a run to speed × real time.
-type pacer struct {
-	start time.Time
-	speed float64
-}
-
-func (p *pacer) Wait(ctx context.Context, now engine.Time) error {
-	due := p.start.Add(time.Duration(now.Seconds() / p.speed * float64(time.Second)))
-	t := time.NewTimer(time.Until(due))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

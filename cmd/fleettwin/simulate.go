@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/scenario"
@@ -86,7 +85,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		prog.update(now, dur, "sim-s")
 	}
 	if *pace > 0 {
-		opt.Pacer = &wallPacer{start: time.Now(), speed: *pace}
+		opt.Pacer = &sim.WallPacer{Start: time.Now(), Speed: *pace}
 	}
 	var reqs *requestWriter
 	if *requestsOut != "" {
@@ -216,24 +215,6 @@ func (rw *requestWriter) close(complete bool) error {
 		return fmt.Errorf("requests: %w", err)
 	}
 	return nil
-}
-
-// wallPacer holds a run to speed × real time.
-type wallPacer struct {
-	start time.Time
-	speed float64
-}
-
-func (p *wallPacer) Wait(ctx context.Context, now engine.Time) error {
-	due := p.start.Add(time.Duration(now.Seconds() / p.speed * float64(time.Second)))
-	t := time.NewTimer(time.Until(due))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // progress prints done/total, rate and time left, at most once a second.
