@@ -9,14 +9,13 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Timings of the websocket connections. A client that does not answer a
-// ping within pongWait is dropped; a write that takes longer than
-// writeWait drops it too, so one stuck browser never holds a goroutine
-// of the publisher.
+// Default timings of the websocket connections. A client that does not
+// answer a ping within pongWait is dropped; a write that takes longer
+// than writeWait drops it too, so one stuck browser never holds a
+// goroutine of the publisher.
 const (
-	writeWait  = 5 * time.Second
-	pongWait   = 30 * time.Second
-	pingPeriod = pongWait * 9 / 10
+	defaultWriteWait = 5 * time.Second
+	defaultPongWait  = 30 * time.Second
 )
 
 // Hub fans messages out to websocket clients by topic. Every client has
@@ -31,13 +30,14 @@ type Hub struct {
 	topics map[string]map[*client]struct{}
 	last   map[string][]byte
 
-	upgrader websocket.Upgrader
+	upgrader            websocket.Upgrader
+	writeWait, pongWait time.Duration
 }
 
 // NewHub returns a hub whose websocket upgrades accept only same-origin
 // pages (and clients that send no Origin, like Go's).
 func NewHub() *Hub {
-	h := &Hub{topics: map[string]map[*client]struct{}{}, last: map[string][]byte{}}
+	h := &Hub{topics: map[string]map[*client]struct{}{}, last: map[string][]byte{}, writeWait: defaultWriteWait, pongWait: defaultPongWait}
 	h.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 16 << 10, CheckOrigin: sameOrigin}
 	return h
 }
@@ -82,7 +82,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, topic string) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &client{conn: conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &client{conn: conn, wake: make(chan struct{}, 1), done: make(chan struct{}), writeWait: h.writeWait, pongWait: h.pongWait}
 	h.mu.Lock()
 	if h.topics[topic] == nil {
 		h.topics[topic] = map[*client]struct{}{}
@@ -112,6 +112,8 @@ type client struct {
 	pending []byte // the newest message not yet written
 	wake    chan struct{}
 	done    chan struct{}
+
+	writeWait, pongWait time.Duration
 }
 
 // offer replaces the pending message and wakes the writer.
@@ -134,7 +136,7 @@ func (c *client) take() []byte {
 }
 
 func (c *client) writeLoop() {
-	ping := time.NewTicker(pingPeriod)
+	ping := time.NewTicker(c.pongWait * 9 / 10)
 	defer ping.Stop()
 	for {
 		select {
@@ -142,14 +144,14 @@ func (c *client) writeLoop() {
 			return
 		case <-c.wake:
 			if m := c.take(); m != nil {
-				c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+				c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
 				if err := c.conn.WriteMessage(websocket.TextMessage, m); err != nil {
 					c.conn.Close() // the reader sees it and unsubscribes
 					return
 				}
 			}
 		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.writeWait)); err != nil {
 				c.conn.Close()
 				return
 			}
@@ -161,8 +163,8 @@ func (c *client) writeLoop() {
 // frames are expected) and returns when the connection ends.
 func (c *client) readLoop() {
 	c.conn.SetReadLimit(4 << 10)
-	c.conn.SetReadDeadline(time.Now().Add(pongWait))
-	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	c.conn.SetReadDeadline(time.Now().Add(c.pongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(c.pongWait)) })
 	for {
 		if _, _, err := c.conn.ReadMessage(); err != nil {
 			return

@@ -108,6 +108,9 @@ func TestHubHundredViewers(t *testing.T) {
 // deadline.
 func TestHubSlowClientDoesNotHoldOthers(t *testing.T) {
 	h, srv := hubServer(t)
+	// Short timings, so the stuck client goes at its write deadline or,
+	// if its buffers never fill, when it fails to answer a ping.
+	h.writeWait, h.pongWait = 200*time.Millisecond, time.Second
 	stuck := dial(t, srv, "run")
 	_ = stuck // never read
 	fast := dial(t, srv, "run")
@@ -121,11 +124,18 @@ func TestHubSlowClientDoesNotHoldOthers(t *testing.T) {
 		close(done)
 	}()
 	seen := readUntil(t, fast, last)
+	go func() { // keep reading, so the fast client answers pings
+		for {
+			if _, _, err := fast.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
 	<-done
 	if len(seen) == last {
 		t.Logf("the fast client kept up with every message")
 	}
-	waitClients(t, h, "run", 1) // the stuck client is gone after writeWait
+	waitClients(t, h, "run", 1) // the stuck client is gone; the fast one stays
 }
 
 func TestHubReconnectResumes(t *testing.T) {
