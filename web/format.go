@@ -73,3 +73,23 @@ func medianAbsErr(rows []perf.FitRow) float64 {
 	}
 	return (e[len(e)/2-1] + e[len(e)/2]) / 2
 }
+
+func signedPct(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f%%", v)
+}
+
+// errClass colours a twin's error: within 15% is good, beyond 30% bad.
+func errClass(v float64) string {
+	switch a := math.Abs(v); {
+	case math.IsNaN(v):
+		return ""
+	case a <= 15:
+		return "good"
+	case a > 30:
+		return "bad"
+	}
+	return ""
+}

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/a-h/templ"
 
@@ -40,6 +41,9 @@ type Options struct {
 	Token    string // if set, every request must carry it (required off loopback)
 	Catalog  *catalog.Catalog
 	Profiles perf.ProfileSet
+	// CalibrationDirs are folders of `fleettwin calibrate run` run
+	// directories, shown live next to their twin.
+	CalibrationDirs []string
 }
 
 // Server is the dashboard.
@@ -49,6 +53,11 @@ type Server struct {
 	opt   Options
 	mux   *http.ServeMux
 	names []string // shipped scenarios
+
+	ctx    context.Context // ends when the server closes
+	cancel context.CancelFunc
+	calMu  sync.Mutex
+	cal    map[string]*calWatcher
 }
 
 // New opens the data directory and builds the routes.
@@ -58,7 +67,8 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux()}
+	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
 	for _, e := range entries {
 		s.names = append(s.names, e.Name())
@@ -85,6 +95,9 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /catalog", s.catalog)
 	s.mux.HandleFunc("GET /calibration", s.calibration)
 	s.mux.HandleFunc("GET /calibration/{hw}/{file}", s.calibrationPlot)
+	s.mux.HandleFunc("GET /calibration/runs/{id}", s.calibrationRun)
+	s.mux.HandleFunc("GET /calibration/runs/{id}/state.json", s.calibrationState)
+	s.mux.HandleFunc("GET /ws/calibration/{id}", s.calibrationWS)
 	return s, nil
 }
 
@@ -102,7 +115,10 @@ func cmpBool(a, b bool) int {
 func (s *Server) Runs() *Runs { return s.runs }
 
 // Close stops the runs in progress and saves what they have.
-func (s *Server) Close() { s.runs.Close() }
+func (s *Server) Close() {
+	s.cancel()
+	s.runs.Close()
+}
 
 // ServeHTTP checks the token, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -430,7 +446,7 @@ func (s *Server) sortedProfiles() []perf.Profile {
 }
 
 func (s *Server) calibration(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles()))
+	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.sortedCalibrationRuns()))
 }
 
 func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {

@@ -17,10 +17,12 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]]", stderr)
+	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]] [--calibrations DIR]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; anything but loopback needs a token")
 	dataDir := fs.String("data", "fleettwin-data", "directory the runs are kept in")
 	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
+	var calibrations stringList
+	fs.Var(&calibrations, "calibrations", "folder of calibration runs to show live (repeatable; default: runs)")
 	start := fs.String("start", "", "start this shipped scenario (or scenario file) when the server comes up")
 	speed := fs.Float64("speed", 600, "with --start: simulated seconds per real second (0: as fast as possible)")
 	var catalogs, profiles stringList
@@ -44,7 +46,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles})
+	if len(calibrations) == 0 {
+		calibrations = stringList{"runs"} // where `calibrate run` writes by default
+	}
+	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations})
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,80 @@ function follow(runID, wasDone) {
   connect();
 }
 
+// The calibration page: a real run next to its twin, per experiment.
+const calPlots = {};
+function calLines(st, name) {
+  const x = st.experiments.map((_, i) => i + 1);
+  const col = (k) => st.experiments.map((e) => e[k]);
+  switch (name) {
+    case "tpot":
+      return [x, [["measured", col("tpot_measured")], ["twin", col("tpot_simulated")]]];
+    case "e2e":
+      return [x, [["measured", col("e2e_measured")], ["twin", col("e2e_simulated")]]];
+    case "err":
+      return [x, [["TPOT", st.median_abs_error_pct.tpot_p50 || []], ["E2E", st.median_abs_error_pct.e2e_p50 || []]]];
+    default:
+      return [st.telemetry.t || [], [["util %", st.telemetry.util_pct || []], ["power W", st.telemetry.power_w || []]]];
+  }
+}
+
+function showCal(st) {
+  window.fleettwin.state = st;
+  window.fleettwin.updates++;
+  const prog = document.querySelector("[data-testid=cal-progress]");
+  if (prog) prog.textContent = `${st.requests} of ${st.planned} requests recorded`;
+  for (const el of document.querySelectorAll("[data-cal-chart]")) {
+    const name = el.dataset.calChart;
+    const [x, lines] = calLines(st, name);
+    const data = [x].concat(lines.map(([, ys]) => ys));
+    if (!calPlots[name]) {
+      calPlots[name] = new uPlot(
+        {
+          width: Math.max(el.clientWidth, 300),
+          height: 200,
+          scales: { x: { time: false } },
+          axes: [{ label: name === "telemetry" ? "seconds" : "experiment" }, { size: 60 }],
+          series: [{ label: "x" }].concat(
+            lines.map(([label], i) => ({
+              label: label,
+              stroke: palette[i % palette.length],
+              width: 2,
+              points: { show: name !== "telemetry" },
+              spanGaps: true,
+            })),
+          ),
+        },
+        data,
+        el,
+      );
+    } else {
+      calPlots[name].setData(data);
+    }
+  }
+}
+
+function followCal(id) {
+  let delay = 250;
+  const connect = () => {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws/calibration/${id}`);
+    ws.onopen = () => {
+      window.fleettwin.connected = true;
+      delay = 250;
+    };
+    ws.onmessage = (ev) => showCal(JSON.parse(ev.data));
+    ws.onclose = () => {
+      window.fleettwin.connected = false;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 5000);
+    };
+  };
+  connect();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const cal = document.getElementById("calibration");
+  if (cal) followCal(cal.dataset.calId);
   const run = document.getElementById("run");
   if (run) {
     const done = run.querySelector("[data-testid=status]").textContent !== "running";
