@@ -34,11 +34,11 @@ test-go: check-go browser ## the Go tests (the real-engine ones skip themselves;
 browser: ## Debian's Chromium for the dashboard's browser test (apt, once)
 	@command -v chromium >/dev/null || scripts/install-chromium.sh
 
-# The calibration against a real Ollama runs on its own, after the other
-# tests: it measures latency, and other test binaries on the same cores
-# would be measured with it.
+# The calibrations against a real Ollama run on their own, one package at a
+# time (-p 1), after the other tests: they measure latency, and other test
+# binaries on the same cores would be measured with them.
 test-engine: ollama ## build Ollama (cached), then calibrate against it on this CPU
-	FLEETTWIN_OLLAMA=$$(scripts/build-ollama.sh) $(GO) test -count=1 -v -run 'Ollama' ./calibrate/... | grep -E -v '^=== (RUN|PAUSE|CONT)'
+	FLEETTWIN_OLLAMA=$$(scripts/build-ollama.sh) $(GO) test -count=1 -p 1 -v -run 'Ollama' ./calibrate/... ./web/... | grep -E -v '^=== (RUN|PAUSE|CONT)'
 
 ollama: ## build Ollama from the Go module proxy, CPU only, cached in .cache/ollama
 	@scripts/build-ollama.sh >/dev/null

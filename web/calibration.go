@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type CalState struct {
 	Engine    string   `json:"engine"`
 	Profile   string   `json:"profile"` // what the twin ran on
 	Finished  bool     `json:"finished"`
+	Running   bool     `json:"running"`  // started by this dashboard and still measuring
 	Requests  int      `json:"requests"` // recorded so far
 	Planned   int      `json:"planned"`
 	Error     string   `json:"error,omitempty"`
@@ -156,6 +158,14 @@ func (w *calWatcher) update() {
 	w.s.hub.Publish("cal/"+w.id, mustJSON(st))
 }
 
+// refresh recomputes and publishes even if no file changed (a job ended).
+func (w *calWatcher) refresh() {
+	w.mu.Lock()
+	w.seen = ""
+	w.mu.Unlock()
+	w.update()
+}
+
 func (w *calWatcher) State() CalState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -165,8 +175,15 @@ func (w *calWatcher) State() CalState {
 // compute replays what the run has recorded so far through the twin: on
 // the run's own fitted profile if `calibrate fit` wrote one, else on the
 // server's profile for the run's hardware and engine.
-func (w *calWatcher) compute() CalState {
-	st := CalState{ID: w.id, Dir: w.dir}
+func (w *calWatcher) compute() (st CalState) {
+	st = CalState{ID: w.id, Dir: w.dir}
+	running, jobErr := w.s.jobError(w.id)
+	st.Running = running
+	defer func() {
+		if jobErr != "" {
+			st.Error = strings.TrimSpace(jobErr + "\n" + st.Error)
+		}
+	}()
 	run, err := calibrate.LoadRun(w.dir, w.s.opt.Catalog)
 	if err != nil {
 		st.Error = err.Error()
@@ -186,6 +203,12 @@ func (w *calWatcher) compute() CalState {
 	}
 	prof, err := w.s.opt.Profiles.Get(st.Hardware, st.Engine)
 	st.Profile = "the " + st.Hardware + "/" + st.Engine + " profile"
+	if err != nil && slices.Contains(perf.Engines, st.Engine) {
+		// No profile yet for this pair: the datasheet prior, as
+		// `fleettwin profile prior` writes it.
+		prof, err = perf.Prior(st.Hardware, st.Engine), nil
+		st.Profile = "the datasheet prior for " + st.Hardware + "/" + st.Engine + " (not fitted yet)"
+	}
 	if data, ferr := os.ReadFile(filepath.Join(w.dir, "profile.toml")); ferr == nil {
 		if p, perr := perf.ParseProfile("profile.toml", data); perr == nil {
 			prof, err, st.Profile = p, nil, "this run's fitted profile.toml"

@@ -44,6 +44,9 @@ type Options struct {
 	// CalibrationDirs are folders of `fleettwin calibrate run` run
 	// directories, shown live next to their twin.
 	CalibrationDirs []string
+	// Ollama serves the url = "local" models of calibrations started
+	// from the dashboard (scripts/build-ollama.sh builds one).
+	Ollama string
 }
 
 // Server is the dashboard.
@@ -58,6 +61,9 @@ type Server struct {
 	cancel context.CancelFunc
 	calMu  sync.Mutex
 	cal    map[string]*calWatcher
+	jobsMu sync.Mutex // not calMu: a watcher's first update, under calMu, reads the jobs
+	jobs   map[string]*calJob
+	jobsWG sync.WaitGroup
 }
 
 // New opens the data directory and builds the routes.
@@ -67,7 +73,7 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}}
+	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
 	for _, e := range entries {
@@ -98,6 +104,8 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /calibration/runs/{id}", s.calibrationRun)
 	s.mux.HandleFunc("GET /calibration/runs/{id}/state.json", s.calibrationState)
 	s.mux.HandleFunc("GET /ws/calibration/{id}", s.calibrationWS)
+	s.mux.HandleFunc("POST /calibration/start", s.calibrationStart)
+	s.mux.HandleFunc("POST /calibration/runs/{id}/stop", s.calibrationStop)
 	return s, nil
 }
 
@@ -118,6 +126,7 @@ func (s *Server) Runs() *Runs { return s.runs }
 func (s *Server) Close() {
 	s.cancel()
 	s.runs.Close()
+	s.jobsWG.Wait() // calibrations stop their servers and keep their records
 }
 
 // ServeHTTP checks the token, then routes.

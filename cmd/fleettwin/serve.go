@@ -23,6 +23,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
 	var calibrations stringList
 	fs.Var(&calibrations, "calibrations", "folder of calibration runs to show live (repeatable; default: runs)")
+	ollamaBin := fs.String("ollama", os.Getenv("FLEETTWIN_OLLAMA"), `Ollama binary for calibrations started from the dashboard whose plans have url = "local"`)
 	start := fs.String("start", "", "start this shipped scenario (or scenario file) when the server comes up")
 	speed := fs.Float64("speed", 600, "with --start: simulated seconds per real second (0: as fast as possible)")
 	var catalogs, profiles stringList
@@ -49,7 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(calibrations) == 0 {
 		calibrations = stringList{"runs"} // where `calibrate run` writes by default
 	}
-	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations})
+	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations, Ollama: *ollamaBin})
 	if err != nil {
 		return err
 	}

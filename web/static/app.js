@@ -114,6 +114,11 @@ function showCal(st) {
   window.fleettwin.updates++;
   const prog = document.querySelector("[data-testid=cal-progress]");
   if (prog) prog.textContent = `${st.requests} of ${st.planned} requests recorded`;
+  const status = document.querySelector("[data-testid=cal-status]");
+  if (status && st.finished) {
+    status.textContent = "finished";
+    status.className = "status done";
+  }
   for (const el of document.querySelectorAll("[data-cal-chart]")) {
     const name = el.dataset.calChart;
     const [x, lines] = calLines(st, name);

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/calibrate"
+	"github.com/fleettwin/fleettwin/calibrate/ollama"
+)
+
+// calJob is a calibration the dashboard started: real requests against
+// real servers, recorded under the first calibration folder, which the
+// calibration page then follows next to its twin.
+type calJob struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set when done
+	log    strings.Builder
+}
+
+// startCalibration runs the plan at path in the background and returns
+// the run's ID. Models with url = "local" are served by the Ollama binary
+// the server was given.
+func (s *Server) startCalibration(path string) (string, error) {
+	if len(s.opt.CalibrationDirs) == 0 {
+		return "", errors.New("no calibration folder: start the server with --calibrations DIR")
+	}
+	plan, planData, err := calibrate.LoadPlan(path, s.opt.Catalog)
+	if err != nil {
+		return "", err
+	}
+	local := 0
+	for _, m := range plan.Models {
+		if m.URL == calibrate.Local {
+			local++
+		}
+	}
+	if local > 0 && s.opt.Ollama == "" {
+		return "", fmt.Errorf(`%s: %d model(s) have url = "local", and this server has no Ollama to serve them (fleettwin serve --ollama BIN)`, path, local)
+	}
+	root := s.opt.CalibrationDirs[0]
+	dir, err := calibrate.Start(root, plan, planData, map[string]string{"fleettwin_go": runtime.Version(), "started_by": "dashboard"})
+	if err != nil {
+		return "", err
+	}
+	id := filepath.Base(dir)
+	ctx, cancel := context.WithCancel(s.ctx)
+	job := &calJob{cancel: cancel, done: make(chan struct{})}
+	s.jobsMu.Lock()
+	s.jobs[id] = job
+	s.jobsMu.Unlock()
+	s.jobsWG.Add(1)
+	go func() {
+		defer s.jobsWG.Done()
+		defer close(job.done)
+		job.err = s.calibrate(ctx, plan, dir, local > 0, &job.log)
+		if job.err != nil {
+			fmt.Fprintf(&job.log, "calibration stopped: %v\n", job.err)
+		}
+		if w, ok := s.watcher(id); ok {
+			w.refresh() // the last records, and the job's end
+		}
+	}()
+	return id, nil
+}
+
+func (s *Server) calibrate(ctx context.Context, plan *calibrate.Plan, dir string, local bool, log io.Writer) error {
+	var srv *ollama.Server
+	if local {
+		var err error
+		srv, err = calibrate.ServeLocal(ctx, plan, s.opt.Catalog, calibrate.LocalOptions{
+			Bin: s.opt.Ollama, Dir: filepath.Join(filepath.Dir(dir), ".ollama"), Threads: 1, Log: log})
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		if _, err := calibrate.RecordServers(ctx, dir, srv, plan); err != nil {
+			fmt.Fprintf(log, "could not record server settings: %v\n", err)
+		}
+	}
+	return (&calibrate.Runner{Plan: plan, Dir: dir, Progress: log}).Run(ctx)
+}
+
+// jobError is what the dashboard knows of a calibration it started: its
+// error once it ended, or "".
+func (s *Server) jobError(id string) (running bool, msg string) {
+	s.jobsMu.Lock()
+	job, ok := s.jobs[id]
+	s.jobsMu.Unlock()
+	if !ok {
+		return false, ""
+	}
+	select {
+	case <-job.done:
+		if job.err != nil {
+			return false, job.err.Error()
+		}
+		return false, ""
+	default:
+		return true, ""
+	}
+}
+
+func (s *Server) calibrationStart(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSpace(r.FormValue("plan"))
+	if path == "" {
+		http.Error(w, "give the path of a calibration plan on this machine", http.StatusBadRequest)
+		return
+	}
+	id, err := s.startCalibration(path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	http.Redirect(w, r, "/calibration/runs/"+id, http.StatusSeeOther)
+}
+
+func (s *Server) calibrationStop(w http.ResponseWriter, r *http.Request) {
+	s.jobsMu.Lock()
+	job, ok := s.jobs[r.PathValue("id")]
+	s.jobsMu.Unlock()
+	if !ok {
+		http.Error(w, "this dashboard did not start that calibration", http.StatusNotFound)
+		return
+	}
+	job.cancel()
+	http.Redirect(w, r, "/calibration/runs/"+r.PathValue("id"), http.StatusSeeOther)
+}
