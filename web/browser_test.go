@@ -115,8 +115,8 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start the seed scenario: %v", err)
 	}
-	if canvases != 6 || status != StatusRunning {
-		t.Errorf("mid-run: %d updates, %d chart canvases (want 6), status %q", updates, canvases, status)
+	if canvases != 10 || status != StatusRunning {
+		t.Errorf("mid-run: %d updates, %d chart canvases (want 10), status %q", updates, canvases, status)
 	}
 	screenshot(t, ctx, "run-live")
 
@@ -124,7 +124,7 @@ func TestDashboardInChromium(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.WaitVisible(`[data-testid=summary]`), // the page reloads itself when the run ends
 		chromedp.Text(`[data-testid=progress-text]`, &progress),
-		chromedp.Poll(`document.querySelectorAll('[data-chart] canvas').length == 6`, nil),
+		chromedp.Poll(`document.querySelectorAll('[data-chart] canvas').length == 10`, nil),
 	)
 	if err != nil {
 		t.Fatalf("wait for the result: %v", err)

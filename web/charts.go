@@ -23,26 +23,23 @@ var palette = []color.RGBA{
 // per device.
 func chartSeries(st State, name string) (title, unit string, labels []string, ys [][]float64, ok bool) {
 	switch name {
-	case "ttft", "tpot":
-		title, unit = "TTFT p95", "s"
-		if name == "tpot" {
-			title = "TPOT p95"
+	case "ttft", "tpot", "e2e", "throughput":
+		title = map[string]string{"ttft": "TTFT p95", "tpot": "TPOT p95", "e2e": "E2E p95", "throughput": "Completed requests"}[name]
+		unit = map[string]string{"throughput": "per second"}[name]
+		if unit == "" {
+			unit = "s"
 		}
 		for _, m := range st.Models {
 			labels = append(labels, m.Model)
-			if name == "ttft" {
-				ys = append(ys, m.TTFTP95)
-			} else {
-				ys = append(ys, m.TPOTP95)
-			}
+			ys = append(ys, map[string][]float64{"ttft": m.TTFTP95, "tpot": m.TPOTP95, "e2e": m.E2EP95, "throughput": m.Throughput}[name])
 		}
 		return title, unit, labels, ys, true
-	case "util", "power", "temp", "clock":
-		title, unit = map[string]string{"util": "Utilization", "power": "Power", "temp": "Temperature", "clock": "Clock"}[name],
-			map[string]string{"util": "share of time", "power": "W", "temp": "C", "clock": "share of full"}[name]
+	case "util", "power", "temp", "clock", "queue", "kv":
+		title = map[string]string{"util": "Utilization", "power": "Power", "temp": "Temperature", "clock": "Clock", "queue": "Waiting requests", "kv": "KV-cache use"}[name]
+		unit = map[string]string{"util": "share of time", "power": "W", "temp": "C", "clock": "share of full", "queue": "requests", "kv": "share of capacity"}[name]
 		for _, d := range st.Devices {
 			labels = append(labels, d.Node)
-			ys = append(ys, map[string][]float64{"util": d.Utilization, "power": d.PowerW, "temp": d.TempC, "clock": d.Clock}[name])
+			ys = append(ys, map[string][]float64{"util": d.Utilization, "power": d.PowerW, "temp": d.TempC, "clock": d.Clock, "queue": d.Waiting, "kv": d.KVUse}[name])
 		}
 		return title, unit, labels, ys, true
 	}

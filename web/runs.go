@@ -78,6 +78,9 @@ type ModelSeries struct {
 	TTFTP95   []float64 `json:"ttft_p95_s"`
 	TPOTP95   []float64 `json:"tpot_p95_s"`
 	E2EP95    []float64 `json:"e2e_p95_s"`
+	// Throughput is requests completed per simulated second since the
+	// previous point.
+	Throughput []float64 `json:"throughput_per_s"`
 }
 
 // DeviceSeries is one device's activity, power and heat over the run.
@@ -412,9 +415,18 @@ func (st *State) apply(s sim.Snapshot, elapsed float64) {
 	if s.Progress > 0 {
 		st.LeftS = elapsed * (1 - s.Progress) / s.Progress
 	}
+	prevT := 0.0
+	if n := len(st.T); n > 0 {
+		prevT = st.T[n-1]
+	}
 	st.T = append(st.T, s.NowS)
 	for i, ms := range s.Models {
 		m := &st.Models[i]
+		rate := math.NaN()
+		if dt := s.NowS - prevT; dt > 0 {
+			rate = float64(ms.Completed-m.Completed) / dt
+		}
+		m.Throughput = append(m.Throughput, rate)
 		m.Completed = ms.Completed
 		m.TTFTP95 = append(m.TTFTP95, ms.TTFTP95)
 		m.TPOTP95 = append(m.TPOTP95, ms.TPOTP95)
@@ -448,7 +460,7 @@ func (st *State) thin() {
 	st.T = half(st.T)
 	for i := range st.Models {
 		m := &st.Models[i]
-		m.TTFTP95, m.TPOTP95, m.E2EP95 = half(m.TTFTP95), half(m.TPOTP95), half(m.E2EP95)
+		m.TTFTP95, m.TPOTP95, m.E2EP95, m.Throughput = half(m.TTFTP95), half(m.TPOTP95), half(m.E2EP95), half(m.Throughput)
 	}
 	for i := range st.Devices {
 		d := &st.Devices[i]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -125,6 +126,17 @@ func TestRunLifecycleAndDownloads(t *testing.T) {
 	st := ts.wait(t, id)
 	if st.Status != StatusDone || st.Progress != 1 || len(st.T) < 100 || len(st.Devices[0].PowerW) != len(st.T) {
 		t.Fatalf("finished run: status %s, progress %v, %d points", st.Status, st.Progress, len(st.T))
+	}
+	// The throughput series integrates back to the completions.
+	for _, m := range st.Models {
+		var n, prev float64
+		for i, r := range m.Throughput {
+			n += r * (st.T[i] - prev)
+			prev = st.T[i]
+		}
+		if math.Abs(n-float64(m.Completed)) > 1e-6*float64(m.Completed) {
+			t.Errorf("%s: ∫ throughput = %v, completed %d", m.Model, n, m.Completed)
+		}
 	}
 	page := ts.doc(t, "/runs/"+id)
 	if got := byTestID(page, "status").Text(); got != StatusDone {

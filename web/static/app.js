@@ -7,6 +7,10 @@ window.fleettwin = { updates: 0, connected: false, state: null };
 const charts = {
   ttft: { series: (s) => s.models.map((m) => [m.model, m.ttft_p95_s]), unit: "s" },
   tpot: { series: (s) => s.models.map((m) => [m.model, m.tpot_p95_s]), unit: "s" },
+  e2e: { series: (s) => s.models.map((m) => [m.model, m.e2e_p95_s]), unit: "s" },
+  throughput: { series: (s) => s.models.map((m) => [m.model, m.throughput_per_s]), unit: "/s" },
+  queue: { series: (s) => s.devices.map((d) => [d.node, d.waiting]), unit: "" },
+  kv: { series: (s) => s.devices.map((d) => [d.node, d.kv_use]), unit: "" },
   util: { series: (s) => s.devices.map((d) => [d.node, d.utilization]), unit: "" },
   power: { series: (s) => s.devices.map((d) => [d.node, d.power_w]), unit: "W" },
   temp: { series: (s) => s.devices.map((d) => [d.node, d.temp_c]), unit: "C" },
