@@ -54,6 +54,9 @@ type Meta struct {
 	Speed     float64   `json:"speed"` // × real time; 0 = as fast as possible
 	Error     string    `json:"error,omitempty"`
 	DurationS float64   `json:"duration_s"`
+	// Session is the browser session that started the run: its what-if
+	// history. Empty for runs started from the command line.
+	Session string `json:"session,omitempty"`
 }
 
 // State is what a run page shows, complete in every message: the hub may
@@ -241,6 +244,17 @@ func (m *Runs) List() []State {
 	return out
 }
 
+// Session lists a browser session's runs, newest first.
+func (m *Runs) Session(session string) []State {
+	var out []State
+	for _, st := range m.List() {
+		if session != "" && st.Session == session {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // Get returns a run by ID.
 func (m *Runs) Get(id string) (*Run, bool) {
 	m.mu.Lock()
@@ -258,6 +272,11 @@ func (m *Runs) Parse(name string, data []byte) (*scenario.Scenario, error) {
 // Start validates the scenario and simulates it in the background at
 // speed × real time (0: as fast as possible).
 func (m *Runs) Start(name string, data []byte, speed float64) (*Run, error) {
+	return m.StartIn("", name, data, speed)
+}
+
+// StartIn is Start for a browser session, whose history the run joins.
+func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, error) {
 	sc, err := m.Parse(name, data)
 	if err != nil {
 		return nil, err
@@ -273,7 +292,7 @@ func (m *Runs) Start(name string, data []byte, speed float64) (*Run, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Run{scenario: data, cancel: cancel, done: make(chan struct{})}
-	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusRunning, Created: now, Speed: speed, DurationS: sc.Duration.Seconds()}
+	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusRunning, Created: now, Speed: speed, DurationS: sc.Duration.Seconds(), Session: session}
 	for _, mdl := range sc.Models {
 		r.state.Models = append(r.state.Models, ModelSeries{Model: mdl.Name})
 	}

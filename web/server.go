@@ -8,7 +8,9 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"embed"
 	"encoding/csv"
 	"errors"
@@ -136,7 +138,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if c, err := r.Cookie(sessionCookie); err != nil || !validSession(c.Value) {
+		// A what-if session: the runs this browser starts form its history.
+		b := make([]byte, 16)
+		rand.Read(b)
+		c := &http.Cookie{Name: sessionCookie, Value: hex.EncodeToString(b), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+		http.SetCookie(w, c)
+		r.AddCookie(c)
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+const sessionCookie = "fleettwin_session"
+
+func validSession(v string) bool {
+	_, err := hex.DecodeString(v)
+	return err == nil && len(v) == 32
+}
+
+// session is the request's what-if session.
+func session(r *http.Request) string {
+	if c, err := r.Cookie(sessionCookie); err == nil && validSession(c.Value) {
+		return c.Value
+	}
+	return ""
 }
 
 const tokenCookie = "fleettwin_token"
@@ -213,7 +238,7 @@ func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, _ := scenarios.FS.ReadFile(name)
-	run, err := s.runs.Start(name, data, speed)
+	run, err := s.runs.StartIn(session(r), name, data, speed)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -347,7 +372,7 @@ func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 		data, _ = scenarios.FS.ReadFile(from)
 	}
 	f, _, err := scenario.Decode(from, data)
-	form := whatifForm{From: from, TOML: string(data)}
+	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r))}
 	if err != nil {
 		form.Error = err.Error()
 	} else {
@@ -380,7 +405,7 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 			data, name, uploaded = b, hdr.Filename, true
 		}
 	}
-	form := whatifForm{From: from, TOML: string(data)}
+	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r))}
 	fail := func(err error) {
 		form.Error = err.Error()
 		render(w, r, http.StatusUnprocessableEntity, whatifPage(form))
@@ -421,7 +446,7 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	run, err := s.runs.Start(name, data, speed)
+	run, err := s.runs.StartIn(session(r), name, data, speed)
 	if err != nil {
 		fail(err)
 		return

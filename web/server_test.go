@@ -7,10 +7,12 @@ import (
 	"math"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -394,11 +396,17 @@ func TestTokenRequired(t *testing.T) {
 		t.Errorf("no token: %d", resp.StatusCode)
 	}
 	resp, _ := ts.get(t, "/?token=s3cret")
-	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 1 {
+	var token *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == tokenCookie {
+			token = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || token == nil || !token.HttpOnly {
 		t.Fatalf("with the token: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
 	req, _ := http.NewRequest("GET", ts.url+"/catalog", nil)
-	req.AddCookie(resp.Cookies()[0])
+	req.AddCookie(token)
 	if r2, err := ts.client.Do(req); err != nil || r2.StatusCode != http.StatusOK {
 		t.Errorf("with the cookie: %v %v", err, r2)
 	}
@@ -452,5 +460,52 @@ func TestLiveStream(t *testing.T) {
 	// seconds, and the end.
 	if st := ts.wait(t, id); len(st.T) != 21 || st.T[len(st.T)-1] != 14400 {
 		t.Errorf("%d points, last at %v s", len(st.T), st.T[len(st.T)-1])
+	}
+}
+
+// Each browser has a what-if session: the runs it starts are its history,
+// and another browser does not see them.
+func TestWhatIfSessionHistory(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	jar := func() *http.Client {
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c.Jar, _ = cookiejar.New(nil)
+		return c
+	}
+	alice, bob := jar(), jar()
+	history := func(c *http.Client) []string {
+		resp, err := c.Get(ts.url + "/whatif")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		d, _ := goquery.NewDocumentFromReader(resp.Body)
+		var ids []string
+		byTestID(d, "history-row").Find("input[name=pick]").Each(func(_ int, s *goquery.Selection) {
+			v, _ := s.Attr("value")
+			ids = append(ids, v)
+		})
+		return ids
+	}
+	if h := history(alice); len(h) != 0 {
+		t.Fatalf("a new session has history %v", h)
+	}
+	var started []string
+	for range 2 {
+		resp, err := alice.PostForm(ts.url+"/runs", url.Values{"scenario": {"seed-separate.toml"}, "speed": {"0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		started = append([]string{strings.TrimPrefix(resp.Header.Get("Location"), "/runs/")}, started...)
+	}
+	if h := history(alice); !slices.Equal(h, started) {
+		t.Errorf("alice's history %v, started %v", h, started)
+	}
+	if h := history(bob); len(h) != 0 {
+		t.Errorf("bob sees alice's runs: %v", h)
+	}
+	for _, id := range started {
+		ts.wait(t, id)
 	}
 }

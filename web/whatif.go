@@ -13,8 +13,9 @@ import (
 type whatifForm struct {
 	From   string
 	TOML   string
-	Fields []field
-	Error  string
+	Fields  []field
+	Error   string
+	History []State // this browser session's runs, newest first
 }
 
 type field struct {
