@@ -11,8 +11,8 @@ import (
 // whatifForm is the what-if page: the scenario as TOML and the fields a
 // planner changes most, each bound to a place in the scenario file.
 type whatifForm struct {
-	From   string
-	TOML   string
+	From    string
+	TOML    string
 	Fields  []field
 	Error   string
 	History []State // this browser session's runs, newest first
