@@ -376,7 +376,7 @@ func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		form.Error = err.Error()
 	} else {
-		form.Fields = formFields(f)
+		form.Fields, form.Groups = formFields(f), groupViews(f)
 	}
 	render(w, r, http.StatusOK, whatifPage(form))
 }
@@ -431,7 +431,25 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	form.TOML, form.Fields = string(data), formFields(f)
+	if action := r.FormValue("action"); strings.Contains(action, ":") && !uploaded {
+		// A placement edit: show the changed scenario, run nothing yet.
+		if err := place(f, action); err != nil {
+			form.Fields, form.Groups = formFields(f), groupViews(f)
+			fail(err)
+			return
+		}
+		if data, err = f.Encode(); err != nil {
+			fail(err)
+			return
+		}
+		form.TOML, form.Fields, form.Groups = string(data), formFields(f), groupViews(f)
+		if _, err := s.runs.Parse(name, data); err != nil {
+			form.Error = err.Error()
+		}
+		render(w, r, http.StatusOK, whatifPage(form))
+		return
+	}
+	form.TOML, form.Fields, form.Groups = string(data), formFields(f), groupViews(f)
 	if _, err := s.runs.Parse(name, data); err != nil {
 		fail(err)
 		return

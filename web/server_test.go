@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"math"
 	"mime/multipart"
 	"net/http"
@@ -508,4 +509,62 @@ func TestWhatIfSessionHistory(t *testing.T) {
 	for _, id := range started {
 		ts.wait(t, id)
 	}
+}
+
+// Placement controls add and remove instances and node groups in the
+// form, without running anything, and refuse to leave nothing.
+func TestWhatIfPlacement(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	post := func(form map[string]string) (int, *goquery.Document) {
+		body, ctype := multipartForm(t, form, "")
+		resp, page := ts.do(t, "POST", "/whatif", body, ctype)
+		d, _ := goquery.NewDocumentFromReader(strings.NewReader(page))
+		return resp.StatusCode, d
+	}
+	form := whatifFields(t, ts.doc(t, "/whatif"))
+	form["action"] = "add-instance:0"
+	code, d := post(form)
+	if n := byTestID(d, "group").First().Find("li").Length(); code != 200 || n != 3 {
+		t.Fatalf("add an instance: %d, %d instances", code, n)
+	}
+	form = whatifFields(t, d)
+	form["action"] = "add-group:0"
+	_, d = post(form)
+	groups := byTestID(d, "group")
+	if groups.Length() != 2 || !strings.Contains(groups.Last().Text(), "spark-2") {
+		t.Fatalf("copy the group: %d groups %q", groups.Length(), groups.Last().Text())
+	}
+	form = whatifFields(t, d)
+	if !strings.Contains(form["toml"], `name = "spark-2"`) || strings.Count(form["toml"], "[[nodes.instances]]") != 6 {
+		t.Errorf("the TOML does not have the new placement:\n%s", form["toml"])
+	}
+	form["action"] = "remove-group:0"
+	_, d = post(form)
+	form = whatifFields(t, d)
+	form["action"] = "remove-instance:0:2"
+	_, d = post(form)
+	form = whatifFields(t, d)
+	if n := byTestID(d, "group").Length(); n != 1 || strings.Count(form["toml"], "[[nodes.instances]]") != 2 {
+		t.Fatalf("after removing: %d groups, TOML\n%s", n, form["toml"])
+	}
+	for action, want := range map[string]string{
+		"remove-group:0":      "at least one node group",
+		"remove-instance:0:9": "no instance 9",
+		"add-instance:7":      "no node group 7",
+	} {
+		f := maps.Clone(form)
+		f["action"] = action
+		code, d := post(f)
+		if msg := byTestID(d, "whatif-error").Text(); code != http.StatusUnprocessableEntity || !strings.Contains(msg, want) {
+			t.Errorf("%s: %d %q, want %q", action, code, msg, want)
+		}
+	}
+	// The edited placement runs.
+	form["action"], form["speed"] = "run", "0"
+	body, ctype := multipartForm(t, form, "")
+	resp, page := ts.do(t, "POST", "/whatif", body, ctype)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("run: %d\n%s", resp.StatusCode, page)
+	}
+	ts.wait(t, strings.TrimPrefix(resp.Header.Get("Location"), "/runs/"))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/fleettwin/fleettwin/scenario"
 )
@@ -16,6 +17,87 @@ type whatifForm struct {
 	Fields  []field
 	Error   string
 	History []State // this browser session's runs, newest first
+	Groups  []groupView
+}
+
+// groupView is a node group as the placement controls show it.
+type groupView struct {
+	Index     int
+	Name      string
+	Hardware  string
+	Count     int
+	Instances []string // "model (quant)"
+}
+
+func groupViews(f *scenario.File) []groupView {
+	var out []groupView
+	for i, g := range f.Nodes {
+		v := groupView{Index: i, Name: g.Name, Hardware: g.Hardware, Count: g.Count}
+		for _, in := range g.Instances {
+			v.Instances = append(v.Instances, fmt.Sprintf("%s (%s)", in.Model, in.Quant))
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// place applies a placement action from the form: "add-instance:G" copies
+// group G's last instance, "remove-instance:G:I" removes one,
+// "add-group:G" copies a whole group, "remove-group:G" removes one.
+func place(f *scenario.File, action string) error {
+	parts := strings.Split(action, ":")
+	idx := func(i int, n int, what string) (int, error) {
+		if i >= len(parts) {
+			return 0, fmt.Errorf("placement %q: no %s", action, what)
+		}
+		v, err := strconv.Atoi(parts[i])
+		if err != nil || v < 0 || v >= n {
+			return 0, fmt.Errorf("placement %q: no %s %s", action, what, parts[i])
+		}
+		return v, nil
+	}
+	g, err := idx(1, len(f.Nodes), "node group")
+	if err != nil {
+		return err
+	}
+	group := &f.Nodes[g]
+	switch parts[0] {
+	case "add-instance":
+		if len(group.Instances) == 0 {
+			return fmt.Errorf("node group %s has no instance to copy", group.Name)
+		}
+		group.Instances = append(group.Instances, group.Instances[len(group.Instances)-1])
+	case "remove-instance":
+		i, err := idx(2, len(group.Instances), "instance")
+		if err != nil {
+			return err
+		}
+		if len(group.Instances) == 1 {
+			return fmt.Errorf("node group %s needs at least one instance: remove the group instead", group.Name)
+		}
+		group.Instances = slices.Delete(slices.Clone(group.Instances), i, i+1)
+	case "add-group":
+		c := *group
+		c.Instances = slices.Clone(group.Instances)
+		names := map[string]bool{}
+		for _, n := range f.Nodes {
+			names[n.Name] = true
+		}
+		for k := 2; ; k++ {
+			if c.Name = fmt.Sprintf("%s-%d", group.Name, k); !names[c.Name] {
+				break
+			}
+		}
+		f.Nodes = append(f.Nodes, c)
+	case "remove-group":
+		if len(f.Nodes) == 1 {
+			return fmt.Errorf("a scenario needs at least one node group")
+		}
+		f.Nodes = slices.Delete(slices.Clone(f.Nodes), g, g+1)
+	default:
+		return fmt.Errorf("unknown placement action %q", action)
+	}
+	return nil
 }
 
 type field struct {
