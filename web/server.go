@@ -372,7 +372,7 @@ func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 		data, _ = scenarios.FS.ReadFile(from)
 	}
 	f, _, err := scenario.Decode(from, data)
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r))}
+	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil)}
 	if err != nil {
 		form.Error = err.Error()
 	} else {
@@ -405,7 +405,7 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 			data, name, uploaded = b, hdr.Filename, true
 		}
 	}
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r))}
+	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil)}
 	fail := func(err error) {
 		form.Error = err.Error()
 		render(w, r, http.StatusUnprocessableEntity, whatifPage(form))
@@ -415,6 +415,7 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	form.Choices = s.choices(f)
 	if !uploaded { // an uploaded file replaces the form; the fields describe the old one
 		values, orig := map[string]string{}, map[string]string{}
 		for _, b := range bindings(f) {
@@ -528,4 +529,30 @@ func (s *Server) Wait(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// choices lists the catalog's hardware and weight formats, the engines,
+// and the served models of f (or of the default scenario).
+func (s *Server) choices(f *scenario.File) choices {
+	var c choices
+	for n := range s.opt.Catalog.Hardware {
+		c.Hardware = append(c.Hardware, n)
+	}
+	for n := range s.opt.Catalog.Formats {
+		c.Quants = append(c.Quants, n)
+	}
+	c.Engines = slices.Clone(perf.Engines)
+	if f == nil {
+		data, _ := scenarios.FS.ReadFile(scenarios.Default)
+		f, _, _ = scenario.Decode(scenarios.Default, data)
+	}
+	if f != nil {
+		for n := range f.Models {
+			c.Models = append(c.Models, n)
+		}
+	}
+	slices.Sort(c.Hardware)
+	slices.Sort(c.Quants)
+	slices.Sort(c.Models)
+	return c
 }

@@ -271,6 +271,14 @@ func TestWhatIf(t *testing.T) {
 	if form[rate] != "0.1" || form["nodes.0.hardware"] != "dgx-spark" || !strings.Contains(form["toml"], `name = "seed-colocated"`) {
 		t.Fatalf("form from the seed: rate %q, hardware %q", form[rate], form["nodes.0.hardware"])
 	}
+	// Hardware, engines, weight formats and served models are offered.
+	d := ts.doc(t, "/whatif")
+	if list, _ := byTestID(d, "field-nodes.0.hardware").Attr("list"); d.Find("datalist#"+list+" option").Length() != len(cat.Hardware) {
+		t.Errorf("hardware field's list %q offers %d devices", list, d.Find("datalist#"+list+" option").Length())
+	}
+	if d.Find(`datalist#choices-models option[value="qwen3-14b"]`).Length() != 1 {
+		t.Error("the served models are not offered")
+	}
 
 	// Changing a field runs the changed scenario; an edit made in the
 	// TOML alone is kept.

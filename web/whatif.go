@@ -17,6 +17,7 @@ type whatifForm struct {
 	Fields  []field
 	Error   string
 	History []State // this browser session's runs, newest first
+	Choices choices
 	Groups  []groupView
 }
 
@@ -102,6 +103,13 @@ func place(f *scenario.File, action string) error {
 
 type field struct {
 	Name, Label, Value string
+	List               string // id of the datalist with the valid choices, if any
+}
+
+// choices are the datalists of the what-if form: what the catalog,
+// the profiles and the scenario offer.
+type choices struct {
+	Hardware, Engines, Quants, Models []string
 }
 
 // binding reads and writes one field of a scenario file.
@@ -237,7 +245,13 @@ func bindings(f *scenario.File) []binding {
 func formFields(f *scenario.File) []field {
 	var out []field
 	for _, b := range bindings(f) {
-		out = append(out, field{Name: b.name, Label: b.label, Value: b.get(f)})
+		fl := field{Name: b.name, Label: b.label, Value: b.get(f)}
+		for suffix, list := range map[string]string{".hardware": "hardware", ".engine": "engines", ".quant": "quants", ".model": "models"} {
+			if strings.HasSuffix(b.name, suffix) {
+				fl.List = "choices-" + list
+			}
+		}
+		out = append(out, fl)
 	}
 	return out
 }
