@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -327,4 +328,28 @@ func (s *Server) sortedCalibrationRuns() []string {
 	slices.Sort(ids)
 	slices.Reverse(ids)
 	return ids
+}
+
+func (s *Server) calibrationChart(w http.ResponseWriter, r *http.Request) {
+	cw, ok := s.watcher(r.PathValue("id"))
+	if !ok {
+		http.Error(w, "no such calibration run", http.StatusNotFound)
+		return
+	}
+	file := r.PathValue("file")
+	ext := filepath.Ext(file)
+	format := strings.TrimPrefix(ext, ".")
+	st := cw.State()
+	title, xlabel, unit, x, labels, ys, ok := calChartSeries(st, strings.TrimSuffix(file, ext))
+	if !ok || (format != "svg" && format != "png") {
+		http.Error(w, fmt.Sprintf("no chart %q: tpot, e2e, err or telemetry, as .svg or .png", file), http.StatusNotFound)
+		return
+	}
+	var b bytes.Buffer
+	if err := writeLines(&b, st.ID+": "+title, xlabel, unit, x, labels, ys, format); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", map[string]string{"svg": "image/svg+xml", "png": "image/png"}[format])
+	w.Write(b.Bytes())
 }

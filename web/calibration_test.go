@@ -152,6 +152,15 @@ func TestCalibrationLive(t *testing.T) {
 	if bad := read(); bad.Error == "" || len(bad.Exps) != len(st.Exps) {
 		t.Errorf("unreadable records: error %q, %d experiments kept of %d", bad.Error, len(bad.Exps), len(st.Exps))
 	}
+	for _, c := range []string{"tpot.svg", "e2e.png", "err.svg", "telemetry.svg"} {
+		resp, body := ts.get(t, "/calibration/runs/"+id+"/chart/"+c)
+		if resp.StatusCode != 200 || !(strings.Contains(body, "<svg") || strings.HasPrefix(body, "\x89PNG")) {
+			t.Errorf("chart %s: %d", c, resp.StatusCode)
+		}
+	}
+	if resp, _ := ts.get(t, "/calibration/runs/"+id+"/chart/nope.svg"); resp.StatusCode != 404 {
+		t.Errorf("unknown chart: %d", resp.StatusCode)
+	}
 	if resp, _ := ts.get(t, "/calibration/runs/no-such-run"); resp.StatusCode != 404 {
 		t.Errorf("unknown calibration run: %d", resp.StatusCode)
 	}

@@ -52,13 +52,45 @@ func writeChart(w io.Writer, st State, name, format string) error {
 	if !ok {
 		return fmt.Errorf("no chart %q", name)
 	}
+	return writeLines(w, st.Name+": "+title, "simulated time (s)", unit, st.T, labels, ys, format)
+}
+
+// calChartSeries picks a calibration chart's lines, as app.js draws them.
+func calChartSeries(st CalState, name string) (title, xlabel, unit string, x []float64, labels []string, ys [][]float64, ok bool) {
+	col := func(get func(CalExp) float64) []float64 {
+		var out []float64
+		for _, e := range st.Exps {
+			out = append(out, get(e))
+		}
+		return out
+	}
+	for i := range st.Exps {
+		x = append(x, float64(i+1))
+	}
+	switch name {
+	case "tpot":
+		return "TPOT p50: measured and twin", "experiment", "s", x, []string{"measured", "twin"},
+			[][]float64{col(func(e CalExp) float64 { return e.TPOT }), col(func(e CalExp) float64 { return e.TPOTSim })}, true
+	case "e2e":
+		return "E2E p50: measured and twin", "experiment", "s", x, []string{"measured", "twin"},
+			[][]float64{col(func(e CalExp) float64 { return e.E2E }), col(func(e CalExp) float64 { return e.E2ESim })}, true
+	case "err":
+		return "running median |error|", "experiment", "%", x, []string{"TPOT", "E2E"}, [][]float64{st.MedianErr.TPOT, st.MedianErr.E2E}, true
+	case "telemetry":
+		return "device telemetry", "seconds", "", st.Telemetry.T, []string{"utilization %", "power W"}, [][]float64{st.Telemetry.Util, st.Telemetry.PowerW}, true
+	}
+	return "", "", "", nil, nil, nil, false
+}
+
+// writeLines draws one line per label against x, NaN points left out.
+func writeLines(w io.Writer, title, xlabel, unit string, x []float64, labels []string, ys [][]float64, format string) error {
 	p := plot.New()
-	p.Title.Text = st.Name + ": " + title
-	p.X.Label.Text = "simulated time (s)"
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
 	p.Y.Label.Text = unit
 	for i, y := range ys {
 		var pts plotter.XYs
-		for j, t := range st.T {
+		for j, t := range x {
 			if j < len(y) && !math.IsNaN(y[j]) {
 				pts = append(pts, plotter.XY{X: t, Y: y[j]})
 			}

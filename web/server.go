@@ -105,6 +105,7 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /calibration/{hw}/{file}", s.calibrationPlot)
 	s.mux.HandleFunc("GET /calibration/runs/{id}", s.calibrationRun)
 	s.mux.HandleFunc("GET /calibration/runs/{id}/state.json", s.calibrationState)
+	s.mux.HandleFunc("GET /calibration/runs/{id}/chart/{file}", s.calibrationChart)
 	s.mux.HandleFunc("GET /ws/calibration/{id}", s.calibrationWS)
 	s.mux.HandleFunc("POST /calibration/start", s.calibrationStart)
 	s.mux.HandleFunc("POST /calibration/runs/{id}/stop", s.calibrationStop)
