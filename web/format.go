@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fleettwin/fleettwin/perf"
@@ -92,4 +93,22 @@ func errClass(v float64) string {
 		return "bad"
 	}
 	return ""
+}
+
+// devicesNow is each device's temperature, clock and throttle state at
+// the latest point, as app.js also writes it.
+func devicesNow(st State) string {
+	var parts []string
+	for _, d := range st.Devices {
+		n := len(d.TempC)
+		if n == 0 {
+			continue
+		}
+		p := fmt.Sprintf("%s: %.1f C, clock %.0f%%", d.Node, d.TempC[n-1], 100*d.Clock[n-1])
+		if d.Throttle != "" {
+			p += ", throttled (" + d.Throttle + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " · ")
 }

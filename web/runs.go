@@ -95,6 +95,9 @@ type DeviceSeries struct {
 	TempC       []float64 `json:"temp_c"`
 	Clock       []float64 `json:"clock"`
 	Waiting     []float64 `json:"waiting"`
+	// Throttle is what holds the clock down now: "thermal", "power cap",
+	// both, or "".
+	Throttle string `json:"throttle"`
 }
 
 // Outcome is a finished run's result file: what `simulate --json` writes.
@@ -459,6 +462,7 @@ func (st *State) apply(s sim.Snapshot, elapsed float64) {
 		d.TempC = append(d.TempC, ds.TempNowC)
 		d.Clock = append(d.Clock, ds.ClockNow)
 		d.Waiting = append(d.Waiting, ds.Waiting)
+		d.Throttle = ds.Throttle
 	}
 	if len(st.T) > maxPoints {
 		st.thin()

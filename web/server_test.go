@@ -149,6 +149,9 @@ func TestRunLifecycleAndDownloads(t *testing.T) {
 	if rows.Length() != 2 || !strings.Contains(rows.First().Text(), "qwen3-14b") {
 		t.Errorf("summary rows: %d %q", rows.Length(), rows.First().Text())
 	}
+	if got := byTestID(page, "devices-now").Text(); !strings.HasPrefix(got, "spark: ") || strings.Contains(got, "throttled") {
+		t.Errorf("devices now: %q", got)
+	}
 	if !strings.Contains(byTestID(page, "cost").Text(), "per million tokens") || byTestID(page, "chart-power").Length() != 1 {
 		t.Errorf("cost line %q, power chart %d", byTestID(page, "cost").Text(), byTestID(page, "chart-power").Length())
 	}
@@ -575,4 +578,23 @@ func TestWhatIfPlacement(t *testing.T) {
 		t.Fatalf("run: %d\n%s", resp.StatusCode, page)
 	}
 	ts.wait(t, strings.TrimPrefix(resp.Header.Get("Location"), "/runs/"))
+}
+
+// The closet Spark throttles; the run page says so.
+func TestRunShowsThrottling(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	id := ts.start(t, "seed-colocated-closet.toml", "0")
+	st := ts.wait(t, id)
+	held := false
+	for _, d := range st.Devices {
+		held = held || d.Throttle != ""
+	}
+	page := ts.doc(t, "/runs/"+id)
+	now := byTestID(page, "devices-now").Text()
+	if held != strings.Contains(now, "throttled (thermal)") {
+		t.Errorf("state throttle %v, page %q", held, now)
+	}
+	if o := mustRun(t, ts, id).Outcome(); o == nil || len(o.Throttling) != 2 || o.Devices[0].ThermalS == 0 {
+		t.Errorf("the closet run's outcome has no throttling priced: %+v", o)
+	}
 }

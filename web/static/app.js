@@ -58,6 +58,19 @@ function showState(state) {
       ? `${state.status}: ${Math.round(state.now_s)} of ${Math.round(state.duration_s)} simulated seconds, ${state.events} events`
       : `${Math.round(state.now_s)}/${Math.round(state.duration_s)} sim-s (${Math.round(100 * state.progress)}%) · ${rate.toPrecision(3)} sim-s per second · ${left} left`;
   }
+  const now = document.querySelector("[data-testid=devices-now]");
+  if (now) {
+    now.textContent = state.devices
+      .filter((d) => d.temp_c && d.temp_c.length)
+      .map((d) => {
+        const i = d.temp_c.length - 1;
+        let s = `${d.node}: ${d.temp_c[i].toFixed(1)} C, clock ${Math.round(100 * d.clock[i])}%`;
+        if (d.throttle) s += `, throttled (${d.throttle})`;
+        return s;
+      })
+      .join(" · ");
+    now.classList.toggle("hot", state.devices.some((d) => d.throttle));
+  }
   const status = document.querySelector("[data-testid=status]");
   if (status) {
     status.textContent = state.status;
