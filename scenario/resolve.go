@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -126,6 +127,48 @@ func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.Profile
 		return nil, r.errs
 	}
 	return sc, nil
+}
+
+// Resolve resolves a document built in code rather than read from a file
+// (the planner's candidates): errors name fields but no lines.
+func Resolve(name string, f *File, cat *catalog.Catalog, profiles perf.ProfileSet, files fs.FS) (*Scenario, error) {
+	r := resolver{file: name, loc: catalog.NewLocator(nil), cat: cat, profiles: profiles, files: files}
+	sc := r.resolve(f)
+	if len(r.errs) > 0 {
+		return nil, r.errs
+	}
+	return sc, nil
+}
+
+// CheckServed validates the served models, router, site and cost of a
+// document that shares the scenario's keys for them, such as a plan file:
+// errors name that document's own lines. Nodes and keys a scenario does
+// not have are left to the caller.
+func CheckServed(name string, data []byte, cat *catalog.Catalog, files fs.FS) error {
+	f, md, err := Decode(name, data)
+	if err != nil {
+		return err
+	}
+	r := resolver{file: name, loc: catalog.NewLocator(data), md: md, cat: cat, files: files}
+	router := f.Router
+	if router == "" {
+		router = "least-outstanding"
+	}
+	if !slices.Contains(Routers, router) {
+		r.add(key("router"), "unknown router %q; valid: %s", router, strings.Join(Routers, ", "))
+	}
+	if len(f.Models) == 0 {
+		r.add(key("models"), "at least one served model is required")
+	}
+	for _, n := range slices.Sorted(maps.Keys(f.Models)) {
+		r.model(n, f.Models[n], router)
+	}
+	r.siteAndCost(f)
+	if len(r.errs) > 0 {
+		slices.SortStableFunc(r.errs, func(a, b *catalog.FieldError) int { return a.Line - b.Line })
+		return r.errs
+	}
+	return nil
 }
 
 // tomlError converts the TOML library's errors to FieldErrors.

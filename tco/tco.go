@@ -100,23 +100,18 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 	var utilSum float64
 	for i, n := range sc.Nodes {
 		d := res.Devices[i]
-		nc := NodeCost{Node: n.Name, Hardware: n.Hardware.Name, PriceUSD: n.PriceUSD, Utilization: d.WindowUtilization}
+		var powerW float64
 		if d.WindowS > 0 {
-			nc.PowerW = d.WindowNodeEnergyJ / d.WindowS
+			powerW = d.WindowNodeEnergyJ / d.WindowS
 		}
-		switch cost.Pricing {
-		case "cloud":
-			if n.CloudUSDPerHour <= 0 {
-				return nil, fmt.Errorf("cost %s: node %s: pricing is cloud but %s has no cloud_usd_per_hour (set it on the node group)", sc.Name, n.Name, n.Hardware.Name)
-			}
-			nc.OtherUSDPerHour = n.CloudUSDPerHour
-		default:
-			nc.CapexUSDPerHour = AnnualPayment(n.PriceUSD, cost.FinancingRate, cost.AmortizationYears) / HoursPerYear
-			nc.EnergyUSDPerHour = nc.PowerW / 1000 * site.PUE * site.ElectricityUSDPerKWh
-			nc.OtherUSDPerHour = cost.HostingUSDPerMonth/HoursPerMonth + n.PriceUSD*cost.SupportPctPerYear/100/HoursPerYear
+		nc, err := NodeHourly(cost, site, n, powerW)
+		if err != nil {
+			return nil, fmt.Errorf("cost %s: %w", sc.Name, err)
+		}
+		nc.Utilization = d.WindowUtilization
+		if cost.Pricing != "cloud" {
 			r.EnergyKWhPerHour += nc.PowerW / 1000 * site.PUE
 		}
-		nc.USDPerHour = nc.CapexUSDPerHour + nc.EnergyUSDPerHour + nc.OtherUSDPerHour
 		r.Nodes = append(r.Nodes, nc)
 		r.HardwareSpendUSD += n.PriceUSD
 		r.USDPerHour += nc.USDPerHour
@@ -188,6 +183,26 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 	}
 	r.Assumptions = assumptions(sc)
 	return r, nil
+}
+
+// NodeHourly is what node n costs per hour while it draws powerW (device
+// and host, before PUE) under the pricing in cost. The planner prices a
+// node at idle power with it to bound a configuration's cost from below.
+func NodeHourly(cost scenario.Cost, site scenario.Site, n scenario.Node, powerW float64) (NodeCost, error) {
+	nc := NodeCost{Node: n.Name, Hardware: n.Hardware.Name, PriceUSD: n.PriceUSD, PowerW: powerW}
+	switch cost.Pricing {
+	case "cloud":
+		if n.CloudUSDPerHour <= 0 {
+			return nc, fmt.Errorf("node %s: pricing is cloud but %s has no cloud_usd_per_hour (set it on the node group)", n.Name, n.Hardware.Name)
+		}
+		nc.OtherUSDPerHour = n.CloudUSDPerHour
+	default:
+		nc.CapexUSDPerHour = AnnualPayment(n.PriceUSD, cost.FinancingRate, cost.AmortizationYears) / HoursPerYear
+		nc.EnergyUSDPerHour = powerW / 1000 * site.PUE * site.ElectricityUSDPerKWh
+		nc.OtherUSDPerHour = cost.HostingUSDPerMonth/HoursPerMonth + n.PriceUSD*cost.SupportPctPerYear/100/HoursPerYear
+	}
+	nc.USDPerHour = nc.CapexUSDPerHour + nc.EnergyUSDPerHour + nc.OtherUSDPerHour
+	return nc, nil
 }
 
 func perMillion(usdPerHour, tokensPerS float64) float64 {

@@ -10,14 +10,11 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	staticchart "github.com/fleettwin/fleettwin/chart"
 	"github.com/fleettwin/fleettwin/perf"
 )
 
-// palette is shared with app.js, so exported charts look like live ones.
-var palette = []color.RGBA{
-	{R: 0x25, G: 0x63, B: 0xeb, A: 255}, {R: 0xdc, G: 0x26, B: 0x26, A: 255}, {R: 0x16, G: 0xa3, B: 0x4a, A: 255},
-	{R: 0xd9, G: 0x77, B: 0x06, A: 255}, {R: 0x93, G: 0x33, B: 0xea, A: 255}, {R: 0x08, G: 0x91, B: 0xb2, A: 255},
-}
+var palette = staticchart.Palette
 
 // chartSeries picks a chart's lines from a run's state: one per model or
 // per device.
@@ -84,36 +81,7 @@ func calChartSeries(st CalState, name string) (title, xlabel, unit string, x []f
 
 // writeLines draws one line per label against x, NaN points left out.
 func writeLines(w io.Writer, title, xlabel, unit string, x []float64, labels []string, ys [][]float64, format string) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = unit
-	for i, y := range ys {
-		var pts plotter.XYs
-		for j, t := range x {
-			if j < len(y) && !math.IsNaN(y[j]) {
-				pts = append(pts, plotter.XY{X: t, Y: y[j]})
-			}
-		}
-		if len(pts) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(pts)
-		if err != nil {
-			return err
-		}
-		l.Color = palette[i%len(palette)]
-		l.Width = vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(labels[i], l)
-	}
-	p.Legend.Top = true
-	wt, err := p.WriterTo(7*vg.Inch, 3.5*vg.Inch, format)
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
+	return staticchart.Lines(w, title, xlabel, unit, x, labels, ys, format)
 }
 
 // writeProfileScatter draws a profile's fitted rows, predicted against

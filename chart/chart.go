@@ -1,0 +1,113 @@
+// Package chart draws fleettwin's static charts with gonum/plot, so that a
+// chart exported from the dashboard, written by the command line and
+// embedded in a report look the same. Each call builds a fresh plot: gonum
+// plots are not safe to share.
+package chart
+
+import (
+	"image/color"
+	"io"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Palette is shared with the dashboard's live charts (web/static/app.js).
+var Palette = []color.RGBA{
+	{R: 0x25, G: 0x63, B: 0xeb, A: 255}, {R: 0xdc, G: 0x26, B: 0x26, A: 255}, {R: 0x16, G: 0xa3, B: 0x4a, A: 255},
+	{R: 0xd9, G: 0x77, B: 0x06, A: 255}, {R: 0x93, G: 0x33, B: 0xea, A: 255}, {R: 0x08, G: 0x91, B: 0xb2, A: 255},
+}
+
+// Formats are the image formats the charts can be written in.
+var Formats = []string{"svg", "png"}
+
+// Lines draws one line per label against x, NaN points left out, as SVG or
+// PNG (format).
+func Lines(w io.Writer, title, xlabel, ylabel string, x []float64, labels []string, ys [][]float64, format string) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	for i, y := range ys {
+		var pts plotter.XYs
+		for j, t := range x {
+			if j < len(y) && !math.IsNaN(y[j]) {
+				pts = append(pts, plotter.XY{X: t, Y: y[j]})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = Palette[i%len(Palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(labels[i], l)
+	}
+	p.Legend.Top = true
+	return write(w, p, format)
+}
+
+// PointSet is a named group of points of a scatter chart.
+type PointSet struct {
+	Label string
+	X, Y  []float64
+	// Line joins the points in order (a front) instead of scattering them.
+	Line bool
+}
+
+// Points draws point sets on one chart: scatters, and lines for the sets
+// that ask for one.
+func Points(w io.Writer, title, xlabel, ylabel string, sets []PointSet, format string) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	for i, s := range sets {
+		var pts plotter.XYs
+		for j := range s.X {
+			if j < len(s.Y) && !math.IsNaN(s.X[j]) && !math.IsNaN(s.Y[j]) && !math.IsInf(s.Y[j], 0) {
+				pts = append(pts, plotter.XY{X: s.X[j], Y: s.Y[j]})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		c := Palette[i%len(Palette)]
+		if s.Line {
+			l, sc, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return err
+			}
+			l.Color, l.Width = c, vg.Points(1.5)
+			sc.Color, sc.Shape, sc.Radius = c, draw.CircleGlyph{}, vg.Points(3.5)
+			p.Add(l, sc)
+			p.Legend.Add(s.Label, l, sc)
+			continue
+		}
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius = c, vg.Points(2.5)
+		p.Add(sc)
+		p.Legend.Add(s.Label, sc)
+	}
+	p.Legend.Top = true
+	return write(w, p, format)
+}
+
+func write(w io.Writer, p *plot.Plot, format string) error {
+	wt, err := p.WriterTo(7*vg.Inch, 3.5*vg.Inch, format)
+	if err != nil {
+		return err
+	}
+	_, err = wt.WriteTo(w)
+	return err
+}

@@ -1,0 +1,292 @@
+// Package planner answers "what should I buy, and how should I place the
+// models?": it searches fleet configurations (hardware, weight format,
+// engine settings, which models share a node, power cap, node counts) for
+// the cheapest that meets every SLO, judging each with the simulator.
+//
+// The search is pure and deterministic: a candidate's outcome depends only
+// on the plan and the candidate, never on the order candidates ran in, the
+// number of workers, or which shard ran it. That is what lets a plan run as
+// n independent shards and merge into exactly the result of one run.
+package planner
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
+)
+
+// File is a plan document as written in TOML. Its models, router, site and
+// cost keys are those of a scenario; the nodes are what the plan searches.
+type File struct {
+	Name        string `toml:"name"`
+	Description string `toml:"description,omitempty"`
+	Seed        uint64 `toml:"seed"`
+	// WindowS is the simulated span each configuration is judged on, at the
+	// design load (after WarmupS).
+	WindowS float64 `toml:"window_s"`
+	WarmupS float64 `toml:"warmup_s"`
+	// Growth multiplies every model's load: plan for next year's traffic.
+	Growth float64 `toml:"growth,omitempty"`
+	// Replicas is how many seeds a configuration must meet the SLOs on
+	// (seed, seed+1, ...); more is slower and less likely to pick a
+	// configuration that passed by luck.
+	Replicas int `toml:"replicas,omitempty"`
+	// VerifySeeds re-simulates the winner on this many fresh seeds.
+	VerifySeeds int `toml:"verify_seeds,omitempty"`
+	// MaxThrottledPct rejects configurations whose devices run below full
+	// clock (heat or power cap) for more than this share of the time.
+	MaxThrottledPct *float64 `toml:"max_throttled_pct,omitempty"`
+
+	Router string                          `toml:"router,omitempty"`
+	Site   *scenario.Site                  `toml:"site,omitempty"`
+	Cost   *scenario.Cost                  `toml:"cost,omitempty"`
+	Models map[string]scenario.ServedModel `toml:"models"`
+	Search Space                           `toml:"search"`
+}
+
+// Space is the search space: every combination of its lists is a candidate.
+type Space struct {
+	Hardware []string `toml:"hardware"`
+	// Engines pair with each hardware type that has a profile for them.
+	Engines []string `toml:"engines"`
+	Quants  []string `toml:"quants"`
+	KVCache string   `toml:"kv_cache,omitempty"`
+	// Layouts: "colocated" (every model on every node), "separate" (one
+	// node group per model), "all" (every way of grouping the models onto
+	// node groups, both of those included).
+	Layouts []string `toml:"layouts,omitempty"`
+	// Memory is how co-located instances share memory: static, dynamic.
+	Memory []string `toml:"memory,omitempty"`
+	// MaxSeqs and MaxBatchedTokens are engine settings; 0 is the engine's
+	// default.
+	MaxSeqs          []int `toml:"max_seqs,omitempty"`
+	MaxBatchedTokens []int `toml:"max_batched_tokens,omitempty"`
+	// PowerCapW caps each device; 0 is the catalog's power limit.
+	PowerCapW []float64 `toml:"power_cap_w,omitempty"`
+	// MaxNodes bounds each node group's count.
+	MaxNodes int `toml:"max_nodes,omitempty"`
+}
+
+// Layouts a plan may name.
+const (
+	LayoutColocated = "colocated"
+	LayoutSeparate  = "separate"
+	LayoutAll       = "all"
+)
+
+// Plan is a File checked against the catalog and the profiles, defaults
+// applied.
+type Plan struct {
+	File   File
+	Source []byte // the document, so shard files can carry it to a merge
+	Name   string
+	Models []string // served names, sorted
+
+	cat      *catalog.Catalog
+	profiles perf.ProfileSet
+	files    fs.FS
+}
+
+// Defaults.
+const (
+	defaultWindowS     = 1800
+	defaultWarmupS     = 300
+	defaultVerifySeeds = 2
+	defaultMaxNodes    = 64
+	defaultThrottled   = 1.0
+)
+
+// Parse decodes and checks a plan. name is used in errors; files holds any
+// files its workloads name (nil if none).
+func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.ProfileSet, files fs.FS) (*Plan, error) {
+	var f File
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
+	if err != nil {
+		return nil, catalog.DecodeError(name, err)
+	}
+	c := checker{file: name, loc: catalog.NewLocator(data)}
+	for _, k := range md.Undecoded() {
+		c.add([]string(k), "unknown field")
+	}
+	// The served models, site and cost are a scenario's: check them the
+	// same way, against this file's lines.
+	var errs catalog.ErrorList
+	if err := scenario.CheckServed(name, data, cat, files); err != nil {
+		if l, ok := err.(catalog.ErrorList); ok {
+			errs = l
+		} else {
+			return nil, err
+		}
+	}
+	c.errs = append(c.errs, errs...)
+	c.plan(&f, cat, profiles)
+	if len(c.errs) > 0 {
+		slices.SortStableFunc(c.errs, func(a, b *catalog.FieldError) int { return a.Line - b.Line })
+		return nil, c.errs
+	}
+	p := &Plan{File: f, Source: slices.Clone(data), Name: f.Name, cat: cat, profiles: profiles, files: files}
+	if p.Name == "" {
+		p.Name = strings.TrimSuffix(name, ".toml")
+	}
+	for m := range f.Models {
+		p.Models = append(p.Models, m)
+	}
+	slices.Sort(p.Models)
+	return p, nil
+}
+
+type checker struct {
+	file string
+	loc  *catalog.Locator
+	errs catalog.ErrorList
+}
+
+func (c *checker) add(key []string, format string, args ...any) {
+	c.errs = append(c.errs, &catalog.FieldError{File: c.file, Line: c.loc.Line(key...), Field: catalog.FieldPath(key...), Msg: fmt.Sprintf(format, args...)})
+}
+
+// plan applies defaults to f and checks what scenario.CheckServed does not.
+func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) {
+	if f.WindowS == 0 {
+		f.WindowS = defaultWindowS
+	}
+	if f.WarmupS == 0 {
+		f.WarmupS = defaultWarmupS
+	}
+	if f.Growth == 0 {
+		f.Growth = 1
+	}
+	if f.Replicas == 0 {
+		f.Replicas = 1
+	}
+	if f.VerifySeeds == 0 {
+		f.VerifySeeds = defaultVerifySeeds
+	}
+	if f.MaxThrottledPct == nil {
+		v := defaultThrottled
+		f.MaxThrottledPct = &v
+	}
+	positive := []struct {
+		v    float64
+		name string
+	}{{f.WindowS, "window_s"}, {f.Growth, "growth"}}
+	for _, p := range positive {
+		if !(p.v > 0) || math.IsInf(p.v, 0) {
+			c.add([]string{p.name}, "must be positive, got %v", p.v)
+		}
+	}
+	if !(f.WarmupS >= 0) {
+		c.add([]string{"warmup_s"}, "must not be negative, got %v", f.WarmupS)
+	}
+	if f.Replicas < 1 || f.Replicas > 32 {
+		c.add([]string{"replicas"}, "must be in [1, 32], got %d", f.Replicas)
+	}
+	if f.VerifySeeds < 0 || f.VerifySeeds > 32 {
+		c.add([]string{"verify_seeds"}, "must be in [0, 32], got %d", f.VerifySeeds)
+	}
+	if v := *f.MaxThrottledPct; !(v >= 0 && v <= 100) {
+		c.add([]string{"max_throttled_pct"}, "must be in [0, 100], got %v", v)
+	}
+	for name, m := range f.Models {
+		if m.Workload.Arrival.Process == "trace" {
+			c.add([]string{"models", name, "workload", "arrival", "process"}, "a plan scales its load to the design rate; replay a trace with fleettwin simulate instead")
+		}
+	}
+
+	s := &f.Search
+	k := func(parts ...string) []string { return append([]string{"search"}, parts...) }
+	if len(s.Hardware) == 0 {
+		c.add(k("hardware"), "name at least one hardware type")
+	}
+	for i, h := range s.Hardware {
+		if _, err := cat.HardwareNamed(h); err != nil {
+			c.add(k("hardware", catalog.Index(i)), "%v", err)
+		}
+	}
+	if len(s.Engines) == 0 {
+		c.add(k("engines"), "name at least one engine")
+	}
+	pairs := 0
+	for _, h := range s.Hardware {
+		for _, e := range s.Engines {
+			if _, err := profiles.Get(h, e); err == nil {
+				pairs++
+			}
+		}
+	}
+	if pairs == 0 && len(s.Hardware) > 0 && len(s.Engines) > 0 {
+		c.add(k("engines"), "no profile for any of these engines on any of the hardware; fleettwin profile list shows what exists")
+	}
+	if len(s.Quants) == 0 {
+		c.add(k("quants"), "name at least one weight format")
+	}
+	for i, q := range s.Quants {
+		if _, err := cat.Format(q); err != nil {
+			c.add(k("quants", catalog.Index(i)), "%v", err)
+		}
+	}
+	if s.KVCache == "" {
+		s.KVCache = "fp16"
+	}
+	if _, err := cat.KVType(s.KVCache); err != nil {
+		c.add(k("kv_cache"), "%v", err)
+	}
+	if len(s.Layouts) == 0 {
+		s.Layouts = []string{LayoutAll}
+	}
+	for i, l := range s.Layouts {
+		if l != LayoutColocated && l != LayoutSeparate && l != LayoutAll {
+			c.add(k("layouts", catalog.Index(i)), "unknown layout %q; valid: colocated, separate, all", l)
+		}
+	}
+	if len(s.Memory) == 0 {
+		s.Memory = []string{"static"}
+	}
+	for i, m := range s.Memory {
+		if m != "static" && m != "dynamic" {
+			c.add(k("memory", catalog.Index(i)), "unknown memory sharing %q; valid: static, dynamic", m)
+		}
+	}
+	if len(s.MaxSeqs) == 0 {
+		s.MaxSeqs = []int{0}
+	}
+	for i, v := range s.MaxSeqs {
+		if v < 0 {
+			c.add(k("max_seqs", catalog.Index(i)), "must not be negative, got %d", v)
+		}
+	}
+	if len(s.MaxBatchedTokens) == 0 {
+		s.MaxBatchedTokens = []int{0}
+	}
+	for i, v := range s.MaxBatchedTokens {
+		if v < 0 {
+			c.add(k("max_batched_tokens", catalog.Index(i)), "must not be negative, got %d", v)
+		}
+	}
+	if len(s.PowerCapW) == 0 {
+		s.PowerCapW = []float64{0}
+	}
+	for i, v := range s.PowerCapW {
+		if !(v >= 0) {
+			c.add(k("power_cap_w", catalog.Index(i)), "must not be negative, got %v", v)
+		}
+	}
+	if s.MaxNodes == 0 {
+		s.MaxNodes = defaultMaxNodes
+	}
+	if s.MaxNodes < 1 || s.MaxNodes > 100000 {
+		c.add(k("max_nodes"), "must be in [1, 100000], got %d", s.MaxNodes)
+	}
+	if len(f.Models) > 6 && slices.Contains(s.Layouts, LayoutAll) {
+		c.add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
+	}
+}

@@ -1,0 +1,416 @@
+package planner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+func env(t testing.TB) (*catalog.Catalog, perf.ProfileSet) {
+	t.Helper()
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	profs, err := perf.DefaultProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat, profs
+}
+
+func load(t testing.TB, path string) *Plan {
+	t.Helper()
+	cat, profs := env(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(path, data, cat, profs, os.DirFS(filepath.Dir(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func finish(t testing.TB, p *Plan, s *Shard) []byte {
+	t.Helper()
+	r, err := p.Finish(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jsonfmt.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPartitions(t *testing.T) {
+	bell := []int{0, 1, 2, 5, 15, 52}
+	for n := 1; n <= 5; n++ {
+		items := []string{"a", "b", "c", "d", "e"}[:n]
+		parts := Partitions(items)
+		if len(parts) != bell[n] {
+			t.Errorf("Partitions(%d items): %d, want Bell(%d) = %d", n, len(parts), n, bell[n])
+		}
+		seen := map[string]bool{}
+		for _, p := range parts {
+			var all []string
+			for _, g := range p {
+				if len(g) == 0 {
+					t.Errorf("empty group in %v", p)
+				}
+				all = append(all, g...)
+			}
+			slices.Sort(all)
+			if !slices.Equal(all, items) {
+				t.Errorf("partition %v does not hold each item once", p)
+			}
+			if k := layoutKey(p); seen[k] {
+				t.Errorf("partition %s twice", k)
+			} else {
+				seen[k] = true
+			}
+		}
+	}
+}
+
+func TestCandidatesSkipPointlessMemoryChoices(t *testing.T) {
+	p := load(t, "testdata/small.toml")
+	cs := p.Candidates()
+	// 3 quants × (together × 2 memory + apart × 1) × 2 max_seqs.
+	if len(cs) != 18 {
+		t.Fatalf("%d candidates, want 18", len(cs))
+	}
+	keys := map[string]bool{}
+	for i, c := range cs {
+		if c.Index != i {
+			t.Errorf("candidate %d has index %d", i, c.Index)
+		}
+		if keys[c.Key()] {
+			t.Errorf("candidate %s twice", c.Key())
+		}
+		keys[c.Key()] = true
+		if len(c.Placement) == 2 && c.Memory != "static" {
+			t.Errorf("%s: a placement with one model per node varies memory sharing", c.Key())
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	base, err := os.ReadFile("testdata/small.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, profs := env(t)
+	for _, tc := range []struct {
+		name, from, to, want string
+	}{
+		{"unknown key", "window_s = 900", "window_s = 900\nwindows = 3", "small.toml:6: windows: unknown field"},
+		{"unknown hardware", `hardware = ["dgx-spark"]`, `hardware = ["dgx-sparkle"]`, "search.hardware[0]"},
+		{"unknown layout", `layouts = ["all"]`, `layouts = ["mixed"]`, `unknown layout "mixed"`},
+		{"unknown quant", `"bf16"]`, `"bf17"]`, "search.quants[2]"},
+		{"unknown model", "[models.qwen3-8b.slo]", "[models.qwen3-7b.slo]", "models.qwen3-7b"},
+		{"trace", `process = "poisson"`, "process = \"trace\"\ntrace = \"x.csv\"", "replay a trace with fleettwin simulate"},
+		{"negative seqs", "max_seqs = [2, 8]", "max_seqs = [2, -8]", "search.max_seqs[1]: must not be negative"},
+		{"no engine profile", `engines = ["llama.cpp"]`, `engines = ["sglang"]`, "no profile for any of these engines"},
+		{"growth", "replicas = 1", "replicas = 1\ngrowth = -2", "growth: must be positive"},
+		{"malformed", "seed = 7", "seed = = 7", "small.toml:4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := bytes.Replace(base, []byte(tc.from), []byte(tc.to), 1)
+			if bytes.Equal(data, base) {
+				t.Fatalf("%q not in the plan", tc.from)
+			}
+			_, err := Parse("small.toml", data, cat, profs, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	base, err := os.ReadFile("testdata/small.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(base)
+	f.Add([]byte("[search]\nhardware = [\"dgx-spark\"]\nmax_nodes = -1\n"))
+	cat, profs := env(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.toml", data, cat, profs, nil)
+		if err != nil {
+			var l catalog.ErrorList
+			var fe *catalog.FieldError
+			if !errors.As(err, &l) && !errors.As(err, &fe) {
+				t.Fatalf("error without a location: %v", err)
+			}
+			return
+		}
+		if p.File.Search.MaxNodes < 1 || p.File.WindowS <= 0 {
+			t.Fatalf("accepted a plan with max_nodes %d, window %v", p.File.Search.MaxNodes, p.File.WindowS)
+		}
+		if len(p.Candidates()) > 0 && len(p.Models) == 0 {
+			t.Fatal("candidates without models")
+		}
+	})
+}
+
+// One run, n shards merged, and runs with different worker counts finish
+// byte for byte alike.
+func TestShardsMergeEqualOneRun(t *testing.T) {
+	p := load(t, "testdata/small.toml")
+	ctx := context.Background()
+	one, err := p.Search(ctx, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := finish(t, p, one)
+	serial, err := p.Search(ctx, Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finish(t, p, serial); !bytes.Equal(got, want) {
+		t.Error("one worker and two finish differently")
+	}
+	for _, n := range []int{2, 3, 5} {
+		var shards []*Shard
+		for i := n - 1; i >= 0; i-- { // any order
+			s, err := p.Search(ctx, Options{Shard: i, Shards: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			shards = append(shards, s)
+		}
+		merged, err := Merge(shards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := finish(t, p, merged); !bytes.Equal(got, want) {
+			t.Errorf("%d shards merged differ from one run:\n%s", n, firstDiff(got, want))
+		}
+	}
+}
+
+func firstDiff(a, b []byte) string {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n  merged: %s\n  one:    %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d lines", len(al), len(bl))
+}
+
+func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
+	p := load(t, "testdata/small.toml")
+	ctx := context.Background()
+	s0, _ := p.Search(ctx, Options{Shard: 0, Shards: 2})
+	s1, _ := p.Search(ctx, Options{Shard: 1, Shards: 2})
+	other := *s1
+	other.PlanSHA256 = "different"
+	for _, tc := range []struct {
+		name   string
+		shards []*Shard
+		want   string
+	}{
+		{"missing", []*Shard{s0}, "shard 1/2 is missing"},
+		{"twice", []*Shard{s0, s0}, "given twice"},
+		{"other plan", []*Shard{s0, &other}, "different plan"},
+		{"none", nil, "no shards"},
+	} {
+		if _, err := Merge(tc.shards); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := p.Finish(ctx, s0); err == nil {
+		t.Error("Finish accepted one shard of two")
+	}
+}
+
+// exhaustive simulates every group of every candidate at every node count
+// from 1 to max_nodes.
+func exhaustive(t *testing.T, p *Plan) map[string][]Trial {
+	t.Helper()
+	out := map[string][]Trial{}
+	for _, c := range p.Candidates() {
+		for _, g := range c.groups() {
+			if _, ok := out[g.key()]; ok {
+				continue
+			}
+			var ts []Trial
+			for n := 1; n <= p.File.Search.MaxNodes; n++ {
+				tr, m, err := p.trial(context.Background(), g, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tr.Detail = fmt.Sprintf("%.6f", m.USDPerHour) // cost, for the check below
+				ts = append(ts, tr)
+			}
+			out[g.key()] = ts
+		}
+	}
+	return out
+}
+
+// The planner's winner is the cheapest configuration in the space: an
+// exhaustive search over every node count of every group finds nothing
+// cheaper, and finds the same smallest node counts.
+func TestWinnerIsCheapestByExhaustiveSearch(t *testing.T) {
+	p := load(t, "testdata/small.toml")
+	s, err := p.Search(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Finish(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Winner == nil {
+		t.Fatal("no winner")
+	}
+	all := exhaustive(t, p)
+	cheapest, cheapestKey := math.Inf(1), ""
+	for _, c := range p.Candidates() {
+		total := 0.0
+		for _, g := range c.groups() {
+			best := math.Inf(1)
+			for _, tr := range all[g.key()] {
+				var usd float64
+				fmt.Sscan(tr.Detail, &usd)
+				if tr.OK && usd < best {
+					best = usd
+				}
+			}
+			total += best
+		}
+		if total < cheapest-1e-9 {
+			cheapest, cheapestKey = total, c.Key()
+		}
+	}
+	if got := r.Winner.Metrics.USDPerHour; math.Abs(got-cheapest) > 1e-4*cheapest {
+		t.Errorf("planner's winner %s costs $%.4f/h; exhaustive search finds %s at $%.4f/h", r.Winner.Key, got, cheapestKey, cheapest)
+	}
+	// Every ranked configuration's node counts are the smallest that pass.
+	for _, o := range r.Ranked {
+		for i, g := range o.groups() {
+			first := 0
+			for _, tr := range all[g.key()] {
+				if tr.OK {
+					first = tr.Nodes
+					break
+				}
+			}
+			if got := o.Groups[i].Metrics.Nodes; got != first {
+				t.Errorf("#%d group %v: planner found %d nodes, the smallest passing count is %d", o.Index, g.Models, got, first)
+			}
+		}
+	}
+}
+
+// The winner meets every target again on seeds the search never used,
+// and the bounds it pruned with hold for every configuration simulated.
+func TestWinnerVerifiesAndBoundsHold(t *testing.T) {
+	p := load(t, "testdata/small.toml")
+	s, err := p.Search(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Finish(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verify == nil || len(r.Verify.Runs) != p.File.VerifySeeds {
+		t.Fatalf("verification: %+v", r.Verify)
+	}
+	for _, run := range r.Verify.Runs {
+		if run.Seed < p.File.Seed+uint64(p.File.Replicas) {
+			t.Errorf("verification seed %d was used by the search", run.Seed)
+		}
+		if !run.Met {
+			t.Errorf("winner misses a target on fresh seed %d: %s", run.Seed, run.Detail)
+		}
+		if run.Metrics.Nodes != r.Winner.Metrics.Nodes {
+			t.Errorf("verification ran %d nodes, the winner has %d", run.Metrics.Nodes, r.Winner.Metrics.Nodes)
+		}
+	}
+	if d := r.Verify.Day; d == nil || len(d.Util) == 0 || len(d.PowerW) != len(d.Util) {
+		t.Errorf("no day series for the winner: %+v", d)
+	}
+	for _, o := range s.Outcomes {
+		for _, g := range o.Groups {
+			if g.Metrics == nil {
+				continue
+			}
+			if g.Metrics.Nodes < g.Bounds.MinNodes || g.Metrics.USDPerHour < g.Bounds.USDPerHour || g.Metrics.WorstTPOTP95 < g.Bounds.TPOTS {
+				t.Errorf("#%d %v: measured %d nodes $%.4f/h TPOT %.4f s beats its bound %+v", o.Index, g.Models,
+					g.Metrics.Nodes, g.Metrics.USDPerHour, g.Metrics.WorstTPOTP95, g.Bounds)
+			}
+		}
+	}
+	if r.Reasons[ReasonDominated] == 0 {
+		t.Error("bf16 candidates can be neither cheaper nor faster than the q4_k_m winner, yet none was dominated")
+	}
+	pareto := map[int]bool{}
+	for _, i := range r.Pareto {
+		pareto[i] = true
+	}
+	for _, a := range r.Ranked {
+		for _, b := range r.Ranked {
+			if pareto[a.Index] && b.Metrics.USDPerHour <= a.Metrics.USDPerHour && b.Metrics.WorstTPOTP95 < a.Metrics.WorstTPOTP95 {
+				t.Errorf("#%d is on the front but #%d is as cheap and faster", a.Index, b.Index)
+			}
+		}
+	}
+}
+
+func TestCapacityAndMemoryRejections(t *testing.T) {
+	base, err := os.ReadFile("testdata/small.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, profs := env(t)
+	// 30 requests/s of Qwen3-8B cannot fit on 4 Sparks; Qwen3-235B does
+	// not fit on one at all.
+	data := bytes.Replace(base, []byte("rate = 0.3"), []byte("rate = 30"), 1)
+	data = bytes.Replace(data, []byte(`quants = ["q4_k_m", "q8_0", "bf16"]`), []byte(`quants = ["q4_k_m"]`), 1)
+	p, err := Parse("small.toml", data, cat, profs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Search(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range s.Outcomes {
+		if o.Reason != ReasonCapacity || o.Evaluated {
+			t.Errorf("#%d %s: %s %q, want a capacity rejection before any simulation", o.Index, o.Key, o.Reason, o.Detail)
+		}
+	}
+	data = bytes.Replace(base, []byte("[models.qwen3-8b.slo]"), []byte("[models.qwen3-8b]\nmodel = \"qwen3-235b-a22b\"\n[models.qwen3-8b.slo]"), 1)
+	data = bytes.Replace(data, []byte(`quants = ["q4_k_m", "q8_0", "bf16"]`), []byte(`quants = ["bf16"]`), 1)
+	if p, err = Parse("small.toml", data, cat, profs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = p.Search(context.Background(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range s.Outcomes {
+		if o.Reason != ReasonMemory || !strings.Contains(o.Detail, "qwen3-8b") && !strings.Contains(o.Detail, "235") {
+			t.Errorf("#%d %s: %s %q, want a memory rejection", o.Index, o.Key, o.Reason, o.Detail)
+		}
+	}
+}

@@ -1,0 +1,305 @@
+package planner
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/sim"
+)
+
+// Result is a finished plan: the configurations that meet every target,
+// cheapest first, the cost-latency Pareto front among them, why each of
+// the others was turned down, and the winner checked again.
+type Result struct {
+	Plan       string `json:"plan"`
+	PlanSHA256 string `json:"plan_sha256"`
+	Seed       uint64 `json:"seed"`
+	Candidates int    `json:"candidates"`
+	// Ranked holds the feasible, non-dominated configurations by monthly
+	// cost, then index.
+	Ranked []Outcome `json:"ranked"`
+	// Pareto lists the indices of the ranked configurations that no other
+	// beats on both cost and worst-model p95 TPOT, cheapest first.
+	Pareto   []int          `json:"pareto"`
+	Rejected []Outcome      `json:"rejected"` // by index
+	Reasons  map[string]int `json:"reasons"`  // rejected configurations per reason
+	// Layouts answers "share nodes or not?": the cheapest configuration
+	// of each placement the space holds.
+	Layouts []LayoutBest  `json:"layouts"`
+	Winner  *Outcome      `json:"winner,omitempty"`
+	Verify  *Verification `json:"verify,omitempty"`
+}
+
+// LayoutBest is the cheapest feasible configuration of one placement, and
+// what failed with fewer nodes.
+type LayoutBest struct {
+	Layout string `json:"layout"`
+	// Index is the cheapest feasible configuration's, -1 when none is.
+	Index       int     `json:"index"`
+	Nodes       int     `json:"nodes,omitempty"`
+	USDPerMonth float64 `json:"usd_per_month,omitempty"`
+	// FewerNodes says why fewer nodes would not do (empty when the
+	// capacity bound alone rules them out), or why no configuration of
+	// the placement works.
+	FewerNodes string `json:"fewer_nodes,omitempty"`
+}
+
+// Verification re-simulates the winner, all its node groups together, on
+// fresh seeds at the design load, and once over a day of the plan's own
+// traffic (its diurnal profile, times the growth) for the charts.
+type Verification struct {
+	Runs []VerifyRun `json:"runs"`
+	Met  bool        `json:"met"` // every run met every target
+	Day  *DayRun     `json:"day,omitempty"`
+}
+
+// VerifyRun is one fresh-seed run of the winner.
+type VerifyRun struct {
+	Seed    uint64   `json:"seed"`
+	Met     bool     `json:"met"`
+	Reason  string   `json:"reason,omitempty"`
+	Detail  string   `json:"detail,omitempty"`
+	Metrics *Metrics `json:"metrics"`
+}
+
+// DayRun is the winner over a day (or the window, when no model has a
+// diurnal profile): its cost and the fleet's series.
+type DayRun struct {
+	Seed      uint64    `json:"seed"`
+	DurationS float64   `json:"duration_s"`
+	Metrics   *Metrics  `json:"metrics"`
+	BinS      float64   `json:"bin_s"`
+	Util      []float64 `json:"utilization"` // mean over devices
+	PowerW    []float64 `json:"power_w"`     // all devices
+	TempC     []float64 `json:"temp_c"`      // hottest device
+	Throttled []float64 `json:"throttled"`   // mean share below full clock
+}
+
+// Merge joins the shards of one plan into the outcome of the whole space,
+// as if one process had searched it. Every shard of the same plan and
+// split must be present exactly once.
+func Merge(shards []*Shard) (*Shard, error) {
+	if len(shards) == 0 {
+		return nil, fmt.Errorf("merge: no shards")
+	}
+	first := shards[0]
+	seen := make([]bool, first.Shards)
+	out := &Shard{Plan: first.Plan, PlanSHA256: first.PlanSHA256, Source: first.Source, Shard: 0, Shards: 1, Candidates: first.Candidates}
+	for i, s := range shards {
+		switch {
+		case s.PlanSHA256 != first.PlanSHA256:
+			return nil, fmt.Errorf("merge: shard %d/%d (input %d) is of a different plan (sha256 %.12s, not %.12s)", s.Shard, s.Shards, i+1, s.PlanSHA256, first.PlanSHA256)
+		case s.Shards != first.Shards:
+			return nil, fmt.Errorf("merge: input %d is shard %d of %d, input 1 is of %d", i+1, s.Shard, s.Shards, first.Shards)
+		case s.Shard < 0 || s.Shard >= s.Shards:
+			return nil, fmt.Errorf("merge: input %d: shard %d of %d does not exist", i+1, s.Shard, s.Shards)
+		case seen[s.Shard]:
+			return nil, fmt.Errorf("merge: shard %d/%d given twice", s.Shard, s.Shards)
+		}
+		seen[s.Shard] = true
+		out.Outcomes = append(out.Outcomes, s.Outcomes...)
+	}
+	for i, ok := range seen {
+		if !ok {
+			return nil, fmt.Errorf("merge: shard %d/%d is missing", i, first.Shards)
+		}
+	}
+	slices.SortFunc(out.Outcomes, func(a, b Outcome) int { return cmp.Compare(a.Index, b.Index) })
+	if len(out.Outcomes) != out.Candidates {
+		return nil, fmt.Errorf("merge: %d outcomes for %d candidates", len(out.Outcomes), out.Candidates)
+	}
+	for i, o := range out.Outcomes {
+		if o.Index != i {
+			return nil, fmt.Errorf("merge: candidate %d is missing or repeated", i)
+		}
+	}
+	return out, nil
+}
+
+// Finish classifies a whole space's outcomes (one run's, or merged
+// shards'), ranks the feasible, draws the Pareto front and verifies the
+// winner. Whatever pruned what during the search, the classification here
+// is the same: a candidate is dominated when any feasible one dominates
+// its bounds, so n shards and one run finish identically.
+func (p *Plan) Finish(ctx context.Context, s *Shard) (*Result, error) {
+	if s.Shards != 1 || len(s.Outcomes) != s.Candidates {
+		return nil, fmt.Errorf("plan %s: shard %d/%d holds %d of %d candidates: merge the shards first", p.Name, s.Shard, s.Shards, len(s.Outcomes), s.Candidates)
+	}
+	r := &Result{Plan: s.Plan, PlanSHA256: s.PlanSHA256, Seed: p.File.Seed, Candidates: s.Candidates, Reasons: map[string]int{}}
+	var feasible []*Outcome
+	for i := range s.Outcomes {
+		if o := &s.Outcomes[i]; o.Feasible {
+			feasible = append(feasible, o)
+		}
+	}
+	for _, o := range s.Outcomes {
+		analytic := o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated
+		if !analytic {
+			if by := dominator(&o, feasible); by != nil {
+				o = Outcome{Candidate: o.Candidate, Key: o.Key, Bounds: o.Bounds, Reason: ReasonDominated, Detail: dominatedDetail(by)}
+			}
+		}
+		if o.Feasible {
+			r.Ranked = append(r.Ranked, o)
+			continue
+		}
+		// Keep what a reader needs to see why, not every trial's metrics.
+		o.Evaluated = false
+		r.Rejected = append(r.Rejected, o)
+		r.Reasons[o.Reason]++
+	}
+	slices.SortStableFunc(r.Ranked, func(a, b Outcome) int {
+		return cmp.Or(cmp.Compare(a.Metrics.USDPerHour, b.Metrics.USDPerHour), cmp.Compare(a.Index, b.Index))
+	})
+	best := math.Inf(1)
+	for _, o := range r.Ranked { // cheapest first: on the front if faster than all cheaper
+		if o.Metrics.WorstTPOTP95 < best {
+			r.Pareto = append(r.Pareto, o.Index)
+			best = o.Metrics.WorstTPOTP95
+		}
+	}
+	r.Layouts = layoutsBest(s.Outcomes, r.Ranked)
+	if len(r.Ranked) == 0 {
+		return r, nil
+	}
+	w := r.Ranked[0]
+	r.Winner = &w
+	v, err := p.verify(ctx, &w)
+	if err != nil {
+		return r, fmt.Errorf("plan %s: verifying the winner #%d: %w", p.Name, w.Index, err)
+	}
+	r.Verify = v
+	return r, nil
+}
+
+// winnerFile is the winner's whole fleet: each node group with the node
+// count its search found.
+func (p *Plan) winnerFile(o *Outcome, seed uint64, day bool) *scenario.File {
+	f := p.baseFile(p.Models, seed)
+	f.Name = p.Name + "-winner"
+	f.DurationS = p.File.WarmupS + p.File.WindowS
+	hasDiurnal := false
+	for name, m := range f.Models {
+		if len(m.Workload.Arrival.Diurnal) > 0 {
+			hasDiurnal = true
+		}
+		if day {
+			a := m.Workload.Arrival
+			if a.Process == "closed" {
+				a.Concurrency = int(math.Ceil(float64(a.Concurrency) * p.File.Growth))
+			} else {
+				a.Rate *= p.File.Growth
+			}
+			m.Workload.Arrival = a
+		} else {
+			m.Workload.Arrival = p.designArrival(m.Workload.Arrival)
+		}
+		f.Models[name] = m
+	}
+	if day && hasDiurnal {
+		f.DurationS = 86400
+		f.SeriesResolutionS = 600
+	}
+	for i, g := range o.groups() {
+		f.Nodes = append(f.Nodes, p.nodeGroup(fmt.Sprintf("g%d", i), g, o.Groups[i].Metrics.Nodes))
+	}
+	return f
+}
+
+// verifySeed is the first fresh seed: far from the replicas' seeds.
+const verifySeed = 1000
+
+func (p *Plan) verify(ctx context.Context, o *Outcome) (*Verification, error) {
+	v := &Verification{Met: true}
+	for k := range p.File.VerifySeeds {
+		seed := p.File.Seed + verifySeed + uint64(k)
+		m, reason, detail, err := p.simulate(ctx, p.winnerFile(o, seed, false))
+		if err != nil {
+			return nil, err
+		}
+		run := VerifyRun{Seed: seed, Met: reason == "", Reason: reason, Detail: detail, Metrics: m}
+		v.Met = v.Met && run.Met
+		v.Runs = append(v.Runs, run)
+	}
+	seed := p.File.Seed + verifySeed
+	f := p.winnerFile(o, seed, true)
+	sc, err := scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sim.Run(ctx, sc, sim.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m, err := metrics(sc, res)
+	if err != nil {
+		return nil, err
+	}
+	day := &DayRun{Seed: seed, DurationS: res.DurationS, Metrics: m}
+	for _, s := range res.Series {
+		day.BinS = s.BinS
+		if day.Util == nil {
+			n := len(s.Utilization)
+			day.Util, day.PowerW, day.TempC, day.Throttled = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		}
+		for i := range min(len(day.Util), len(s.Utilization)) {
+			day.Util[i] += s.Utilization[i] / float64(len(res.Series))
+			day.PowerW[i] += s.PowerW[i]
+			day.TempC[i] = math.Max(day.TempC[i], s.TempC[i])
+			day.Throttled[i] += s.Throttled[i] / float64(len(res.Series))
+		}
+	}
+	v.Day = day
+	return v, nil
+}
+
+// layoutsBest picks each placement's cheapest ranked configuration (the
+// ranked list is cheapest first) in the order placements first appear.
+func layoutsBest(all, ranked []Outcome) []LayoutBest {
+	var out []LayoutBest
+	at := map[string]int{}
+	for _, o := range all {
+		l := o.Layout()
+		if _, ok := at[l]; !ok {
+			at[l] = len(out)
+			out = append(out, LayoutBest{Layout: l, Index: -1})
+		}
+	}
+	for _, o := range ranked {
+		lb := &out[at[o.Layout()]]
+		if lb.Index >= 0 {
+			continue
+		}
+		lb.Index, lb.Nodes, lb.USDPerMonth = o.Index, o.Metrics.Nodes, o.Metrics.USDPerMonth
+		for _, g := range o.Groups {
+			var failed *Trial
+			for i, t := range g.Trials {
+				if !t.OK && (failed == nil || t.Nodes > failed.Nodes) {
+					failed = &g.Trials[i]
+				}
+			}
+			if failed != nil {
+				if lb.FewerNodes != "" {
+					lb.FewerNodes += "; "
+				}
+				lb.FewerNodes += fmt.Sprintf("%d× [%s]: %s", failed.Nodes, joinModels(g.Models), failed.Detail)
+			}
+		}
+	}
+	for i := range out {
+		if out[i].Index >= 0 {
+			continue
+		}
+		for _, o := range all { // the first rejection of the placement says why
+			if o.Layout() == out[i].Layout && o.Reason != "" && o.Reason != ReasonDominated {
+				out[i].FewerNodes = o.Reason + ": " + o.Detail
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,348 @@
+package planner
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+)
+
+// Outcome is what the search learned of one candidate.
+type Outcome struct {
+	Candidate
+	Key    string `json:"key"`
+	Bounds Bounds `json:"bounds"`
+	// Evaluated is false for candidates rejected by analysis or pruned as
+	// dominated before any simulation.
+	Evaluated bool           `json:"evaluated"`
+	Feasible  bool           `json:"feasible"`
+	Reason    string         `json:"reason,omitempty"`
+	Detail    string         `json:"detail,omitempty"`
+	Groups    []GroupOutcome `json:"groups,omitempty"`
+	Metrics   *Metrics       `json:"metrics,omitempty"` // every group together
+}
+
+// Shard is the outcome of one slice of the search space: candidates whose
+// index modulo Shards is Shard. A whole run is shard 0 of 1.
+type Shard struct {
+	Plan       string    `json:"plan"`
+	PlanSHA256 string    `json:"plan_sha256"`
+	Source     string    `json:"source"` // the plan's TOML, for merge
+	Shard      int       `json:"shard"`
+	Shards     int       `json:"shards"`
+	Candidates int       `json:"candidates"` // in the whole space
+	Outcomes   []Outcome `json:"outcomes"`
+}
+
+// Options control a search.
+type Options struct {
+	Workers int // parallel simulations; 0 uses every core
+	// Shard and Shards select a slice of the space (0 and 1: all of it).
+	Shard, Shards int
+	// Progress, if set, is called after each candidate is settled.
+	Progress func(Progress)
+}
+
+// Progress counts settled candidates of the slice being searched.
+type Progress struct {
+	Done, Total int
+	Simulations int64 // scenario runs so far
+}
+
+// waveSize is how many candidates are settled between two pruning
+// decisions. It is a constant, not the worker count, so that what is
+// pruned never depends on the machine.
+const waveSize = 16
+
+// Search evaluates the plan's candidates (one slice of them with
+// Options.Shard) and returns their outcomes in index order.
+func (p *Plan) Search(ctx context.Context, opt Options) (*Shard, error) {
+	if opt.Shards == 0 {
+		opt.Shards = 1
+	}
+	if opt.Shard < 0 || opt.Shard >= opt.Shards {
+		return nil, fmt.Errorf("plan %s: shard %d of %d does not exist", p.Name, opt.Shard, opt.Shards)
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	all := p.Candidates()
+	out := &Shard{Plan: p.Name, PlanSHA256: p.sha(), Source: string(p.Source), Shard: opt.Shard, Shards: opt.Shards, Candidates: len(all)}
+	var mine []Candidate
+	for _, c := range all {
+		if c.Index%opt.Shards == opt.Shard {
+			mine = append(mine, c)
+		}
+	}
+	s := &searcher{plan: p, groups: map[string]*groupEntry{}}
+	outcomes := make([]Outcome, len(mine))
+	done := 0
+	report := func() {
+		if opt.Progress != nil {
+			opt.Progress(Progress{Done: done, Total: len(mine), Simulations: s.sims.Load()})
+		}
+	}
+	var viable []int
+	for i, c := range mine {
+		outcomes[i] = s.analyze(c)
+		if outcomes[i].Reason == "" {
+			viable = append(viable, i)
+		} else {
+			done++
+		}
+	}
+	report()
+	// Cheapest bound first: the feasible answers found early prune the
+	// costly rest.
+	slices.SortStableFunc(viable, func(a, b int) int {
+		return cmp.Or(cmp.Compare(outcomes[a].Bounds.USDPerHour, outcomes[b].Bounds.USDPerHour), cmp.Compare(outcomes[a].Index, outcomes[b].Index))
+	})
+	var feasible []*Outcome
+	for w := 0; w < len(viable); w += waveSize {
+		wave := viable[w:min(w+waveSize, len(viable))]
+		var run []int
+		for _, i := range wave {
+			if by := dominator(&outcomes[i], feasible); by != nil {
+				outcomes[i].Reason, outcomes[i].Detail = ReasonDominated, dominatedDetail(by)
+				done++
+				continue
+			}
+			run = append(run, i)
+		}
+		report()
+		if err := s.evaluate(ctx, outcomes, run, workers, func() { done++; report() }); err != nil {
+			return nil, err
+		}
+		for _, i := range run {
+			if outcomes[i].Feasible {
+				feasible = append(feasible, &outcomes[i])
+			}
+		}
+	}
+	out.Outcomes = outcomes
+	// A shard reaches a merge through its JSON file: pass every run
+	// through the same encoding (rounding, NaN as null) so that one run
+	// and merged shards finish from identical numbers.
+	return roundTrip(out)
+}
+
+func roundTrip(s *Shard) (*Shard, error) {
+	b, err := jsonfmt.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: encode outcomes: %w", s.Plan, err)
+	}
+	var out Shard
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("plan %s: decode outcomes: %w", s.Plan, err)
+	}
+	return &out, nil
+}
+
+func (p *Plan) sha() string {
+	h := sha256.Sum256(p.Source)
+	return hex.EncodeToString(h[:])
+}
+
+// dominates reports whether feasible outcome f is at least as cheap as c
+// could be and at least as fast as c could be (ties go to the lower index,
+// so that two equal candidates cannot prune each other).
+func dominates(f, c *Outcome) bool {
+	if f.Index == c.Index || f.Metrics == nil {
+		return false
+	}
+	cost, tpot := f.Metrics.USDPerHour, f.Metrics.WorstTPOTP95
+	if cost > c.Bounds.USDPerHour || tpot > c.Bounds.TPOTS {
+		return false
+	}
+	return cost < c.Bounds.USDPerHour || tpot < c.Bounds.TPOTS || f.Index < c.Index
+}
+
+// dominator returns the cheapest of feasible that dominates c (lowest index
+// among equals), or nil.
+func dominator(c *Outcome, feasible []*Outcome) *Outcome {
+	var best *Outcome
+	for _, f := range feasible {
+		if !dominates(f, c) {
+			continue
+		}
+		if best == nil || f.Metrics.USDPerHour < best.Metrics.USDPerHour ||
+			f.Metrics.USDPerHour == best.Metrics.USDPerHour && f.Index < best.Index {
+			best = f
+		}
+	}
+	return best
+}
+
+func dominatedDetail(by *Outcome) string {
+	return fmt.Sprintf("#%d (%s) costs $%.3f/h at TPOT p95 %.1f ms: this one cannot be cheaper or faster", by.Index, by.Key, by.Metrics.USDPerHour, 1000*by.Metrics.WorstTPOTP95)
+}
+
+type searcher struct {
+	plan   *Plan
+	mu     sync.Mutex
+	groups map[string]*groupEntry
+	sims   atomic.Int64
+}
+
+// groupEntry computes a group's outcome once, however many candidates
+// share it.
+type groupEntry struct {
+	analyzeOnce sync.Once
+	bounds      Bounds
+	reason      string
+	detail      string
+
+	searchOnce sync.Once
+	outcome    GroupOutcome
+	err        error
+}
+
+func (s *searcher) entry(g group) *groupEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.groups[g.key()]
+	if e == nil {
+		e = &groupEntry{}
+		s.groups[g.key()] = e
+	}
+	return e
+}
+
+// analyze fills a candidate's bounds from its groups', or rejects it.
+func (s *searcher) analyze(c Candidate) Outcome {
+	o := Outcome{Candidate: c, Key: c.Key()}
+	for _, g := range c.groups() {
+		e := s.entry(g)
+		e.analyzeOnce.Do(func() { e.bounds, e.reason, e.detail = s.plan.analyze(g) })
+		if e.reason != "" && o.Reason == "" {
+			o.Reason, o.Detail = e.reason, groupDetail(g, e.detail)
+		}
+		o.Bounds.MinNodes += e.bounds.MinNodes
+		o.Bounds.USDPerHour += e.bounds.USDPerHour
+		o.Bounds.TPOTS = math.Max(o.Bounds.TPOTS, e.bounds.TPOTS)
+	}
+	return o
+}
+
+func groupDetail(g group, detail string) string {
+	return fmt.Sprintf("node group %s: %s", joinModels(g.Models), detail)
+}
+
+// evaluate searches the node counts of the given outcomes' groups in
+// parallel.
+func (s *searcher) evaluate(ctx context.Context, outcomes []Outcome, idx []int, workers int, settled func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range min(workers, len(idx)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				err := s.evaluateOne(ctx, &outcomes[i])
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				settled()
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, i := range idx {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func (s *searcher) evaluateOne(ctx context.Context, o *Outcome) error {
+	o.Evaluated = true
+	o.Feasible = true
+	var ms []*Metrics
+	for _, g := range o.groups() {
+		e := s.entry(g)
+		e.searchOnce.Do(func() {
+			var n int
+			e.outcome, n, e.err = s.plan.searchGroup(ctx, g)
+			s.sims.Add(int64(n))
+		})
+		if e.err != nil {
+			return fmt.Errorf("plan %s: candidate #%d %s: %w", s.plan.Name, o.Index, o.Key, e.err)
+		}
+		o.Groups = append(o.Groups, e.outcome)
+		if !e.outcome.Feasible && o.Feasible {
+			o.Feasible = false
+			o.Reason, o.Detail = e.outcome.Reason, groupDetail(g, e.outcome.Detail)
+		}
+		ms = append(ms, e.outcome.Metrics)
+	}
+	if o.Feasible {
+		o.Metrics = combine(ms)
+	}
+	return nil
+}
+
+// combine adds up the groups of a candidate.
+func combine(ms []*Metrics) *Metrics {
+	out := &Metrics{}
+	var util, throttled float64
+	for _, m := range ms {
+		out.Nodes += m.Nodes
+		out.USDPerHour += m.USDPerHour
+		out.USDPerMonth += m.USDPerMonth
+		out.HardwareUSD += m.HardwareUSD
+		out.CloudUSDPerHour += m.CloudUSDPerHour
+		out.TokensPerS += m.TokensPerS
+		out.NodePowerW += m.NodePowerW
+		out.TempPeakC = math.Max(out.TempPeakC, m.TempPeakC)
+		out.WorstTPOTP95 = math.Max(out.WorstTPOTP95, m.WorstTPOTP95)
+		out.WorstTTFTP95 = math.Max(out.WorstTTFTP95, m.WorstTTFTP95)
+		util += m.Utilization * float64(m.Nodes)
+		throttled += m.ThrottledPct * float64(m.Nodes)
+		out.Models = append(out.Models, m.Models...)
+	}
+	if out.Nodes > 0 {
+		out.Utilization = util / float64(out.Nodes)
+		out.ThrottledPct = throttled / float64(out.Nodes)
+	}
+	if out.TokensPerS > 0 {
+		out.USDPerMTokens = out.USDPerHour / (out.TokensPerS * 3600) * 1e6
+	} else {
+		out.USDPerMTokens = math.NaN()
+	}
+	slices.SortFunc(out.Models, func(a, b ModelMetrics) int { return cmp.Compare(a.Model, b.Model) })
+	return out
+}
+
+func joinModels(ms []string) string {
+	s := ""
+	for i, m := range ms {
+		if i > 0 {
+			s += "+"
+		}
+		s += m
+	}
+	return s
+}

@@ -1,0 +1,175 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Settings are the choices a candidate makes for every node group.
+type Settings struct {
+	Hardware         string  `json:"hardware"`
+	Engine           string  `json:"engine"`
+	Quant            string  `json:"quant"`
+	KVCache          string  `json:"kv_cache"`
+	Memory           string  `json:"memory"`
+	MaxSeqs          int     `json:"max_seqs,omitempty"`
+	MaxBatchedTokens int     `json:"max_batched_tokens,omitempty"`
+	PowerCapW        float64 `json:"power_cap_w,omitempty"`
+}
+
+func (s Settings) key() string {
+	return fmt.Sprintf("%s/%s/%s/kv-%s/%s/seqs-%d/tokens-%d/cap-%g", s.Hardware, s.Engine, s.Quant, s.KVCache, s.Memory, s.MaxSeqs, s.MaxBatchedTokens, s.PowerCapW)
+}
+
+// Candidate is one configuration: settings, and which served models share
+// each node group. Each group gets its own node count.
+type Candidate struct {
+	Index int `json:"index"` // position in the plan's enumeration
+	Settings
+	Placement [][]string `json:"placement"`
+}
+
+// Key names the candidate uniquely within its plan.
+func (c Candidate) Key() string { return c.Settings.key() + "/" + layoutKey(c.Placement) }
+
+// Layout describes the grouping for people: "qwen3-14b+qwen3-8b" shares
+// one node group, "qwen3-14b | qwen3-8b" gives each its own.
+func (c Candidate) Layout() string { return layoutKey(c.Placement) }
+
+func layoutKey(groups [][]string) string {
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = strings.Join(g, "+")
+	}
+	return strings.Join(parts, " | ")
+}
+
+// group is the unit the planner simulates: one node group's settings and
+// models. Groups of different candidates that agree are simulated once.
+type group struct {
+	Settings
+	Models []string
+}
+
+func (g group) key() string { return g.Settings.key() + "/" + strings.Join(g.Models, "+") }
+
+// groups splits a candidate into its node groups. Memory sharing means
+// nothing to a group of one model, so such groups are keyed as static and
+// shared between the candidates that differ only there.
+func (c Candidate) groups() []group {
+	out := make([]group, len(c.Placement))
+	for i, ms := range c.Placement {
+		s := c.Settings
+		if len(ms) == 1 {
+			s.Memory = "static"
+		}
+		out[i] = group{Settings: s, Models: ms}
+	}
+	return out
+}
+
+// Candidates enumerates the search space in a fixed order: hardware,
+// engine, weight format, layout, memory sharing, max sequences, batched
+// tokens, power cap. Hardware and engine pairs without a profile are left
+// out, and so is a memory choice for layouts where no node has two models.
+func (p *Plan) Candidates() []Candidate {
+	s := p.File.Search
+	layouts := p.layouts()
+	var out []Candidate
+	for _, hw := range s.Hardware {
+		for _, eng := range s.Engines {
+			if _, err := p.profiles.Get(hw, eng); err != nil {
+				continue
+			}
+			for _, q := range s.Quants {
+				for _, l := range layouts {
+					shared := slices.ContainsFunc(l, func(g []string) bool { return len(g) > 1 })
+					for mi, mem := range s.Memory {
+						if !shared && mi > 0 {
+							continue
+						}
+						if !shared {
+							mem = "static"
+						}
+						for _, seqs := range s.MaxSeqs {
+							for _, toks := range s.MaxBatchedTokens {
+								for _, capW := range s.PowerCapW {
+									out = append(out, Candidate{Index: len(out), Placement: l, Settings: Settings{
+										Hardware: hw, Engine: eng, Quant: q, KVCache: s.KVCache, Memory: mem,
+										MaxSeqs: seqs, MaxBatchedTokens: toks, PowerCapW: capW,
+									}})
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// layouts lists the groupings the plan asks for, each once, in a fixed
+// order: everything together first, one model per group next, then the
+// rest of the set partitions.
+func (p *Plan) layouts() [][][]string {
+	var out [][][]string
+	seen := map[string]bool{}
+	add := func(l [][]string) {
+		if k := layoutKey(l); !seen[k] {
+			seen[k] = true
+			out = append(out, l)
+		}
+	}
+	together := [][]string{slices.Clone(p.Models)}
+	var apart [][]string
+	for _, m := range p.Models {
+		apart = append(apart, []string{m})
+	}
+	for _, l := range p.File.Search.Layouts {
+		switch l {
+		case LayoutColocated:
+			add(together)
+		case LayoutSeparate:
+			add(apart)
+		case LayoutAll:
+			add(together)
+			add(apart)
+			for _, part := range Partitions(p.Models) {
+				add(part)
+			}
+		}
+	}
+	return out
+}
+
+// Partitions returns every way to split items into non-empty groups (the
+// set partitions, Bell(n) of them), each group in the items' order, in
+// restricted-growth-string order.
+func Partitions(items []string) [][][]string {
+	n := len(items)
+	if n == 0 {
+		return nil
+	}
+	var out [][][]string
+	rgs := make([]int, n) // rgs[i] is the group of item i; rgs[0] = 0
+	var rec func(i, groups int)
+	rec = func(i, groups int) {
+		if i == n {
+			part := make([][]string, groups)
+			for j, g := range rgs {
+				part[g] = append(part[g], items[j])
+			}
+			out = append(out, part)
+			return
+		}
+		for g := 0; g <= groups; g++ {
+			rgs[i] = g
+			rec(i+1, max(groups, g+1))
+		}
+	}
+	rgs[0] = 0
+	rec(1, 1)
+	return out
+}

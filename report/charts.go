@@ -1,0 +1,73 @@
+// Package report turns a finished plan or simulation into what people
+// read: charts (gonum/plot, SVG or PNG) and one self-contained HTML page
+// that needs nothing but a browser.
+package report
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/fleettwin/fleettwin/chart"
+	"github.com/fleettwin/fleettwin/planner"
+)
+
+// Chart is one chart a result offers, drawn on demand.
+type Chart struct {
+	Name  string // file stem: pareto, day-utilization, ...
+	Title string
+	Draw  func(w io.Writer, format string) error
+}
+
+// PlanCharts are a plan's charts: cost against latency for every feasible
+// configuration with the Pareto front, and the winner's day.
+func PlanCharts(r *planner.Result) []Chart {
+	var out []Chart
+	if len(r.Ranked) > 0 {
+		out = append(out, Chart{Name: "pareto", Title: "Cost against latency", Draw: func(w io.Writer, format string) error {
+			return paretoChart(w, r, format)
+		}})
+	}
+	if r.Verify == nil || r.Verify.Day == nil || len(r.Verify.Day.Util) == 0 {
+		return out
+	}
+	d := r.Verify.Day
+	x := make([]float64, len(d.Util))
+	for i := range x {
+		x[i] = float64(i) * d.BinS / 3600
+	}
+	day := func(name, title, unit string, ys []float64, scale float64) Chart {
+		return Chart{Name: name, Title: title, Draw: func(w io.Writer, format string) error {
+			y := make([]float64, len(ys))
+			for i, v := range ys {
+				y[i] = v * scale
+			}
+			return chart.Lines(w, fmt.Sprintf("%s: winner #%d, %s", r.Plan, r.Winner.Index, title), "hour of the day", unit, x, []string{title}, [][]float64{y}, format)
+		}}
+	}
+	return append(out,
+		day("day-utilization", "utilization over the day", "% of time busy (mean of devices)", d.Util, 100),
+		day("day-power", "power over the day", "W (all devices)", d.PowerW, 1),
+		day("day-temperature", "temperature over the day", "°C (hottest device)", d.TempC, 1),
+	)
+}
+
+func paretoChart(w io.Writer, r *planner.Result, format string) error {
+	front := map[int]bool{}
+	for _, i := range r.Pareto {
+		front[i] = true
+	}
+	var all, pf, win chart.PointSet
+	all.Label, pf.Label, win.Label = "meets the SLOs", "Pareto front", "winner"
+	pf.Line = true
+	for _, o := range r.Ranked {
+		x, y := o.Metrics.USDPerMonth, 1000*o.Metrics.WorstTPOTP95
+		all.X, all.Y = append(all.X, x), append(all.Y, y)
+		if front[o.Index] {
+			pf.X, pf.Y = append(pf.X, x), append(pf.Y, y)
+		}
+		if r.Winner != nil && o.Index == r.Winner.Index {
+			win.X, win.Y = []float64{x}, []float64{y}
+		}
+	}
+	return chart.Points(w, r.Plan+": cost against latency", "$ per month", "worst model's TPOT p95 (ms)", []chart.PointSet{all, pf, win}, format)
+}
