@@ -22,9 +22,10 @@ const (
 	ReasonMemory    = "memory"    // the models or one request's KV do not fit
 	ReasonCapacity  = "capacity"  // the load needs more than max_nodes even at peak efficiency
 	ReasonSLO       = "slo"       // a latency target or attainment missed at max_nodes
-	ReasonThermal   = "thermal"   // throttled longer than max_throttled_pct at max_nodes
+	ReasonThermal   = "thermal"   // held down by heat longer than max_throttled_pct at max_nodes
 	ReasonRejected  = "rejected"  // requests that can never be served
 	ReasonDominated = "dominated" // a feasible configuration is at least as cheap and as fast as this one could be
+	ReasonCostly    = "costly"    // cannot cost less than max_cost_ratio times the cheapest feasible one
 	ReasonInvalid   = "invalid"   // the configuration does not resolve (named in the detail)
 )
 
@@ -66,6 +67,7 @@ type Metrics struct {
 	NodePowerW      float64        `json:"node_power_w"` // all nodes, mean
 	TempPeakC       float64        `json:"temp_peak_c"`
 	ThrottledPct    float64        `json:"throttled_pct"` // device-time below full clock
+	ThermalPct      float64        `json:"thermal_pct"`   // device-time held down by heat
 	WorstTPOTP95    float64        `json:"worst_tpot_p95_s"`
 	WorstTTFTP95    float64        `json:"worst_ttft_p95_s"`
 	Models          []ModelMetrics `json:"models"`
@@ -73,10 +75,14 @@ type Metrics struct {
 
 // Trial is one node count the bisection simulated.
 type Trial struct {
-	Nodes  int    `json:"nodes"`
-	OK     bool   `json:"ok"`
-	Reason string `json:"reason,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	Nodes int  `json:"nodes"`
+	OK    bool `json:"ok"`
+	// Shortfall is the worst ratio of a measured figure to its target
+	// (latency over its limit, attainment target over attainment, heat
+	// over max_throttled_pct): above 1 fails.
+	Shortfall float64 `json:"shortfall"`
+	Reason    string  `json:"reason,omitempty"`
+	Detail    string  `json:"detail,omitempty"`
 }
 
 // GroupOutcome is a node group's search: its bounds, the node counts tried
@@ -273,6 +279,7 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 		if first == nil {
 			first = m
 		}
+		t.Shortfall = math.Max(t.Shortfall, p.shortfall(m))
 		if reason != "" && t.OK {
 			t.OK, t.Reason, t.Detail = false, reason, detail
 			if r > 0 {
@@ -284,13 +291,42 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 	return t, first, nil
 }
 
+// shortfall measures how far a configuration is from its targets.
+func (p *Plan) shortfall(m *Metrics) float64 {
+	worst := 0.0
+	ratio := func(v, limit float64) {
+		if limit > 0 && !math.IsNaN(v) {
+			worst = math.Max(worst, v/limit)
+		}
+	}
+	for _, mm := range m.Models {
+		slo := p.File.Models[mm.Model].SLO
+		ratio(mm.TTFTP95, slo.TTFTS)
+		ratio(mm.TPOTP95, slo.TPOTS)
+		ratio(mm.E2EP95, slo.E2ES)
+		att := slo.Attainment
+		if att == 0 {
+			att = 0.9
+		}
+		ratio(att, math.Max(mm.SLOAttainment, 1e-6))
+	}
+	if lim := *p.File.MaxThrottledPct; lim > 0 {
+		ratio(m.ThermalPct, lim)
+	}
+	return math.Round(worst*1e6) / 1e6
+}
+
 // simulate runs one scenario and judges it against the plan's targets.
 func (p *Plan) simulate(ctx context.Context, f *scenario.File) (*Metrics, string, string, error) {
+	return p.simulateWith(ctx, f, sim.Options{})
+}
+
+func (p *Plan) simulateWith(ctx context.Context, f *scenario.File, opt sim.Options) (*Metrics, string, string, error) {
 	sc, err := scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files)
 	if err != nil {
 		return nil, "", "", err
 	}
-	res, err := sim.Run(ctx, sc, sim.Options{})
+	res, err := sim.Run(ctx, sc, opt)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -312,8 +348,10 @@ func (p *Plan) judge(sc *scenario.Scenario, m *Metrics) (string, string) {
 			return ReasonSLO, sloMiss(sc.Models[i], mm)
 		}
 	}
-	if m.ThrottledPct > *p.File.MaxThrottledPct {
-		return ReasonThermal, fmt.Sprintf("devices below full clock %.1f%% of the time (limit %g%%), peak %.1f C", m.ThrottledPct, *p.File.MaxThrottledPct, m.TempPeakC)
+	// A power cap is a choice whose slowdown the latency targets already
+	// judge; heat is not, so only heat is held to max_throttled_pct.
+	if m.ThermalPct > *p.File.MaxThrottledPct {
+		return ReasonThermal, fmt.Sprintf("devices held down by heat %.1f%% of the time (limit %g%%), peak %.1f C", m.ThermalPct, *p.File.MaxThrottledPct, m.TempPeakC)
 	}
 	return "", ""
 }
@@ -344,15 +382,17 @@ func metrics(sc *scenario.Scenario, res *sim.Result) (*Metrics, error) {
 	m := &Metrics{Nodes: len(sc.Nodes), USDPerHour: rep.USDPerHour, USDPerMonth: rep.USDPerHour * tco.HoursPerMonth,
 		USDPerMTokens: rep.USDPerMTokens, HardwareUSD: rep.HardwareSpendUSD, CloudUSDPerHour: rep.CloudUSDPerHour,
 		Utilization: rep.Utilization}
-	var throttled, window float64
+	var throttled, thermal, window float64
 	for i, d := range res.Devices {
 		m.NodePowerW += rep.Nodes[i].PowerW
 		m.TempPeakC = math.Max(m.TempPeakC, d.TempPeakC)
 		throttled += d.ThrottledS
+		thermal += d.ThermalS
 		window += res.DurationS
 	}
 	if window > 0 {
 		m.ThrottledPct = 100 * throttled / window
+		m.ThermalPct = 100 * thermal / window
 	}
 	for _, mr := range res.Models {
 		m.TokensPerS += mr.InputTokensPerS + mr.OutputTokensPerS
@@ -373,6 +413,10 @@ func nz(v float64) float64 {
 	}
 	return v
 }
+
+// stallShare: doubling the nodes must cut the shortfall below this share
+// of what it was, or the search stops.
+const stallShare = 0.95
 
 // searchGroup finds the smallest node count that meets every target:
 // from the capacity bound, doubling until a count passes (or max_nodes
@@ -407,6 +451,7 @@ func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, err
 		if err != nil {
 			return out, sims, err
 		}
+		prev := last
 		last = t
 		if t.OK {
 			good = n
@@ -415,6 +460,18 @@ func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, err
 		bad = n
 		if n == maxN {
 			break
+		}
+		// Requests too long for the memory, or a shortfall that doubling
+		// the nodes barely moved (a target the hardware misses even
+		// lightly loaded), will not be cured by more nodes: stop.
+		if t.Reason == ReasonRejected || prev.Nodes > 0 && t.Shortfall > stallShare*prev.Shortfall {
+			out.Reason = t.Reason
+			out.Detail = fmt.Sprintf("%s; from %d to %d nodes the shortfall only went from %.3g to %.3g: more nodes do not help", t.Detail, prev.Nodes, n, prev.Shortfall, t.Shortfall)
+			if t.Reason == ReasonRejected {
+				out.Detail = t.Detail
+			}
+			out.Metrics = results[n]
+			return out, sims, nil
 		}
 	}
 	if good == 0 {

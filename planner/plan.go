@@ -42,9 +42,14 @@ type File struct {
 	Replicas int `toml:"replicas,omitempty"`
 	// VerifySeeds re-simulates the winner on this many fresh seeds.
 	VerifySeeds int `toml:"verify_seeds,omitempty"`
-	// MaxThrottledPct rejects configurations whose devices run below full
-	// clock (heat or power cap) for more than this share of the time.
+	// MaxThrottledPct rejects configurations whose devices are held below
+	// full clock by heat for more than this share of the time (a power
+	// cap's slowdown is judged by the latency targets instead).
 	MaxThrottledPct *float64 `toml:"max_throttled_pct,omitempty"`
+	// MaxCostRatio skips configurations that cannot cost less than this
+	// multiple of the cheapest feasible one: the ranked table and the
+	// Pareto front then cover that range of cost. 0 evaluates everything.
+	MaxCostRatio *float64 `toml:"max_cost_ratio,omitempty"`
 
 	Router string                          `toml:"router,omitempty"`
 	Site   *scenario.Site                  `toml:"site,omitempty"`
@@ -103,6 +108,7 @@ const (
 	defaultVerifySeeds = 2
 	defaultMaxNodes    = 64
 	defaultThrottled   = 1.0
+	defaultCostRatio   = 3.0
 )
 
 // Parse decodes and checks a plan. name is used in errors; files holds any
@@ -174,6 +180,13 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	if f.MaxThrottledPct == nil {
 		v := defaultThrottled
 		f.MaxThrottledPct = &v
+	}
+	if f.MaxCostRatio == nil {
+		v := defaultCostRatio
+		f.MaxCostRatio = &v
+	}
+	if v := *f.MaxCostRatio; v != 0 && !(v >= 1 && v <= 1000) {
+		c.add([]string{"max_cost_ratio"}, "must be 0 (off) or in [1, 1000], got %v", v)
 	}
 	positive := []struct {
 		v    float64

@@ -46,7 +46,7 @@ func load(t testing.TB, path string) *Plan {
 
 func finish(t testing.TB, p *Plan, s *Shard) []byte {
 	t.Helper()
-	r, err := p.Finish(context.Background(), s)
+	r, err := p.Finish(context.Background(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := p.Finish(ctx, s0); err == nil {
+	if _, err := p.Finish(ctx, s0, nil); err == nil {
 		t.Error("Finish accepted one shard of two")
 	}
 }
@@ -275,7 +275,7 @@ func TestWinnerIsCheapestByExhaustiveSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := p.Finish(context.Background(), s)
+	r, err := p.Finish(context.Background(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestWinnerVerifiesAndBoundsHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := p.Finish(context.Background(), s)
+	r, err := p.Finish(context.Background(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,30 +125,56 @@ func Merge(shards []*Shard) (*Shard, error) {
 // winner. Whatever pruned what during the search, the classification here
 // is the same: a candidate is dominated when any feasible one dominates
 // its bounds, so n shards and one run finish identically.
-func (p *Plan) Finish(ctx context.Context, s *Shard) (*Result, error) {
+//
+// progress, if not nil, hears how far the winner's re-simulations are.
+func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (*Result, error) {
 	if s.Shards != 1 || len(s.Outcomes) != s.Candidates {
 		return nil, fmt.Errorf("plan %s: shard %d/%d holds %d of %d candidates: merge the shards first", p.Name, s.Shard, s.Shards, len(s.Outcomes), s.Candidates)
 	}
 	r := &Result{Plan: s.Plan, PlanSHA256: s.PlanSHA256, Seed: p.File.Seed, Candidates: s.Candidates, Reasons: map[string]int{}}
-	var feasible []*Outcome
+	// The feasible, then those not too costly, then those no such one
+	// dominates: each set is the same whichever run or shards produced
+	// the outcomes, so every classification below is too.
+	var feasible, affordable []*Outcome
 	for i := range s.Outcomes {
 		if o := &s.Outcomes[i]; o.Feasible {
 			feasible = append(feasible, o)
 		}
 	}
-	for _, o := range s.Outcomes {
-		analytic := o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated
-		if !analytic {
-			if by := dominator(&o, feasible); by != nil {
-				o = Outcome{Candidate: o.Candidate, Key: o.Key, Bounds: o.Bounds, Reason: ReasonDominated, Detail: dominatedDetail(by)}
+	costly := make([]string, len(s.Outcomes))
+	for i := range s.Outcomes {
+		o := &s.Outcomes[i]
+		if o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated && o.Reason != ReasonCostly {
+			continue // rejected by analysis
+		}
+		if costly[i] = p.costly(o, feasible); costly[i] == "" && o.Feasible {
+			affordable = append(affordable, o)
+		}
+	}
+	var ranked []*Outcome
+	for _, o := range affordable {
+		if dominator(o, affordable) == nil {
+			ranked = append(ranked, o)
+		}
+	}
+	for i, o := range s.Outcomes {
+		switch {
+		case costly[i] != "":
+			o = Outcome{Candidate: o.Candidate, Key: o.Key, Bounds: o.Bounds, Reason: ReasonCostly, Detail: costly[i]}
+		case o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated && o.Reason != ReasonCostly:
+			// rejected by analysis: as it is
+		case dominator(&o, affordable) != nil:
+			by := dominator(&o, ranked)
+			if by == nil {
+				by = dominator(&o, affordable)
 			}
+			o = Outcome{Candidate: o.Candidate, Key: o.Key, Bounds: o.Bounds, Reason: ReasonDominated, Detail: dominatedDetail(by)}
 		}
 		if o.Feasible {
 			r.Ranked = append(r.Ranked, o)
 			continue
 		}
-		// Keep what a reader needs to see why, not every trial's metrics.
-		o.Evaluated = false
+		o.Evaluated = false // the reason says why; trials stay in the groups
 		r.Rejected = append(r.Rejected, o)
 		r.Reasons[o.Reason]++
 	}
@@ -168,7 +194,7 @@ func (p *Plan) Finish(ctx context.Context, s *Shard) (*Result, error) {
 	}
 	w := r.Ranked[0]
 	r.Winner = &w
-	v, err := p.verify(ctx, &w)
+	v, err := p.verify(ctx, &w, progress)
 	if err != nil {
 		return r, fmt.Errorf("plan %s: verifying the winner #%d: %w", p.Name, w.Index, err)
 	}
@@ -210,14 +236,32 @@ func (p *Plan) winnerFile(o *Outcome, seed uint64, day bool) *scenario.File {
 	return f
 }
 
+// Verifying is how far Finish is in re-simulating the winner: run Run of
+// Runs (the fresh seeds, then the day), at NowS of DurationS simulated
+// seconds.
+type Verifying struct {
+	Run, Runs       int
+	NowS, DurationS float64
+}
+
 // verifySeed is the first fresh seed: far from the replicas' seeds.
 const verifySeed = 1000
 
-func (p *Plan) verify(ctx context.Context, o *Outcome) (*Verification, error) {
+func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying)) (*Verification, error) {
 	v := &Verification{Met: true}
+	runs := p.File.VerifySeeds + 1
+	opt := func(run int, f *scenario.File) sim.Options {
+		if progress == nil {
+			return sim.Options{}
+		}
+		return sim.Options{OnSnapshot: func(s sim.Snapshot) {
+			progress(Verifying{Run: run, Runs: runs, NowS: s.NowS, DurationS: f.DurationS})
+		}}
+	}
 	for k := range p.File.VerifySeeds {
 		seed := p.File.Seed + verifySeed + uint64(k)
-		m, reason, detail, err := p.simulate(ctx, p.winnerFile(o, seed, false))
+		f := p.winnerFile(o, seed, false)
+		m, reason, detail, err := p.simulateWith(ctx, f, opt(k+1, f))
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +275,7 @@ func (p *Plan) verify(ctx context.Context, o *Outcome) (*Verification, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := sim.Run(ctx, sc, sim.Options{})
+	res, err := sim.Run(ctx, sc, opt(runs, f))
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +339,7 @@ func layoutsBest(all, ranked []Outcome) []LayoutBest {
 			continue
 		}
 		for _, o := range all { // the first rejection of the placement says why
-			if o.Layout() == out[i].Layout && o.Reason != "" && o.Reason != ReasonDominated {
+			if o.Layout() == out[i].Layout && o.Reason != "" && o.Reason != ReasonDominated && o.Reason != ReasonCostly {
 				out[i].FewerNodes = o.Reason + ": " + o.Detail
 				break
 			}

@@ -112,8 +112,8 @@ func (p *Plan) Search(ctx context.Context, opt Options) (*Shard, error) {
 		wave := viable[w:min(w+waveSize, len(viable))]
 		var run []int
 		for _, i := range wave {
-			if by := dominator(&outcomes[i], feasible); by != nil {
-				outcomes[i].Reason, outcomes[i].Detail = ReasonDominated, dominatedDetail(by)
+			if reason, detail := p.prune(&outcomes[i], feasible); reason != "" {
+				outcomes[i].Reason, outcomes[i].Detail = reason, detail
 				done++
 				continue
 			}
@@ -151,6 +151,41 @@ func roundTrip(s *Shard) (*Shard, error) {
 func (p *Plan) sha() string {
 	h := sha256.Sum256(p.Source)
 	return hex.EncodeToString(h[:])
+}
+
+// prune says why c need not be simulated given the feasible outcomes
+// known, or "". Both rules are monotone in the feasible set (a larger set
+// prunes at least as much), so the same rules applied to the whole space
+// at the end classify every candidate the same however the work was split.
+func (p *Plan) prune(c *Outcome, feasible []*Outcome) (string, string) {
+	if d := p.costly(c, feasible); d != "" {
+		return ReasonCostly, d
+	}
+	if by := dominator(c, feasible); by != nil {
+		return ReasonDominated, dominatedDetail(by)
+	}
+	return "", ""
+}
+
+// costly says why c cannot cost less than max_cost_ratio times the
+// cheapest of feasible (other than c), or "".
+func (p *Plan) costly(c *Outcome, feasible []*Outcome) string {
+	r := *p.File.MaxCostRatio
+	if r <= 0 {
+		return ""
+	}
+	var cheapest *Outcome
+	for _, f := range feasible {
+		if f.Index != c.Index && (cheapest == nil || f.Metrics.USDPerHour < cheapest.Metrics.USDPerHour ||
+			f.Metrics.USDPerHour == cheapest.Metrics.USDPerHour && f.Index < cheapest.Index) {
+			cheapest = f
+		}
+	}
+	if cheapest == nil || c.Bounds.USDPerHour <= r*cheapest.Metrics.USDPerHour {
+		return ""
+	}
+	return fmt.Sprintf("costs at least $%.3f/h, more than %g × #%d's $%.3f/h (max_cost_ratio)",
+		c.Bounds.USDPerHour, r, cheapest.Index, cheapest.Metrics.USDPerHour)
 }
 
 // dominates reports whether feasible outcome f is at least as cheap as c
@@ -307,7 +342,7 @@ func (s *searcher) evaluateOne(ctx context.Context, o *Outcome) error {
 // combine adds up the groups of a candidate.
 func combine(ms []*Metrics) *Metrics {
 	out := &Metrics{}
-	var util, throttled float64
+	var util, throttled, thermal float64
 	for _, m := range ms {
 		out.Nodes += m.Nodes
 		out.USDPerHour += m.USDPerHour
@@ -321,11 +356,13 @@ func combine(ms []*Metrics) *Metrics {
 		out.WorstTTFTP95 = math.Max(out.WorstTTFTP95, m.WorstTTFTP95)
 		util += m.Utilization * float64(m.Nodes)
 		throttled += m.ThrottledPct * float64(m.Nodes)
+		thermal += m.ThermalPct * float64(m.Nodes)
 		out.Models = append(out.Models, m.Models...)
 	}
 	if out.Nodes > 0 {
 		out.Utilization = util / float64(out.Nodes)
 		out.ThrottledPct = throttled / float64(out.Nodes)
+		out.ThermalPct = thermal / float64(out.Nodes)
 	}
 	if out.TokensPerS > 0 {
 		out.USDPerMTokens = out.USDPerHour / (out.TokensPerS * 3600) * 1e6

@@ -176,6 +176,29 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("compare: %d rows, qwen3-8b TPOT change class %q (twice the traffic should change it)", rows, worse)
 	}
 	screenshot(t, ctx, "compare")
+
+	// A plan from the what-if page: the seed claim as a buying question,
+	// followed live until its report shows.
+	var phase string
+	var reportRows int
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.url+"/whatif"),
+		chromedp.WaitVisible(`[data-testid=plan-form]`),
+		setValue(`[data-testid=plan-name]`, "seed.toml"),
+		chromedp.Click(`[data-testid=plan-run]`),
+		chromedp.WaitVisible(`[data-testid=plan-progress]`),
+		chromedp.WaitVisible(`[data-testid=plan-report]`), // the page reloads itself when the plan is done
+		chromedp.Text(`[data-testid=plan-phase]`, &phase),
+		chromedp.Poll(`(() => { const d = document.querySelector('[data-testid=plan-report]').contentDocument;
+			return d && d.querySelectorAll('[data-testid=ranked] tr').length; })()`, &reportRows, chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if phase != "done" || reportRows < 2 {
+		t.Errorf("plan: phase %q, %d rows in the report's ranked table", phase, reportRows)
+	}
+	screenshot(t, ctx, "plan")
 }
 
 // setValue sets a form control's value as a user's edit would.

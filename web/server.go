@@ -66,6 +66,9 @@ type Server struct {
 	jobsMu sync.Mutex // not calMu: a watcher's first update, under calMu, reads the jobs
 	jobs   map[string]*calJob
 	jobsWG sync.WaitGroup
+
+	plansMu sync.Mutex
+	plans   map[string]*planJob
 }
 
 // New opens the data directory and builds the routes.
@@ -75,7 +78,7 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}}
+	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}, plans: map[string]*planJob{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
 	for _, e := range entries {
@@ -109,6 +112,14 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /ws/calibration/{id}", s.calibrationWS)
 	s.mux.HandleFunc("POST /calibration/start", s.calibrationStart)
 	s.mux.HandleFunc("POST /calibration/runs/{id}/stop", s.calibrationStop)
+	s.mux.HandleFunc("POST /plans", s.planStart)
+	s.mux.HandleFunc("GET /shipped-plans/{name}", s.shippedPlan)
+	s.mux.HandleFunc("GET /plans/{id}", s.planPage)
+	s.mux.HandleFunc("GET /plans/{id}/state.json", s.planState)
+	s.mux.HandleFunc("GET /plans/{id}/result.json", s.planResult)
+	s.mux.HandleFunc("GET /plans/{id}/report.html", s.planReport)
+	s.mux.HandleFunc("GET /plans/{id}/chart/{file}", s.planChart)
+	s.mux.HandleFunc("GET /ws/plans/{id}", s.planWS)
 	return s, nil
 }
 
@@ -373,7 +384,8 @@ func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 		data, _ = scenarios.FS.ReadFile(from)
 	}
 	f, _, err := scenario.Decode(from, data)
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil)}
+	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil),
+		Plans: shippedPlans(), PlanHistory: s.sessionPlans(session(r))}
 	if err != nil {
 		form.Error = err.Error()
 	} else {
@@ -406,7 +418,8 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 			data, name, uploaded = b, hdr.Filename, true
 		}
 	}
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil)}
+	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil),
+		Plans: shippedPlans(), PlanHistory: s.sessionPlans(session(r))}
 	fail := func(err error) {
 		form.Error = err.Error()
 		render(w, r, http.StatusUnprocessableEntity, whatifPage(form))

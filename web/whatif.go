@@ -17,8 +17,11 @@ type whatifForm struct {
 	Fields  []field
 	Error   string
 	History []State // this browser session's runs, newest first
-	Choices choices
-	Groups  []groupView
+	// Plans are the shipped plans; PlanHistory this session's plans.
+	Plans       []string
+	PlanHistory []PlanState
+	Choices     choices
+	Groups      []groupView
 }
 
 // groupView is a node group as the placement controls show it.

@@ -9,6 +9,7 @@
 //	serve     the dashboard on 127.0.0.1:8080
 //	simulate  discrete-event simulation of a fleet scenario
 //	plan      the cheapest fleet that meets the SLOs (shards, merge)
+//	report    a plan's or a simulation's result as one HTML page
 //	tco       cost of two scenarios side by side
 //	predict   step-model prediction for one or more co-located models
 //	profile   fit, check, list or write performance profiles
@@ -43,6 +44,7 @@ func commands() []command {
 		{"serve", "the dashboard: live runs, what-if, comparison, calibration, catalog", runServe},
 		{"simulate", "simulate a scenario: latency percentiles, SLOs, utilization per device", runSimulate},
 		{"plan", "search fleet configurations for the cheapest that meets the SLOs; merge sharded searches", runPlan},
+		{"report", "render a plan or simulation result as a self-contained HTML page", runReport},
 		{"tco", "compare two scenarios' cost: hardware spend, $/h, $ per million tokens, latency", runTCO},
 		{"predict", "predict latency, throughput and memory of models on one device", runPredict},
 		{"profile", "fit, check, list or write performance profiles", runProfile},

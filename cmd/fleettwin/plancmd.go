@@ -85,7 +85,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if opt.Shards > 1 {
 		return writeJSON(*shardOut, s)
 	}
-	return finishPlan(ctx, p, s, out, stdout)
+	return finishPlan(ctx, p, s, out, stdout, newProgress(stderr, *quiet))
 }
 
 func runPlanMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -127,7 +127,7 @@ func runPlanMerge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	return finishPlan(ctx, p, merged, out, stdout)
+	return finishPlan(ctx, p, merged, out, stdout, newProgress(stderr, false))
 }
 
 type planOutputs struct{ json, csv, charts *string }
@@ -152,8 +152,18 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-func finishPlan(ctx context.Context, p *planner.Plan, s *planner.Shard, out planOutputs, stdout io.Writer) error {
-	res, err := p.Finish(ctx, s)
+func finishPlan(ctx context.Context, p *planner.Plan, s *planner.Shard, out planOutputs, stdout io.Writer, prog *progress) error {
+	prog.start("verifying the winner")
+	run := 0
+	res, err := p.Finish(ctx, s, func(v planner.Verifying) {
+		if v.Run != run {
+			run = v.Run
+			prog.end()
+			prog.start(fmt.Sprintf("verifying the winner: run %d of %d", v.Run, v.Runs))
+		}
+		prog.update(v.NowS, v.DurationS, "sim-s")
+	})
+	prog.end()
 	if res != nil {
 		writePlanSummary(stdout, res)
 	}
@@ -182,7 +192,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 	fmt.Fprintf(w, "plan %s: %d configurations, %d meet every target", r.Plan, r.Candidates, len(r.Ranked))
 	if len(r.Reasons) > 0 {
 		fmt.Fprintf(w, "; turned down:")
-		for _, k := range []string{planner.ReasonMemory, planner.ReasonCapacity, planner.ReasonSLO, planner.ReasonThermal, planner.ReasonRejected, planner.ReasonDominated, planner.ReasonInvalid} {
+		for _, k := range []string{planner.ReasonMemory, planner.ReasonCapacity, planner.ReasonSLO, planner.ReasonThermal, planner.ReasonRejected, planner.ReasonDominated, planner.ReasonCostly, planner.ReasonInvalid} {
 			if n := r.Reasons[k]; n > 0 {
 				fmt.Fprintf(w, " %s %d", k, n)
 			}

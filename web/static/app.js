@@ -185,7 +185,59 @@ function followCal(id) {
   connect();
 }
 
+// The plan page: search progress (done/total, rate, time left) live; the
+// report is rendered on the server once the plan is done.
+function planText(st) {
+  if (st.phase === "verifying") {
+    const v = st.verify || {};
+    return `${st.done}/${st.total} configurations searched (${st.simulations} simulations); re-simulating the winner: run ${v.Run || 0} of ${v.Runs || 0}, ${Math.round(v.NowS || 0)}/${Math.round(v.DurationS || 0)} simulated s`;
+  }
+  if (st.phase === "failed") return `stopped at ${st.done}/${st.total} configurations`;
+  if (!st.total) return "analysing the search space…";
+  const left = Math.round(st.left_s || 0);
+  return `${st.done}/${st.total} configurations (${Math.round((100 * st.done) / st.total)}%) · ${(st.rate_per_s || 0).toPrecision(2)} per second · ${left}s left · ${st.simulations} simulations`;
+}
+
+function followPlan(id) {
+  const el = document.getElementById("plan");
+  let delay = 250;
+  let over = false;
+  const connect = () => {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws/plans/${id}`);
+    ws.onopen = () => {
+      window.fleettwin.connected = true;
+      delay = 250;
+    };
+    ws.onmessage = (ev) => {
+      const st = JSON.parse(ev.data);
+      el.querySelector("[data-testid=plan-phase]").textContent = st.phase;
+      el.querySelector("[data-testid=plan-progress-text]").textContent = planText(st);
+      el.querySelector(".fill").style.width = `${st.total ? (100 * st.done) / st.total : 0}%`;
+      window.fleettwin.plan = st;
+      if ((st.phase === "done" || st.phase === "failed") && !over) {
+        over = true;
+        ws.close();
+        setTimeout(() => location.reload(), 300);
+      }
+    };
+    ws.onclose = () => {
+      window.fleettwin.connected = false;
+      if (!over) {
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    };
+  };
+  connect();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const plan = document.getElementById("plan");
+  if (plan) {
+    const phase = plan.querySelector("[data-testid=plan-phase]").textContent;
+    if (phase !== "done" && phase !== "failed") followPlan(plan.dataset.planId);
+  }
   const cal = document.getElementById("calibration");
   if (cal) followCal(cal.dataset.calId);
   const run = document.getElementById("run");
