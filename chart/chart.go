@@ -60,6 +60,8 @@ type PointSet struct {
 	X, Y  []float64
 	// Line joins the points in order (a front) instead of scattering them.
 	Line bool
+	// Size is the glyph radius in points; 0 is the default, 2.5.
+	Size float64
 }
 
 // Points draws point sets on one chart: scatters, and lines for the sets
@@ -95,7 +97,14 @@ func Points(w io.Writer, title, xlabel, ylabel string, sets []PointSet, format s
 		if err != nil {
 			return err
 		}
-		sc.GlyphStyle.Color, sc.GlyphStyle.Radius = c, vg.Points(2.5)
+		size := 2.5
+		if s.Size > 0 {
+			size = s.Size
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius = c, vg.Points(size)
+		if s.Size > 0 {
+			sc.GlyphStyle.Shape = draw.RingGlyph{}
+		}
 		p.Add(sc)
 		p.Legend.Add(s.Label, sc)
 	}

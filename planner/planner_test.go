@@ -15,6 +15,8 @@ import (
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/sim"
 )
 
 func env(t testing.TB) (*catalog.Catalog, perf.ProfileSet) {
@@ -412,5 +414,68 @@ func TestCapacityAndMemoryRejections(t *testing.T) {
 		if o.Reason != ReasonMemory || !strings.Contains(o.Detail, "qwen3-8b") && !strings.Contains(o.Detail, "235") {
 			t.Errorf("#%d %s: %s %q, want a memory rejection", o.Index, o.Key, o.Reason, o.Detail)
 		}
+	}
+}
+
+// The seed plan answers the seed claim with numbers: the cheapest fleet of
+// each placement, and whether one Spark carries both models. Its verdict on
+// the one-Spark configuration of scenarios/seed-colocated.toml agrees with
+// simulating that scenario on its own.
+func TestSeedPlanAnswersTheClaim(t *testing.T) {
+	p := load(t, "../scenarios/plans/seed.toml")
+	s, err := p.Search(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Finish(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Layouts) != 2 {
+		t.Fatalf("placements %+v, want both models on one node group and one each", r.Layouts)
+	}
+	for _, l := range r.Layouts {
+		if l.Index < 0 && l.FewerNodes == "" {
+			t.Errorf("placement %s: neither a configuration nor a reason", l.Layout)
+		}
+		t.Logf("placement %s: #%d, %d nodes, $%.0f/month; fewer: %s", l.Layout, l.Index, l.Nodes, l.USDPerMonth, l.FewerNodes)
+	}
+	if r.Winner == nil || !r.Verify.Met {
+		t.Fatalf("no verified winner: %+v", r.Verify)
+	}
+	// The seed scenario's own configuration, found in the plan's space.
+	var seed *Outcome
+	for i, o := range s.Outcomes {
+		if len(o.Placement) == 1 && o.Quant == "q4_k_m" && o.Memory == "static" && o.MaxSeqs == 4 && o.MaxBatchedTokens == 0 {
+			seed = &s.Outcomes[i]
+		}
+	}
+	if seed == nil || len(seed.Groups) != 1 {
+		t.Fatal("the seed scenario's configuration is not in the seed plan's space, or was not simulated")
+	}
+	var oneSpark *Trial
+	for i, tr := range seed.Groups[0].Trials {
+		if tr.Nodes == 1 {
+			oneSpark = &seed.Groups[0].Trials[i]
+		}
+	}
+	if oneSpark == nil {
+		t.Fatal("the plan never tried one Spark for both models")
+	}
+	cat, profs := env(t)
+	sc, err := scenario.Load("../scenarios/seed-colocated.toml", cat, profs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sim.Run(context.Background(), sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	met := true
+	for _, m := range res.Models {
+		met = met && m.SLOMet
+	}
+	if met != oneSpark.OK {
+		t.Errorf("one Spark for both: the plan says ok=%v (%s), scenarios/seed-colocated.toml says SLOs met=%v", oneSpark.OK, oneSpark.Detail, met)
 	}
 }

@@ -29,9 +29,15 @@ type Result struct {
 	Reasons  map[string]int `json:"reasons"`  // rejected configurations per reason
 	// Layouts answers "share nodes or not?": the cheapest configuration
 	// of each placement the space holds.
-	Layouts []LayoutBest  `json:"layouts"`
-	Winner  *Outcome      `json:"winner,omitempty"`
-	Verify  *Verification `json:"verify,omitempty"`
+	Layouts []LayoutBest `json:"layouts"`
+	// Winner is the cheapest ranked configuration that meets every
+	// target again on fresh seeds; Unverified are the cheaper ones that
+	// did not (they passed the search by a margin the seeds' noise hides).
+	// When none of the first few verifies, the cheapest is the winner and
+	// its Verify says what it missed.
+	Winner     *Outcome      `json:"winner,omitempty"`
+	Verify     *Verification `json:"verify,omitempty"`
+	Unverified []Unverified  `json:"unverified,omitempty"`
 }
 
 // LayoutBest is the cheapest feasible configuration of one placement, and
@@ -47,6 +53,17 @@ type LayoutBest struct {
 	// the placement works.
 	FewerNodes string `json:"fewer_nodes,omitempty"`
 }
+
+// Unverified is a ranked configuration that missed a target on a fresh
+// seed.
+type Unverified struct {
+	Index int         `json:"index"`
+	Runs  []VerifyRun `json:"runs"`
+}
+
+// maxVerified bounds how far down the ranking Finish looks for a
+// configuration that verifies.
+const maxVerified = 5
 
 // Verification re-simulates the winner, all its node groups together, on
 // fresh seeds at the design load, and once over a day of the plan's own
@@ -192,7 +209,24 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	if len(r.Ranked) == 0 {
 		return r, nil
 	}
-	w := r.Ranked[0]
+	// The cheapest that holds on fresh seeds wins; if none of the first
+	// few does, the cheapest wins and its verification says it missed.
+	pick, found := 0, false
+	for i := range min(len(r.Ranked), maxVerified) {
+		runs, met, err := p.verifySeeds(ctx, &r.Ranked[i], progress)
+		if err != nil {
+			return r, fmt.Errorf("plan %s: verifying #%d: %w", p.Name, r.Ranked[i].Index, err)
+		}
+		if met {
+			pick, found = i, true
+			break
+		}
+		r.Unverified = append(r.Unverified, Unverified{Index: r.Ranked[i].Index, Runs: runs})
+	}
+	if !found {
+		r.Unverified = r.Unverified[1:] // the cheapest stays the winner; its Verify says what it missed
+	}
+	w := r.Ranked[pick]
 	r.Winner = &w
 	v, err := p.verify(ctx, &w, progress)
 	if err != nil {
@@ -247,35 +281,49 @@ type Verifying struct {
 // verifySeed is the first fresh seed: far from the replicas' seeds.
 const verifySeed = 1000
 
-func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying)) (*Verification, error) {
-	v := &Verification{Met: true}
-	runs := p.File.VerifySeeds + 1
-	opt := func(run int, f *scenario.File) sim.Options {
-		if progress == nil {
-			return sim.Options{}
-		}
-		return sim.Options{OnSnapshot: func(s sim.Snapshot) {
-			progress(Verifying{Run: run, Runs: runs, NowS: s.NowS, DurationS: f.DurationS})
-		}}
-	}
+// verifySeeds simulates o at the design load on the fresh seeds.
+func (p *Plan) verifySeeds(ctx context.Context, o *Outcome, progress func(Verifying)) ([]VerifyRun, bool, error) {
+	var runs []VerifyRun
+	met := true
 	for k := range p.File.VerifySeeds {
 		seed := p.File.Seed + verifySeed + uint64(k)
 		f := p.winnerFile(o, seed, false)
-		m, reason, detail, err := p.simulateWith(ctx, f, opt(k+1, f))
+		m, reason, detail, err := p.simulateWith(ctx, f, p.verifyOptions(k+1, f, progress))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		run := VerifyRun{Seed: seed, Met: reason == "", Reason: reason, Detail: detail, Metrics: m}
-		v.Met = v.Met && run.Met
-		v.Runs = append(v.Runs, run)
+		met = met && run.Met
+		runs = append(runs, run)
 	}
+	return runs, met, nil
+}
+
+func (p *Plan) verifyOptions(run int, f *scenario.File, progress func(Verifying)) sim.Options {
+	if progress == nil {
+		return sim.Options{}
+	}
+	runs := p.File.VerifySeeds + 1
+	return sim.Options{OnSnapshot: func(s sim.Snapshot) {
+		progress(Verifying{Run: run, Runs: runs, NowS: s.NowS, DurationS: f.DurationS})
+	}}
+}
+
+// verify checks the winner on the fresh seeds (again: cheap, and it keeps
+// the record with the winner) and simulates its day.
+func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying)) (*Verification, error) {
+	runs, met, err := p.verifySeeds(ctx, o, progress)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verification{Runs: runs, Met: met}
 	seed := p.File.Seed + verifySeed
 	f := p.winnerFile(o, seed, true)
 	sc, err := scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files)
 	if err != nil {
 		return nil, err
 	}
-	res, err := sim.Run(ctx, sc, opt(runs, f))
+	res, err := sim.Run(ctx, sc, p.verifyOptions(p.File.VerifySeeds+1, f, progress))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -72,12 +73,17 @@ func (c Candidate) groups() []group {
 // Candidates enumerates the search space in a fixed order: hardware,
 // engine, weight format, layout, memory sharing, max sequences, batched
 // tokens, power cap. Hardware and engine pairs without a profile are left
-// out, and so is a memory choice for layouts where no node has two models.
+// out, and so are a memory choice for layouts where no node has two
+// models and a power cap at or above the hardware's limit.
 func (p *Plan) Candidates() []Candidate {
 	s := p.File.Search
 	layouts := p.layouts()
 	var out []Candidate
 	for _, hw := range s.Hardware {
+		limit := math.Inf(1)
+		if h, err := p.cat.HardwareNamed(hw); err == nil && h.PowerLimitW > 0 {
+			limit = h.PowerLimitW
+		}
 		for _, eng := range s.Engines {
 			if _, err := p.profiles.Get(hw, eng); err != nil {
 				continue
@@ -95,6 +101,9 @@ func (p *Plan) Candidates() []Candidate {
 						for _, seqs := range s.MaxSeqs {
 							for _, toks := range s.MaxBatchedTokens {
 								for _, capW := range s.PowerCapW {
+									if capW >= limit {
+										continue // no cap at all: the uncapped candidate (0) covers it
+									}
 									out = append(out, Candidate{Index: len(out), Placement: l, Settings: Settings{
 										Hardware: hw, Engine: eng, Quant: q, KVCache: s.KVCache, Memory: mem,
 										MaxSeqs: seqs, MaxBatchedTokens: toks, PowerCapW: capW,

@@ -58,7 +58,7 @@ func paretoChart(w io.Writer, r *planner.Result, format string) error {
 	}
 	var all, pf, win chart.PointSet
 	all.Label, pf.Label, win.Label = "meets the SLOs", "Pareto front", "winner"
-	pf.Line = true
+	pf.Line, win.Size = true, 7
 	for _, o := range r.Ranked {
 		x, y := o.Metrics.USDPerMonth, 1000*o.Metrics.WorstTPOTP95
 		all.X, all.Y = append(all.X, x), append(all.Y, y)

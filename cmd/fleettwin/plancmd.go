@@ -236,6 +236,14 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, u := range r.Unverified {
+		for _, run := range u.Runs {
+			if !run.Met {
+				fmt.Fprintf(w, "#%d is cheaper but missed on fresh seed %d: %s\n", u.Index, run.Seed, run.Detail)
+				break
+			}
+		}
+	}
 	if r.Winner != nil {
 		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, describe(*r.Winner),
 			r.Winner.Metrics.Nodes, r.Winner.Metrics.USDPerMonth, r.Winner.Metrics.USDPerHour, r.Winner.Metrics.USDPerMTokens)
