@@ -26,7 +26,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"s":    func(v float64) string { return num(v, "%.3g s") },
 	"pct":  func(v float64) string { return num(100*v, "%.1f%%") },
 	"f1":   func(v float64) string { return num(v, "%.1f") },
-	"desc": describe,
+	"desc": Describe,
 	"inc":  func(i int) int { return i + 1 },
 }).Parse(pageText))
 
@@ -135,8 +135,10 @@ func svg(c Chart) (figure, error) {
 	return figure{Title: c.Title, SVG: template.HTML(s)}, nil
 }
 
-// describe is a configuration in a few words.
-func describe(o planner.Outcome) string {
+// Describe is a configuration in a few words: hardware, engine, weight
+// format, each node group's count and models, and the settings that differ
+// from the defaults.
+func Describe(o planner.Outcome) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s · %s · %s", o.Hardware, o.Engine, o.Quant)
 	for i, g := range o.Groups {

@@ -219,7 +219,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 			mark = "*"
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t%s\t\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
-			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, describe(o))
+			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, report.Describe(o))
 	}
 	tw.Flush()
 	if len(r.Ranked) > 15 {
@@ -245,7 +245,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		}
 	}
 	if r.Winner != nil {
-		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, describe(*r.Winner),
+		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, report.Describe(*r.Winner),
 			r.Winner.Metrics.Nodes, r.Winner.Metrics.USDPerMonth, r.Winner.Metrics.USDPerHour, r.Winner.Metrics.USDPerMTokens)
 	}
 	if v := r.Verify; v != nil {
@@ -261,39 +261,6 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 				d.DurationS/3600, d.Metrics.USDPerHour, d.Metrics.USDPerMTokens, 100*d.Metrics.Utilization, d.Metrics.TempPeakC, d.Metrics.ThrottledPct)
 		}
 	}
-}
-
-// describe is a configuration in a few words.
-func describe(o planner.Outcome) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s", o.Hardware, o.Engine, o.Quant)
-	for i, g := range o.Groups {
-		sep := " | "
-		if i == 0 {
-			sep = ": "
-		}
-		n := 0
-		if g.Metrics != nil {
-			n = g.Metrics.Nodes
-		}
-		fmt.Fprintf(&b, "%s%d× [%s]", sep, n, strings.Join(g.Models, "+"))
-	}
-	if len(o.Groups) == 0 {
-		fmt.Fprintf(&b, ": %s", o.Layout())
-	}
-	if o.Memory != "static" {
-		fmt.Fprintf(&b, " %s memory", o.Memory)
-	}
-	if o.MaxSeqs > 0 {
-		fmt.Fprintf(&b, " seqs %d", o.MaxSeqs)
-	}
-	if o.MaxBatchedTokens > 0 {
-		fmt.Fprintf(&b, " tokens %d", o.MaxBatchedTokens)
-	}
-	if o.PowerCapW > 0 {
-		fmt.Fprintf(&b, " cap %gW", o.PowerCapW)
-	}
-	return b.String()
 }
 
 func writePlanCSV(path string, r *planner.Result) error {
