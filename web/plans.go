@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -47,6 +49,40 @@ type planJob struct {
 	source []byte
 	result *planner.Result
 	json   []byte
+}
+
+// loadPlans registers the plans finished in earlier lives of the server
+// (dataDir/plans/{id}/result.json), so their pages and reports stay.
+func (s *Server) loadPlans() error {
+	if s.opt.DataDir == "" {
+		return nil
+	}
+	dirs, err := os.ReadDir(filepath.Join(s.opt.DataDir, "plans"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("plans: %w", err)
+	}
+	for _, d := range dirs {
+		dir := filepath.Join(s.opt.DataDir, "plans", d.Name())
+		data, err := os.ReadFile(filepath.Join(dir, "result.json"))
+		if err != nil {
+			continue // a plan that never finished left nothing to show
+		}
+		var res planner.Result
+		if err := json.Unmarshal(data, &res); err != nil {
+			return fmt.Errorf("plan %s: %w", filepath.Join(dir, "result.json"), err)
+		}
+		src, _ := os.ReadFile(filepath.Join(dir, "plan.toml"))
+		info, _ := d.Info()
+		st := PlanState{ID: d.Name(), Name: res.Plan, Phase: "done", Summary: planSummary(&res), Done: res.Candidates, Total: res.Candidates}
+		if info != nil {
+			st.Started = info.ModTime()
+		}
+		s.plans[d.Name()] = &planJob{state: st, source: src, result: &res, json: data}
+	}
+	return nil
 }
 
 func (j *planJob) snapshot() PlanState {

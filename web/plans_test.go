@@ -89,6 +89,14 @@ func TestPlanFromDashboard(t *testing.T) {
 	if byTestID(ts.doc(t, "/whatif"), "plan-history-row").Length() != 1 {
 		t.Error("the what-if page does not list this session's plan")
 	}
+	// A restarted server still has the plan's page, result and report.
+	again := newTestServer(t, ts.dir, "")
+	if d := again.doc(t, "/plans/"+id); byTestID(d, "plan-phase").Text() != "done" || byTestID(d, "plan-report").Length() != 1 {
+		t.Error("after a restart the plan's page lost its result")
+	}
+	if _, js2 := again.get(t, "/plans/"+id+"/result.json"); js2 != js {
+		t.Error("after a restart result.json differs")
+	}
 }
 
 func TestPlanBadInput(t *testing.T) {

@@ -80,6 +80,9 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}, plans: map[string]*planJob{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.loadPlans(); err != nil {
+		return nil, err
+	}
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
 	for _, e := range entries {
 		s.names = append(s.names, e.Name())
