@@ -153,15 +153,11 @@ func parseShard(s string) (int, int, error) {
 }
 
 func finishPlan(ctx context.Context, p *planner.Plan, s *planner.Shard, out planOutputs, stdout io.Writer, prog *progress) error {
-	prog.start("verifying the winner")
-	run := 0
+	prog.start("verifying the winner on fresh seeds, then its day")
 	res, err := p.Finish(ctx, s, func(v planner.Verifying) {
-		if v.Run != run {
-			run = v.Run
-			prog.end()
-			prog.start(fmt.Sprintf("verifying the winner: run %d of %d", v.Run, v.Runs))
+		if v.DurationS > 0 {
+			prog.update(float64(v.Run-1)+v.NowS/v.DurationS, float64(v.Runs), "runs")
 		}
-		prog.update(v.NowS, v.DurationS, "sim-s")
 	})
 	prog.end()
 	if res != nil {

@@ -241,7 +241,9 @@ func newProgress(w io.Writer, quiet bool) *progress {
 func (p *progress) start(label string) { p.began, p.label = time.Now(), label }
 
 func (p *progress) update(done, total float64, unit string) {
-	if p.quiet || total <= 0 || done == p.last || done < total && time.Since(p.printed) < time.Second {
+	// Nothing before a fifth of a second: a rate over a few microseconds
+	// says nothing about the time left.
+	if p.quiet || total <= 0 || done == p.last || done < total && (time.Since(p.printed) < time.Second || time.Since(p.began) < 200*time.Millisecond) {
 		return
 	}
 	p.printed, p.last = time.Now(), done
