@@ -207,14 +207,14 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		pareto[i] = true
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rank\t#\tnodes\t$/month\t$/M tok\tTTFT p95 s\tTPOT p95 ms\tutil\tpeak C\tthrottled\tpareto\tconfiguration\t")
+	fmt.Fprintln(tw, "rank\t#\tnodes\t$/month\t$/M tok\tTTFT p95 s\tTPOT p95 ms\tutil\tpeak C\tthrottled\tpareto\t configuration")
 	for i, o := range r.Ranked[:min(len(r.Ranked), 15)] {
 		m := o.Metrics
 		mark := ""
 		if pareto[o.Index] {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t%s\t\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t %s\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
 			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, report.Describe(o))
 	}
 	tw.Flush()
