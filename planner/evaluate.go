@@ -116,18 +116,24 @@ func (p *Plan) designFile(g group, nodes int, seed uint64) *scenario.File {
 	return f
 }
 
-// designArrival scales an arrival process to the design load.
+// designArrival scales an arrival process to the design load: its
+// diurnal peak, held, times the growth.
 func (p *Plan) designArrival(a workload.Arrival) workload.Arrival {
 	peak := 1.0
 	if len(a.Diurnal) > 0 {
 		peak = slices.Max(a.Diurnal)
 	}
 	a.Diurnal = nil
-	switch a.Process {
-	case "closed":
-		a.Concurrency = int(math.Ceil(float64(a.Concurrency) * peak * p.File.Growth))
-	default:
-		a.Rate *= peak * p.File.Growth
+	return scaleArrival(a, peak*p.File.Growth)
+}
+
+// scaleArrival multiplies an arrival process's load: the rate of an open
+// one, the users of a closed loop (rounded up).
+func scaleArrival(a workload.Arrival, k float64) workload.Arrival {
+	if a.Process == "closed" {
+		a.Concurrency = int(math.Ceil(float64(a.Concurrency) * k))
+	} else {
+		a.Rate *= k
 	}
 	return a
 }
@@ -272,16 +278,16 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 	t := Trial{Nodes: nodes, OK: true}
 	var first *Metrics
 	for r := range p.File.Replicas {
-		m, reason, detail, err := p.simulate(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)))
+		m, v, err := p.simulate(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{})
 		if err != nil {
 			return t, nil, err
 		}
 		if first == nil {
 			first = m
 		}
-		t.Shortfall = math.Max(t.Shortfall, p.shortfall(m))
-		if reason != "" && t.OK {
-			t.OK, t.Reason, t.Detail = false, reason, detail
+		t.Shortfall = math.Max(t.Shortfall, v.shortfall)
+		if v.reason != "" && t.OK {
+			t.OK, t.Reason, t.Detail = false, v.reason, v.detail
 			if r > 0 {
 				t.Detail += fmt.Sprintf(" (seed %d)", p.File.Seed+uint64(r))
 			}
@@ -291,69 +297,65 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 	return t, first, nil
 }
 
-// shortfall measures how far a configuration is from its targets.
-func (p *Plan) shortfall(m *Metrics) float64 {
-	worst := 0.0
-	ratio := func(v, limit float64) {
-		if limit > 0 && !math.IsNaN(v) {
-			worst = math.Max(worst, v/limit)
-		}
-	}
-	for _, mm := range m.Models {
-		slo := p.File.Models[mm.Model].SLO
-		ratio(mm.TTFTP95, slo.TTFTS)
-		ratio(mm.TPOTP95, slo.TPOTS)
-		ratio(mm.E2EP95, slo.E2ES)
-		att := slo.Attainment
-		if att == 0 {
-			att = 0.9
-		}
-		ratio(att, math.Max(mm.SLOAttainment, 1e-6))
-	}
-	if lim := *p.File.MaxThrottledPct; lim > 0 {
-		ratio(m.ThermalPct, lim)
-	}
-	return math.Round(worst*1e6) / 1e6
+// verdict is how a simulated configuration fared against the plan's
+// targets: why it failed ("" if it did not), and its shortfall, the worst
+// ratio of a measured figure to its target (above 1 fails).
+type verdict struct {
+	reason, detail string
+	shortfall      float64
 }
 
 // simulate runs one scenario and judges it against the plan's targets.
-func (p *Plan) simulate(ctx context.Context, f *scenario.File) (*Metrics, string, string, error) {
-	return p.simulateWith(ctx, f, sim.Options{})
-}
-
-func (p *Plan) simulateWith(ctx context.Context, f *scenario.File, opt sim.Options) (*Metrics, string, string, error) {
+func (p *Plan) simulate(ctx context.Context, f *scenario.File, opt sim.Options) (*Metrics, verdict, error) {
 	sc, err := scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files)
 	if err != nil {
-		return nil, "", "", err
+		return nil, verdict{}, err
 	}
 	res, err := sim.Run(ctx, sc, opt)
 	if err != nil {
-		return nil, "", "", err
+		return nil, verdict{}, err
 	}
 	m, err := metrics(sc, res)
 	if err != nil {
-		return nil, "", "", err
+		return nil, verdict{}, err
 	}
-	reason, detail := p.judge(sc, m)
-	return m, reason, detail, nil
+	return m, p.judge(sc, m), nil
 }
 
-// judge says why a simulated configuration fails, or "" if it does not.
-func (p *Plan) judge(sc *scenario.Scenario, m *Metrics) (string, string) {
+// judge compares a run's metrics with the resolved scenario's SLOs
+// (defaults applied) and the plan's heat limit.
+func (p *Plan) judge(sc *scenario.Scenario, m *Metrics) verdict {
+	var v verdict
+	ratio := func(x, limit float64) {
+		if limit > 0 && !math.IsNaN(x) {
+			v.shortfall = math.Max(v.shortfall, x/limit)
+		}
+	}
 	for i, mm := range m.Models {
-		if mm.Rejected > 0 {
-			return ReasonRejected, fmt.Sprintf("%s: %d requests can never be served", mm.Model, mm.Rejected)
+		slo := sc.Models[i].SLO
+		ratio(mm.TTFTP95, slo.TTFTS)
+		ratio(mm.TPOTP95, slo.TPOTS)
+		ratio(mm.E2EP95, slo.E2ES)
+		ratio(slo.Attainment, math.Max(mm.SLOAttainment, 1e-6))
+		switch {
+		case v.reason != "":
+		case mm.Rejected > 0:
+			v.reason, v.detail = ReasonRejected, fmt.Sprintf("%s: %d requests can never be served", mm.Model, mm.Rejected)
+		case !mm.SLOMet:
+			v.reason, v.detail = ReasonSLO, sloMiss(sc.Models[i], mm)
 		}
-		if !mm.SLOMet {
-			return ReasonSLO, sloMiss(sc.Models[i], mm)
-		}
+	}
+	limit := *p.File.MaxThrottledPct
+	if limit > 0 {
+		ratio(m.ThermalPct, limit)
 	}
 	// A power cap is a choice whose slowdown the latency targets already
 	// judge; heat is not, so only heat is held to max_throttled_pct.
-	if m.ThermalPct > *p.File.MaxThrottledPct {
-		return ReasonThermal, fmt.Sprintf("devices held down by heat %.1f%% of the time (limit %g%%), peak %.1f C", m.ThermalPct, *p.File.MaxThrottledPct, m.TempPeakC)
+	if v.reason == "" && m.ThermalPct > limit {
+		v.reason, v.detail = ReasonThermal, fmt.Sprintf("devices held down by heat %.1f%% of the time (limit %g%%), peak %.1f C", m.ThermalPct, limit, m.TempPeakC)
 	}
-	return "", ""
+	v.shortfall = math.Round(v.shortfall*1e6) / 1e6
+	return v
 }
 
 // sloMiss names the first target a model missed.

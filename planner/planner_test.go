@@ -59,6 +59,20 @@ func finish(t testing.TB, p *Plan, s *Shard) []byte {
 	return b
 }
 
+// searchAndFinish runs a whole plan as one process.
+func searchAndFinish(t *testing.T, p *Plan) (*Shard, *Result) {
+	t.Helper()
+	s, err := p.Search(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Finish(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, r
+}
+
 func TestPartitions(t *testing.T) {
 	bell := []int{0, 1, 2, 5, 15, 52}
 	for n := 1; n <= 5; n++ {
@@ -273,14 +287,7 @@ func exhaustive(t *testing.T, p *Plan) map[string][]Trial {
 // cheaper, and finds the same smallest node counts.
 func TestWinnerIsCheapestByExhaustiveSearch(t *testing.T) {
 	p := load(t, "testdata/small.toml")
-	s, err := p.Search(context.Background(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Finish(context.Background(), s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := searchAndFinish(t, p)
 	if r.Winner == nil {
 		t.Fatal("no winner")
 	}
@@ -327,14 +334,7 @@ func TestWinnerIsCheapestByExhaustiveSearch(t *testing.T) {
 // and the bounds it pruned with hold for every configuration simulated.
 func TestWinnerVerifiesAndBoundsHold(t *testing.T) {
 	p := load(t, "testdata/small.toml")
-	s, err := p.Search(context.Background(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Finish(context.Background(), s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, r := searchAndFinish(t, p)
 	if r.Verify == nil || len(r.Verify.Runs) != p.File.VerifySeeds {
 		t.Fatalf("verification: %+v", r.Verify)
 	}
@@ -423,14 +423,7 @@ func TestCapacityAndMemoryRejections(t *testing.T) {
 // simulating that scenario on its own.
 func TestSeedPlanAnswersTheClaim(t *testing.T) {
 	p := load(t, "../scenarios/plans/seed.toml")
-	s, err := p.Search(context.Background(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Finish(context.Background(), s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, r := searchAndFinish(t, p)
 	if len(r.Layouts) != 2 {
 		t.Fatalf("placements %+v, want both models on one node group and one each", r.Layouts)
 	}

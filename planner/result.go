@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
@@ -161,8 +162,8 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	costly := make([]string, len(s.Outcomes))
 	for i := range s.Outcomes {
 		o := &s.Outcomes[i]
-		if o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated && o.Reason != ReasonCostly {
-			continue // rejected by analysis
+		if o.analyzedOut() {
+			continue
 		}
 		if costly[i] = p.costly(o, feasible); costly[i] == "" && o.Feasible {
 			affordable = append(affordable, o)
@@ -178,8 +179,8 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 		switch {
 		case costly[i] != "":
 			o = Outcome{Candidate: o.Candidate, Key: o.Key, Bounds: o.Bounds, Reason: ReasonCostly, Detail: costly[i]}
-		case o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated && o.Reason != ReasonCostly:
-			// rejected by analysis: as it is
+		case o.analyzedOut():
+			// as it is
 		case dominator(&o, affordable) != nil:
 			by := dominator(&o, ranked)
 			if by == nil {
@@ -205,7 +206,11 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 			best = o.Metrics.WorstTPOTP95
 		}
 	}
-	r.Layouts = layoutsBest(s.Outcomes, r.Ranked)
+	// Placements are judged on the classified outcomes, not the raw ones,
+	// whose pruning depends on how the work was split.
+	classified := append(slices.Clone(r.Rejected), r.Ranked...)
+	slices.SortFunc(classified, func(a, b Outcome) int { return cmp.Compare(a.Index, b.Index) })
+	r.Layouts = layoutsBest(classified, r.Ranked)
 	if len(r.Ranked) == 0 {
 		return r, nil
 	}
@@ -248,13 +253,7 @@ func (p *Plan) winnerFile(o *Outcome, seed uint64, day bool) *scenario.File {
 			hasDiurnal = true
 		}
 		if day {
-			a := m.Workload.Arrival
-			if a.Process == "closed" {
-				a.Concurrency = int(math.Ceil(float64(a.Concurrency) * p.File.Growth))
-			} else {
-				a.Rate *= p.File.Growth
-			}
-			m.Workload.Arrival = a
+			m.Workload.Arrival = scaleArrival(m.Workload.Arrival, p.File.Growth)
 		} else {
 			m.Workload.Arrival = p.designArrival(m.Workload.Arrival)
 		}
@@ -288,11 +287,11 @@ func (p *Plan) verifySeeds(ctx context.Context, o *Outcome, progress func(Verify
 	for k := range p.File.VerifySeeds {
 		seed := p.File.Seed + verifySeed + uint64(k)
 		f := p.winnerFile(o, seed, false)
-		m, reason, detail, err := p.simulateWith(ctx, f, p.verifyOptions(k+1, f, progress))
+		m, v, err := p.simulate(ctx, f, p.verifyOptions(k+1, f, progress))
 		if err != nil {
 			return nil, false, err
 		}
-		run := VerifyRun{Seed: seed, Met: reason == "", Reason: reason, Detail: detail, Metrics: m}
+		run := VerifyRun{Seed: seed, Met: v.reason == "", Reason: v.reason, Detail: v.detail, Metrics: m}
 		met = met && run.Met
 		runs = append(runs, run)
 	}
@@ -350,7 +349,8 @@ func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying))
 }
 
 // layoutsBest picks each placement's cheapest ranked configuration (the
-// ranked list is cheapest first) in the order placements first appear.
+// ranked list is cheapest first) in the order placements first appear in
+// all, the classified outcomes by index.
 func layoutsBest(all, ranked []Outcome) []LayoutBest {
 	var out []LayoutBest
 	at := map[string]int{}
@@ -378,7 +378,7 @@ func layoutsBest(all, ranked []Outcome) []LayoutBest {
 				if lb.FewerNodes != "" {
 					lb.FewerNodes += "; "
 				}
-				lb.FewerNodes += fmt.Sprintf("%d× [%s]: %s", failed.Nodes, joinModels(g.Models), failed.Detail)
+				lb.FewerNodes += fmt.Sprintf("%d× [%s]: %s", failed.Nodes, strings.Join(g.Models, "+"), failed.Detail)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -176,8 +177,7 @@ func (p *Plan) costly(c *Outcome, feasible []*Outcome) string {
 	}
 	var cheapest *Outcome
 	for _, f := range feasible {
-		if f.Index != c.Index && (cheapest == nil || f.Metrics.USDPerHour < cheapest.Metrics.USDPerHour ||
-			f.Metrics.USDPerHour == cheapest.Metrics.USDPerHour && f.Index < cheapest.Index) {
+		if f.Index != c.Index && cheaper(f, cheapest) {
 			cheapest = f
 		}
 	}
@@ -186,6 +186,22 @@ func (p *Plan) costly(c *Outcome, feasible []*Outcome) string {
 	}
 	return fmt.Sprintf("costs at least $%.3f/h, more than %g × #%d's $%.3f/h (max_cost_ratio)",
 		c.Bounds.USDPerHour, r, cheapest.Index, cheapest.Metrics.USDPerHour)
+}
+
+// cheaper orders feasible outcomes by hourly cost, then index; anything
+// beats nil.
+func cheaper(a, b *Outcome) bool {
+	if b == nil {
+		return true
+	}
+	return a.Metrics.USDPerHour < b.Metrics.USDPerHour || a.Metrics.USDPerHour == b.Metrics.USDPerHour && a.Index < b.Index
+}
+
+// analyzedOut reports whether analysis rejected the outcome before any
+// simulation (memory, capacity, a TPOT no load can meet, invalid): such a
+// reason is the candidate's own and no pruning rule revisits it.
+func (o *Outcome) analyzedOut() bool {
+	return o.Reason != "" && !o.Evaluated && o.Reason != ReasonDominated && o.Reason != ReasonCostly
 }
 
 // dominates reports whether feasible outcome f is at least as cheap as c
@@ -210,8 +226,7 @@ func dominator(c *Outcome, feasible []*Outcome) *Outcome {
 		if !dominates(f, c) {
 			continue
 		}
-		if best == nil || f.Metrics.USDPerHour < best.Metrics.USDPerHour ||
-			f.Metrics.USDPerHour == best.Metrics.USDPerHour && f.Index < best.Index {
+		if cheaper(f, best) {
 			best = f
 		}
 	}
@@ -270,7 +285,7 @@ func (s *searcher) analyze(c Candidate) Outcome {
 }
 
 func groupDetail(g group, detail string) string {
-	return fmt.Sprintf("node group %s: %s", joinModels(g.Models), detail)
+	return fmt.Sprintf("node group %s: %s", strings.Join(g.Models, "+"), detail)
 }
 
 // evaluate searches the node counts of the given outcomes' groups in
@@ -371,15 +386,4 @@ func combine(ms []*Metrics) *Metrics {
 	}
 	slices.SortFunc(out.Models, func(a, b ModelMetrics) int { return cmp.Compare(a.Model, b.Model) })
 	return out
-}
-
-func joinModels(ms []string) string {
-	s := ""
-	for i, m := range ms {
-		if i > 0 {
-			s += "+"
-		}
-		s += m
-	}
-	return s
 }

@@ -1,9 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -345,11 +345,7 @@ func (s *Server) calibrationChart(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no chart %q: tpot, e2e, err or telemetry, as .svg or .png", file), http.StatusNotFound)
 		return
 	}
-	var b bytes.Buffer
-	if err := writeLines(&b, st.ID+": "+title, xlabel, unit, x, labels, ys, format); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", map[string]string{"svg": "image/svg+xml", "png": "image/png"}[format])
-	w.Write(b.Bytes())
+	serveImage(w, format, http.StatusInternalServerError, func(out io.Writer) error {
+		return writeLines(out, st.ID+": "+title, xlabel, unit, x, labels, ys, format)
+	})
 }

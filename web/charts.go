@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
+	"net/http"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -77,6 +79,21 @@ func calChartSeries(st CalState, name string) (title, xlabel, unit string, x []f
 		return "device telemetry", "seconds", "", st.Telemetry.T, []string{"utilization %", "power W"}, [][]float64{st.Telemetry.Util, st.Telemetry.PowerW}, true
 	}
 	return "", "", "", nil, nil, nil, false
+}
+
+// imageTypes are the chart formats the dashboard serves.
+var imageTypes = map[string]string{"svg": "image/svg+xml", "png": "image/png"}
+
+// serveImage draws a chart in format ("svg" or "png") and sends it, or
+// sends failStatus with the drawing's error: nothing half-drawn goes out.
+func serveImage(w http.ResponseWriter, format string, failStatus int, draw func(io.Writer) error) {
+	var b bytes.Buffer
+	if err := draw(&b); err != nil {
+		http.Error(w, err.Error(), failStatus)
+		return
+	}
+	w.Header().Set("Content-Type", imageTypes[format])
+	w.Write(b.Bytes())
 }
 
 // writeLines draws one line per label against x, NaN points left out.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -306,17 +307,10 @@ func (s *Server) planChart(w http.ResponseWriter, r *http.Request) {
 	}
 	name, format, _ := strings.Cut(r.PathValue("file"), ".")
 	for _, c := range report.PlanCharts(res) {
-		if c.Name != name || format != "svg" && format != "png" {
-			continue
-		}
-		var b bytes.Buffer
-		if err := c.Draw(&b, format); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+		if _, ok := imageTypes[format]; ok && c.Name == name {
+			serveImage(w, format, http.StatusInternalServerError, func(out io.Writer) error { return c.Draw(out, format) })
 			return
 		}
-		w.Header().Set("Content-Type", map[string]string{"svg": "image/svg+xml", "png": "image/png"}[format])
-		w.Write(b.Bytes())
-		return
 	}
 	http.Error(w, "no chart "+r.PathValue("file"), http.StatusNotFound)
 }

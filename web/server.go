@@ -358,13 +358,9 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "charts are .svg or .png", http.StatusNotFound)
 		return
 	}
-	var b bytes.Buffer
-	if err := writeChart(&b, run.State(), strings.TrimSuffix(file, ext), format); err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	w.Header().Set("Content-Type", map[string]string{"svg": "image/svg+xml", "png": "image/png"}[format])
-	w.Write(b.Bytes())
+	serveImage(w, format, http.StatusNotFound, func(out io.Writer) error {
+		return writeChart(out, run.State(), strings.TrimSuffix(file, ext), format)
+	})
 }
 
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
@@ -527,13 +523,7 @@ func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no profile plot %s/%s", r.PathValue("hw"), file), http.StatusNotFound)
 		return
 	}
-	var b bytes.Buffer
-	if err := writeProfileScatter(&b, prof, ext[1:]); err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	w.Header().Set("Content-Type", map[string]string{".svg": "image/svg+xml", ".png": "image/png"}[ext])
-	w.Write(b.Bytes())
+	serveImage(w, ext[1:], http.StatusNotFound, func(out io.Writer) error { return writeProfileScatter(out, prof, ext[1:]) })
 }
 
 // Wait blocks until every run started so far has ended (tests).
