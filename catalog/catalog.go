@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/fleettwin/fleettwin"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
 // Catalog is a validated set of models, formats, KV types and hardware, each
@@ -61,9 +62,9 @@ func Load(paths ...string) (*Catalog, error) {
 // complete on its own.
 func Parse(name string, data []byte) (*Catalog, error) {
 	var c Catalog
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
+	md, err := DecodeTOML(name, data, &c)
 	if err != nil {
-		return nil, DecodeError(name, err)
+		return nil, err
 	}
 	loc := NewLocator(data)
 	var errs ErrorList
@@ -100,6 +101,34 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// DecodeTOML bounds data with tomlcheck.Guard, decodes it into v and rejects
+// every nan and inf in it. Every TOML reader of the project goes through it,
+// so no file can exhaust the decoder's stack or memory or slip a non-finite
+// number past a range check; errors are an ErrorList naming file, line and
+// field.
+func DecodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
+	if err := tomlcheck.Guard(data); err != nil {
+		var le *tomlcheck.LimitError
+		if errors.As(err, &le) {
+			return toml.MetaData{}, ErrorList{{File: name, Line: le.Line, Msg: le.Msg}}
+		}
+		return toml.MetaData{}, ErrorList{{File: name, Msg: err.Error()}}
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(v)
+	if err != nil {
+		return md, DecodeError(name, err)
+	}
+	if bad := tomlcheck.NonFinite(v); len(bad) > 0 {
+		loc := NewLocator(data)
+		var errs ErrorList
+		for _, k := range bad {
+			errs = append(errs, &FieldError{File: name, Line: loc.Line(k...), Field: FieldPath(k...), Msg: "must be a finite number, not nan or inf"})
+		}
+		return md, errs.sorted()
+	}
+	return md, nil
 }
 
 // DecodeError turns the TOML library's decode errors into an ErrorList

@@ -120,7 +120,7 @@ type Profile struct {
 	Coefficients  Coefficients `toml:"coefficients"`
 	// StdErr holds one standard error per fitted coefficient; 0 means the
 	// coefficient was not fitted (a prior kept as is).
-	StdErr Coefficients `toml:"stderr"`
+	StdErr Coefficients `toml:"stderr" tomlcheck:"nonfinite"`
 	// Interference is the slowdown each busy co-located instance adds
 	// beyond the sharing of compute and bandwidth (see sim); calibration
 	// fits it from runs of models served together.
@@ -138,8 +138,8 @@ type Profile struct {
 type Power struct {
 	IdleW          float64 `toml:"idle_w"`
 	DynamicW       float64 `toml:"dynamic_w"` // at 100% activity
-	IdleWStdErr    float64 `toml:"idle_w_stderr"`
-	DynamicWStdErr float64 `toml:"dynamic_w_stderr"`
+	IdleWStdErr    float64 `toml:"idle_w_stderr" tomlcheck:"nonfinite"`
+	DynamicWStdErr float64 `toml:"dynamic_w_stderr" tomlcheck:"nonfinite"`
 	Samples        int     `toml:"samples"`
 	RMSEW          float64 `toml:"rmse_w"`
 }
@@ -159,9 +159,9 @@ type Thermal struct {
 	RMSEC          float64 `toml:"rmse_c"`
 	// One standard error each (delta method on the regression's
 	// covariance).
-	ResistanceStdErr   float64 `toml:"resistance_c_per_w_stderr"`
-	TimeConstantStdErr float64 `toml:"time_constant_s_stderr"`
-	AmbientStdErr      float64 `toml:"ambient_c_stderr"`
+	ResistanceStdErr   float64 `toml:"resistance_c_per_w_stderr" tomlcheck:"nonfinite"`
+	TimeConstantStdErr float64 `toml:"time_constant_s_stderr" tomlcheck:"nonfinite"`
+	AmbientStdErr      float64 `toml:"ambient_c_stderr" tomlcheck:"nonfinite"`
 }
 
 // Provenance says where a profile's numbers come from.
@@ -193,9 +193,9 @@ var Engines = []string{"vllm", "sglang", "tensorrt-llm", "llama.cpp", "ollama"}
 // ParseProfile decodes and validates a profile; name is used in errors.
 func ParseProfile(name string, data []byte) (Profile, error) {
 	var p Profile
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	md, err := catalog.DecodeTOML(name, data, &p)
 	if err != nil {
-		return p, catalog.DecodeError(name, err)
+		return p, err
 	}
 	loc := catalog.NewLocator(data)
 	var errs catalog.ErrorList

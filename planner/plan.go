@@ -10,14 +10,11 @@
 package planner
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/perf"
@@ -115,9 +112,9 @@ const (
 // files its workloads name (nil if none).
 func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.ProfileSet, files fs.FS) (*Plan, error) {
 	var f File
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
+	md, err := catalog.DecodeTOML(name, data, &f)
 	if err != nil {
-		return nil, catalog.DecodeError(name, err)
+		return nil, err
 	}
 	c := checker{file: name, loc: catalog.NewLocator(data)}
 	for _, k := range md.Undecoded() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/power"
 	"github.com/fleettwin/fleettwin/workload"
@@ -133,6 +134,9 @@ func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.Profile
 // (the planner's candidates): errors name fields but no lines.
 func Resolve(name string, f *File, cat *catalog.Catalog, profiles perf.ProfileSet, files fs.FS) (*Scenario, error) {
 	r := resolver{file: name, loc: catalog.NewLocator(nil), cat: cat, profiles: profiles, files: files}
+	for _, k := range tomlcheck.NonFinite(f) { // a file's are caught as it is decoded
+		r.add(k, "must be a finite number, not nan or inf")
+	}
 	sc := r.resolve(f)
 	if len(r.errs) > 0 {
 		return nil, r.errs
@@ -171,9 +175,6 @@ func CheckServed(name string, data []byte, cat *catalog.Catalog, files fs.FS) er
 	return nil
 }
 
-// tomlError converts the TOML library's errors to FieldErrors.
-func tomlError(name string, err error) error { return catalog.DecodeError(name, err) }
-
 type resolver struct {
 	file     string
 	loc      *catalog.Locator
@@ -197,20 +198,30 @@ func (r *resolver) resolve(f *File) *Scenario {
 	if sc.Name == "" {
 		sc.Name = strings.TrimSuffix(filepath.Base(r.file), filepath.Ext(r.file))
 	}
+	durationOK := f.DurationS > 0 && f.DurationS <= MaxDurationS
 	if !(f.DurationS > 0) {
 		r.add(key("duration_s"), "must be positive, got %v", f.DurationS)
+	} else if !durationOK {
+		r.add(key("duration_s"), "must be at most %d s (31 days; a limit on the work one simulation may ask for), got %v", MaxDurationS, f.DurationS)
 	}
 	if !(f.WarmupS >= 0) || f.WarmupS >= f.DurationS && f.DurationS > 0 {
 		r.add(key("warmup_s"), "must be in [0, duration_s), got %v", f.WarmupS)
 	}
-	if f.SeriesResolutionS < 0 {
+	if f.SeriesResolutionS < 0 || math.IsNaN(f.SeriesResolutionS) {
 		r.add(key("series_resolution_s"), "must not be negative, got %v", f.SeriesResolutionS)
+	} else if durationOK && f.SeriesResolutionS > 0 && f.DurationS/f.SeriesResolutionS > MaxSeriesPoints {
+		r.add(key("series_resolution_s"), "must be at least duration_s / %d = %v s (at most %d series points), got %v", MaxSeriesPoints, f.DurationS/MaxSeriesPoints, MaxSeriesPoints, f.SeriesResolutionS)
 	}
-	sc.Duration = engine.FromSeconds(max(f.DurationS, 0))
-	sc.Warmup = engine.FromSeconds(max(f.WarmupS, 0))
+	r.limits(f)
+	duration, warmup := f.DurationS, f.WarmupS
+	if !durationOK || !(warmup >= 0 && warmup < duration) {
+		duration, warmup = 0, 0 // reported above; keep the arithmetic below finite
+	}
+	sc.Duration = engine.FromSeconds(duration)
+	sc.Warmup = engine.FromSeconds(warmup)
 	res := f.SeriesResolutionS
-	if res == 0 {
-		res = f.DurationS / 360
+	if res == 0 || !(res <= MaxDurationS) {
+		res = duration / 360
 	}
 	sc.SeriesResolution = max(engine.FromSeconds(max(res, 0)), engine.Millisecond)
 	sc.Site, sc.Cost = r.siteAndCost(f)
@@ -309,6 +320,8 @@ func (r *resolver) model(name string, s ServedModel, router string) Model {
 	}{{slo.TTFTS, "ttft_s"}, {slo.TPOTS, "tpot_s"}, {slo.E2ES, "e2e_s"}} {
 		if t.v < 0 || math.IsNaN(t.v) {
 			r.add(append(sk, t.f), "must not be negative, got %v", t.v)
+		} else if t.v > MaxSLOSeconds {
+			r.add(append(sk, t.f), "must be at most %d s, got %v", MaxSLOSeconds, t.v)
 		}
 	}
 	if !(slo.Percentile > 0 && slo.Percentile < 100) {
@@ -403,8 +416,8 @@ func (r *resolver) siteAndCost(f *File) (Site, Cost) {
 		if !(site.AmbientC > -50 && site.AmbientC < 80) {
 			r.add(key("site", "ambient_c"), "must be between -50 and 80 C, got %v", s.AmbientC)
 		}
-		if !(site.ElectricityUSDPerKWh > 0) {
-			r.add(key("site", "electricity_usd_per_kwh"), "must be positive, got %v", s.ElectricityUSDPerKWh)
+		if !(site.ElectricityUSDPerKWh > 0 && site.ElectricityUSDPerKWh <= 100) {
+			r.add(key("site", "electricity_usd_per_kwh"), "must be positive and at most 100, got %v", s.ElectricityUSDPerKWh)
 		}
 		if !(site.PUE >= 1 && site.PUE <= 5) {
 			r.add(key("site", "pue"), "must be between 1 and 5, got %v", s.PUE)
@@ -427,8 +440,8 @@ func (r *resolver) siteAndCost(f *File) (Site, Cost) {
 		if !(cost.FinancingRate >= 0 && cost.FinancingRate < 1) {
 			r.add(key("cost", "financing_rate"), "must be an annual rate in [0, 1), got %v", c.FinancingRate)
 		}
-		if !(cost.HostingUSDPerMonth >= 0) {
-			r.add(key("cost", "hosting_usd_per_month"), "must not be negative, got %v", c.HostingUSDPerMonth)
+		if !(cost.HostingUSDPerMonth >= 0 && cost.HostingUSDPerMonth <= MaxPriceUSD) {
+			r.add(key("cost", "hosting_usd_per_month"), "must be between 0 and %.0e, got %v", MaxPriceUSD, c.HostingUSDPerMonth)
 		}
 		if !(cost.SupportPctPerYear >= 0 && cost.SupportPctPerYear <= 100) {
 			r.add(key("cost", "support_pct_per_year"), "must be in [0, 100], got %v", c.SupportPctPerYear)
@@ -479,9 +492,13 @@ func (r *resolver) physics(k []string, g NodeGroup, hw catalog.Hardware, prof pe
 	}
 	if g.PriceUSD < 0 {
 		r.add(append(k, "price_usd"), "must not be negative, got %v", g.PriceUSD)
+	} else if g.PriceUSD > MaxPriceUSD {
+		r.add(append(k, "price_usd"), "must be at most %.0e, got %v", MaxPriceUSD, g.PriceUSD)
 	}
 	if g.CloudUSDPerHour < 0 {
 		r.add(append(k, "cloud_usd_per_hour"), "must not be negative, got %v", g.CloudUSDPerHour)
+	} else if g.CloudUSDPerHour > MaxCloudUSDPerHour {
+		r.add(append(k, "cloud_usd_per_hour"), "must be at most %.0e, got %v", MaxCloudUSDPerHour, g.CloudUSDPerHour)
 	}
 	return pm, rc, gov
 }
@@ -507,6 +524,9 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.Count < 1 {
 		r.add(append(k, "count"), "must be at least 1, got %d", g.Count)
 	}
+	if g.Count > MaxNodes {
+		return nil // reported by limits
+	}
 	dynamic := false
 	switch g.Memory {
 	case "", "static":
@@ -522,12 +542,16 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if !(fraction > 0 && fraction <= 1) {
 		r.add(append(k, "memory_fraction"), "must be in (0, 1], got %v", g.MemoryFraction)
 	}
-	if g.Interference != nil && *g.Interference < 0 {
-		r.add(append(k, "interference"), "must not be negative, got %v", *g.Interference)
+	if g.Interference != nil && !(*g.Interference >= 0 && *g.Interference <= MaxInterference) {
+		r.add(append(k, "interference"), "must be between 0 and %d, got %v", MaxInterference, *g.Interference)
 	}
 	budget := hw.UsableMemoryBytes() * fraction
 	if len(g.Instances) == 0 {
 		r.add(append(k, "instances"), "a node needs at least one model instance")
+	}
+	if len(g.Instances) > MaxInstancesPerNode {
+		r.add(append(k, "instances"), "a node may run at most %d model instances, got %d", MaxInstancesPerNode, len(g.Instances))
+		return nil
 	}
 	var insts []NodeInstance
 	var shareSum, weightSum float64
@@ -645,9 +669,13 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 	for _, c := range []struct {
 		v int
 		f string
-	}{{inst.MaxSeqs, "max_seqs"}, {inst.MaxBatchedTokens, "max_batched_tokens"}, {inst.BlockTokens, "block_tokens"}, {inst.ChunkTokens, "chunk_tokens"}} {
+		hi int
+	}{{inst.MaxSeqs, "max_seqs", MaxSeqs}, {inst.MaxBatchedTokens, "max_batched_tokens", workload.MaxTokens},
+		{inst.BlockTokens, "block_tokens", MaxBlockTokens}, {inst.ChunkTokens, "chunk_tokens", workload.MaxTokens}} {
 		if c.v < 1 {
 			r.add(append(k, c.f), "must be at least 1, got %d", c.v)
+		} else if c.v > c.hi {
+			r.add(append(k, c.f), "must be at most %d, got %d", c.hi, c.v)
 		}
 	}
 	inst.WeightBytes = float64(m.WeightParams()) * quant.BitsPerWeight / 8

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/workload"
 )
 
@@ -157,9 +158,9 @@ type Instance struct {
 // the file and line.
 func Decode(name string, data []byte) (*File, toml.MetaData, error) {
 	var f File
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
+	md, err := catalog.DecodeTOML(name, data, &f)
 	if err != nil {
-		return nil, md, tomlError(name, err)
+		return nil, md, err
 	}
 	return &f, md, nil
 }

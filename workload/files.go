@@ -90,6 +90,9 @@ func readTraceCSV(name string, r io.Reader) ([]TraceRecord, error) {
 			if err != nil || v < 1 {
 				return nil, fmt.Errorf("%s:%d: %s: want an integer >= 1, got %q", name, line, want[1+i], rec[1+i])
 			}
+			if v > MaxTokens {
+				return nil, fmt.Errorf("%s:%d: %s: at most %d tokens, got %d", name, line, want[1+i], MaxTokens, v)
+			}
 			*p = v
 		}
 		if len(rec) == 4 {
@@ -130,6 +133,8 @@ func readJSONL(name string, r io.Reader) ([]TraceRecord, error) {
 			return nil, fmt.Errorf("%s:%d: input_tokens: want an integer >= 1, got %d", name, line, t.InputTokens)
 		case t.OutputTokens < 1:
 			return nil, fmt.Errorf("%s:%d: output_tokens: want an integer >= 1, got %d", name, line, t.OutputTokens)
+		case t.InputTokens > MaxTokens || t.OutputTokens > MaxTokens:
+			return nil, fmt.Errorf("%s:%d: input_tokens, output_tokens: at most %d tokens, got %d and %d", name, line, MaxTokens, t.InputTokens, t.OutputTokens)
 		}
 		if n := len(out); n > 0 && t.ArrivalS < out[n-1].ArrivalS {
 			return nil, fmt.Errorf("%s:%d: arrival_s %v is before the previous record's %v: sort the trace", name, line, t.ArrivalS, out[n-1].ArrivalS)
@@ -163,8 +168,8 @@ func ReadEmpirical(name string, r io.Reader) ([]WeightedValue, error) {
 		v, w, hasW := strings.Cut(s, ",")
 		wv := WeightedValue{Weight: 1}
 		var err error
-		if wv.Value, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || !(wv.Value >= 1) || math.IsInf(wv.Value, 0) {
-			return nil, fmt.Errorf("%s:%d: value: want a number >= 1, got %q", name, line, v)
+		if wv.Value, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || !(wv.Value >= 1 && wv.Value <= MaxTokens) {
+			return nil, fmt.Errorf("%s:%d: value: want a number >= 1 and <= %d, got %q", name, line, MaxTokens, v)
 		}
 		if hasW {
 			if wv.Weight, err = strconv.ParseFloat(strings.TrimSpace(w), 64); err != nil || !(wv.Weight > 0) || math.IsInf(wv.Weight, 0) {

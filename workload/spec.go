@@ -70,6 +70,24 @@ func Normalize(classes []Class) []Class {
 	return classes
 }
 
+// Bounds on what a spec may ask for. Each is far beyond real serving traffic
+// and keeps the simulator's arithmetic (32-bit token counts, event counts,
+// memory per request) safe: a prompt of 2³² tokens would wrap a counter and
+// a rate of 10⁹ requests/s would exhaust memory in seconds.
+const (
+	// MaxTokens bounds any prompt or output length: 1,048,576 tokens, 8×
+	// the longest context of any catalog model.
+	MaxTokens = 1 << 20
+	// MaxRate bounds a model's mean arrival rate, in requests/s.
+	MaxRate = 1e6
+	// MaxConcurrency bounds a closed loop's users.
+	MaxConcurrency = 1_000_000
+	// MaxThinkS bounds a closed loop's mean think time: a day.
+	MaxThinkS = 86400
+	// MaxDiurnal bounds one hourly multiplier of the rate.
+	MaxDiurnal = 1000
+)
+
 // Validate reports every problem in the spec, each as "field: message".
 func (s Spec) Validate() error {
 	errs := s.Arrival.validate()
@@ -106,6 +124,8 @@ func (a Arrival) validate() []error {
 	case "poisson", "gamma":
 		if !(a.Rate > 0) || math.IsInf(a.Rate, 0) {
 			bad("rate", "must be positive for process %q, got %v", a.Process, a.Rate)
+		} else if a.Rate > MaxRate {
+			bad("rate", "must be at most %g requests/s (a limit on the work one simulation may ask for), got %v", float64(MaxRate), a.Rate)
 		}
 		if a.Process == "gamma" && !(a.CV > 0 && a.CV < 100) {
 			bad("cv", "must be in (0, 100) for process \"gamma\", got %v", a.CV)
@@ -118,6 +138,8 @@ func (a Arrival) validate() []error {
 			for i, m := range a.Diurnal {
 				if !(m >= 0) || math.IsInf(m, 0) {
 					bad("diurnal", "multiplier %d must not be negative, got %v", i, m)
+				} else if m > MaxDiurnal {
+					bad("diurnal", "multiplier %d must be at most %d, got %v", i, MaxDiurnal, m)
 				}
 				peak = math.Max(peak, m)
 			}
@@ -126,11 +148,11 @@ func (a Arrival) validate() []error {
 			}
 		}
 	case "closed":
-		if a.Concurrency < 1 {
-			bad("concurrency", "must be at least 1 for process \"closed\", got %d", a.Concurrency)
+		if a.Concurrency < 1 || a.Concurrency > MaxConcurrency {
+			bad("concurrency", "must be between 1 and %d for process \"closed\", got %d", MaxConcurrency, a.Concurrency)
 		}
-		if !(a.ThinkS >= 0) {
-			bad("think_s", "must not be negative, got %v", a.ThinkS)
+		if !(a.ThinkS >= 0 && a.ThinkS <= MaxThinkS) {
+			bad("think_s", "must be between 0 and %d s, got %v", MaxThinkS, a.ThinkS)
 		}
 	case "trace":
 		if a.Trace == "" {
@@ -147,16 +169,19 @@ func (l Lengths) validate(field string) []error {
 	bad := func(f, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(field+"."+f+": "+format, args...))
 	}
-	if l.Min < 0 {
-		bad("min", "must not be negative, got %d", l.Min)
+	if l.Min < 0 || l.Min > MaxTokens {
+		bad("min", "must be between 0 and %d tokens, got %d", MaxTokens, l.Min)
+	}
+	if l.Max > MaxTokens {
+		bad("max", "must be at most %d tokens, got %d", MaxTokens, l.Max)
 	}
 	if l.Max < 0 || l.Max > 0 && l.Max < l.Min {
 		bad("max", "must be 0 (no cap) or at least min (%d), got %d", l.Min, l.Max)
 	}
 	switch l.Dist {
 	case "fixed":
-		if l.Value < 1 {
-			bad("value", "must be at least 1, got %d", l.Value)
+		if l.Value < 1 || l.Value > MaxTokens {
+			bad("value", "must be between 1 and %d tokens, got %d", MaxTokens, l.Value)
 		}
 	case "uniform":
 		if l.Max < 1 {
@@ -165,10 +190,12 @@ func (l Lengths) validate(field string) []error {
 	case "lognormal":
 		if !(l.Mean > 0) || !(l.Stddev > 0) {
 			bad("mean", "lognormal needs mean > 0 and stddev > 0, got %v and %v", l.Mean, l.Stddev)
+		} else if !(l.Mean <= MaxTokens && l.Stddev <= MaxTokens) {
+			bad("mean", "lognormal mean and stddev must be at most %d tokens, got %v and %v", MaxTokens, l.Mean, l.Stddev)
 		}
 	case "exponential":
-		if !(l.Mean >= 1) {
-			bad("mean", "must be at least 1, got %v", l.Mean)
+		if !(l.Mean >= 1 && l.Mean <= MaxTokens) {
+			bad("mean", "must be between 1 and %d tokens, got %v", MaxTokens, l.Mean)
 		}
 	case "empirical":
 		if l.File == "" {

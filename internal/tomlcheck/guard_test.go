@@ -2,8 +2,10 @@ package tomlcheck
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -81,9 +83,7 @@ func TestGuardShippedFiles(t *testing.T) {
 }
 
 func TestNumber(t *testing.T) {
-	nan, inf := 0.0, 1.0
-	nan = nan / nan * 0
-	inf = inf / 0
+	nan, inf := math.NaN(), math.Inf(1)
 	for _, tt := range []struct {
 		v, lo, hi float64
 		want      string
@@ -115,4 +115,31 @@ func FuzzGuard(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = Guard(data) // must not panic or hang
 	})
+}
+
+func TestNonFinite(t *testing.T) {
+	type inner struct {
+		X float64 `toml:"x"`
+		Y float64
+	}
+	type doc struct {
+		A    float64            `toml:"a,omitempty"`
+		B    *inner             `toml:"b"`
+		M    map[string]inner   `toml:"m"`
+		L    []float64          `toml:"l"`
+		Skip float64            `toml:"-"`
+		P    map[string]float64 `toml:"p"`
+		SE   float64            `toml:"se" tomlcheck:"nonfinite"`
+	}
+	nan := math.NaN()
+	d := doc{A: math.Inf(1), B: &inner{X: 1, Y: nan}, M: map[string]inner{"z": {X: nan}, "a": {X: 2}},
+		L: []float64{1, math.Inf(-1)}, Skip: nan, P: map[string]float64{"q": 1}, SE: nan}
+	got := NonFinite(&d)
+	want := [][]string{{"a"}, {"b", "Y"}, {"m", "z", "x"}, {"l", "[1]"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("NonFinite = %q, want %q", got, want)
+	}
+	if got := NonFinite(doc{}); len(got) != 0 {
+		t.Errorf("NonFinite(zero) = %q", got)
+	}
 }

@@ -1,0 +1,102 @@
+package calibrate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fleettwin/fleettwin/calibrate/openai"
+	"github.com/fleettwin/fleettwin/internal/atomicfile"
+)
+
+// Files of a run directory.
+const (
+	PlanFile      = "plan.toml"
+	StateFile     = "run.json"       // progress, rewritten atomically
+	RequestsFile  = "requests.jsonl" // one RequestRecord per line, appended
+	TelemetryFile = "telemetry.jsonl"
+	ServersFile   = "servers.json" // what the servers report of their settings
+	// ServerMetricsFile holds the engines' own gauges (running, waiting,
+	// KV-cache use) scraped from their Prometheus endpoints, where a
+	// plan model names one.
+	ServerMetricsFile = "server_metrics.jsonl"
+)
+
+// RequestRecord is one request as the run directory stores it.
+type RequestRecord struct {
+	Experiment string `json:"experiment"`
+	Attempt    int    `json:"attempt"`
+	Model      string `json:"model"`
+	Seq        int    `json:"seq"`
+	// TargetInput is the prompt length asked for; the server's count is
+	// PromptTokens.
+	TargetInput int `json:"target_input"`
+	MaxTokens   int `json:"max_tokens"`
+	openai.Record
+}
+
+// State is run.json: where a run stands.
+type State struct {
+	ID       string            `json:"id"`
+	Plan     string            `json:"plan"`
+	Hardware string            `json:"hardware"`
+	Engine   string            `json:"engine"`
+	Created  time.Time         `json:"created"`
+	Updated  time.Time         `json:"updated"`
+	Versions map[string]string `json:"versions,omitempty"`
+	// Done lists completed experiments; Attempts counts starts of each.
+	Done     []string       `json:"done"`
+	Attempts map[string]int `json:"attempts"`
+	Finished bool           `json:"finished"`
+	Note     string         `json:"note,omitempty"`
+}
+
+// ReadState reads run.json.
+func ReadState(dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", dir, err)
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("run %s: %s: %w", dir, StateFile, err)
+	}
+	return &s, nil
+}
+
+func (s *State) write(dir string) error {
+	s.Updated = time.Now().UTC()
+	data, _ := json.MarshalIndent(s, "", "  ")
+	return atomicfile.WriteFile(filepath.Join(dir, StateFile), append(data, '\n'), 0o644)
+}
+
+func (s *State) done(id string) bool {
+	for _, d := range s.Done {
+		if d == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Start creates a run directory under root named after the plan and the
+// time, writes the plan into it, and returns its path.
+func Start(root string, p *Plan, planData []byte, versions map[string]string) (string, error) {
+	id := fmt.Sprintf("%s-%s", time.Now().UTC().Format("20060102-150405"), p.Name)
+	dir := filepath.Join(root, id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
+		return "", err
+	}
+	st := &State{ID: id, Plan: p.Name, Hardware: p.Hardware, Engine: p.Engine, Created: time.Now().UTC(),
+		Versions: versions, Attempts: map[string]int{}}
+	return dir, st.write(dir)
+}
+
+// Run executes every experiment not yet done, in order. It returns when
+// all are done, ctx is cancelled, or an experiment fails wholesale; every
+// record gathered is on disk either way and Run can be called again on the

@@ -1,0 +1,87 @@
+package scenario
+
+import (
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/workload"
+)
+
+// Limits on the work one scenario may ask for. Each is far beyond what a
+// buyer's question needs and keeps one simulation within this machine's
+// memory and a bounded time: a saturated duration would overflow a slice
+// length, a series of 10⁹ bins would need gigabytes, and 10⁹ arrivals take
+// hours. They are documented in docs/security.md.
+const (
+	// MaxDurationS is the longest simulated span: 31 days.
+	MaxDurationS = 31 * 86400
+	// MaxSeriesPoints bounds duration_s / series_resolution_s.
+	MaxSeriesPoints = 100_000
+	// MaxNodes bounds the nodes of all node groups together.
+	MaxNodes = 10_000
+	// MaxInstancesPerNode bounds the model instances on one node.
+	MaxInstancesPerNode = 64
+	// MaxArrivals bounds the expected requests of all open-loop models over
+	// the run (rate × mean diurnal multiplier × duration): at the
+	// simulator's ~200k requests/s on one core that is under ten minutes.
+	MaxArrivals = 1e8
+	// MaxSeqs bounds an instance's running batch (vLLM max_num_seqs).
+	MaxSeqs = 1 << 16
+	// MaxBlockTokens bounds an instance's KV block size.
+	MaxBlockTokens = 1 << 12
+	// MaxSLOSeconds bounds a latency target: a day.
+	MaxSLOSeconds = 86400
+	// MaxPriceUSD bounds a node's price and MaxCloudUSDPerHour its rent.
+	MaxPriceUSD        = 1e8
+	MaxCloudUSDPerHour = 1e5
+	// MaxInterference bounds the extra slowdown per busy neighbour.
+	MaxInterference = 10
+)
+
+// expectedArrivals is the mean number of open-loop requests of m over d
+// seconds; traces and closed loops are bounded by their file and by the
+// serving speed.
+func expectedArrivals(a workload.Arrival, d float64) float64 {
+	if a.Process != "poisson" && a.Process != "gamma" {
+		return 0
+	}
+	mult := 1.0
+	if len(a.Diurnal) > 0 {
+		sum := 0.0
+		for _, m := range a.Diurnal {
+			sum += m
+		}
+		mult = sum / float64(len(a.Diurnal))
+	}
+	n := a.Rate * mult * d
+	if math.IsNaN(n) {
+		return math.Inf(1)
+	}
+	return n
+}
+
+// limits checks the whole scenario's work against the bounds above; field
+// ranges are checked where each field is resolved.
+func (r *resolver) limits(f *File) {
+	nodes := 0
+	for gi, g := range f.Nodes {
+		if g.Count > MaxNodes || nodes+g.Count > MaxNodes {
+			r.add(key("nodes", catalog.Index(gi), "count"), "the scenario's node groups may hold at most %d nodes together, got %d so far: a limit on the work one simulation may ask for", MaxNodes, nodes+g.Count)
+			break
+		}
+		nodes += max(g.Count, 0)
+	}
+	if !(f.DurationS > 0 && f.DurationS <= MaxDurationS) {
+		return // reported with duration_s
+	}
+	total := 0.0
+	for _, n := range slices.Sorted(maps.Keys(f.Models)) {
+		total += expectedArrivals(f.Models[n].Workload.Arrival, f.DurationS)
+		if total > MaxArrivals {
+			r.add(key("models", n, "workload", "arrival", "rate"), "rate × duration_s asks for about %.3g requests over the run (all models so far); the limit is %.0e: shorten the run or lower the rate", total, float64(MaxArrivals))
+			return
+		}
+	}
+}
