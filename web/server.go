@@ -69,6 +69,8 @@ type Server struct {
 
 	plansMu sync.Mutex
 	plans   map[string]*planJob
+
+	cop *http.CrossOriginProtection // refuses unsafe methods sent cross-site
 }
 
 // New opens the data directory and builds the routes.
@@ -78,7 +80,8 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}, plans: map[string]*planJob{}}
+	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}, plans: map[string]*planJob{},
+		cop: http.NewCrossOriginProtection()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.loadPlans(); err != nil {
 		return nil, err
@@ -146,8 +149,12 @@ func (s *Server) Close() {
 	s.jobsWG.Wait() // calibrations stop their servers and keep their records
 }
 
-// ServeHTTP checks the token, then routes.
+// ServeHTTP checks the Host, the origin, the body's size and the token,
+// then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.guard(w, r) {
+		return
+	}
 	if s.opt.Token != "" && !s.authorized(w, r) {
 		http.Error(w, "this dashboard needs its token: open the URL fleettwin printed (…?token=…)", http.StatusUnauthorized)
 		return
@@ -393,12 +400,9 @@ func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, whatifPage(form))
 }
 
-// maxUpload bounds a posted scenario (and its form).
-const maxUpload = 4 << 20
-
 func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
-	if err := r.ParseMultipartForm(maxUpload); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+	// guard has bounded and parsed the body already.
+	if err := r.ParseMultipartForm(maxWhatIfBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		http.Error(w, "what-if form: "+err.Error(), http.StatusBadRequest)
 		return
 	}
