@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
@@ -104,7 +105,7 @@ func (r *Run) replay(ctx context.Context, e Experiment, cat *catalog.Catalog, pr
 		// completions, so replaying measured arrivals would feed every
 		// small timing error back as a queueing cascade.
 		if e.Kind == "rate" {
-			trace := filepath.Join(work, e.ID+"-"+name+".csv")
+			trace := filepath.Join(work, fileName(e.ID+"-"+name)+".csv")
 			if err := writeTrace(trace, m, start); err != nil {
 				return nil, err
 			}
@@ -122,8 +123,8 @@ func (r *Run) replay(ctx context.Context, e Experiment, cat *catalog.Catalog, pr
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(work, e.ID+".toml")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	path := filepath.Join(work, fileName(e.ID)+".toml")
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return nil, err
 	}
 	sc, err := scenario.Parse(path, data, cat, profiles, os.DirFS(work))
@@ -176,7 +177,7 @@ func writeTrace(path string, m *Measured, start time.Time) error {
 	for i, a := range m.Arrivals {
 		fmt.Fprintf(&b, "%.6f,%d,%d\n", a+offset, m.Prompts[i], m.Outputs[i])
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return atomicfile.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // Compare replays every experiment (or only those with heldOut set as

@@ -17,6 +17,7 @@ package calibrate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/calibrate/openai"
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 )
 
@@ -120,6 +122,14 @@ func LoadPlan(path string, cat *catalog.Catalog) (*Plan, []byte, error) {
 // ParsePlan decodes and validates a plan; name is used in errors, which
 // carry the file, line and field.
 func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
+	// The decoder recurses per nesting level: bound the document first.
+	if err := tomlcheck.Guard(data); err != nil {
+		var le *tomlcheck.LimitError
+		if errors.As(err, &le) {
+			return nil, catalog.ErrorList{{File: name, Line: le.Line, Msg: le.Msg}}
+		}
+		return nil, catalog.ErrorList{{File: name, Msg: err.Error()}}
+	}
 	var p Plan
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
 	if err != nil {
@@ -133,24 +143,41 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 	for _, k := range md.Undecoded() {
 		add(k, "unknown field")
 	}
-	if _, err := cat.HardwareNamed(p.Hardware); err != nil {
-		add([]string{"hardware"}, "%v", err)
+	// Strings are bounded before they reach the catalog, whose
+	// suggestions cost the product of two names' lengths.
+	str := func(key []string, v string) bool {
+		if msg := checkString(v); msg != "" {
+			add(key, "%s", msg)
+			return false
+		}
+		return true
 	}
-	if !slices.Contains(perf.Engines, p.Engine) {
+	if msg := CheckRunName(p.Name, MaxNameLen); msg != "" {
+		add([]string{"name"}, "%s", msg)
+	}
+	if str([]string{"hardware"}, p.Hardware) {
+		if _, err := cat.HardwareNamed(p.Hardware); err != nil {
+			add([]string{"hardware"}, "%v", err)
+		}
+	}
+	if str([]string{"engine"}, p.Engine) && !slices.Contains(perf.Engines, p.Engine) {
 		add([]string{"engine"}, "unknown engine %q; valid: %s", p.Engine, strings.Join(perf.Engines, ", "))
 	}
-	switch p.API {
-	case "":
+	switch {
+	case !str([]string{"api"}, p.API):
+	case p.API == "":
 		p.API = string(openai.Completions)
-	case string(openai.Completions), string(openai.Chat):
+	case p.API == string(openai.Completions), p.API == string(openai.Chat):
 	default:
 		add([]string{"api"}, "must be completions or chat, got %q", p.API)
 	}
 	if p.KVCache == "" {
 		p.KVCache = "fp16"
 	}
-	if _, err := cat.KVType(p.KVCache); err != nil {
-		add([]string{"kv_cache"}, "%v", err)
+	if str([]string{"kv_cache"}, p.KVCache) {
+		if _, err := cat.KVType(p.KVCache); err != nil {
+			add([]string{"kv_cache"}, "%v", err)
+		}
 	}
 	p.TimeoutS = defaultF(p.TimeoutS, 300)
 	p.StallS = defaultF(p.StallS, 60)
@@ -161,31 +188,35 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 	seen := map[string]bool{}
 	for i, m := range p.Models {
 		k := func(f string) []string { return []string{"models", catalog.Index(i), f} }
-		if m.Name == "" {
+		switch {
+		case !str(k("name"), m.Name):
+		case strings.TrimSpace(m.Name) == "":
 			add(k("name"), "required field is missing")
-		} else if seen[m.Name] {
+		case seen[m.Name]:
 			add(k("name"), "model %q is listed twice", m.Name)
 		}
 		seen[m.Name] = true
-		if _, err := cat.Model(m.Arch); err != nil {
-			add(k("arch"), "%v", err)
+		if str(k("arch"), m.Arch) {
+			if _, err := cat.Model(m.Arch); err != nil {
+				add(k("arch"), "%v", err)
+			}
 		}
-		if _, err := cat.Format(m.Format); err != nil {
-			add(k("format"), "%v", err)
+		if str(k("format"), m.Format) {
+			if _, err := cat.Format(m.Format); err != nil {
+				add(k("format"), "%v", err)
+			}
 		}
-		if m.URL != Local && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
+		if str(k("url"), m.URL) && m.URL != Local && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
 			add(k("url"), "must be an http(s) URL ending in /v1, or %q, got %q", Local, m.URL)
 		}
+		str(k("metrics_url"), m.MetricsURL)
 		if m.MaxSeqs <= 0 {
 			add(k("max_seqs"), "must be positive (the sequences the server batches), got %d", m.MaxSeqs)
+		} else if msg := tomlcheck.Int(m.MaxSeqs, 1, MaxSeqs); msg != "" {
+			add(k("max_seqs"), "%s", msg)
 		}
 	}
 	e := &p.Experiments
-	for i, c := range e.Concurrency {
-		if c < 1 {
-			add([]string{"experiments", "concurrency"}, "entry %d must be at least 1, got %d", i+1, c)
-		}
-	}
 	for _, f := range []struct {
 		key  string
 		vals []int
@@ -193,24 +224,14 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 		if len(f.vals) == 0 {
 			add([]string{"experiments", f.key}, "at least one length is required")
 		}
-		for i, v := range f.vals {
-			if v < 1 {
-				add([]string{"experiments", f.key}, "entry %d must be at least 1, got %d", i+1, v)
-			}
-		}
 	}
 	if len(e.Concurrency) > 0 && e.Requests < 1 {
 		add([]string{"experiments", "requests"}, "must be at least 1 with a concurrency sweep, got %d", e.Requests)
 	}
-	for i, r := range e.Rates {
-		if !(r > 0) {
-			add([]string{"experiments", "rates"}, "entry %d must be positive, got %v", i+1, r)
-		}
-	}
 	if len(e.Rates) > 0 && e.RateRequests < 1 {
 		add([]string{"experiments", "rate_requests"}, "must be at least 1 with a rate sweep, got %d", e.RateRequests)
 	}
-	if e.SustainedS < 0 || (e.SustainedS > 0 && e.SustainedConcurrency < 1) {
+	if e.SustainedS > 0 && e.SustainedConcurrency < 1 {
 		add([]string{"experiments", "sustained_concurrency"}, "a sustained phase needs sustained_s > 0 and sustained_concurrency >= 1")
 	}
 	if e.HoldoutEvery == 0 {
@@ -219,12 +240,7 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 	if e.Passes == 0 {
 		e.Passes = 1
 	}
-	if e.Passes < 0 || e.Passes > 100 {
-		add([]string{"experiments", "passes"}, "must be between 1 and 100, got %d", e.Passes)
-	}
-	if e.HoldoutEvery < 0 {
-		add([]string{"experiments", "holdout_every"}, "must not be negative, got %d", e.HoldoutEvery)
-	}
+	p.checkNumbers(add)
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -1,93 +1,19 @@
 package calibrate
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/fleettwin/fleettwin/calibrate/openai"
 	"github.com/fleettwin/fleettwin/calibrate/telemetry"
-	"github.com/fleettwin/fleettwin/internal/atomicfile"
 )
-
-// Files of a run directory.
-const (
-	PlanFile      = "plan.toml"
-	StateFile     = "run.json"       // progress, rewritten atomically
-	RequestsFile  = "requests.jsonl" // one RequestRecord per line, appended
-	TelemetryFile = "telemetry.jsonl"
-	ServersFile   = "servers.json" // what the servers report of their settings
-	// ServerMetricsFile holds the engines' own gauges (running, waiting,
-	// KV-cache use) scraped from their Prometheus endpoints, where a
-	// plan model names one.
-	ServerMetricsFile = "server_metrics.jsonl"
-)
-
-// RequestRecord is one request as the run directory stores it.
-type RequestRecord struct {
-	Experiment string `json:"experiment"`
-	Attempt    int    `json:"attempt"`
-	Model      string `json:"model"`
-	Seq        int    `json:"seq"`
-	// TargetInput is the prompt length asked for; the server's count is
-	// PromptTokens.
-	TargetInput int `json:"target_input"`
-	MaxTokens   int `json:"max_tokens"`
-	openai.Record
-}
-
-// State is run.json: where a run stands.
-type State struct {
-	ID       string            `json:"id"`
-	Plan     string            `json:"plan"`
-	Hardware string            `json:"hardware"`
-	Engine   string            `json:"engine"`
-	Created  time.Time         `json:"created"`
-	Updated  time.Time         `json:"updated"`
-	Versions map[string]string `json:"versions,omitempty"`
-	// Done lists completed experiments; Attempts counts starts of each.
-	Done     []string       `json:"done"`
-	Attempts map[string]int `json:"attempts"`
-	Finished bool           `json:"finished"`
-	Note     string         `json:"note,omitempty"`
-}
-
-// ReadState reads run.json.
-func ReadState(dir string) (*State, error) {
-	data, err := os.ReadFile(filepath.Join(dir, StateFile))
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", dir, err)
-	}
-	var s State
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("run %s: %s: %w", dir, StateFile, err)
-	}
-	return &s, nil
-}
-
-func (s *State) write(dir string) error {
-	s.Updated = time.Now().UTC()
-	data, _ := json.MarshalIndent(s, "", "  ")
-	return atomicfile.WriteFile(filepath.Join(dir, StateFile), append(data, '\n'), 0o644)
-}
-
-func (s *State) done(id string) bool {
-	for _, d := range s.Done {
-		if d == id {
-			return true
-		}
-	}
-	return false
-}
 
 // Runner executes a plan.
 type Runner struct {
@@ -102,25 +28,6 @@ type Runner struct {
 	FailFraction float64
 }
 
-// Start creates a run directory under root named after the plan and the
-// time, writes the plan into it, and returns its path.
-func Start(root string, p *Plan, planData []byte, versions map[string]string) (string, error) {
-	id := fmt.Sprintf("%s-%s", time.Now().UTC().Format("20060102-150405"), p.Name)
-	dir := filepath.Join(root, id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
-		return "", err
-	}
-	st := &State{ID: id, Plan: p.Name, Hardware: p.Hardware, Engine: p.Engine, Created: time.Now().UTC(),
-		Versions: versions, Attempts: map[string]int{}}
-	return dir, st.write(dir)
-}
-
-// Run executes every experiment not yet done, in order. It returns when
-// all are done, ctx is cancelled, or an experiment fails wholesale; every
-// record gathered is on disk either way and Run can be called again on the
 // same directory to resume.
 func (r *Runner) Run(ctx context.Context) error {
 	st, err := ReadState(r.Dir)
@@ -410,136 +317,3 @@ func hash(s string) uint64 {
 	return h
 }
 
-// promptShaper makes prompts of a target token count. It learns the
-// server's tokens per character and fixed overhead (chat template, BOS)
-// from the usage of every reply, so prompts converge on their target
-// whatever the tokenizer.
-type promptShaper struct {
-	mu       sync.Mutex
-	perChar  float64
-	overhead float64
-	n        int
-	// least-squares sums of (chars, tokens)
-	sx, sy, sxx, sxy float64
-}
-
-func (p *promptShaper) observe(chars, tokens int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	x, y := float64(chars), float64(tokens)
-	p.n++
-	p.sx += x
-	p.sy += y
-	p.sxx += x * x
-	p.sxy += x * y
-	n := float64(p.n)
-	if d := n*p.sxx - p.sx*p.sx; p.n >= 2 && d > 1e-9*n*p.sxx {
-		p.perChar = (n*p.sxy - p.sx*p.sy) / d
-		p.overhead = (p.sy - p.perChar*p.sx) / n
-	} else {
-		p.overhead = y - p.perChar*x
-	}
-	if !(p.perChar > 0.01) {
-		p.perChar, p.overhead = 1, 0
-	}
-}
-
-// words are drawn at random so that no two prompts share a prefix the
-// server could serve from its prefix cache.
-var words = strings.Fields("time year people way day man thing woman life child world school state family student group country problem hand part place case week company system program question work government number night point home water room mother area money story fact month lot right study book eye job word business issue side kind head house service friend father power hour game line end member law car city community name president team minute idea kid body information back parent face others level office door health person art war history party result change morning reason research girl guy moment air teacher force education")
-
-func (p *promptShaper) prompt(rng *rand.Rand, tokens int) string {
-	p.mu.Lock()
-	chars := int((float64(tokens) - p.overhead) / p.perChar)
-	p.mu.Unlock()
-	chars = max(chars, 1)
-	var b strings.Builder
-	for b.Len() < chars {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(words[rng.IntN(len(words))])
-	}
-	return b.String()[:chars]
-}
-
-// progress prints done/total, rate and time left, at most twice a second.
-type progress struct {
-	mu          sync.Mutex
-	w           io.Writer
-	total, done int
-	start, last time.Time
-	exp         string
-	counted     int
-}
-
-func (p *progress) add(n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done += n
-	p.counted += n
-	if p.w == nil || time.Since(p.last) < 500*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	el := time.Since(p.start).Seconds()
-	rate := float64(p.counted) / el
-	left := "?"
-	if rate > 0 && p.total >= p.done {
-		left = (time.Duration(float64(p.total-p.done)/rate) * time.Second).Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "calibrate: %d/%d requests, %.2f req/s, %s left [%s]\n", p.done, p.total, rate, left, p.exp)
-}
-
-func (p *progress) finish() {
-	if p.w != nil {
-		fmt.Fprintf(p.w, "calibrate: %d/%d requests in %v\n", p.done, p.total, time.Since(p.start).Round(time.Second))
-	}
-}
-
-// ReadRequests reads requests.jsonl. A torn last line (the process died
-// mid-write) is skipped and reported in the error-free count skipped; any
-// other malformed line is an error naming its line.
-func ReadRequests(dir string) (recs []RequestRecord, skipped int, err error) {
-	path := filepath.Join(dir, RequestsFile)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
-	var pending error
-	for sc.Scan() {
-		line++
-		if pending != nil {
-			return nil, 0, pending
-		}
-		var r RequestRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			pending = fmt.Errorf("%s:%d: %w", path, line, err)
-			continue
-		}
-		recs = append(recs, r)
-	}
-	if pending != nil {
-		skipped = 1 // only the last line is torn: the write that was cut
-	}
-	return recs, skipped, errors.Join(sc.Err())
-}
-
-// Latest keeps, per experiment, the records of its latest attempt.
-func Latest(recs []RequestRecord) map[string][]RequestRecord {
-	last := map[string]int{}
-	for _, r := range recs {
-		last[r.Experiment] = max(last[r.Experiment], r.Attempt)
-	}
-	out := map[string][]RequestRecord{}
-	for _, r := range recs {
-		if r.Attempt == last[r.Experiment] {
-			out[r.Experiment] = append(out[r.Experiment], r)
-		}
-	}
-	return out
-}

@@ -2,7 +2,9 @@ package calibrate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,13 +83,35 @@ func (s *State) done(id string) bool {
 	return false
 }
 
-// Start creates a run directory under root named after the plan and the
-// time, writes the plan into it, and returns its path.
+// Start creates a run directory under root named after the time and the
+// plan (a second run started in the same second gets a "-2" suffix),
+// writes the plan into it, and returns its path.
 func Start(root string, p *Plan, planData []byte, versions map[string]string) (string, error) {
-	id := fmt.Sprintf("%s-%s", time.Now().UTC().Format("20060102-150405"), p.Name)
-	dir := filepath.Join(root, id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+	if msg := CheckRunName(p.Name, MaxNameLen); msg != "" {
+		return "", fmt.Errorf("start run: plan name %s", msg)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("start run: %w", err)
+	}
+	base := fmt.Sprintf("%s-%s", time.Now().UTC().Format("20060102-150405"), p.Name)
+	id, dir := "", ""
+	for n := 1; ; n++ {
+		id = base
+		if n > 1 {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		var err error
+		if dir, err = RunDir(root, id); err != nil {
+			return "", err
+		}
+		// Mkdir, not MkdirAll: a folder another run made is never shared.
+		err = os.Mkdir(dir, 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || n == 100 {
+			return "", fmt.Errorf("start run: %w", err)
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
 		return "", err
@@ -97,6 +121,18 @@ func Start(root string, p *Plan, planData []byte, versions map[string]string) (s
 	return dir, st.write(dir)
 }
 
-// Run executes every experiment not yet done, in order. It returns when
-// all are done, ctx is cancelled, or an experiment fails wholesale; every
-// record gathered is on disk either way and Run can be called again on the
+// maxRunIDLen bounds a run ID: the time stamp, the name and a suffix.
+const maxRunIDLen = 128
+
+// RunDir joins the runs root and a run ID, refusing an ID that is not a
+// plain folder name (CheckRunName) or a result outside root.
+func RunDir(root, id string) (string, error) {
+	if msg := CheckRunName(id, maxRunIDLen); msg != "" {
+		return "", fmt.Errorf("run id %s", msg)
+	}
+	dir := filepath.Join(root, id)
+	if rel, err := filepath.Rel(root, dir); err != nil || rel != id {
+		return "", fmt.Errorf("run id %q: not a folder directly under %s", id, root)
+	}
+	return dir, nil
+}
