@@ -316,4 +316,3 @@ func hash(s string) uint64 {
 	}
 	return h
 }
-

@@ -95,4 +95,3 @@ func (p *progress) finish() {
 		fmt.Fprintf(p.w, "calibrate: %d/%d requests in %v\n", p.done, p.total, time.Since(p.start).Round(time.Second))
 	}
 }
-
