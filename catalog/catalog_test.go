@@ -151,6 +151,12 @@ max_position_embeddings = 512
 			[]string{"bad.toml:2: hardware.box.usable_memory_gib: exceeds memory_gib", "bad.toml:7: hardware.box.idle_power_w"}},
 		{"format dtype", "[formats.q2]\nbits_per_weight = 2.5\ncompute = \"int4\"\n", []string{"bad.toml:3", "formats.q2.compute", "unknown compute dtype"}},
 		{"quoted key", strings.Replace(good, "[models.tiny]", "[models.\"tiny.v2\"]", 1) + "extra = 1\n", []string{"bad.toml:11", "extra"}},
+		// Issue 11: non-finite and absurd values, and input that exhausted the decoder.
+		{"nan", good + "rope_theta = nan\n", []string{"bad.toml:11: models.tiny.rope_theta: must be a finite number"}},
+		{"inf bandwidth", "[hardware.box]\nusable_memory_gib = 10\nmemory_bandwidth_gbs = inf\ntflops_bf16 = 1\npower_limit_w = 50\n", []string{"bad.toml:3: hardware.box.memory_bandwidth_gbs: must be a finite number"}},
+		{"1e300 memory", "[hardware.box]\nusable_memory_gib = 1e300\nmemory_bandwidth_gbs = 100\ntflops_bf16 = 1\npower_limit_w = 50\n", []string{"bad.toml:2: hardware.box.usable_memory_gib: must be at most 1e+09"}},
+		{"huge layers", strings.Replace(good, "layers = 2", "layers = 100000000000", 1), []string{"bad.toml:3: models.tiny.layers: must be at most 1048576"}},
+		{"deep nesting", good + "x = " + strings.Repeat("[", 100000) + "\n", []string{"bad.toml:11: arrays and inline tables nest deeper than 32 levels"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,6 +278,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[models.x]\nlayers = 1\n"))
 	f.Add([]byte("[hardware.h]\nusable_memory_gib = 1e400\n"))
 	f.Add([]byte("a = [\n[b]\n"))
+	f.Add([]byte("[models.x]\nlayers = nan\nrope_theta = inf\n"))
+	f.Add([]byte("[models.x]\nlayers = 99999999999999\nhidden_size = 1e308\n"))
+	f.Add([]byte("x = " + strings.Repeat("{a = ", 40) + "1" + strings.Repeat("}", 40)))
+	f.Add([]byte(strings.Repeat("a.", 40) + "a = 1\n"))
 	f.Add([]byte(`[models."a.b"]` + "\nexperts = 3\nexperts_per_token = 4\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c, err := Parse("fuzz.toml", src)

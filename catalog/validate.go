@@ -41,13 +41,30 @@ func (v *validator) positive(x float64, key ...string) {
 	}
 	if !(x > 0) || math.IsInf(x, 0) {
 		v.add(key, "must be positive, got %v", x)
+	} else if x > maxValue {
+		v.add(key, "must be at most %g (no device or model comes near it), got %v", maxValue, x)
 	}
 }
+
+// maxValue bounds every catalog number: the largest real one (a price, a
+// bandwidth in GB/s) is below 10⁶, and products of unbounded sizes would
+// overflow the parameter and memory arithmetic.
+const maxValue = 1e9
+
+// maxDim bounds a model's sizes (layers, widths, heads, experts) and
+// maxVocab its vocabulary and context: 8× and more beyond any published
+// model, so weights and FLOPs stay far from int64 overflow.
+const (
+	maxDim   = 1 << 20
+	maxVocab = 1 << 24
+)
 
 // nonNegative checks an optional number is >= 0 (and finite).
 func (v *validator) nonNegative(x float64, key ...string) {
 	if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
 		v.add(key, "must not be negative, got %v", x)
+	} else if x > maxValue {
+		v.add(key, "must be at most %g (no device or model comes near it), got %v", maxValue, x)
 	}
 }
 
@@ -60,6 +77,17 @@ func (v *validator) model(m Model) {
 	v.positive(float64(m.HeadDim), k("head_dim")...)
 	v.positive(float64(m.VocabSize), k("vocab_size")...)
 	v.positive(float64(m.MaxPositionEmbeddings), k("max_position_embeddings")...)
+	for _, d := range []struct {
+		n, hi int
+		f     string
+	}{{m.Layers, maxDim, "layers"}, {m.HiddenSize, maxDim, "hidden_size"}, {m.AttentionHeads, maxDim, "attention_heads"},
+		{m.KVHeads, maxDim, "kv_heads"}, {m.HeadDim, maxDim, "head_dim"}, {m.IntermediateSize, maxDim, "intermediate_size"},
+		{m.Experts, maxDim, "experts"}, {m.ExpertsPerToken, maxDim, "experts_per_token"}, {m.ExpertIntermediate, maxDim, "expert_intermediate_size"},
+		{m.VocabSize, maxVocab, "vocab_size"}, {m.MaxPositionEmbeddings, maxVocab, "max_position_embeddings"}} {
+		if d.n > d.hi {
+			v.add(k(d.f), "must be at most %d, got %d", d.hi, d.n)
+		}
+	}
 	v.nonNegative(m.RopeTheta, k("rope_theta")...)
 	v.nonNegative(m.RMSNormEps, k("rms_norm_eps")...)
 	if m.KVHeads > 0 && m.AttentionHeads > 0 && m.AttentionHeads%m.KVHeads != 0 {

@@ -397,6 +397,13 @@ func TestParseProfileErrors(t *testing.T) {
 		{"unknown engine", `engine = "llama.cpp"`, `engine = "llamacpp"`, []string{"engine", `unknown engine "llamacpp"`}},
 		{"unknown field", "[coefficients]", "[coefficients]\nturbo = true", []string{"coefficients.turbo", "unknown field"}},
 		{"missing", "prefill_chunk = 2048\n", "", []string{"prefill_chunk", "required field is missing"}},
+		// Issue 11: non-finite and absurd numbers, and input that exhausted the decoder.
+		{"nan efficiency", "weight_bandwidth_eff = ", "weight_bandwidth_eff = nan #", []string{"coefficients.weight_bandwidth_eff: must be a finite number"}},
+		{"inf overhead", "step_overhead_s = ", "step_overhead_s = inf #", []string{"coefficients.step_overhead_s: must be a finite number"}},
+		{"huge overhead", "step_overhead_s = ", "step_overhead_s = 1e300 #", []string{"coefficients.step_overhead_s: must be at most 60"}},
+		{"huge chunk", "prefill_chunk = 2048", "prefill_chunk = 2000000000", []string{"prefill_chunk: must be in [1, 1048576]"}},
+		{"huge interference", "[coefficients]", "interference = 1e9\n[coefficients]", []string{"interference: must be in [0, 10]"}},
+		{"nested", "[coefficients]", "x = " + strings.Repeat("[", 50000) + "\n[coefficients]", []string{"nest deeper than 32 levels"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -496,4 +503,27 @@ func BenchmarkFitSparkProfile(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func FuzzParseProfile(f *testing.F) {
+	for _, p := range []string{"../profiles/dgx-spark.llama.cpp.toml", "../profiles/h100-sxm.vllm.toml"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("hardware = \"x\"\nengine = \"vllm\"\nprefill_chunk = 1e300\nmemory_fraction = nan\n"))
+	f.Add([]byte("[coefficients]\nstep_overhead_s = inf\n[power]\nidle_w = -inf\n"))
+	f.Add([]byte("a = " + strings.Repeat("[", 64)))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		p, err := ParseProfile("fuzz.toml", src)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if p.PrefillChunk < 1 || !(p.MemoryFraction > 0 && p.MemoryFraction <= 1) {
+			t.Fatalf("accepted a profile that cannot run: chunk %d, fraction %v", p.PrefillChunk, p.MemoryFraction)
+		}
+	})
 }

@@ -213,8 +213,8 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	if p.Engine != "" && !slices.Contains(Engines, p.Engine) {
 		add([]string{"engine"}, fmt.Sprintf("unknown engine %q; valid: %s", p.Engine, strings.Join(Engines, ", ")))
 	}
-	if md.IsDefined("prefill_chunk") && p.PrefillChunk <= 0 {
-		add([]string{"prefill_chunk"}, fmt.Sprintf("must be positive, got %d", p.PrefillChunk))
+	if md.IsDefined("prefill_chunk") && (p.PrefillChunk <= 0 || p.PrefillChunk > maxPrefillChunk) {
+		add([]string{"prefill_chunk"}, fmt.Sprintf("must be in [1, %d], got %d", maxPrefillChunk, p.PrefillChunk))
 	}
 	if md.IsDefined("memory_fraction") && (p.MemoryFraction <= 0 || p.MemoryFraction > 1) {
 		add([]string{"memory_fraction"}, fmt.Sprintf("must be in (0, 1], got %v", p.MemoryFraction))
@@ -234,14 +234,17 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		}
 		if !isEfficiency(i) && !(v >= 0) {
 			add(key, fmt.Sprintf("overhead must not be negative, got %v", v))
+		} else if !isEfficiency(i) && v > maxOverhead {
+			add(key, fmt.Sprintf("must be at most %g (a step term of more than a minute is no serving engine), got %v", maxOverhead, v))
 		}
 	}
-	if p.AdmissionLagS < 0 {
-		add([]string{"admission_lag_s"}, fmt.Sprintf("must not be negative, got %v", p.AdmissionLagS))
+	if p.AdmissionLagS < 0 || p.AdmissionLagS > maxOverhead {
+		add([]string{"admission_lag_s"}, fmt.Sprintf("must be in [0, %g], got %v", maxOverhead, p.AdmissionLagS))
 	}
-	if p.Interference < 0 {
-		add([]string{"interference"}, fmt.Sprintf("must not be negative, got %v", p.Interference))
+	if p.Interference < 0 || p.Interference > maxInterference {
+		add([]string{"interference"}, fmt.Sprintf("must be in [0, %d], got %v", maxInterference, p.Interference))
 	}
+	p.checkPhysics(add)
 	if len(errs) > 0 {
 		return p, errs
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/workload"
 )
 
 // File is a plan document as written in TOML. Its models, router, site and
@@ -197,6 +198,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	if !(f.WarmupS >= 0) {
 		c.add([]string{"warmup_s"}, "must not be negative, got %v", f.WarmupS)
 	}
+	c.limits(f)
 	if f.Replicas < 1 || f.Replicas > 32 {
 		c.add([]string{"replicas"}, "must be in [1, 32], got %d", f.Replicas)
 	}
@@ -270,31 +272,31 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		s.MaxSeqs = []int{0}
 	}
 	for i, v := range s.MaxSeqs {
-		if v < 0 {
-			c.add(k("max_seqs", catalog.Index(i)), "must not be negative, got %d", v)
+		if v < 0 || v > scenario.MaxSeqs {
+			c.add(k("max_seqs", catalog.Index(i)), "must be in [0, %d], got %d", scenario.MaxSeqs, v)
 		}
 	}
 	if len(s.MaxBatchedTokens) == 0 {
 		s.MaxBatchedTokens = []int{0}
 	}
 	for i, v := range s.MaxBatchedTokens {
-		if v < 0 {
-			c.add(k("max_batched_tokens", catalog.Index(i)), "must not be negative, got %d", v)
+		if v < 0 || v > workload.MaxTokens {
+			c.add(k("max_batched_tokens", catalog.Index(i)), "must be in [0, %d], got %d", workload.MaxTokens, v)
 		}
 	}
 	if len(s.PowerCapW) == 0 {
 		s.PowerCapW = []float64{0}
 	}
 	for i, v := range s.PowerCapW {
-		if !(v >= 0) {
-			c.add(k("power_cap_w", catalog.Index(i)), "must not be negative, got %v", v)
+		if !(v >= 0 && v <= 1e5) {
+			c.add(k("power_cap_w", catalog.Index(i)), "must be in [0, 100000] W, got %v", v)
 		}
 	}
 	if s.MaxNodes == 0 {
 		s.MaxNodes = defaultMaxNodes
 	}
-	if s.MaxNodes < 1 || s.MaxNodes > 100000 {
-		c.add(k("max_nodes"), "must be in [1, 100000], got %d", s.MaxNodes)
+	if s.MaxNodes < 1 || s.MaxNodes > scenario.MaxNodes {
+		c.add(k("max_nodes"), "must be in [1, %d], got %d", scenario.MaxNodes, s.MaxNodes)
 	}
 	if len(f.Models) > 6 && slices.Contains(s.Layouts, LayoutAll) {
 		c.add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
