@@ -667,8 +667,8 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 		inst.ChunkTokens = inst.MaxBatchedTokens
 	}
 	for _, c := range []struct {
-		v int
-		f string
+		v  int
+		f  string
 		hi int
 	}{{inst.MaxSeqs, "max_seqs", MaxSeqs}, {inst.MaxBatchedTokens, "max_batched_tokens", workload.MaxTokens},
 		{inst.BlockTokens, "block_tokens", MaxBlockTokens}, {inst.ChunkTokens, "chunk_tokens", workload.MaxTokens}} {
