@@ -24,17 +24,22 @@ type calJob struct {
 	log    strings.Builder
 }
 
-// startCalibration runs the plan at path in the background and returns
-// the run's ID. Models with url = "local" are served by the Ollama binary
-// the server was given.
-func (s *Server) startCalibration(path string) (string, error) {
+// startCalibration runs the plan (name for errors, data its TOML) in the
+// background and returns the run's ID. Models with url = "local" are
+// served by the Ollama binary the server was given. When fromFolder, the
+// plan is a file of the server's and errors do not quote it.
+func (s *Server) startCalibration(name string, data []byte, fromFolder bool) (string, error) {
 	if len(s.opt.CalibrationDirs) == 0 {
 		return "", errors.New("no calibration folder: start the server with --calibrations DIR")
 	}
-	plan, planData, err := calibrate.LoadPlan(path, s.opt.Catalog)
+	plan, err := calibrate.ParsePlan(name, data, s.opt.Catalog)
 	if err != nil {
+		if fromFolder {
+			return "", withoutContents(name, err)
+		}
 		return "", err
 	}
+	planData := data
 	local := 0
 	for _, m := range plan.Models {
 		if m.URL == calibrate.Local {
@@ -42,7 +47,7 @@ func (s *Server) startCalibration(path string) (string, error) {
 		}
 	}
 	if local > 0 && s.opt.Ollama == "" {
-		return "", fmt.Errorf(`%s: %d model(s) have url = "local", and this server has no Ollama to serve them (fleettwin serve --ollama BIN)`, path, local)
+		return "", fmt.Errorf(`%s: %d model(s) have url = "local", and this server has no Ollama to serve them (fleettwin serve --ollama BIN)`, name, local)
 	}
 	root := s.opt.CalibrationDirs[0]
 	dir, err := calibrate.Start(root, plan, planData, map[string]string{"fleettwin_go": runtime.Version(), "started_by": "dashboard"})
@@ -107,13 +112,31 @@ func (s *Server) jobError(id string) (running bool, msg string) {
 	}
 }
 
+// calibrationStart starts a calibration from a plan pasted as TOML, or
+// named from the server's calibration plans folder. No other file of the
+// server's is read.
 func (s *Server) calibrationStart(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimSpace(r.FormValue("plan"))
-	if path == "" {
-		http.Error(w, "give the path of a calibration plan on this machine", http.StatusBadRequest)
-		return
+	var (
+		name       string
+		data       []byte
+		fromFolder bool
+	)
+	if text := strings.TrimSpace(r.FormValue("toml")); text != "" {
+		name, data = "pasted-plan.toml", []byte(text)
+	} else {
+		name = strings.TrimSpace(r.FormValue("plan"))
+		if name == "" {
+			http.Error(w, "paste a calibration plan's TOML, or choose one of the server's plans ("+s.plansHint()+")", http.StatusBadRequest)
+			return
+		}
+		var err error
+		if data, err = readPlanFile(s.opt.CalibrationPlans, name); err != nil {
+			http.Error(w, err.Error()+"; the server's plans: "+s.plansHint(), http.StatusBadRequest)
+			return
+		}
+		fromFolder = true
 	}
-	id, err := s.startCalibration(path)
+	id, err := s.startCalibration(name, data, fromFolder)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return

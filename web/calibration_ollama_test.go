@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +35,6 @@ func TestDashboardCalibratesOllama(t *testing.T) {
 	}
 	short := strings.NewReplacer("concurrency = [1, 2, 3, 4]", "concurrency = [1, 2]", "inputs = [48, 192]", "inputs = [48]",
 		"requests = 10", "requests = 4", "rates = [1.0, 2.0, 3.0]", "rates = [2.0]", "passes = 2", "passes = 1").Replace(string(plan))
-	planPath := filepath.Join(t.TempDir(), "plan.toml")
-	os.WriteFile(planPath, []byte(short), 0o644)
-
 	root := t.TempDir()
 	s, err := New(Options{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{root}, Ollama: bin})
 	if err != nil {
@@ -47,7 +43,7 @@ func TestDashboardCalibratesOllama(t *testing.T) {
 	hs := httptest.NewServer(s)
 	defer func() { hs.Close(); s.Close() }()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm(hs.URL+"/calibration/start", url.Values{"plan": {planPath}})
+	resp, err := client.PostForm(hs.URL+"/calibration/start", url.Values{"toml": {short}})
 	if err != nil {
 		t.Fatal(err)
 	}

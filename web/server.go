@@ -46,6 +46,10 @@ type Options struct {
 	// CalibrationDirs are folders of `fleettwin calibrate run` run
 	// directories, shown live next to their twin.
 	CalibrationDirs []string
+	// CalibrationPlans is the folder of calibration plans the dashboard
+	// may start by name (the only files of the server's it reads on a
+	// request's behalf); "" offers pasted plans only.
+	CalibrationPlans string
 	// Ollama serves the url = "local" models of calibrations started
 	// from the dashboard (scripts/build-ollama.sh builds one).
 	Ollama string
@@ -516,7 +520,7 @@ func (s *Server) sortedProfiles() []perf.Profile {
 }
 
 func (s *Server) calibration(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.sortedCalibrationRuns()))
+	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.sortedCalibrationRuns(), s.calibrationPlans()))
 }
 
 func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {

@@ -17,12 +17,13 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]] [--calibrations DIR]", stderr)
+	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]] [--calibrations DIR] [--calibration-plans DIR]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; anything but loopback needs a token")
 	dataDir := fs.String("data", "fleettwin-data", "directory the runs are kept in")
 	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
 	var calibrations stringList
 	fs.Var(&calibrations, "calibrations", "folder of calibration runs to show live (repeatable; default: runs)")
+	calPlans := fs.String("calibration-plans", "plans", "folder of calibration plans the dashboard may start by name (pasted plans work without one)")
 	ollamaBin := fs.String("ollama", os.Getenv("FLEETTWIN_OLLAMA"), `Ollama binary for calibrations started from the dashboard whose plans have url = "local"`)
 	start := fs.String("start", "", "start this shipped scenario (or scenario file) when the server comes up")
 	speed := fs.Float64("speed", 600, "with --start: simulated seconds per real second (0: as fast as possible)")
@@ -50,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(calibrations) == 0 {
 		calibrations = stringList{"runs"} // where `calibrate run` writes by default
 	}
-	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations, Ollama: *ollamaBin})
+	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations, CalibrationPlans: *calPlans, Ollama: *ollamaBin})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,119 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
+)
+
+// The calibration plans a dashboard may start by name are the regular
+// files of one folder (serve --calibration-plans, default plans/): the
+// dashboard never opens a path a request names.
+
+// calibrationPlans lists the .toml files of the plans folder, sorted.
+func (s *Server) calibrationPlans() []string {
+	if s.opt.CalibrationPlans == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(s.opt.CalibrationPlans)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".toml") && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *Server) plansHint() string {
+	names := s.calibrationPlans()
+	if len(names) == 0 {
+		if s.opt.CalibrationPlans == "" {
+			return "none: the server has no calibration plans folder (serve --calibration-plans DIR)"
+		}
+		return "none in " + s.opt.CalibrationPlans
+	}
+	return strings.Join(names, ", ")
+}
+
+// readPlanFile reads the plan called name from dir: a plain name (no
+// separator, no "..", not hidden), a regular file (no device, FIFO or
+// folder; a symlink only if it stays inside dir), at most
+// tomlcheck.MaxBytes. Errors name the plan, never its contents.
+func readPlanFile(dir, name string) ([]byte, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("no calibration plan %q: the server has no calibration plans folder", name)
+	}
+	if name == "" || strings.ContainsAny(name, `/\`) || strings.Contains(name, "..") || strings.HasPrefix(name, ".") || strings.ContainsRune(name, 0) {
+		return nil, fmt.Errorf("no calibration plan %q: give the name of a plan in the server's plans folder, not a path", name)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("calibration plans folder: %w", err)
+	}
+	defer root.Close()
+	// Stat follows a symlink only while it stays inside the folder; what
+	// it names must be a regular file before it is opened (opening a FIFO
+	// would block until a writer came).
+	fi, err := root.Stat(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no calibration plan %q in the plans folder", name)
+		}
+		return nil, fmt.Errorf("calibration plan %q: cannot be read from the plans folder", name)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("calibration plan %q: not a regular file", name)
+	}
+	if fi.Size() > tomlcheck.MaxBytes {
+		return nil, fmt.Errorf("calibration plan %q: %d bytes; the limit is %d (1 MiB)", name, fi.Size(), tomlcheck.MaxBytes)
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("calibration plan %q: cannot be opened", name)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("calibration plan %q: not a regular file", name)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, tomlcheck.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("calibration plan %q: %w", name, err)
+	}
+	if len(data) > tomlcheck.MaxBytes {
+		return nil, fmt.Errorf("calibration plan %q: larger than the limit of %d bytes (1 MiB)", name, tomlcheck.MaxBytes)
+	}
+	return data, nil
+}
+
+// withoutContents rewrites a plan's errors to name the plan, line and
+// field only: the messages of the TOML decoder and of validation may
+// quote the file, which a request must not be able to read this way.
+func withoutContents(name string, err error) error {
+	var list catalog.ErrorList
+	if !errors.As(err, &list) || len(list) == 0 {
+		return fmt.Errorf("%s: not a valid calibration plan", name)
+	}
+	msgs := make([]string, 0, len(list))
+	for _, e := range list {
+		m := name
+		if e.Line > 0 {
+			m += fmt.Sprintf(":%d", e.Line)
+		}
+		if e.Field != "" {
+			m += ": " + e.Field
+		}
+		msgs = append(msgs, m+": invalid")
+	}
+	return fmt.Errorf("%s is not a valid calibration plan (messages are not shown for the server's files; paste the plan to see them):\n%s", name, strings.Join(msgs, "\n"))
+}
