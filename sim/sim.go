@@ -97,6 +97,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opt Options) (*Result, erro
 	return s.run(ctx)
 }
 
+// cancelCheckEvery is how often, in events, a run checks its context
+// between snapshots: about a millisecond of simulation work.
+const cancelCheckEvery = 1 << 12
+
 type simulator struct {
 	sc      *scenario.Scenario
 	opt     Options
@@ -119,6 +123,10 @@ type simulator struct {
 	arrivals   int64
 
 	events int64
+	// ctx is the run's: handle checks it every cancelCheckEvery events, so
+	// a window between snapshots that holds millions of events still
+	// stops promptly on Ctrl-C or the dashboard's Stop.
+	ctx context.Context
 
 	// The governors' control loop: the pending evControl or evArm.
 	ctl        engine.EventID
@@ -252,6 +260,7 @@ func (s *simulator) costFor(n scenario.Node, ni scenario.NodeInstance) (StepCost
 }
 
 func (s *simulator) run(ctx context.Context) (*Result, error) {
+	s.ctx = ctx
 	for _, m := range s.models {
 		switch m.spec.Workload.Arrival.Process {
 		case "closed":
@@ -292,6 +301,9 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 
 func (s *simulator) handle(sim *engine.Sim[event], e event) {
 	s.events++
+	if s.events%cancelCheckEvery == 0 && s.ctx.Err() != nil {
+		sim.Stop() // after this event: the run loop then sees the error
+	}
 	now := sim.Now()
 	switch e.kind {
 	case evArrival:
@@ -372,6 +384,10 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 		input, output = m.inLen.Sample(m.rngLen), m.outLen.Sample(m.rngLen)
 		class = m.classes.Pick(m.rngClass)
 	}
+	// Scenarios bound lengths to workload.MaxTokens; clamping here too keeps
+	// every int32 token sum (prompt + output + cached context) far from
+	// overflow whatever a caller built in code.
+	input, output = min(max(input, 1), workload.MaxTokens), min(max(output, 1), workload.MaxTokens)
 	id := s.alloc()
 	r := &s.reqs[id]
 	*r = request{model: int32(m.idx), class: int32(class), user: userIdx, arrival: now, admitted: -1, first: -1,
