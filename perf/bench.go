@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -79,8 +80,8 @@ func parseBenchRecord(rec []string) (BenchRow, int, error) {
 	ints := []*int{&r.Batch, &r.Input, &r.Depth, &r.Output}
 	for i, p := range ints {
 		v, err := strconv.Atoi(strings.TrimSpace(rec[5+i]))
-		if err != nil || v < 0 {
-			return r, 5 + i, fmt.Errorf("want a non-negative integer, got %q", rec[5+i])
+		if err != nil || v < 0 || v > MaxTokens {
+			return r, 5 + i, fmt.Errorf("want a non-negative integer of at most %d, got %q", MaxTokens, rec[5+i])
 		}
 		*p = v
 	}
@@ -88,7 +89,7 @@ func parseBenchRecord(rec []string) (BenchRow, int, error) {
 		return r, 5, fmt.Errorf("want at least 1, got %d", r.Batch)
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(rec[10]), 64)
-	if err != nil || !(v > 0) {
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
 		return r, 10, fmt.Errorf("want a positive number, got %q", rec[10])
 	}
 	r.Value = v

@@ -14,6 +14,14 @@ type Workload struct {
 	Depth  int // tokens already in each sequence's KV cache before the prompt
 }
 
+// Bounds on a Workload, the same as a scenario's (65,536 sequences, 2²⁰
+// tokens): prediction walks every prefill step and every decode token, so
+// an unbounded batch or length is unbounded memory and time.
+const (
+	MaxBatch  = 1 << 16
+	MaxTokens = 1 << 20
+)
+
 func (w Workload) validate() error {
 	switch {
 	case w.Batch < 1:
@@ -22,6 +30,10 @@ func (w Workload) validate() error {
 		return fmt.Errorf("input, output and depth must not be negative (got %d, %d, %d)", w.Input, w.Output, w.Depth)
 	case w.Input+w.Output == 0:
 		return fmt.Errorf("input and output are both 0: nothing to predict")
+	case w.Batch > MaxBatch:
+		return fmt.Errorf("batch must be at most %d, got %d", MaxBatch, w.Batch)
+	case w.Input > MaxTokens || w.Output > MaxTokens || w.Depth > MaxTokens:
+		return fmt.Errorf("input, output and depth must be at most %d tokens each (got %d, %d, %d)", MaxTokens, w.Input, w.Output, w.Depth)
 	}
 	return nil
 }

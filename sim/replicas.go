@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -41,7 +42,14 @@ type Replicas struct {
 // workers goroutines (0: one per CPU). Results are in replica order whatever
 // the scheduling, so the output is deterministic. Callbacks in opt are not
 // used: they would interleave. done, if set, is called after each replica.
+// MaxReplicas bounds n: each replica is a whole simulation, and a
+// confidence interval is already tight at a few dozen.
+const MaxReplicas = 1000
+
 func RunReplicas(ctx context.Context, sc *scenario.Scenario, n, workers int, opt Options, done func(finished int)) (*Replicas, error) {
+	if n < 1 || n > MaxReplicas {
+		return nil, fmt.Errorf("replicas: want 1 to %d, got %d", MaxReplicas, n)
+	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -69,8 +77,13 @@ func RunReplicas(ctx context.Context, sc *scenario.Scenario, n, workers int, opt
 			}
 		}()
 	}
+feed:
 	for i := range n {
-		jobs <- i
+		select {
+		case jobs <- i:
+		case <-ctx.Done(): // replicas not yet started stay nil
+			break feed
+		}
 	}
 	close(jobs)
 	wg.Wait()
@@ -78,6 +91,9 @@ func RunReplicas(ctx context.Context, sc *scenario.Scenario, n, workers int, opt
 	for i, err := range errs {
 		if err != nil {
 			return rep, err
+		}
+		if runs[i] == nil {
+			return rep, ctx.Err()
 		}
 		rep.Seeds = append(rep.Seeds, runs[i].Seed)
 	}

@@ -39,6 +39,9 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(files) != 1 {
 		return usagef("want exactly one plan file, got %d", len(files))
 	}
+	if *workers < 0 || *workers > 4096 {
+		return usagef("--workers must be 0 (every core) to 4096, got %d", *workers)
+	}
 	opt := planner.Options{Workers: *workers}
 	if *shard != "" {
 		if opt.Shard, opt.Shards, err = parseShard(*shard); err != nil {

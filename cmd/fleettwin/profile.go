@@ -67,6 +67,9 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if *data == "" {
 		return usagef("--data is required")
 	}
+	if *chunk < 0 || *chunk > 1<<20 {
+		return usagef("--chunk must be 0 (the engine's default) to %d tokens, got %d", 1<<20, *chunk)
+	}
 	e, err := loadEnv(catalogs, nil)
 	if err != nil {
 		return err

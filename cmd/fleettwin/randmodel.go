@@ -24,6 +24,9 @@ func runRandmodel(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if *model == "" || *out == "" {
 		return usagef("--model and --out are required")
 	}
+	if *ctxLen < 0 || *ctxLen > 1<<24 {
+		return usagef("--context must be 0 (the model's max positions) to %d, got %d", 1<<24, *ctxLen)
+	}
 	e, err := loadEnv(catalogs, nil)
 	if err != nil {
 		return err

@@ -39,8 +39,14 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(files) != 1 {
 		return usagef("want exactly one scenario file, got %d", len(files))
 	}
-	if *replicas < 1 {
-		return usagef("--replicas must be at least 1, got %d", *replicas)
+	if *replicas < 1 || *replicas > sim.MaxReplicas {
+		return usagef("--replicas must be between 1 and %d, got %d", sim.MaxReplicas, *replicas)
+	}
+	if *seed < -1 {
+		return usagef("--seed must not be negative, got %d", *seed)
+	}
+	if !(*pace >= 0) || math.IsInf(*pace, 0) {
+		return usagef("--pace must be 0 (as fast as possible) or a positive multiple of real time, got %v", *pace)
 	}
 	if *replicas > 1 && (*seriesOut != "" || *requestsOut != "" || *pace > 0) {
 		return usagef("--series, --requests and --pace need a single replica")
