@@ -172,6 +172,13 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(base)
 	f.Add([]byte("[search]\nhardware = [\"dgx-spark\"]\nmax_nodes = -1\n"))
+	for _, r := range [][2]string{ // issue 11: non-finite, huge and nested values
+		{"window_s = 900", "window_s = 1e12"}, {"window_s = 900", "window_s = nan"},
+		{"replicas = 1", "replicas = 1\ngrowth = 1e300"}, {"max_nodes = 4", "max_nodes = 1000000"},
+		{"seed = 7", "seed = 7\nx = " + strings.Repeat("[", 64)},
+	} {
+		f.Add(bytes.Replace(base, []byte(r[0]), []byte(r[1]), 1))
+	}
 	cat, profs := env(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.toml", data, cat, profs, nil)

@@ -232,6 +232,16 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte("[[nodes]]\n[[nodes.instances]]\n[[nodes]]\n"))
+	// Issue 11: non-finite, huge and nested values.
+	for _, r := range [][2]string{
+		{"duration_s = 600", "duration_s = inf"}, {"duration_s = 600", "duration_s = nan"}, {"duration_s = 600", "duration_s = 1e12"},
+		{"warmup_s = 60", "warmup_s = nan\nseries_resolution_s = 1e-9"}, {"count = 2", "count = 100000"},
+		{"rate = 1.0", "rate = 1e9"}, {"value = 512", "value = 4294967300"},
+		{"warmup_s = 60", "warmup_s = 60\nx = " + strings.Repeat("{a = ", 40) + "1" + strings.Repeat("}", 40)},
+		{"warmup_s = 60", "warmup_s = 60\n" + strings.Repeat("a.", 40) + "a = 1"},
+	} {
+		f.Add([]byte(strings.Replace(base, r[0], r[1], 1)))
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		sc, err := Parse("fuzz.toml", src, cat, profiles, nil)
 		if err != nil {
