@@ -269,6 +269,43 @@ func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
 	if _, err := p.Finish(ctx, s0, nil); err == nil {
 		t.Error("Finish accepted one shard of two")
 	}
+	// Issue 11: shard files are read from disk; a hostile or damaged one
+	// is an error, not a panic or an allocation of 10¹⁸ flags.
+	huge := *s0
+	huge.Shards = 1 << 60
+	if _, err := Merge([]*Shard{&huge}); err == nil || !strings.Contains(err.Error(), "claims 1152921504606846976 shards") {
+		t.Errorf("Merge of a shard claiming 2^60 shards: %v", err)
+	}
+	whole, err := p.Search(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper := func(f func(s *Shard)) *Shard {
+		c, err := roundTrip(whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(c)
+		return c
+	}
+	feasible := slices.IndexFunc(whole.Outcomes, func(o Outcome) bool { return o.Feasible })
+	if feasible < 0 {
+		t.Fatal("the small plan has no feasible configuration")
+	}
+	for _, tc := range []struct {
+		name string
+		s    *Shard
+		want string
+	}{
+		{"no metrics", tamper(func(s *Shard) { s.Outcomes[feasible].Metrics = nil }), "feasible but has no simulated metrics"},
+		{"no group metrics", tamper(func(s *Shard) { s.Outcomes[feasible].Groups[0].Metrics = nil }), "has no metrics"},
+		{"other candidate", tamper(func(s *Shard) { s.Outcomes[0].Quant = "fp32" }), "outcome 0 is not the plan's candidate 0"},
+		{"other plan", tamper(func(s *Shard) { s.PlanSHA256 = "x" }), "the outcomes are of another plan"},
+	} {
+		if _, err := p.Finish(ctx, tc.s, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Finish: %v, want %q", tc.name, err, tc.want)
+		}
+	}
 }
 
 // exhaustive simulates every group of every candidate at every node count

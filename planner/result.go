@@ -97,6 +97,10 @@ type DayRun struct {
 	Throttled []float64 `json:"throttled"`   // mean share below full clock
 }
 
+// MaxShards bounds how many slices a search may be split into: far more
+// than configurations in any plan worth sharding.
+const MaxShards = 100_000
+
 // Merge joins the shards of one plan into the outcome of the whole space,
 // as if one process had searched it. Every shard of the same plan and
 // split must be present exactly once.
@@ -105,6 +109,9 @@ func Merge(shards []*Shard) (*Shard, error) {
 		return nil, fmt.Errorf("merge: no shards")
 	}
 	first := shards[0]
+	if first.Shards < 1 || first.Shards > MaxShards {
+		return nil, fmt.Errorf("merge: input 1 claims %d shards; want 1 to %d", first.Shards, MaxShards)
+	}
 	seen := make([]bool, first.Shards)
 	out := &Shard{Plan: first.Plan, PlanSHA256: first.PlanSHA256, Source: first.Source, Shard: 0, Shards: 1, Candidates: first.Candidates}
 	for i, s := range shards {
@@ -148,6 +155,9 @@ func Merge(shards []*Shard) (*Shard, error) {
 func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (*Result, error) {
 	if s.Shards != 1 || len(s.Outcomes) != s.Candidates {
 		return nil, fmt.Errorf("plan %s: shard %d/%d holds %d of %d candidates: merge the shards first", p.Name, s.Shard, s.Shards, len(s.Outcomes), s.Candidates)
+	}
+	if err := p.checkOutcomes(s); err != nil {
+		return nil, err
 	}
 	r := &Result{Plan: s.Plan, PlanSHA256: s.PlanSHA256, Seed: p.File.Seed, Candidates: s.Candidates, Reasons: map[string]int{}}
 	// The feasible, then those not too costly, then those no such one

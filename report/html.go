@@ -75,6 +75,9 @@ func WriteHTML(w io.Writer, data []byte) error {
 		if err := json.Unmarshal(data, &r); err != nil {
 			return fmt.Errorf("report: plan: %w", err)
 		}
+		if err := checkPlan(&r); err != nil {
+			return fmt.Errorf("report: plan: %w", err)
+		}
 		return Plan(w, &r)
 	case probe.Scenario != nil:
 		var s Simulation

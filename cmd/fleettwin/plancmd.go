@@ -149,8 +149,8 @@ func parseShard(s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "/")
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("want i/n with 0 <= i < n, got %q", s)
+	if !ok || err1 != nil || err2 != nil || n < 1 || n > planner.MaxShards || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("want i/n with 0 <= i < n <= %d, got %q", planner.MaxShards, s)
 	}
 	return i, n, nil
 }
