@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -145,7 +146,7 @@ func (w *calWatcher) update() {
 	if same {
 		return
 	}
-	st := w.compute()
+	st := w.computeSafe()
 	w.mu.Lock()
 	if st.Error != "" && len(st.Exps) == 0 && len(w.state.Exps) > 0 {
 		// A file that cannot be read right now (a bad line, a run
@@ -157,6 +158,18 @@ func (w *calWatcher) update() {
 	w.state = st
 	w.mu.Unlock()
 	w.s.hub.Publish("cal/"+w.id, mustJSON(st))
+}
+
+// computeSafe is compute, and a replay that panics shows the panic as the
+// run's error (the stack in the server log) and keeps the watcher going.
+func (w *calWatcher) computeSafe() (st CalState) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.s.opt.Logger.Printf("calibration run %s: replaying it panicked: %v\n%s", w.id, p, debug.Stack())
+			st = CalState{ID: w.id, Dir: w.dir, Error: fmt.Sprintf("replaying the run through the twin crashed (a bug; the server log has the stack): %v", p)}
+		}
+	}()
+	return w.compute()
 }
 
 // refresh recomputes and publishes even if no file changed (a job ended).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/calibrate"
@@ -64,7 +65,7 @@ func (s *Server) startCalibration(name string, data []byte, fromFolder bool) (st
 	go func() {
 		defer s.jobsWG.Done()
 		defer close(job.done)
-		job.err = s.calibrate(ctx, plan, dir, local > 0, &job.log)
+		job.err = s.calibrateSafe(ctx, id, plan, dir, local > 0, &job.log)
 		if job.err != nil {
 			fmt.Fprintf(&job.log, "calibration stopped: %v\n", job.err)
 		}
@@ -73,6 +74,18 @@ func (s *Server) startCalibration(name string, data []byte, fromFolder bool) (st
 		}
 	}()
 	return id, nil
+}
+
+// calibrateSafe is calRun, and a calibration that panics ends with the
+// panic as its error (the stack in the server log); the server goes on.
+func (s *Server) calibrateSafe(ctx context.Context, id string, plan *calibrate.Plan, dir string, local bool, log io.Writer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.opt.Logger.Printf("calibration %s panicked: %v\n%s", id, p, debug.Stack())
+			err = fmt.Errorf("the calibration crashed (a bug; the server log has the stack): %v", p)
+		}
+	}()
+	return s.calRun(ctx, plan, dir, local, log)
 }
 
 func (s *Server) calibrate(ctx context.Context, plan *calibrate.Plan, dir string, local bool, log io.Writer) error {

@@ -20,8 +20,9 @@ const (
 // Hub fans messages out to websocket clients by topic. Every client has
 // one writer goroutine and a one-message slot: a newer message replaces
 // an unsent older one, so a slow browser sees fewer updates but never
-// slows the publisher or the other viewers. Messages are complete states
-// (not deltas), which is what makes dropping safe. The last message of a
+// slows the publisher or the other viewers. Messages are complete states,
+// which is what makes dropping safe, except on topics served with
+// ServeWSFrom, whose receivers detect a gap and fetch the state again. The last message of a
 // topic is kept and sent to every new subscriber: a reconnecting page
 // resumes where the run is, without a reload.
 type Hub struct {
@@ -66,8 +67,15 @@ func (h *Hub) Clients(topic string) int {
 }
 
 // ServeWS upgrades the request and subscribes the connection to topic
-// until either side closes it.
+// until either side closes it. The topic's last message is sent first.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, topic string) {
+	h.ServeWSFrom(w, r, topic, nil)
+}
+
+// ServeWSFrom is ServeWS for a topic whose messages are not complete by
+// themselves (deltas): first, called once the connection is subscribed,
+// returns the complete state, written before any message published since.
+func (h *Hub) ServeWSFrom(w http.ResponseWriter, r *http.Request, topic string, first func() []byte) {
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
@@ -78,12 +86,16 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, topic string) {
 		h.topics[topic] = map[*client]struct{}{}
 	}
 	h.topics[topic][c] = struct{}{}
-	if last := h.last[topic]; last != nil {
+	if last := h.last[topic]; last != nil && first == nil {
 		c.offer(last)
 	}
 	h.mu.Unlock()
+	var msg []byte
+	if first != nil {
+		msg = first()
+	}
 
-	go c.writeLoop()
+	go c.writeLoop(msg)
 	c.readLoop() // returns when the peer goes away
 	h.mu.Lock()
 	delete(h.topics[topic], c)
@@ -125,9 +137,16 @@ func (c *client) take() []byte {
 	return m
 }
 
-func (c *client) writeLoop() {
+func (c *client) writeLoop(first []byte) {
 	ping := time.NewTicker(c.pongWait * 9 / 10)
 	defer ping.Stop()
+	if first != nil {
+		c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
+		if err := c.conn.WriteMessage(websocket.TextMessage, first); err != nil {
+			c.conn.Close()
+			return
+		}
+	}
 	for {
 		select {
 		case <-c.done:

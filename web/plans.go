@@ -2,89 +2,18 @@ package web
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/fleettwin/fleettwin/internal/atomicfile"
-	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/report"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
-
-// PlanState is a plan launched from the dashboard, as its page and its
-// websocket show it.
-type PlanState struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Session  string    `json:"-"`
-	Started  time.Time `json:"started"`
-	Done     int       `json:"done"`
-	Total    int       `json:"total"`
-	Sims     int64     `json:"simulations"`
-	RatePerS float64   `json:"rate_per_s"` // configurations settled per second
-	LeftS    float64   `json:"left_s"`     // estimated seconds to go
-	Phase    string    `json:"phase"`      // searching, verifying, done, failed
-	Error    string    `json:"error,omitempty"`
-	Summary  string    `json:"summary,omitempty"`
-	// Verify is how far the winner's re-simulations are.
-	Verify planner.Verifying `json:"verify"`
-}
-
-type planJob struct {
-	mu     sync.Mutex
-	state  PlanState
-	source []byte
-	result *planner.Result
-	json   []byte
-}
-
-// loadPlans registers the plans finished in earlier lives of the server
-// (dataDir/plans/{id}/result.json), so their pages and reports stay.
-func (s *Server) loadPlans() error {
-	if s.opt.DataDir == "" {
-		return nil
-	}
-	dirs, err := os.ReadDir(filepath.Join(s.opt.DataDir, "plans"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("plans: %w", err)
-	}
-	for _, d := range dirs {
-		dir := filepath.Join(s.opt.DataDir, "plans", d.Name())
-		data, err := os.ReadFile(filepath.Join(dir, "result.json"))
-		if err != nil {
-			continue // a plan that never finished left nothing to show
-		}
-		var res planner.Result
-		if err := json.Unmarshal(data, &res); err != nil {
-			return fmt.Errorf("plan %s: %w", filepath.Join(dir, "result.json"), err)
-		}
-		src, _ := os.ReadFile(filepath.Join(dir, "plan.toml"))
-		info, _ := d.Info()
-		st := PlanState{ID: d.Name(), Name: res.Plan, Phase: "done", Summary: planSummary(&res), Done: res.Candidates, Total: res.Candidates}
-		if info != nil {
-			st.Started = info.ModTime()
-		}
-		s.plans[d.Name()] = &planJob{state: st, source: src, result: &res, json: data}
-	}
-	return nil
-}
 
 func (j *planJob) snapshot() PlanState {
 	j.mu.Lock()
@@ -105,106 +34,6 @@ func shippedPlans() []string {
 		return cmpBool(b == scenarios.DefaultPlan, a == scenarios.DefaultPlan)*2 + strings.Compare(a, b)
 	})
 	return out
-}
-
-// planStart parses the posted plan (edited TOML, or a shipped plan by
-// name) and searches it in the background.
-func (s *Server) planStart(w http.ResponseWriter, r *http.Request) {
-	name := r.FormValue("plan")
-	src := []byte(strings.TrimSpace(r.FormValue("toml")))
-	if len(src) == 0 {
-		data, err := scenarios.Plans.ReadFile("plans/" + name)
-		if err != nil || strings.Contains(name, "/") {
-			http.Error(w, fmt.Sprintf("no shipped plan %q; choose one of %s or paste a plan's TOML", name, strings.Join(shippedPlans(), ", ")), http.StatusBadRequest)
-			return
-		}
-		src = data
-	} else {
-		name = "edited.toml"
-	}
-	p, err := planner.Parse(name, src, s.opt.Catalog, s.opt.Profiles, nil)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-		return
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	id := time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
-	j := &planJob{source: src, state: PlanState{ID: id, Name: p.Name, Session: session(r), Started: time.Now(), Phase: "searching"}}
-	s.plansMu.Lock()
-	s.plans[id] = j
-	s.plansMu.Unlock()
-	s.jobsWG.Add(1)
-	go func() {
-		defer s.jobsWG.Done()
-		s.runPlan(s.ctx, p, j)
-	}()
-	http.Redirect(w, r, "/plans/"+id, http.StatusSeeOther)
-}
-
-// runPlan searches, finishes and keeps the result under the data dir.
-func (s *Server) runPlan(ctx context.Context, p *planner.Plan, j *planJob) {
-	publish := func() {
-		st := j.snapshot()
-		s.hub.Publish(planTopic(st.ID), mustJSON(st))
-	}
-	update := func(f func(*PlanState)) {
-		j.mu.Lock()
-		f(&j.state)
-		j.mu.Unlock()
-		publish()
-	}
-	last := time.Time{}
-	sh, err := p.Search(ctx, planner.Options{Progress: func(pr planner.Progress) {
-		if pr.Done < pr.Total && time.Since(last) < 200*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		update(func(st *PlanState) {
-			st.Done, st.Total, st.Sims = pr.Done, pr.Total, pr.Simulations
-			el := time.Since(st.Started).Seconds()
-			if el > 0 && pr.Done > 0 {
-				st.RatePerS = float64(pr.Done) / el
-				st.LeftS = float64(pr.Total-pr.Done) / st.RatePerS
-			}
-		})
-	}})
-	var res *planner.Result
-	if err == nil {
-		update(func(st *PlanState) { st.Phase = "verifying" })
-		res, err = p.Finish(ctx, sh, func(v planner.Verifying) {
-			if time.Since(last) < 200*time.Millisecond {
-				return
-			}
-			last = time.Now()
-			update(func(st *PlanState) { st.Verify = v })
-		})
-	}
-	var data []byte
-	if err == nil {
-		data, err = jsonfmt.Marshal(res)
-	}
-	if err == nil && s.opt.DataDir != "" {
-		dir := filepath.Join(s.opt.DataDir, "plans", j.state.ID)
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			err = atomicfile.WriteFile(filepath.Join(dir, "plan.toml"), j.source, 0o644)
-		}
-		if err == nil {
-			err = atomicfile.WriteFile(filepath.Join(dir, "result.json"), data, 0o644)
-		}
-	}
-	j.mu.Lock()
-	j.result, j.json = res, data
-	j.mu.Unlock()
-	update(func(st *PlanState) {
-		st.LeftS = 0
-		if err != nil {
-			st.Phase, st.Error = "failed", err.Error()
-			return
-		}
-		st.Phase = "done"
-		st.Summary = planSummary(res)
-	})
 }
 
 func planSummary(r *planner.Result) string {
@@ -336,7 +165,7 @@ func firstOr(xs []string, d string) string {
 
 func planFraction(st PlanState) float64 {
 	switch {
-	case st.Phase == "done":
+	case st.Phase == PhaseDone:
 		return 100
 	case st.Total == 0:
 		return 0
@@ -348,14 +177,16 @@ func planFraction(st PlanState) float64 {
 // shows them.
 func planProgressText(st PlanState) string {
 	switch st.Phase {
-	case "verifying":
+	case PhaseQueued:
+		return fmt.Sprintf("#%d in the queue: it starts when the running plan ends", st.QueuePos)
+	case PhaseVerifying:
 		v := st.Verify
 		return fmt.Sprintf("%d/%d configurations searched (%d simulations); re-simulating the winner: run %d of %d, %.0f/%.0f simulated s",
 			st.Done, st.Total, st.Sims, v.Run, v.Runs, v.NowS, v.DurationS)
-	case "done":
+	case PhaseDone:
 		return fmt.Sprintf("%d/%d configurations, %d simulations", st.Total, st.Total, st.Sims)
-	case "failed":
-		return fmt.Sprintf("stopped at %d/%d configurations", st.Done, st.Total)
+	case PhaseFailed, PhaseStopped, PhaseInterrupted:
+		return fmt.Sprintf("%s at %d/%d configurations (%d simulations)", st.Phase, st.Done, st.Total, st.Sims)
 	}
 	if st.Total == 0 {
 		return "analysing the search space…"

@@ -2,12 +2,12 @@ package web
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"log"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/fleettwin/fleettwin/catalog"
-	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/perf"
@@ -26,11 +25,12 @@ import (
 
 // Run states.
 const (
+	StatusQueued      = "queued" // waiting for a free slot (Options.MaxRuns)
 	StatusRunning     = "running"
 	StatusDone        = "done"
 	StatusStopped     = "stopped"     // cancelled by the user; partial results kept
-	StatusFailed      = "failed"      // the simulation returned an error
-	StatusInterrupted = "interrupted" // the server stopped while it ran
+	StatusFailed      = "failed"      // the simulation returned an error, or crashed
+	StatusInterrupted = "interrupted" // the server stopped while it ran or waited
 )
 
 // Files of a run directory under <data>/runs/<id>/.
@@ -59,10 +59,21 @@ type Meta struct {
 	Session string `json:"session,omitempty"`
 }
 
-// State is what a run page shows, complete in every message: the hub may
-// drop messages for a slow browser, and a complete state makes that safe.
+// State is what a run page shows. A run of at most deltaDevices devices
+// streams its complete state in every message: the hub may drop messages
+// for a slow browser, and a complete state makes that safe. A larger run
+// streams deltas (see delta).
 type State struct {
 	Meta
+	// Seq counts the states published; a delta is state Seq with the
+	// points added since state Seq-1.
+	Seq int64 `json:"seq"`
+	// Delta marks a message carrying only the newest points; MaxPoints is
+	// the cap the receiver thins its series to, as thin does.
+	Delta     bool `json:"delta,omitempty"`
+	MaxPoints int  `json:"max_points,omitempty"`
+	// QueuePos is a queued run's place in the queue, from 1.
+	QueuePos int            `json:"queue_position,omitempty"`
 	Progress float64        `json:"progress"`
 	NowS     float64        `json:"now_s"`
 	Events   int64          `json:"events"`
@@ -115,13 +126,18 @@ type Run struct {
 	outcome  *Outcome
 	cancel   context.CancelFunc
 	done     chan struct{}
+	delta    bool // stream deltas: more than deltaDevices devices
+	flushed  time.Time
 }
 
-// State returns a copy of the run's state.
+// State returns a copy of the run's state. The series are shared (they
+// are only appended to, and thin makes new ones), their headers copied.
 func (r *Run) State() State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state
+	st := r.state
+	st.Models, st.Devices = slices.Clone(st.Models), slices.Clone(st.Devices)
+	return st
 }
 
 // Scenario returns the scenario file the run simulates.
@@ -145,79 +161,50 @@ func (r *Run) Wait(ctx context.Context) error {
 }
 
 // Runs starts simulations, streams their states to the hub and keeps them
-// under a data directory, where they survive a restart of the server.
+// under a data directory, where they survive a restart of the server. At
+// most maxRunning simulate at once; later ones wait in a queue, in order.
 type Runs struct {
 	dir      string
 	hub      *Hub
 	cat      *catalog.Catalog
 	profiles perf.ProfileSet
+	log      *log.Logger
 
-	mu   sync.Mutex
-	runs map[string]*Run
-	seq  int
-	now  func() time.Time
-	wg   sync.WaitGroup
+	mu         sync.Mutex
+	runs       map[string]*Run
+	seq        int
+	now        func() time.Time
+	wg         sync.WaitGroup
+	maxRunning int
+	running    int
+	queue      []*queued
+	closed     bool
+
+	// simRun simulates: sim.Run, replaced by tests (a panicking job).
+	simRun func(context.Context, *scenario.Scenario, sim.Options) (*sim.Result, error)
+	// flushEvery is how often a running run's state is saved.
+	flushEvery time.Duration
 }
 
-// OpenRuns loads the runs kept under dir (created if missing). Runs that
-// were in progress when the server stopped are marked interrupted; what
-// they had streamed is kept.
-func OpenRuns(dir string, hub *Hub, cat *catalog.Catalog, profiles perf.ProfileSet) (*Runs, error) {
-	m := &Runs{dir: filepath.Join(dir, "runs"), hub: hub, cat: cat, profiles: profiles, runs: map[string]*Run{}, now: time.Now}
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open runs: %w", err)
-	}
-	entries, err := os.ReadDir(m.dir)
-	if err != nil {
-		return nil, fmt.Errorf("open runs: %w", err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		r, err := m.load(filepath.Join(m.dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		m.runs[r.state.ID] = r
-		hub.Publish(topic(r.state.ID), mustJSON(r.state))
-	}
-	return m, nil
+// queued is a run waiting for a slot.
+type queued struct {
+	r   *Run
+	sc  *scenario.Scenario
+	ctx context.Context
 }
 
-func (m *Runs) load(dir string) (*Run, error) {
-	r := &Run{done: make(chan struct{})}
-	close(r.done)
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
-	if err != nil {
-		return nil, fmt.Errorf("load run: %w", err)
+// DefaultMaxRuns is how many runs simulate at once unless configured: one
+// per core, at least two.
+func DefaultMaxRuns() int { return max(2, runtime.NumCPU()) }
+
+// SetMaxRunning sets how many runs simulate at once (n < 1: the default).
+func (m *Runs) SetMaxRunning(n int) {
+	if n < 1 {
+		n = DefaultMaxRuns()
 	}
-	if err := json.Unmarshal(b, &r.state.Meta); err != nil {
-		return nil, fmt.Errorf("load run %s: %w", filepath.Join(dir, metaFile), err)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, stateFile)); err == nil {
-		if err := json.Unmarshal(b, &r.state); err != nil {
-			return nil, fmt.Errorf("load run %s: %w", filepath.Join(dir, stateFile), err)
-		}
-	}
-	if r.scenario, err = os.ReadFile(filepath.Join(dir, scenarioFile)); err != nil {
-		return nil, fmt.Errorf("load run: %w", err)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, resultFile)); err == nil {
-		var o Outcome
-		if err := json.Unmarshal(b, &o); err != nil {
-			return nil, fmt.Errorf("load run %s: %w", filepath.Join(dir, resultFile), err)
-		}
-		r.outcome = &o
-	}
-	if r.state.Status == StatusRunning {
-		r.state.Status = StatusInterrupted
-		r.state.Done = true
-		if err := m.saveMeta(r.state.Meta); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	m.mu.Lock()
+	m.maxRunning = n
+	m.mu.Unlock()
 }
 
 func topic(id string) string { return "run/" + id }
@@ -278,24 +265,31 @@ func (m *Runs) Start(name string, data []byte, speed float64) (*Run, error) {
 	return m.StartIn("", name, data, speed)
 }
 
+
 // StartIn is Start for a browser session, whose history the run joins.
+// Past the limit of runs at once the run is queued, and starts when a
+// slot frees.
 func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, error) {
 	sc, err := m.Parse(name, data)
 	if err != nil {
 		return nil, err
 	}
-	if speed < 0 || math.IsNaN(speed) {
+	if speed < 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
 		return nil, fmt.Errorf("speed must be 0 (as fast as possible) or positive, got %v", speed)
 	}
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("start run: the server is stopping")
+	}
 	m.seq++
 	now := m.now()
 	id := fmt.Sprintf("%s-%03d-%s", now.UTC().Format("20060102-150405"), m.seq%1000, slug(sc.Name))
 	m.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Run{scenario: data, cancel: cancel, done: make(chan struct{})}
-	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusRunning, Created: now, Speed: speed, DurationS: sc.Duration.Seconds(), Session: session}
+	r := &Run{scenario: data, cancel: cancel, done: make(chan struct{}), delta: len(sc.Nodes) > deltaDevices}
+	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusQueued, Created: now, Speed: speed, DurationS: sc.Duration.Seconds(), Session: session}
 	for _, mdl := range sc.Models {
 		r.state.Models = append(r.state.Models, ModelSeries{Model: mdl.Name})
 	}
@@ -309,23 +303,121 @@ func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, 
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, scenarioFile), data, 0o644); err != nil {
 		cancel()
-		return nil, err
-	}
-	if err := m.saveMeta(r.state.Meta); err != nil {
-		cancel()
-		return nil, err
+		return nil, fmt.Errorf("start run: %w", err)
 	}
 	m.mu.Lock()
+	start := m.running < m.maxRunning
+	if start {
+		m.running++
+		r.state.Status = StatusRunning
+	} else {
+		m.queue = append(m.queue, &queued{r: r, sc: sc, ctx: ctx})
+		r.state.QueuePos = len(m.queue)
+	}
 	m.runs[id] = r
+	m.wg.Add(1) // done when the run ends, queued or not
+	meta := r.state.Meta
 	m.mu.Unlock()
-	m.hub.Publish(topic(id), mustJSON(r.state))
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer close(r.done)
-		m.simulate(ctx, r, sc)
-	}()
+	if err := m.saveMeta(meta); err != nil {
+		m.log.Printf("run %s: %v", id, err) // the run goes on; a restart will not list it
+	}
+	m.publish(r)
+	if start {
+		go m.launch(ctx, r, sc)
+	}
 	return r, nil
+}
+
+// launch simulates r in this goroutine, then hands its slot to the next
+// queued run.
+func (m *Runs) launch(ctx context.Context, r *Run, sc *scenario.Scenario) {
+	defer m.wg.Done()
+	defer m.release()
+	defer close(r.done)
+	m.simulateSafe(ctx, r, sc)
+}
+
+// release frees a slot and starts the first queued run in it.
+func (m *Runs) release() {
+	m.mu.Lock()
+	m.running--
+	var next *queued
+	if len(m.queue) > 0 && !m.closed {
+		next, m.queue = m.queue[0], m.queue[1:]
+		m.running++
+		next.r.mu.Lock()
+		next.r.state.Status, next.r.state.QueuePos = StatusRunning, 0
+		next.r.mu.Unlock()
+	}
+	moved := m.renumber()
+	m.mu.Unlock()
+	if next != nil {
+		if err := m.saveMeta(next.r.State().Meta); err != nil {
+			m.log.Printf("run %s: %v", next.r.State().ID, err)
+		}
+		m.publish(next.r)
+		go m.launch(next.ctx, next.r, next.sc)
+	}
+	for _, r := range moved {
+		m.publish(r)
+	}
+}
+
+// renumber sets the queue positions (m.mu held) and returns the runs in
+// the queue.
+func (m *Runs) renumber() []*Run {
+	out := make([]*Run, len(m.queue))
+	for i, q := range m.queue {
+		q.r.mu.Lock()
+		q.r.state.QueuePos = i + 1
+		q.r.mu.Unlock()
+		out[i] = q.r
+	}
+	return out
+}
+
+// unqueue removes a queued run, which ends with status without having
+// simulated anything; false if it was not queued.
+func (m *Runs) unqueue(r *Run, status, why string) bool {
+	m.mu.Lock()
+	i := -1
+	for j, q := range m.queue {
+		if q.r == r {
+			i = j
+		}
+	}
+	if i < 0 {
+		m.mu.Unlock()
+		return false
+	}
+	m.queue = append(m.queue[:i:i], m.queue[i+1:]...)
+	moved := m.renumber()
+	m.mu.Unlock()
+	r.mu.Lock()
+	r.state.Status, r.state.QueuePos, r.state.Done, r.state.Error = status, 0, true, why
+	st := r.state
+	r.mu.Unlock()
+	if err := m.saveMeta(st.Meta); err != nil {
+		m.log.Printf("run %s: %v", st.ID, err)
+	}
+	m.publish(r)
+	close(r.done)
+	r.cancel()
+	m.wg.Done()
+	for _, q := range moved {
+		m.publish(q)
+	}
+	return true
+}
+
+// publish sends the run's complete state to its viewers.
+func (m *Runs) publish(r *Run) {
+	r.mu.Lock()
+	r.state.Seq++
+	msg := mustJSON(r.state)
+	id := r.state.ID
+	r.mu.Unlock()
+	m.hub.Publish(topic(id), msg)
 }
 
 func slug(s string) string {
@@ -341,11 +433,15 @@ func slug(s string) string {
 	return strings.Trim(s[:min(len(s), 40)], "-")
 }
 
-// Stop cancels a running run; its partial results are kept.
+// Stop cancels a running run (its partial results are kept) or takes a
+// queued one out of the queue.
 func (m *Runs) Stop(id string) error {
 	r, ok := m.Get(id)
 	if !ok {
 		return fmt.Errorf("no run %q", id)
+	}
+	if m.unqueue(r, StatusStopped, "stopped before it started") {
+		return nil
 	}
 	if r.cancel != nil {
 		r.cancel()
@@ -353,140 +449,23 @@ func (m *Runs) Stop(id string) error {
 	return nil
 }
 
-// Close stops every run and waits for them to save.
+// Close stops every run and waits for them to save: running ones end
+// interrupted with what they had, queued ones interrupted before starting.
 func (m *Runs) Close() {
 	m.mu.Lock()
+	m.closed = true
+	var waiting []*Run
+	for _, q := range m.queue {
+		waiting = append(waiting, q.r)
+	}
 	for _, r := range m.runs {
 		if r.cancel != nil {
 			r.cancel()
 		}
 	}
 	m.mu.Unlock()
+	for _, r := range waiting {
+		m.unqueue(r, StatusInterrupted, "the server stopped before it started")
+	}
 	m.wg.Wait()
-}
-
-// updatesPerSecond is the live stream's rate when a run is paced.
-const updatesPerSecond = 10
-
-func (m *Runs) simulate(ctx context.Context, r *Run, sc *scenario.Scenario) {
-	started := time.Now()
-	opt := sim.Options{SnapshotEvery: max(sc.Duration/200, engine.Millisecond)}
-	if speed := r.state.Speed; speed > 0 {
-		opt.SnapshotEvery = max(engine.FromSeconds(speed/updatesPerSecond), engine.Millisecond)
-		opt.Pacer = &sim.WallPacer{Start: started, Speed: speed}
-	}
-	opt.OnSnapshot = func(s sim.Snapshot) {
-		r.mu.Lock()
-		r.state.apply(s, time.Since(started).Seconds())
-		msg := mustJSON(r.state)
-		r.mu.Unlock()
-		m.hub.Publish(topic(r.state.ID), msg)
-	}
-	res, err := sim.Run(ctx, sc, opt)
-	out := &Outcome{Result: res}
-	status := StatusDone
-	switch {
-	case errors.Is(err, context.Canceled):
-		status = StatusStopped
-	case err != nil:
-		status = StatusFailed
-	}
-	if res != nil && status == StatusDone && res.Throttled() {
-		out.Throttling, err = sim.PriceThrottling(ctx, sc, res)
-		if err != nil {
-			status = StatusStopped
-		}
-	}
-	if res != nil {
-		out.Cost, _ = tco.Evaluate(sc, res) // a cloud-priced node without a price failed validation already
-	}
-	dir := filepath.Join(m.dir, r.state.ID)
-	r.mu.Lock()
-	r.state.Status = status
-	r.state.Done = true
-	if err != nil && status == StatusFailed {
-		r.state.Error = err.Error()
-	}
-	if res != nil {
-		r.outcome = out
-	}
-	st := r.state
-	r.mu.Unlock()
-	var errs []error
-	if res != nil {
-		errs = append(errs, atomicfile.WriteFile(filepath.Join(dir, resultFile), mustJSON(out), 0o644))
-	}
-	errs = append(errs, atomicfile.WriteFile(filepath.Join(dir, stateFile), mustJSON(st), 0o644), m.saveMeta(st.Meta))
-	if err := errors.Join(errs...); err != nil {
-		r.mu.Lock()
-		r.state.Error = strings.TrimSpace(r.state.Error + "; saving: " + err.Error())
-		st = r.state
-		r.mu.Unlock()
-	}
-	m.hub.Publish(topic(st.ID), mustJSON(st))
-}
-
-func (m *Runs) saveMeta(meta Meta) error {
-	return atomicfile.WriteFile(filepath.Join(m.dir, meta.ID, metaFile), mustJSON(meta), 0o644)
-}
-
-// apply adds a snapshot to the state.
-func (st *State) apply(s sim.Snapshot, elapsed float64) {
-	st.Progress, st.NowS, st.Events, st.ElapsedS = s.Progress, s.NowS, s.Events, elapsed
-	st.LeftS = math.NaN()
-	if s.Progress > 0 {
-		st.LeftS = elapsed * (1 - s.Progress) / s.Progress
-	}
-	prevT := 0.0
-	if n := len(st.T); n > 0 {
-		prevT = st.T[n-1]
-	}
-	st.T = append(st.T, s.NowS)
-	for i, ms := range s.Models {
-		m := &st.Models[i]
-		rate := math.NaN()
-		if dt := s.NowS - prevT; dt > 0 {
-			rate = float64(ms.Completed-m.Completed) / dt
-		}
-		m.Throughput = append(m.Throughput, rate)
-		m.Completed = ms.Completed
-		m.TTFTP95 = append(m.TTFTP95, ms.TTFTP95)
-		m.TPOTP95 = append(m.TPOTP95, ms.TPOTP95)
-		m.E2EP95 = append(m.E2EP95, ms.E2EP95)
-	}
-	for i, ds := range s.Devices {
-		d := &st.Devices[i]
-		d.Utilization = append(d.Utilization, ds.Utilization)
-		d.KVUse = append(d.KVUse, ds.KVUse)
-		d.PowerW = append(d.PowerW, ds.PowerW)
-		d.TempC = append(d.TempC, ds.TempNowC)
-		d.Clock = append(d.Clock, ds.ClockNow)
-		d.Waiting = append(d.Waiting, ds.Waiting)
-		d.Throttle = ds.Throttle
-	}
-	if len(st.T) > maxPoints {
-		st.thin()
-	}
-}
-
-// thin keeps every other point (and always the last).
-func (st *State) thin() {
-	half := func(xs []float64) []float64 {
-		out := xs[:0]
-		for i, x := range xs {
-			if i%2 == 1 || i == len(xs)-1 {
-				out = append(out, x)
-			}
-		}
-		return slices.Clip(out)
-	}
-	st.T = half(st.T)
-	for i := range st.Models {
-		m := &st.Models[i]
-		m.TTFTP95, m.TPOTP95, m.E2EP95, m.Throughput = half(m.TTFTP95), half(m.TPOTP95), half(m.E2EP95), half(m.Throughput)
-	}
-	for i := range st.Devices {
-		d := &st.Devices[i]
-		d.Utilization, d.KVUse, d.PowerW, d.TempC, d.Clock, d.Waiting = half(d.Utilization), half(d.KVUse), half(d.PowerW), half(d.TempC), half(d.Clock), half(d.Waiting)
-	}
 }

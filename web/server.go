@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"math"
 	"net/http"
 	"path"
@@ -27,9 +28,11 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/fleettwin/fleettwin/calibrate"
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
@@ -53,6 +56,13 @@ type Options struct {
 	// Ollama serves the url = "local" models of calibrations started
 	// from the dashboard (scripts/build-ollama.sh builds one).
 	Ollama string
+	// MaxRuns is how many simulations run at once (0: DefaultMaxRuns),
+	// MaxPlans how many plans search at once (0: 1); more wait queued.
+	MaxRuns, MaxPlans int
+	// Logger gets what the server does not show in a page: entries of the
+	// data dir it skipped, the stack of a job that panicked (nil: the
+	// standard logger).
+	Logger *log.Logger
 }
 
 // Server is the dashboard.
@@ -71,8 +81,14 @@ type Server struct {
 	jobs   map[string]*calJob
 	jobsWG sync.WaitGroup
 
-	plansMu sync.Mutex
-	plans   map[string]*planJob
+	plansMu      sync.Mutex
+	plans        map[string]*planJob
+	planQueue    []*planJob // waiting for a slot, in order
+	plansRunning int
+
+	// The jobs' bodies, replaced by tests (a panicking job).
+	planRun func(context.Context, *planner.Plan, *planJob)
+	calRun  func(ctx context.Context, plan *calibrate.Plan, dir string, local bool, log io.Writer) error
 
 	cop *http.CrossOriginProtection // refuses unsafe methods sent cross-site
 }
@@ -80,16 +96,22 @@ type Server struct {
 // New opens the data directory and builds the routes.
 func New(opt Options) (*Server, error) {
 	hub := NewHub()
-	runs, err := OpenRuns(opt.DataDir, hub, opt.Catalog, opt.Profiles)
+	if opt.Logger == nil {
+		opt.Logger = log.Default()
+	}
+	if opt.MaxPlans < 1 {
+		opt.MaxPlans = 1
+	}
+	runs, err := OpenRuns(opt.DataDir, hub, opt.Catalog, opt.Profiles, opt.Logger)
 	if err != nil {
 		return nil, err
 	}
+	runs.SetMaxRunning(opt.MaxRuns)
 	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}, plans: map[string]*planJob{},
 		cop: http.NewCrossOriginProtection()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.loadPlans(); err != nil {
-		return nil, err
-	}
+	s.planRun, s.calRun = s.runPlan, s.calibrate
+	s.loadPlans()
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
 	for _, e := range entries {
 		s.names = append(s.names, e.Name())
@@ -123,6 +145,7 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("POST /calibration/start", s.calibrationStart)
 	s.mux.HandleFunc("POST /calibration/runs/{id}/stop", s.calibrationStop)
 	s.mux.HandleFunc("POST /plans", s.planStart)
+	s.mux.HandleFunc("POST /plans/{id}/stop", s.planStop)
 	s.mux.HandleFunc("GET /shipped-plans/{name}", s.shippedPlan)
 	s.mux.HandleFunc("GET /plans/{id}", s.planPage)
 	s.mux.HandleFunc("GET /plans/{id}/state.json", s.planState)
@@ -146,11 +169,13 @@ func cmpBool(a, b bool) int {
 // Runs gives access to the server's runs (tests, the CLI).
 func (s *Server) Runs() *Runs { return s.runs }
 
-// Close stops the runs in progress and saves what they have.
+// Close stops the runs, plans and calibrations in progress and saves what
+// they have; they, and the queued ones, are kept as interrupted.
 func (s *Server) Close() {
 	s.cancel()
 	s.runs.Close()
-	s.jobsWG.Wait() // calibrations stop their servers and keep their records
+	s.interruptQueuedPlans()
+	s.jobsWG.Wait() // plans save their state; calibrations stop their servers and keep their records
 }
 
 // ServeHTTP checks the Host, the origin, the body's size and the token,
@@ -374,9 +399,11 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// ws streams a run: its complete state first, then what it publishes
+// (complete states, or deltas for a large fleet).
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.run(w, r); ok {
-		s.hub.ServeWS(w, r, topic(r.PathValue("id")))
+	if run, ok := s.run(w, r); ok {
+		s.hub.ServeWSFrom(w, r, topic(r.PathValue("id")), func() []byte { return mustJSON(run.State()) })
 	}
 }
 

@@ -79,17 +79,41 @@ function showState(state) {
   drawCharts(state);
 }
 
+// A large fleet's run streams deltas: its newest points only. merge
+// appends them, thinning as the server does (every other point, and the
+// last, past max_points), so the page holds exactly the server's state.
+const seriesKeys = {
+  models: ["ttft_p95_s", "tpot_p95_s", "e2e_p95_s", "throughput_per_s"],
+  devices: ["utilization", "kv_use", "power_w", "temp_c", "clock", "waiting"],
+};
+function grow(xs, ys, max) {
+  let out = (xs || []).concat(ys || []);
+  if (max && out.length > max) out = out.filter((_, i) => i % 2 === 1 || i === out.length - 1);
+  return out;
+}
+function merge(cur, d) {
+  const next = Object.assign({}, d, { delta: false });
+  next.t = grow(cur.t, d.t, d.max_points);
+  for (const kind of ["models", "devices"]) {
+    next[kind] = d[kind].map((x, i) => {
+      const o = Object.assign({}, x);
+      for (const k of seriesKeys[kind]) o[k] = grow(cur[kind][i][k], x[k], d.max_points);
+      return o;
+    });
+  }
+  return next;
+}
+
 function follow(runID, wasDone) {
   let delay = 250;
+  let cur = null; // the complete state the page shows
+  let resyncing = false;
+  let held = []; // deltas that came while the state was being fetched
   const connect = () => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${runID}`);
-    ws.onopen = () => {
-      window.fleettwin.connected = true;
-      delay = 250;
-    };
-    ws.onmessage = (ev) => {
-      const state = JSON.parse(ev.data);
+    const show = (state) => {
+      cur = state;
       showState(state);
       if (state.done && !wasDone) {
         // The result tables are rendered on the server: fetch them once.
@@ -98,6 +122,33 @@ function follow(runID, wasDone) {
         setTimeout(() => location.reload(), 300);
       }
     };
+    const apply = (msg) => {
+      if (!msg.delta) return show(msg);
+      if (cur && msg.seq <= cur.seq) return; // already in the state
+      if (resyncing) return held.push(msg);
+      if (cur && msg.seq === cur.seq + 1) return show(merge(cur, msg));
+      // A message was dropped (a slow page): fetch the complete state.
+      resyncing = true;
+      held.push(msg);
+      fetch(`/runs/${runID}/state.json`)
+        .then((r) => r.json())
+        .then((st) => {
+          resyncing = false;
+          const later = held;
+          held = [];
+          if (!cur || st.seq > cur.seq) show(st);
+          for (const m of later) apply(m);
+        })
+        .catch(() => {
+          resyncing = false;
+          held = [];
+        });
+    };
+    ws.onopen = () => {
+      window.fleettwin.connected = true;
+      delay = 250;
+    };
+    ws.onmessage = (ev) => apply(JSON.parse(ev.data));
     ws.onclose = () => {
       window.fleettwin.connected = false;
       if (!wasDone) {
@@ -192,10 +243,15 @@ function planText(st) {
     const v = st.verify || {};
     return `${st.done}/${st.total} configurations searched (${st.simulations} simulations); re-simulating the winner: run ${v.Run || 0} of ${v.Runs || 0}, ${Math.round(v.NowS || 0)}/${Math.round(v.DurationS || 0)} simulated s`;
   }
-  if (st.phase === "failed") return `stopped at ${st.done}/${st.total} configurations`;
+  if (st.phase === "queued") return `#${st.queue_position} in the queue: it starts when the running plan ends`;
+  if (planOver(st.phase)) return `${st.phase} at ${st.done}/${st.total} configurations (${st.simulations} simulations)`;
   if (!st.total) return "analysing the search space…";
   const left = Math.round(st.left_s || 0);
   return `${st.done}/${st.total} configurations (${Math.round((100 * st.done) / st.total)}%) · ${(st.rate_per_s || 0).toPrecision(2)} per second · ${left}s left · ${st.simulations} simulations`;
+}
+
+function planOver(phase) {
+  return ["done", "failed", "stopped", "interrupted"].includes(phase);
 }
 
 function followPlan(id) {
@@ -215,7 +271,7 @@ function followPlan(id) {
       el.querySelector("[data-testid=plan-progress-text]").textContent = planText(st);
       el.querySelector(".fill").style.width = `${st.total ? (100 * st.done) / st.total : 0}%`;
       window.fleettwin.plan = st;
-      if ((st.phase === "done" || st.phase === "failed") && !over) {
+      if (planOver(st.phase) && !over) {
         over = true;
         ws.close();
         setTimeout(() => location.reload(), 300);
@@ -236,13 +292,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const plan = document.getElementById("plan");
   if (plan) {
     const phase = plan.querySelector("[data-testid=plan-phase]").textContent;
-    if (phase !== "done" && phase !== "failed") followPlan(plan.dataset.planId);
+    if (!planOver(phase)) followPlan(plan.dataset.planId);
   }
   const cal = document.getElementById("calibration");
   if (cal) followCal(cal.dataset.calId);
   const run = document.getElementById("run");
   if (run) {
-    const done = run.querySelector("[data-testid=status]").textContent !== "running";
+    const status = run.querySelector("[data-testid=status]").textContent;
+    const done = status !== "running" && status !== "queued";
     if (done) {
       fetch(`/runs/${run.dataset.runId}/state.json`)
         .then((r) => r.json())
