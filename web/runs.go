@@ -265,7 +265,6 @@ func (m *Runs) Start(name string, data []byte, speed float64) (*Run, error) {
 	return m.StartIn("", name, data, speed)
 }
 
-
 // StartIn is Start for a browser session, whose history the run joins.
 // Past the limit of runs at once the run is queued, and starts when a
 // slot frees.
