@@ -1,10 +1,10 @@
 package calibrate
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -339,7 +339,8 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 	return nil
 }
 
-// ReadTelemetry reads telemetry.jsonl, skipping a torn last line.
+// ReadTelemetry reads telemetry.jsonl, skipping lines that are not
+// samples (a torn last line, above all).
 func ReadTelemetry(dir string) ([]telemetry.Sample, error) {
 	f, err := os.Open(filepath.Join(dir, TelemetryFile))
 	if err != nil {
@@ -347,14 +348,20 @@ func ReadTelemetry(dir string) ([]telemetry.Sample, error) {
 	}
 	defer f.Close()
 	var out []telemetry.Sample
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	lr := newLineReader(f, maxLine)
+	for {
+		b, long, err := lr.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", filepath.Join(dir, TelemetryFile), err)
+		}
 		var s telemetry.Sample
-		if json.Unmarshal(sc.Bytes(), &s) == nil {
+		if !long && json.Unmarshal(b, &s) == nil {
 			out = append(out, s)
 		}
 	}
-	return out, sc.Err()
 }
 
 // FitPower fits power = idle + dynamic × utilization over the samples that

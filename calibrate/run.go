@@ -26,12 +26,21 @@ type Runner struct {
 	// FailFraction stops the run when more than this share of an
 	// experiment's requests fail (default 0.5): the server is likely gone.
 	FailFraction float64
+
+	release func() // the run folder's lock, while held
 }
 
 // same directory to resume.
 func (r *Runner) Run(ctx context.Context) error {
+	if err := r.Lock(); err != nil {
+		return err
+	}
+	defer r.Unlock()
 	st, err := ReadState(r.Dir)
 	if err != nil {
+		return err
+	}
+	if err := r.repairFiles(); err != nil {
 		return err
 	}
 	reqs, err := os.OpenFile(filepath.Join(r.Dir, RequestsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -146,7 +155,7 @@ func (r *Runner) startTelemetry(ctx context.Context, wg *sync.WaitGroup) error {
 		defer f.Close()
 		defer src.Close()
 		enc := json.NewEncoder(f)
-		every := time.Duration(float64(time.Second) / r.Plan.TelemetryHz)
+		every := r.sampleEvery()
 		telemetry.Run(ctx, src, every, func(s telemetry.Sample) { _ = enc.Encode(s) },
 			func(err error) { r.logf("telemetry: %v", err) })
 	}()
@@ -176,7 +185,7 @@ func (r *Runner) startScrapes(ctx context.Context, wg *sync.WaitGroup) error {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			every := time.Duration(float64(time.Second) / r.Plan.TelemetryHz)
+			every := r.sampleEvery()
 			telemetry.Poll(ctx, every, func(now time.Time) error {
 				vals, err := telemetry.Scrape(ctx, m.MetricsURL, telemetry.VLLMMetrics)
 				if err != nil {
@@ -305,6 +314,16 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 	}
 	wg.Wait()
 	return failed, unreachable, n, last, writeErr
+}
+
+// sampleEvery is the telemetry interval. ParsePlan bounds telemetry_hz;
+// a plan built in code out of those bounds samples at the default 10 Hz.
+func (r *Runner) sampleEvery() time.Duration {
+	hz := r.Plan.TelemetryHz
+	if !(hz >= MinTelemetryHz && hz <= MaxTelemetryHz) {
+		hz = 10
+	}
+	return time.Duration(float64(time.Second) / hz)
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

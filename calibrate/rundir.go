@@ -24,6 +24,9 @@ const (
 	// KV-cache use) scraped from their Prometheus endpoints, where a
 	// plan model names one.
 	ServerMetricsFile = "server_metrics.jsonl"
+	// LockFile is flock'ed by the process writing the run; it holds
+	// that process's pid.
+	LockFile = "run.lock"
 )
 
 // RequestRecord is one request as the run directory stores it.
@@ -135,4 +138,50 @@ func RunDir(root, id string) (string, error) {
 		return "", fmt.Errorf("run id %q: not a folder directly under %s", id, root)
 	}
 	return dir, nil
+}
+
+// Lock takes the run folder's lock ahead of Run, so a caller can fail
+// before it starts servers; Run takes it itself otherwise. Run releases
+// it when it returns. A folder another process (or Runner) is writing is
+// refused at once, with that process's pid.
+func (r *Runner) Lock() error {
+	if r.release != nil {
+		return nil
+	}
+	release, err := lockDir(r.Dir)
+	if err != nil {
+		return err
+	}
+	r.release = release
+	return nil
+}
+
+// Unlock releases the lock Lock took (Run does, when it returns).
+func (r *Runner) Unlock() {
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+}
+
+// repairFiles makes the last line of each append-only file of the run
+// whole before the run appends to it (see repairTail), and says what it
+// did.
+func (r *Runner) repairFiles() error {
+	for _, f := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{RequestsFile, validRequest}, {TelemetryFile, validObject}, {ServerMetricsFile, validObject}} {
+		cut, completed, err := repairTail(filepath.Join(r.Dir, f.name), f.valid)
+		if err != nil {
+			return fmt.Errorf("run %s: repairing the end of %s: %w", r.Dir, f.name, err)
+		}
+		if cut > 0 {
+			r.logf("calibrate: %s ended in a torn line (a write cut off by a crash or a full disk): dropped its %d bytes before appending; they are kept in %s", f.name, cut, f.name+TornSuffix)
+		}
+		if completed {
+			r.logf("calibrate: %s: the last record lacked its newline; added it before appending", f.name)
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -73,6 +74,12 @@ func Run(ctx context.Context, src Source, every time.Duration, sink func(Sample)
 // onErr when it differs from the previous one, so a source that keeps
 // failing the same way is reported once.
 func Poll(ctx context.Context, every time.Duration, read func(now time.Time) error, onErr func(error)) {
+	if every <= 0 { // time.NewTicker panics on it
+		if onErr != nil {
+			onErr(fmt.Errorf("not sampling: interval %v is not positive", every))
+		}
+		return
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	last := ""

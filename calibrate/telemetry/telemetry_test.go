@@ -98,3 +98,15 @@ func TestOpenHere(t *testing.T) {
 		}
 	}
 }
+
+// TestPollRefusesNonPositiveInterval: time.NewTicker panics on an interval
+// <= 0; Poll reports it and returns instead.
+func TestPollRefusesNonPositiveInterval(t *testing.T) {
+	for _, every := range []time.Duration{0, -time.Second} {
+		var got error
+		Poll(context.Background(), every, func(time.Time) error { return nil }, func(err error) { got = err })
+		if got == nil || !strings.Contains(got.Error(), "not positive") {
+			t.Errorf("interval %v: %v", every, got)
+		}
+	}
+}

@@ -72,6 +72,14 @@ func runCalibrateRun(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	var r *calibrate.Runner
+	if *resume != "" {
+		// Refuse a run another process is writing before serving models.
+		r = &calibrate.Runner{Plan: plan, Dir: *resume, Progress: stderr}
+		if err := r.Lock(); err != nil {
+			return err
+		}
+	}
 	var srv *ollama.Server
 	if local := localModels(plan); local > 0 {
 		if *ollamaBin == "" {
@@ -99,7 +107,9 @@ func runCalibrateRun(ctx context.Context, args []string, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "calibrate: could not record server settings: %v\n", err)
 		}
 	}
-	r := &calibrate.Runner{Plan: plan, Dir: dir, Progress: stderr}
+	if r == nil {
+		r = &calibrate.Runner{Plan: plan, Dir: dir, Progress: stderr}
+	}
 	if err := r.Run(ctx); err != nil {
 		return err
 	}

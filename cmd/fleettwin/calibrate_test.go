@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleettwin/fleettwin/calibrate"
 )
 
 // copyRun copies the recorded run (a real calibration against Ollama on
@@ -99,5 +101,20 @@ func TestCalibrateErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
 		}
+	}
+}
+
+// TestCalibrateResumeLocked: --resume on a run another process is
+// writing is refused at once, before any model is served.
+func TestCalibrateResumeLocked(t *testing.T) {
+	dir := copyRun(t)
+	holder := &calibrate.Runner{Dir: dir}
+	if err := holder.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(holder.Unlock)
+	_, stderr, code := fleettwin(t, "calibrate", "run", "--resume", dir, "--catalog", ciCatalog)
+	if code != 1 || !strings.Contains(stderr, dir+" is in use") || strings.Contains(stderr, "--ollama") {
+		t.Errorf("exit %d, stderr %q; want the run refused as in use", code, stderr)
 	}
 }
