@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -338,5 +339,22 @@ model = "m3"
 	}
 	if got := FieldPath("nodes", Index(1), "instances", Index(0), "quant"); got != "nodes[1].instances[0].quant" {
 		t.Errorf("FieldPath = %q", got)
+	}
+}
+
+// A file with thousands of problems reports the first hundred and a count,
+// not a message of megabytes (issue 11).
+func TestErrorListIsBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, "x%d = 1\n", i)
+	}
+	_, err := Parse("many.toml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("Parse accepted 5000 unknown fields")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 101 || lines[100] != "... and 4900 more problems" || !strings.HasPrefix(lines[0], "many.toml:1: x0: unknown field") {
+		t.Errorf("%d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
 	}
 }

@@ -36,12 +36,20 @@ func (e *FieldError) Error() string {
 type ErrorList []*FieldError
 
 func (l ErrorList) Error() string {
-	msgs := make([]string, len(l))
-	for i, e := range l {
+	n := min(len(l), maxReported)
+	msgs := make([]string, n, n+1)
+	for i, e := range l[:n] {
 		msgs[i] = e.Error()
+	}
+	if len(l) > n {
+		msgs = append(msgs, fmt.Sprintf("... and %d more problems", len(l)-n))
 	}
 	return strings.Join(msgs, "\n")
 }
+
+// maxReported bounds the problems one message lists: a hostile 1 MiB file
+// can hold tens of thousands, and the first hundred say what is wrong.
+const maxReported = 100
 
 // sorted orders the list by file and line, then field, for stable output.
 func (l ErrorList) sorted() ErrorList {

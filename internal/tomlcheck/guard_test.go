@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,22 @@ func TestNonFinite(t *testing.T) {
 	}
 	if got := NonFinite(doc{}); len(got) != 0 {
 		t.Errorf("NonFinite(zero) = %q", got)
+	}
+}
+
+// BenchmarkGuard shows the guard is linear: compare the ns/op of the sizes
+// (each is 4× the previous). go test -bench Guard ./internal/tomlcheck
+func BenchmarkGuard(b *testing.B) {
+	unit := "[t.a]\nx = [1, {y = 'z'}, \"s.t\"] # c\n"
+	for _, n := range []int{1 << 12, 1 << 14, 1 << 16, 1 << 18} {
+		src := []byte(strings.Repeat(unit, n/len(unit)))
+		b.Run(strconv.Itoa(len(src)), func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				if err := Guard(src); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
