@@ -396,6 +396,13 @@ func (s *Server) runPlan(ctx context.Context, p *planner.Plan, j *planJob) {
 			update(func(st *PlanState) { st.Verify = v })
 		})
 	}
+	s.endPlan(ctx, j, res, err)
+}
+
+// endPlan keeps the result (err == nil) under the data dir and records
+// how the plan ended: done, stopped by the user, interrupted by the
+// server's stopping, or failed.
+func (s *Server) endPlan(ctx context.Context, j *planJob, res *planner.Result, err error) {
 	var data []byte
 	if err == nil {
 		data, err = jsonfmt.Marshal(res)
@@ -407,20 +414,19 @@ func (s *Server) runPlan(ctx context.Context, p *planner.Plan, j *planJob) {
 	if err == nil {
 		j.result, j.json = res, data
 	}
+	st := &j.state
+	st.LeftS = 0
+	switch {
+	case err == nil:
+		st.Phase = PhaseDone
+		st.Summary = planSummary(res)
+	case ctx.Err() != nil && s.ctx.Err() != nil:
+		st.Phase, st.Error = PhaseInterrupted, "the server stopped while it ran"
+	case ctx.Err() != nil:
+		st.Phase, st.Error = PhaseStopped, "stopped"
+	default:
+		st.Phase, st.Error = PhaseFailed, err.Error()
+	}
 	j.mu.Unlock()
-	update(func(st *PlanState) {
-		st.LeftS = 0
-		switch {
-		case err == nil:
-			st.Phase = PhaseDone
-			st.Summary = planSummary(res)
-		case ctx.Err() != nil && s.ctx.Err() != nil:
-			st.Phase, st.Error = PhaseInterrupted, "the server stopped while it ran"
-		case ctx.Err() != nil:
-			st.Phase, st.Error = PhaseStopped, "stopped"
-		default:
-			st.Phase, st.Error = PhaseFailed, err.Error()
-		}
-	})
 	s.publishPlan(j, true)
 }

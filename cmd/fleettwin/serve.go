@@ -17,7 +17,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]] [--calibrations DIR] [--calibration-plans DIR]", stderr)
+	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data DIR] [--token T] [--start scenario.toml [--speed X]] [--calibrations DIR] [--calibration-plans DIR] [--max-runs N] [--max-plans N]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; anything but loopback needs a token")
 	dataDir := fs.String("data", "fleettwin-data", "directory the runs are kept in")
 	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
@@ -25,6 +25,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&calibrations, "calibrations", "folder of calibration runs to show live (repeatable; default: runs)")
 	calPlans := fs.String("calibration-plans", "plans", "folder of calibration plans the dashboard may start by name (pasted plans work without one)")
 	ollamaBin := fs.String("ollama", os.Getenv("FLEETTWIN_OLLAMA"), `Ollama binary for calibrations started from the dashboard whose plans have url = "local"`)
+	maxRuns := fs.Int("max-runs", web.DefaultMaxRuns(), "simulations running at once; more wait queued")
+	maxPlans := fs.Int("max-plans", 1, "plans searching at once; more wait queued")
 	start := fs.String("start", "", "start this shipped scenario (or scenario file) when the server comes up")
 	speed := fs.Float64("speed", 600, "with --start: simulated seconds per real second (0: as fast as possible)")
 	var catalogs, profiles stringList
@@ -32,6 +34,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&profiles, "profile", "extra profile TOML (repeatable)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
+	}
+	if *maxRuns < 1 || *maxPlans < 1 {
+		return usagef("--max-runs and --max-plans must be at least 1")
 	}
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -51,7 +56,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(calibrations) == 0 {
 		calibrations = stringList{"runs"} // where `calibrate run` writes by default
 	}
-	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations, CalibrationPlans: *calPlans, Ollama: *ollamaBin})
+	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations, CalibrationPlans: *calPlans, Ollama: *ollamaBin,
+		MaxRuns: *maxRuns, MaxPlans: *maxPlans})
 	if err != nil {
 		return err
 	}
