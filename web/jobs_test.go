@@ -140,7 +140,9 @@ func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 	id2 := plan()
 	eventually(t, "the next plan runs", func() bool { return ts.planPhase(t, id2).Phase == PhaseFailed })
 
-	ts.calRun = func(context.Context, *calibrate.Plan, string, bool, io.Writer) error { panic("injected calibration panic") }
+	ts.calRun = func(context.Context, *calibrate.Plan, string, bool, io.Writer) error {
+		panic("injected calibration panic")
+	}
 	good, _ := os.ReadFile("../plans/dgx-spark-qwen3-8b-14b.toml")
 	resp, body := ts.do(t, "POST", "/calibration/start", strings.NewReader(url.Values{"toml": {string(good)}}.Encode()), "application/x-www-form-urlencoded")
 	if resp.StatusCode != http.StatusSeeOther {
