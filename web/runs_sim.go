@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -93,7 +95,7 @@ func (m *Runs) snapshot(r *Run, s sim.Snapshot, elapsed float64) {
 		r.state.apply(s, elapsed)
 		r.state.Seq++
 		if r.delta {
-			msg = mustJSON(r.state.delta(1))
+			msg = wireJSON(r.state.delta(1))
 		} else {
 			msg = mustJSON(r.state)
 		}
@@ -141,10 +143,19 @@ func (m *Runs) finish(r *Run, out *Outcome, status string, err error) {
 		r.mu.Unlock()
 	}
 	if r.delta {
-		m.hub.Publish(topic(st.ID), mustJSON(st.delta(0)))
+		m.hub.Publish(topic(st.ID), wireJSON(st.delta(0)))
 	} else {
 		m.hub.Publish(topic(st.ID), mustJSON(st))
 	}
+}
+
+// wireJSON is mustJSON without the indentation, for the stream.
+func wireJSON(v any) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, mustJSON(v)); err != nil {
+		panic(err) // mustJSON writes valid JSON
+	}
+	return b.Bytes()
 }
 
 // delta is the state with only its newest n points: what a viewer holding

@@ -1,0 +1,161 @@
+package web
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/fleettwin/fleettwin/scenarios"
+	"github.com/fleettwin/fleettwin/sim"
+)
+
+// mergeDelta is what app.js's merge does: append the delta's points to
+// the state, thinning past MaxPoints as thin does.
+func mergeDelta(cur, d State) State {
+	grow := func(xs, ys []float64) []float64 {
+		out := append(append([]float64(nil), xs...), ys...)
+		if d.MaxPoints > 0 && len(out) > d.MaxPoints {
+			var kept []float64
+			for i, x := range out {
+				if i%2 == 1 || i == len(out)-1 {
+					kept = append(kept, x)
+				}
+			}
+			out = kept
+		}
+		return out
+	}
+	next := d
+	next.Delta, next.MaxPoints = false, 0
+	next.T = grow(cur.T, d.T)
+	next.Models = make([]ModelSeries, len(d.Models))
+	for i, m := range d.Models {
+		c := cur.Models[i]
+		next.Models[i] = m
+		next.Models[i].TTFTP95, next.Models[i].TPOTP95 = grow(c.TTFTP95, m.TTFTP95), grow(c.TPOTP95, m.TPOTP95)
+		next.Models[i].E2EP95, next.Models[i].Throughput = grow(c.E2EP95, m.E2EP95), grow(c.Throughput, m.Throughput)
+	}
+	next.Devices = make([]DeviceSeries, len(d.Devices))
+	for i, x := range d.Devices {
+		c := cur.Devices[i]
+		next.Devices[i] = x
+		next.Devices[i].Utilization, next.Devices[i].KVUse = grow(c.Utilization, x.Utilization), grow(c.KVUse, x.KVUse)
+		next.Devices[i].PowerW, next.Devices[i].TempC = grow(c.PowerW, x.PowerW), grow(c.TempC, x.TempC)
+		next.Devices[i].Clock, next.Devices[i].Waiting = grow(c.Clock, x.Clock), grow(c.Waiting, x.Waiting)
+	}
+	return next
+}
+
+// A 100-node run streams small deltas after one complete state, and a
+// viewer that applies them (fetching the state again after a gap, as the
+// page does) holds exactly the server's state at the end.
+func TestLargeFleetStreamsDeltas(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	data, err := scenarios.FS.ReadFile("fleet-h100.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ten simulated minutes at 120× real time: about 50 states in 5 s
+	// (longer if the machine is slow; nothing here depends on it).
+	short := strings.NewReplacer("duration_s = 3600", "duration_s = 600", "warmup_s = 300", "warmup_s = 60").Replace(string(data))
+	run, err := ts.Runs().Start("fleet-h100.toml", []byte(short), 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := run.State().ID
+	if n := len(run.State().Devices); n != 100 {
+		t.Fatalf("%d devices", n)
+	}
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.url, "http")+"/ws/runs/"+id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Minute)) // a hang guard
+	const limit = 64 << 10
+	var cur State
+	have, deltas, resyncs, largest := false, 0, 0, 0
+	for {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d deltas: %v", deltas, err)
+		}
+		var msg State
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !msg.Delta:
+			if have {
+				t.Fatalf("a complete state (%d bytes) after the first message", len(b))
+			}
+			cur, have = msg, true
+		case msg.Seq <= cur.Seq:
+			// Already in the state.
+		default:
+			deltas++
+			largest = max(largest, len(b))
+			if len(b) > limit {
+				t.Errorf("delta %d is %d bytes, over %d", msg.Seq, len(b), limit)
+			}
+			if msg.Seq == cur.Seq+1 {
+				cur = mergeDelta(cur, msg)
+				break
+			}
+			// A gap: the hub dropped a message for this slow reader.
+			resyncs++
+			_, body := ts.get(t, "/runs/"+id+"/state.json")
+			var st State
+			if err := json.Unmarshal([]byte(body), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Seq > cur.Seq {
+				cur = st
+			}
+			if msg.Seq == cur.Seq+1 {
+				cur = mergeDelta(cur, msg)
+			}
+		}
+		if cur.Done {
+			break
+		}
+	}
+	final := ts.wait(t, id)
+	full := mustJSON(final)
+	t.Logf("%d deltas (largest %d bytes), %d resyncs; %d states published; the complete state is %d bytes", deltas, largest, resyncs, final.Seq, len(full))
+	if deltas == 0 || len(full) < 4*limit {
+		t.Fatalf("%d deltas; complete state %d bytes: the test streams too little to mean anything", deltas, len(full))
+	}
+	// Both through JSON: a NaN is null on the wire, which decodes as 0.
+	var want State
+	if err := json.Unmarshal(full, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustJSON(cur), mustJSON(want); string(got) != string(want) {
+		t.Errorf("the state rebuilt from deltas differs from the server's: %d bytes against %d", len(got), len(want))
+	}
+}
+
+// Past maxPoints the state thins; a viewer applying the deltas thins the
+// same way and keeps holding the same state.
+func TestDeltasThinLikeTheState(t *testing.T) {
+	empty := func() State { return State{Models: []ModelSeries{{Model: "m"}}, Devices: []DeviceSeries{{Node: "a"}, {Node: "b"}}} }
+	st, view := empty(), empty()
+	for i := 1; i <= 3*maxPoints; i++ {
+		x := float64(i)
+		st.apply(sim.Snapshot{NowS: x, Progress: x / (3 * maxPoints), Models: []sim.ModelSnapshot{{Completed: int64(i), TTFTP95: x}},
+			Devices: []sim.DeviceSnapshot{{TempNowC: x}, {ClockNow: x}}}, x)
+		st.Seq++
+		view = mergeDelta(view, st.delta(1))
+	}
+	if len(st.T) > maxPoints || len(st.T) < maxPoints/2 {
+		t.Fatalf("%d points: the state did not thin", len(st.T))
+	}
+	view.Delta, view.MaxPoints = false, 0
+	if got, want := mustJSON(view), mustJSON(st); string(got) != string(want) {
+		t.Errorf("after thinning the viewer's state differs: %d points against %d", len(view.T), len(st.T))
+	}
+}
