@@ -142,7 +142,9 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 // Past maxPoints the state thins; a viewer applying the deltas thins the
 // same way and keeps holding the same state.
 func TestDeltasThinLikeTheState(t *testing.T) {
-	empty := func() State { return State{Models: []ModelSeries{{Model: "m"}}, Devices: []DeviceSeries{{Node: "a"}, {Node: "b"}}} }
+	empty := func() State {
+		return State{Models: []ModelSeries{{Model: "m"}}, Devices: []DeviceSeries{{Node: "a"}, {Node: "b"}}}
+	}
 	st, view := empty(), empty()
 	for i := 1; i <= 3*maxPoints; i++ {
 		x := float64(i)
