@@ -117,3 +117,13 @@ func TestServeOffLoopbackNeedsToken(t *testing.T) {
 		t.Errorf("bad --addr: exit %d, %q", code, stderr)
 	}
 }
+
+// The admission limits are at least one job each.
+func TestServeLimits(t *testing.T) {
+	for _, args := range [][]string{{"--max-runs", "0"}, {"--max-plans", "-1"}} {
+		_, stderr, code := fleettwin(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, args...)...)
+		if code != 2 || !strings.Contains(stderr, "--max-runs and --max-plans must be at least 1") {
+			t.Errorf("serve %v: exit %d, %q", args, code, stderr)
+		}
+	}
+}
