@@ -208,7 +208,8 @@ func (s *Server) planStart(w http.ResponseWriter, r *http.Request) {
 	j := &planJob{source: src, plan: p, ctx: ctx, cancel: cancel,
 		state: PlanState{ID: id, Name: p.Name, Session: session(r), Started: time.Now(), Phase: PhaseQueued}}
 	if s.opt.DataDir != "" {
-		if err := os.MkdirAll(s.planDir(id), 0o755); err == nil {
+		err := os.MkdirAll(s.planDir(id), 0o755)
+		if err == nil {
 			err = atomicfile.WriteFile(filepath.Join(s.planDir(id), planSourceFile), src, 0o644)
 		}
 		if err != nil {
