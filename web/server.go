@@ -11,18 +11,14 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
-	"encoding/csv"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log"
-	"math"
 	"net/http"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -33,7 +29,6 @@ import (
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/planner"
-	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
@@ -261,266 +256,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Write(b)
 }
 
-func speedOf(r *http.Request) (float64, error) {
-	v := r.FormValue("speed")
-	if v == "" {
-		return 600, nil
-	}
-	speed, err := strconv.ParseFloat(v, 64)
-	if err != nil || speed < 0 {
-		return 0, fmt.Errorf("speed: %q is not 0 or a positive multiple of real time", v)
-	}
-	return speed, nil
-}
-
-// startShipped starts one of the embedded scenarios.
-func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
-	name := r.FormValue("scenario")
-	if name == "" {
-		name = scenarios.Default
-	}
-	if !slices.Contains(s.names, name) {
-		http.Error(w, fmt.Sprintf("no shipped scenario %q", name), http.StatusBadRequest)
-		return
-	}
-	speed, err := speedOf(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	data, _ := scenarios.FS.ReadFile(name)
-	run, err := s.runs.StartIn(session(r), name, data, speed)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-		return
-	}
-	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
-}
-
-func (s *Server) run(w http.ResponseWriter, r *http.Request) (*Run, bool) {
-	run, ok := s.runs.Get(r.PathValue("id"))
-	if !ok {
-		http.Error(w, fmt.Sprintf("no run %q", r.PathValue("id")), http.StatusNotFound)
-	}
-	return run, ok
-}
-
-func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
-	if run, ok := s.run(w, r); ok {
-		render(w, r, http.StatusOK, runPage(run.State(), run.Outcome()))
-	}
-}
-
-func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
-	if err := s.runs.Stop(r.PathValue("id")); err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	http.Redirect(w, r, "/runs/"+r.PathValue("id"), http.StatusSeeOther)
-}
-
-func attachment(w http.ResponseWriter, name, contentType string) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
-}
-
-func (s *Server) scenarioFile(w http.ResponseWriter, r *http.Request) {
-	if run, ok := s.run(w, r); ok {
-		attachment(w, slug(run.State().Name)+".toml", "application/toml")
-		w.Write(run.Scenario())
-	}
-}
-
-func (s *Server) resultFile(w http.ResponseWriter, r *http.Request) {
-	if run, ok := s.run(w, r); ok {
-		o := run.Outcome()
-		if o == nil {
-			http.Error(w, "the run has no result yet", http.StatusConflict)
-			return
-		}
-		writeJSON(w, o)
-	}
-}
-
-func (s *Server) stateFile(w http.ResponseWriter, r *http.Request) {
-	if run, ok := s.run(w, r); ok {
-		writeJSON(w, run.State())
-	}
-}
-
-// seriesCSV writes the run's live series: one row per point and device,
-// with each model's latency percentiles alongside.
-func (s *Server) seriesCSV(w http.ResponseWriter, r *http.Request) {
-	run, ok := s.run(w, r)
-	if !ok {
-		return
-	}
-	st := run.State()
-	attachment(w, st.ID+"-series.csv", "text/csv")
-	cw := csv.NewWriter(w)
-	head := []string{"t_s", "node", "utilization", "kv_use", "power_w", "temp_c", "clock", "waiting"}
-	for _, m := range st.Models {
-		head = append(head, m.Model+"_ttft_p95_s", m.Model+"_tpot_p95_s", m.Model+"_e2e_p95_s")
-	}
-	cw.Write(head)
-	at := func(xs []float64, i int) string {
-		if i >= len(xs) || math.IsNaN(xs[i]) {
-			return ""
-		}
-		return strconv.FormatFloat(jsonfmt.Round(xs[i]), 'g', -1, 64)
-	}
-	for i, t := range st.T {
-		for _, d := range st.Devices {
-			row := []string{at(st.T, i), d.Node, at(d.Utilization, i), at(d.KVUse, i), at(d.PowerW, i), at(d.TempC, i), at(d.Clock, i), at(d.Waiting, i)}
-			for _, m := range st.Models {
-				row = append(row, at(m.TTFTP95, i), at(m.TPOTP95, i), at(m.E2EP95, i))
-			}
-			_ = t
-			cw.Write(row)
-		}
-	}
-	cw.Flush()
-}
-
-func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
-	run, ok := s.run(w, r)
-	if !ok {
-		return
-	}
-	file := r.PathValue("file")
-	ext := path.Ext(file)
-	format := strings.TrimPrefix(ext, ".")
-	if format != "svg" && format != "png" {
-		http.Error(w, "charts are .svg or .png", http.StatusNotFound)
-		return
-	}
-	serveImage(w, format, http.StatusNotFound, func(out io.Writer) error {
-		return writeChart(out, run.State(), strings.TrimSuffix(file, ext), format)
-	})
-}
-
-// ws streams a run: its complete state first, then what it publishes
-// (complete states, or deltas for a large fleet).
-func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
-	if run, ok := s.run(w, r); ok {
-		s.hub.ServeWSFrom(w, r, topic(r.PathValue("id")), func() []byte { return mustJSON(run.State()) })
-	}
-}
-
-// whatif renders the form from a run's scenario, a shipped scenario, or
-// the default.
-func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
-	from := r.URL.Query().Get("from")
-	var data []byte
-	if run, ok := s.runs.Get(from); ok {
-		data = run.Scenario()
-	} else {
-		if !slices.Contains(s.names, from) {
-			from = scenarios.Default
-		}
-		data, _ = scenarios.FS.ReadFile(from)
-	}
-	f, _, err := scenario.Decode(from, data)
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil),
-		Plans: shippedPlans(), PlanHistory: s.sessionPlans(session(r))}
-	if err != nil {
-		form.Error = err.Error()
-	} else {
-		form.Fields, form.Groups = formFields(f), groupViews(f)
-	}
-	render(w, r, http.StatusOK, whatifPage(form))
-}
-
-func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
-	// guard has bounded and parsed the body already.
-	if err := r.ParseMultipartForm(maxWhatIfBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		http.Error(w, "what-if form: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	from := r.FormValue("from")
-	name := "what-if.toml"
-	data := []byte(r.FormValue("toml"))
-	uploaded := false
-	if file, hdr, err := r.FormFile("upload"); err == nil {
-		b, err := io.ReadAll(file)
-		file.Close()
-		if err != nil {
-			http.Error(w, "upload: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if len(bytes.TrimSpace(b)) > 0 {
-			data, name, uploaded = b, hdr.Filename, true
-		}
-	}
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil),
-		Plans: shippedPlans(), PlanHistory: s.sessionPlans(session(r))}
-	fail := func(err error) {
-		form.Error = err.Error()
-		render(w, r, http.StatusUnprocessableEntity, whatifPage(form))
-	}
-	f, _, err := scenario.Decode(name, data)
-	if err != nil {
-		fail(err)
-		return
-	}
-	form.Choices = s.choices(f)
-	if !uploaded { // an uploaded file replaces the form; the fields describe the old one
-		values, orig := map[string]string{}, map[string]string{}
-		for _, b := range bindings(f) {
-			values[b.name] = r.FormValue(b.name)
-			orig[b.name] = r.FormValue("orig." + b.name)
-		}
-		if err := applyFields(f, values, orig); err != nil {
-			form.Fields = formFields(f)
-			fail(err)
-			return
-		}
-		if data, err = f.Encode(); err != nil {
-			fail(err)
-			return
-		}
-	}
-	if action := r.FormValue("action"); strings.Contains(action, ":") && !uploaded {
-		// A placement edit: show the changed scenario, run nothing yet.
-		if err := place(f, action); err != nil {
-			form.Fields, form.Groups = formFields(f), groupViews(f)
-			fail(err)
-			return
-		}
-		if data, err = f.Encode(); err != nil {
-			fail(err)
-			return
-		}
-		form.TOML, form.Fields, form.Groups = string(data), formFields(f), groupViews(f)
-		if _, err := s.runs.Parse(name, data); err != nil {
-			form.Error = err.Error()
-		}
-		render(w, r, http.StatusOK, whatifPage(form))
-		return
-	}
-	form.TOML, form.Fields, form.Groups = string(data), formFields(f), groupViews(f)
-	if _, err := s.runs.Parse(name, data); err != nil {
-		fail(err)
-		return
-	}
-	if r.FormValue("action") == "download" {
-		attachment(w, slug(f.Name)+".toml", "application/toml")
-		w.Write(data)
-		return
-	}
-	speed, err := speedOf(r)
-	if err != nil {
-		fail(err)
-		return
-	}
-	run, err := s.runs.StartIn(session(r), name, data, speed)
-	if err != nil {
-		fail(err)
-		return
-	}
-	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
-}
-
 func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	cat := s.opt.Catalog
 	var models, hw []string
@@ -571,30 +306,4 @@ func (s *Server) Wait(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// choices lists the catalog's hardware and weight formats, the engines,
-// and the served models of f (or of the default scenario).
-func (s *Server) choices(f *scenario.File) choices {
-	var c choices
-	for n := range s.opt.Catalog.Hardware {
-		c.Hardware = append(c.Hardware, n)
-	}
-	for n := range s.opt.Catalog.Formats {
-		c.Quants = append(c.Quants, n)
-	}
-	c.Engines = slices.Clone(perf.Engines)
-	if f == nil {
-		data, _ := scenarios.FS.ReadFile(scenarios.Default)
-		f, _, _ = scenario.Decode(scenarios.Default, data)
-	}
-	if f != nil {
-		for n := range f.Models {
-			c.Models = append(c.Models, n)
-		}
-	}
-	slices.Sort(c.Hardware)
-	slices.Sort(c.Quants)
-	slices.Sort(c.Models)
-	return c
 }

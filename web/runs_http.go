@@ -1,0 +1,162 @@
+package web
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/scenarios"
+)
+
+func speedOf(r *http.Request) (float64, error) {
+	v := r.FormValue("speed")
+	if v == "" {
+		return 600, nil
+	}
+	speed, err := strconv.ParseFloat(v, 64)
+	if err != nil || speed < 0 {
+		return 0, fmt.Errorf("speed: %q is not 0 or a positive multiple of real time", v)
+	}
+	return speed, nil
+}
+
+// startShipped starts one of the embedded scenarios.
+func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
+	name := r.FormValue("scenario")
+	if name == "" {
+		name = scenarios.Default
+	}
+	if !slices.Contains(s.names, name) {
+		http.Error(w, fmt.Sprintf("no shipped scenario %q", name), http.StatusBadRequest)
+		return
+	}
+	speed, err := speedOf(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	data, _ := scenarios.FS.ReadFile(name)
+	run, err := s.runs.StartIn(session(r), name, data, speed)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request) (*Run, bool) {
+	run, ok := s.runs.Get(r.PathValue("id"))
+	if !ok {
+		http.Error(w, fmt.Sprintf("no run %q", r.PathValue("id")), http.StatusNotFound)
+	}
+	return run, ok
+}
+
+func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		render(w, r, http.StatusOK, runPage(run.State(), run.Outcome()))
+	}
+}
+
+func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
+	if err := s.runs.Stop(r.PathValue("id")); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+r.PathValue("id"), http.StatusSeeOther)
+}
+
+func attachment(w http.ResponseWriter, name, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+}
+
+func (s *Server) scenarioFile(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		attachment(w, slug(run.State().Name)+".toml", "application/toml")
+		w.Write(run.Scenario())
+	}
+}
+
+func (s *Server) resultFile(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		o := run.Outcome()
+		if o == nil {
+			http.Error(w, "the run has no result yet", http.StatusConflict)
+			return
+		}
+		writeJSON(w, o)
+	}
+}
+
+func (s *Server) stateFile(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		writeJSON(w, run.State())
+	}
+}
+
+// seriesCSV writes the run's live series: one row per point and device,
+// with each model's latency percentiles alongside.
+func (s *Server) seriesCSV(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	st := run.State()
+	attachment(w, st.ID+"-series.csv", "text/csv")
+	cw := csv.NewWriter(w)
+	head := []string{"t_s", "node", "utilization", "kv_use", "power_w", "temp_c", "clock", "waiting"}
+	for _, m := range st.Models {
+		head = append(head, m.Model+"_ttft_p95_s", m.Model+"_tpot_p95_s", m.Model+"_e2e_p95_s")
+	}
+	cw.Write(head)
+	at := func(xs []float64, i int) string {
+		if i >= len(xs) || math.IsNaN(xs[i]) {
+			return ""
+		}
+		return strconv.FormatFloat(jsonfmt.Round(xs[i]), 'g', -1, 64)
+	}
+	for i, t := range st.T {
+		for _, d := range st.Devices {
+			row := []string{at(st.T, i), d.Node, at(d.Utilization, i), at(d.KVUse, i), at(d.PowerW, i), at(d.TempC, i), at(d.Clock, i), at(d.Waiting, i)}
+			for _, m := range st.Models {
+				row = append(row, at(m.TTFTP95, i), at(m.TPOTP95, i), at(m.E2EP95, i))
+			}
+			_ = t
+			cw.Write(row)
+		}
+	}
+	cw.Flush()
+}
+
+func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	file := r.PathValue("file")
+	ext := path.Ext(file)
+	format := strings.TrimPrefix(ext, ".")
+	if format != "svg" && format != "png" {
+		http.Error(w, "charts are .svg or .png", http.StatusNotFound)
+		return
+	}
+	serveImage(w, format, http.StatusNotFound, func(out io.Writer) error {
+		return writeChart(out, run.State(), strings.TrimSuffix(file, ext), format)
+	})
+}
+
+// ws streams a run: its complete state first, then what it publishes
+// (complete states, or deltas for a large fleet).
+func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
+	if run, ok := s.run(w, r); ok {
+		s.hub.ServeWSFrom(w, r, topic(r.PathValue("id")), func() []byte { return mustJSON(run.State()) })
+	}
+}
