@@ -389,6 +389,7 @@ func (s *Server) runPlan(ctx context.Context, p *planner.Plan, j *planJob) {
 	var res *planner.Result
 	if err == nil {
 		update(func(st *PlanState) { st.Phase = PhaseVerifying })
+		s.publishPlan(j, true) // a phase change is saved at once
 		res, err = p.Finish(ctx, sh, func(v planner.Verifying) {
 			if time.Since(last) < 200*time.Millisecond {
 				return
