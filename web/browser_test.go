@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/fleettwin/fleettwin/scenarios"
 )
 
 // chromium finds Debian's Chromium (`make test` installs it). Without it
@@ -204,4 +206,39 @@ func TestDashboardInChromium(t *testing.T) {
 // setValue sets a form control's value as a user's edit would.
 func setValue(sel, v string) chromedp.Action {
 	return chromedp.Evaluate(fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q; e.dispatchEvent(new Event("change")); })()`, sel, v), nil)
+}
+
+// A 100-node run's page follows its deltas: the state the page holds
+// grows point by point, every series as long as the time axis.
+func TestLargeFleetInChromium(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	data, err := scenarios.FS.ReadFile("fleet-h100.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := strings.NewReplacer("duration_s = 3600", "duration_s = 600", "warmup_s = 300", "warmup_s = 60").Replace(string(data))
+	run, err := ts.Runs().Start("fleet-h100.toml", []byte(short), 60) // 10 s of wall time
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := browser(t)
+	defer cancel()
+	var ok bool
+	var points int
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.url+"/runs/"+run.State().ID),
+		chromedp.WaitVisible(`#run`),
+		chromedp.Poll(`window.fleettwin.updates >= 10 && window.fleettwin.state.t.length >= 10`, nil, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Evaluate(`(() => { const s = window.fleettwin.state; const n = s.t.length;
+			return s.devices.length === 100 && s.devices.every((d) => d.power_w.length === n && d.utilization.length === n) &&
+				s.models.every((m) => m.e2e_p95_s.length === n) && s.t.every((x, i) => i === 0 || x > s.t[i - 1]); })()`, &ok),
+		chromedp.Evaluate(`window.fleettwin.state.t.length`, &points),
+	)
+	if err != nil {
+		t.Fatalf("follow a 100-node run: %v", err)
+	}
+	if !ok {
+		t.Errorf("the page's state after deltas is inconsistent (%d points)", points)
+	}
+	ts.Runs().Stop(run.State().ID)
 }
