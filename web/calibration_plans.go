@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
@@ -78,7 +79,9 @@ func readPlanFile(dir, name string) ([]byte, error) {
 	if fi.Size() > tomlcheck.MaxBytes {
 		return nil, fmt.Errorf("calibration plan %q: %d bytes; the limit is %d (1 MiB)", name, fi.Size(), tomlcheck.MaxBytes)
 	}
-	f, err := root.Open(name)
+	// O_NONBLOCK: a file swapped for a FIFO since the Stat opens at once
+	// instead of waiting for a writer, and the Stat below refuses it.
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("calibration plan %q: cannot be opened", name)
 	}
