@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -258,5 +259,52 @@ func TestRunFolderLock(t *testing.T) {
 	again := &Runner{Plan: p, Dir: dir, Telemetry: noTelemetry{}}
 	if err := again.Run(context.Background()); err != nil {
 		t.Errorf("run after the first ended: %v", err)
+	}
+}
+
+// TestRunStallKeepsRecords: a server that stops answering (it accepts
+// and never sends headers) fails each request after stall_s, not after
+// timeout_s; the run stops with the records it gathered on disk.
+func TestRunStallKeepsRecords(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	quit := make(chan struct{})
+	ok := fakeServer(t, nil)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		warm := n <= 2 // the two warm-up requests
+		mu.Unlock()
+		if warm {
+			ok.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-quit:
+		}
+	}))
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(quit) }) // runs before s.Close
+	p, data := fakePlan(t, s.URL)
+	p.StallS = 0.3
+	dir, err := Start(t.TempDir(), p, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = (&Runner{Plan: p, Dir: dir, Telemetry: noTelemetry{}}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "2 of 2 requests failed") || !strings.Contains(err.Error(), "stalled: no response headers") {
+		t.Fatalf("run: %v", err)
+	}
+	// Two stalls of 0.3 s; 20 s is generous for a busy machine and far
+	// below the 60 s timeout_s each request would otherwise wait.
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("took %v", el)
+	}
+	recs, _, err := ReadRequests(dir)
+	if err != nil || len(recs) != 4 || !recs[0].OK() || !strings.Contains(recs[3].Error, "stalled") {
+		t.Errorf("records kept: %d (%v); want 2 warm-ups and 2 stalled", len(recs), err)
 	}
 }

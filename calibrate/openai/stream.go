@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -109,6 +110,12 @@ func (c *Client) Stream(ctx context.Context, req Request) (rec Record, err error
 	if client == nil {
 		client = http.DefaultClient
 	}
+	// The stall timer runs from the send: a server that accepts and
+	// never answers stalls as surely as one that stops streaming. It is
+	// reset by meaningful events only (a chunk carrying text, [DONE]), so
+	// keep-alive comments and empty events do not hold a request open.
+	st := newStall(c.Stall, cancel)
+	defer st.stop()
 	rec.Sent = time.Now()
 	since := func() int64 { return max(time.Since(rec.Sent).Nanoseconds(), 1) }
 	resp, err := client.Do(hreq)
@@ -117,44 +124,74 @@ func (c *Client) Stream(ctx context.Context, req Request) (rec Record, err error
 		return rec, cause(ctx, err)
 	}
 	defer resp.Body.Close()
+	st.progress(stallToken)
 	rec.Status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return rec, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
-
-	var stall *time.Timer
-	if c.Stall > 0 {
-		stall = time.AfterFunc(c.Stall, func() { cancel(fmt.Errorf("stalled: no data for %v", c.Stall)) })
-		defer stall.Stop()
+	done, line, err := parseStream(resp.Body, &rec, since, func() { st.progress(stallToken) })
+	var rerr *readError
+	if err != nil && !errors.As(err, &rerr) {
+		return rec, err // what the stream said: a bad chunk, an error event
 	}
-	sc := bufio.NewScanner(resp.Body)
+	rec.EndNS = since()
+	switch {
+	case rerr != nil:
+		rec.Transport = context.Cause(ctx) == nil
+		return rec, fmt.Errorf("reading stream at line %d: %w", line, cause(ctx, rerr.err))
+	case !done:
+		rec.Transport = true
+		return rec, fmt.Errorf("stream ended after %d lines without [DONE]", line)
+	}
+	if rec.OutputTokens == 0 {
+		rec.UsageMissing = true
+		return rec, errors.New("no usage in the stream (does the server honour stream_options.include_usage?)")
+	}
+	return rec, nil
+}
+
+// MaxChunks bounds the text chunks of one reply: a chunk holds at least
+// one token, and no plan asks for more than a million.
+const MaxChunks = 1 << 20
+
+// readError is a failure to read the stream (the connection, a line
+// longer than the scanner takes), as opposed to what the stream said.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+
+// parseStream reads a server-sent-event stream of chunks into rec: the
+// arrival (since) and length of every chunk that carries text, the finish
+// reason, and the usage counts. tick is called on every meaningful event
+// (a chunk with text, [DONE]). It returns whether [DONE] arrived and the
+// lines read; a read failure is a *readError.
+func parseStream(body io.Reader, rec *Record, since func() int64, tick func()) (done bool, line int, err error) {
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	line := 0
-	done := false
 	for sc.Scan() {
 		line++
-		if stall != nil {
-			stall.Reset(c.Stall)
-		}
-		text := sc.Text()
-		data, ok := strings.CutPrefix(text, "data:")
+		data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data:"))
 		if !ok {
 			continue // blank separators, comments (":"), event: lines
 		}
-		data = strings.TrimSpace(data)
-		if data == "[DONE]" {
-			done = true
-			break
+		data = bytes.TrimSpace(data)
+		if string(data) == "[DONE]" {
+			tick()
+			return true, line, nil
 		}
 		var ch chunk
-		if err := json.Unmarshal([]byte(data), &ch); err != nil {
-			return rec, fmt.Errorf("malformed chunk at line %d: %v", line, err)
+		if err := json.Unmarshal(data, &ch); err != nil {
+			return false, line, fmt.Errorf("malformed chunk at line %d: %v", line, err)
 		}
 		if ch.Error != nil {
-			return rec, fmt.Errorf("server error in stream at line %d: %s", line, ch.Error.Message)
+			return false, line, fmt.Errorf("server error in stream at line %d: %s", line, ch.Error.Message)
 		}
 		if n := ch.textLen(); n > 0 {
+			if len(rec.ChunkNS) >= MaxChunks {
+				return false, line, fmt.Errorf("more than %d chunks with text at line %d", MaxChunks, line)
+			}
+			tick()
 			t := since()
 			if rec.FirstNS == 0 {
 				rec.FirstNS = t
@@ -167,27 +204,61 @@ func (c *Client) Stream(ctx context.Context, req Request) (rec Record, err error
 				rec.FinishReason = *choice.FinishReason
 			}
 		}
-		// Some servers send zero usage on every chunk and the real counts
-		// on the last; keep the largest.
-		if ch.Usage != nil && ch.Usage.CompletionTokens >= rec.OutputTokens {
-			rec.PromptTokens = ch.Usage.PromptTokens
-			rec.OutputTokens = ch.Usage.CompletionTokens
+		if u := ch.Usage; u != nil {
+			if u.PromptTokens < 0 || u.CompletionTokens < 0 {
+				return false, line, fmt.Errorf("negative usage at line %d: %d prompt, %d completion tokens", line, u.PromptTokens, u.CompletionTokens)
+			}
+			// Some servers send zero usage on every chunk and the real
+			// counts on the last; keep the largest.
+			if u.CompletionTokens >= rec.OutputTokens {
+				rec.PromptTokens = u.PromptTokens
+				rec.OutputTokens = u.CompletionTokens
+			}
 		}
 	}
-	rec.EndNS = since()
 	if err := sc.Err(); err != nil {
-		rec.Transport = context.Cause(ctx) == nil
-		return rec, fmt.Errorf("reading stream at line %d: %w", line, cause(ctx, err))
+		return false, line, &readError{err}
 	}
-	if !done {
-		rec.Transport = true
-		return rec, fmt.Errorf("stream ended after %d lines without [DONE]", line)
+	return false, line, nil
+}
+
+// What a stalled request was waiting for.
+var (
+	stallHeaders = "no response headers"
+	stallToken   = "no token or [DONE]"
+)
+
+// stall cancels a request when no meaningful progress is made for d.
+type stall struct {
+	d       time.Duration
+	t       *time.Timer
+	waiting atomic.Pointer[string]
+}
+
+// newStall starts the timer, waiting for response headers; d <= 0 means
+// no bound.
+func newStall(d time.Duration, cancel context.CancelCauseFunc) *stall {
+	s := &stall{d: d}
+	if d <= 0 {
+		return s
 	}
-	if rec.OutputTokens == 0 {
-		rec.UsageMissing = true
-		return rec, errors.New("no usage in the stream (does the server honour stream_options.include_usage?)")
+	s.waiting.Store(&stallHeaders)
+	s.t = time.AfterFunc(d, func() { cancel(fmt.Errorf("stalled: %s for %v", *s.waiting.Load(), d)) })
+	return s
+}
+
+// progress restarts the timer, now waiting for what.
+func (s *stall) progress(what string) {
+	if s.t != nil {
+		s.waiting.Store(&what)
+		s.t.Reset(s.d)
 	}
-	return rec, nil
+}
+
+func (s *stall) stop() {
+	if s.t != nil {
+		s.t.Stop()
+	}
 }
 
 // cause prefers the context's cause (a stall, a timeout) over the

@@ -1,10 +1,13 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,4 +143,160 @@ func TestRefusedAndTimeout(t *testing.T) {
 	if _, err := c.Stream(context.Background(), Request{}); err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("timeout: %v", err)
 	}
+}
+
+// TestStallCoversHeadersAndKeepAlives: stall_s bounds the wait for the
+// response headers and between meaningful events (a chunk with text,
+// [DONE]), not between bytes: a server that never answers, or that sends
+// keep-alive comments or empty chunks forever, stalls.
+func TestStallCoversHeadersAndKeepAlives(t *testing.T) {
+	// quit ends the handlers still running when the test ends: a server
+	// notices a client gone only once it has read the request body.
+	quit := make(chan struct{})
+	wait := func(r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-quit:
+		}
+	}
+	// repeat writes line every 50 ms until the client goes away.
+	repeat := func(first []string, line string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "text/event-stream")
+			for _, l := range first {
+				fmt.Fprintf(w, "%s\n\n", l)
+			}
+			w.(http.Flusher).Flush()
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-quit:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				fmt.Fprint(w, line)
+				w.(http.Flusher).Flush()
+			}
+		}
+	}
+	silentTCP, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silentTCP.Close() })
+	go func() { // accepts, reads nothing, writes nothing
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silentTCP.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	cases := []struct {
+		name    string
+		url     string
+		handler http.HandlerFunc
+		want    string
+		chunks  int
+	}{
+		{"no headers", "", func(w http.ResponseWriter, r *http.Request) { wait(r) }, "stalled: no response headers for 300ms", 0},
+		{"silent socket", "http://" + silentTCP.Addr().String(), nil, "stalled: no response headers for 300ms", 0},
+		{"keep-alives only", "", repeat(nil, ": keep-alive\n\n"), "stalled: no token or [DONE] for 300ms", 0},
+		{"a token, then keep-alives", "", repeat([]string{c1}, ": keep-alive\n\n"), "stalled: no token or [DONE] for 300ms", 1},
+		{"empty lines", "", repeat([]string{c1}, "\n"), "stalled: no token or [DONE]", 1},
+		{"chunks without text", "", repeat([]string{c1}, "data: {\"choices\":[]}\n\n"), "stalled: no token or [DONE]", 1},
+		{"error status, body never ends", "", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(503)
+			w.(http.Flusher).Flush()
+			wait(r)
+		}, "HTTP 503", 0}, // the status is the answer; the body's wait is cut short
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url
+			if tc.handler != nil {
+				s := httptest.NewServer(tc.handler)
+				t.Cleanup(s.Close)
+				url = s.URL
+				t.Cleanup(func() { close(quit); quit = make(chan struct{}) }) // before s.Close
+			}
+			// Timeout bounds the test where the stall timer would not.
+			c := &Client{BaseURL: url + "/v1", Stall: 300 * time.Millisecond, Timeout: 30 * time.Second}
+			start := time.Now()
+			rec, err := c.Stream(context.Background(), Request{Model: "m", MaxTokens: 5})
+			el := time.Since(start)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			// 0.3 s expected; 10 s is generous for a loaded 2-core
+			// machine and still far below the 30 s timeout.
+			if el > 10*time.Second {
+				t.Errorf("took %v to notice a 300ms stall", el)
+			}
+			if rec.Error != err.Error() || len(rec.ChunkNS) != tc.chunks {
+				t.Errorf("record: error %q, %d chunks; want the error and %d chunks kept", rec.Error, len(rec.ChunkNS), tc.chunks)
+			}
+		})
+	}
+}
+
+// TestStallResetByTokens: a slow but steady stream, each token within the
+// stall bound, is not a stall even when the whole reply takes longer.
+func TestStallResetByTokens(t *testing.T) {
+	s := server(t, 200, 100*time.Millisecond, ": keep-alive", c1, c2, c3, use, done)
+	c := &Client{BaseURL: s.URL + "/v1", Stall: 2 * time.Second}
+	if _, err := c.Stream(context.Background(), Request{Model: "m", MaxTokens: 5}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzParseStream(f *testing.F) {
+	for _, seed := range []string{
+		strings.Join([]string{": keep-alive", c1, c2, c3, use, done}, "\n\n"),
+		c1 + "\n\n" + `data: {"choices":[{"text":`, // torn
+		`data: {"choices":[{"text":"a"}],"usage":{"prompt_tokens":1e400,"completion_tokens":nan}}`,
+		`data: {"usage":{"prompt_tokens":-1,"completion_tokens":99999999999999999999}}`,
+		`data: {"choices":[{"delta":{"content":"x","reasoning":"` + strings.Repeat("y", 1000) + `"}}]}`,
+		"data: " + strings.Repeat(`{"choices":[`, 2000) + strings.Repeat("]}", 2000),
+		"data: " + strings.Repeat("[", 20000),
+		"data:[DONE]",
+		"data: {\"error\":{\"message\":\"x\"}}",
+		"\x00\xff\xfe data: \x01\r\n\r\n",
+		"event: ping\nid: 3\nretry: 10\n\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var rec Record
+		n := int64(0)
+		ticks := 0
+		done, line, err := parseStream(bytes.NewReader(data), &rec, func() int64 { n++; return n }, func() { ticks++ })
+		if len(rec.ChunkNS) != len(rec.ChunkChars) {
+			t.Fatalf("%d chunk times, %d lengths", len(rec.ChunkNS), len(rec.ChunkChars))
+		}
+		if done && err != nil {
+			t.Fatalf("done with an error: %v", err)
+		}
+		if rec.PromptTokens < 0 || rec.OutputTokens < 0 {
+			t.Fatalf("negative usage kept: %+v", rec)
+		}
+		if line < 0 || ticks < len(rec.ChunkNS) {
+			t.Fatalf("line %d, %d ticks for %d chunks", line, ticks, len(rec.ChunkNS))
+		}
+		for _, c := range rec.ChunkChars {
+			if c <= 0 {
+				t.Fatalf("chunk of %d bytes recorded", c)
+			}
+		}
+	})
 }
