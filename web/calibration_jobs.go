@@ -50,6 +50,13 @@ func (s *Server) startCalibration(name string, data []byte, fromFolder bool) (st
 	if local > 0 && s.opt.Ollama == "" {
 		return "", fmt.Errorf(`%s: %d model(s) have url = "local", and this server has no Ollama to serve them (fleettwin serve --ollama BIN)`, name, local)
 	}
+	// Starting and registering happen under one lock, so two requests
+	// cannot both pass the check.
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	if busy := s.runningCalibration(); busy != "" {
+		return "", fmt.Errorf("%w: %s is measuring; stop it or wait for it to end", errCalibrationBusy, busy)
+	}
 	root := s.opt.CalibrationDirs[0]
 	dir, err := calibrate.Start(root, plan, planData, map[string]string{"fleettwin_go": runtime.Version(), "started_by": "dashboard"})
 	if err != nil {
@@ -58,9 +65,7 @@ func (s *Server) startCalibration(name string, data []byte, fromFolder bool) (st
 	id := filepath.Base(dir)
 	ctx, cancel := context.WithCancel(s.ctx)
 	job := &calJob{cancel: cancel, done: make(chan struct{})}
-	s.jobsMu.Lock()
 	s.jobs[id] = job
-	s.jobsMu.Unlock()
 	s.jobsWG.Add(1)
 	go func() {
 		defer s.jobsWG.Done()
@@ -74,6 +79,24 @@ func (s *Server) startCalibration(name string, data []byte, fromFolder bool) (st
 		}
 	}()
 	return id, nil
+}
+
+// errCalibrationBusy refuses a second calibration while one runs: a
+// calibration measures latency, power and heat, and two at once on the
+// same machine or accelerator would measure each other.
+var errCalibrationBusy = errors.New("one calibration at a time")
+
+// runningCalibration returns the ID of a calibration still running, or
+// "". s.jobsMu must be held.
+func (s *Server) runningCalibration() string {
+	for id, j := range s.jobs {
+		select {
+		case <-j.done:
+		default:
+			return id
+		}
+	}
+	return ""
 }
 
 // calibrateSafe is calRun, and a calibration that panics ends with the
@@ -150,6 +173,10 @@ func (s *Server) calibrationStart(w http.ResponseWriter, r *http.Request) {
 		fromFolder = true
 	}
 	id, err := s.startCalibration(name, data, fromFolder)
+	if errors.Is(err, errCalibrationBusy) {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return

@@ -223,3 +223,36 @@ func TestDamagedDataDirIsSkipped(t *testing.T) {
 		t.Errorf("the runs page lists %d runs", byTestID(d, "run-row").Length())
 	}
 }
+
+// One calibration at a time: a second start while one measures is refused
+// with 409 and starts nothing; once the first is stopped, the next starts.
+func TestOneCalibrationAtATime(t *testing.T) {
+	ts := newTestServerOpt(t, Options{CalibrationDirs: []string{t.TempDir()}})
+	ts.calRun = func(ctx context.Context, _ *calibrate.Plan, _ string, _ bool, _ io.Writer) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	good, err := os.ReadFile("../plans/dgx-spark-qwen3-8b-14b.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() (*http.Response, string) {
+		return ts.do(t, "POST", "/calibration/start", strings.NewReader(url.Values{"toml": {string(good)}}.Encode()), "application/x-www-form-urlencoded")
+	}
+	resp, body := start()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first calibration: %d %s", resp.StatusCode, body)
+	}
+	first := strings.TrimPrefix(resp.Header.Get("Location"), "/calibration/runs/")
+	resp, body = start()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, first+" is measuring") {
+		t.Fatalf("second calibration while the first runs: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := ts.do(t, "POST", "/calibration/runs/"+first+"/stop", nil, ""); resp.StatusCode >= 400 {
+		t.Fatalf("stop: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, "the first calibration ends", func() bool { running, _ := ts.jobError(first); return !running })
+	if resp, body := start(); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a calibration after the first ended: %d %s", resp.StatusCode, body)
+	}
+}
