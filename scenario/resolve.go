@@ -198,32 +198,7 @@ func (r *resolver) resolve(f *File) *Scenario {
 	if sc.Name == "" {
 		sc.Name = strings.TrimSuffix(filepath.Base(r.file), filepath.Ext(r.file))
 	}
-	durationOK := f.DurationS > 0 && f.DurationS <= MaxDurationS
-	if !(f.DurationS > 0) {
-		r.add(key("duration_s"), "must be positive, got %v", f.DurationS)
-	} else if !durationOK {
-		r.add(key("duration_s"), "must be at most %d s (31 days; a limit on the work one simulation may ask for), got %v", MaxDurationS, f.DurationS)
-	}
-	if !(f.WarmupS >= 0) || f.WarmupS >= f.DurationS && f.DurationS > 0 {
-		r.add(key("warmup_s"), "must be in [0, duration_s), got %v", f.WarmupS)
-	}
-	if f.SeriesResolutionS < 0 || math.IsNaN(f.SeriesResolutionS) {
-		r.add(key("series_resolution_s"), "must not be negative, got %v", f.SeriesResolutionS)
-	} else if durationOK && f.SeriesResolutionS > 0 && f.DurationS/f.SeriesResolutionS > MaxSeriesPoints {
-		r.add(key("series_resolution_s"), "must be at least duration_s / %d = %v s (at most %d series points), got %v", MaxSeriesPoints, f.DurationS/MaxSeriesPoints, MaxSeriesPoints, f.SeriesResolutionS)
-	}
-	r.limits(f)
-	duration, warmup := f.DurationS, f.WarmupS
-	if !durationOK || !(warmup >= 0 && warmup < duration) {
-		duration, warmup = 0, 0 // reported above; keep the arithmetic below finite
-	}
-	sc.Duration = engine.FromSeconds(duration)
-	sc.Warmup = engine.FromSeconds(warmup)
-	res := f.SeriesResolutionS
-	if res == 0 || !(res <= MaxDurationS) {
-		res = duration / 360
-	}
-	sc.SeriesResolution = max(engine.FromSeconds(max(res, 0)), engine.Millisecond)
+	r.span(f, sc)
 	sc.Site, sc.Cost = r.siteAndCost(f)
 	router := f.Router
 	if router == "" {
