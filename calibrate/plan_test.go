@@ -90,6 +90,23 @@ func FuzzParsePlan(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add([]byte("[[models]]\nname = 1"))
+	for _, edit := range [][2]string{
+		{"telemetry_hz = 10", "telemetry_hz = nan"},
+		{"telemetry_hz = 10", "telemetry_hz = -inf"},
+		{"timeout_s = 120", "timeout_s = 1e308"},
+		{"stall_s = 60", "stall_s = -0.0"},
+		{"concurrency = [1, 2, 3, 4]", "concurrency = [9223372036854775807]"},
+		{"rates = [1.0, 2.0, 3.0]", "rates = [nan, inf, 5e-324]"},
+		{"inputs = [48, 192]", "inputs = [" + strings.Repeat("1, ", 250) + "1]"},
+		{"seed = 7", "seed = " + strings.Repeat("[", 50) + strings.Repeat("]", 50)},
+		{"seed = 7", "a" + strings.Repeat(".a", 40) + " = 1"},
+		{`name = "ci-cpu"`, `name = "../../x"`},
+		{`name = "ci-cpu"`, "name = \"a\\u0000\x7f\""},
+		{`arch = "qwen3-ci-a"`, `arch = "` + strings.Repeat("qwen3-", 200) + `"`},
+	} {
+		f.Add([]byte(strings.Replace(string(good), edit[0], edit[1], 1)))
+	}
+	f.Add([]byte("\xff\xfe\x00[models\n=\"\"\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePlan("fuzz.toml", data, cat)
 		if err != nil {
