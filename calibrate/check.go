@@ -37,7 +37,8 @@ func LoadRun(dir string, cat *catalog.Catalog) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, _, err := LoadPlan(filepath.Join(dir, PlanFile), cat)
+	// The run exists: a name Start would now refuse does not hide it.
+	plan, _, err := loadPlan(filepath.Join(dir, PlanFile), cat, false)
 	if err != nil {
 		return nil, err
 	}

@@ -135,3 +135,24 @@ func TestStartStaysInsideRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRunOldName: a run made before names were restricted still
+// loads for fit and check; only starting a run checks the name.
+func TestLoadRunOldName(t *testing.T) {
+	srv := fakeServer(t, nil)
+	p, data := fakePlan(t, srv.URL)
+	dir, err := Start(t.TempDir(), p, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(data), `name = "fake"`, `name = "my run"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, PlanFile), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, RequestsFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := LoadRun(dir, ciCatalog(t)); err != nil || run.Plan.Name != "my run" {
+		t.Errorf("LoadRun: %v", err)
+	}
+}

@@ -111,17 +111,27 @@ type Experiment struct {
 
 // LoadPlan reads and validates a plan.
 func LoadPlan(path string, cat *catalog.Catalog) (*Plan, []byte, error) {
+	return loadPlan(path, cat, true)
+}
+
+// loadPlan reads a plan; checkName false accepts any name, for the plan
+// of a run already made (its name no longer makes a folder).
+func loadPlan(path string, cat *catalog.Catalog, checkName bool) (*Plan, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load plan: %w", err)
 	}
-	p, err := ParsePlan(path, data, cat)
+	p, err := parsePlan(path, data, cat, checkName)
 	return p, data, err
 }
 
 // ParsePlan decodes and validates a plan; name is used in errors, which
 // carry the file, line and field.
 func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
+	return parsePlan(name, data, cat, true)
+}
+
+func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (*Plan, error) {
 	// The decoder recurses per nesting level: bound the document first.
 	if err := tomlcheck.Guard(data); err != nil {
 		var le *tomlcheck.LimitError
@@ -152,7 +162,9 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 		}
 		return true
 	}
-	if msg := CheckRunName(p.Name, MaxNameLen); msg != "" {
+	if !checkName {
+		str([]string{"name"}, p.Name)
+	} else if msg := CheckRunName(p.Name, MaxNameLen); msg != "" {
 		add([]string{"name"}, "%s", msg)
 	}
 	if str([]string{"hardware"}, p.Hardware) {
