@@ -37,8 +37,7 @@ func LoadRun(dir string, cat *catalog.Catalog) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The run exists: a name Start would now refuse does not hide it.
-	plan, _, err := loadPlan(filepath.Join(dir, PlanFile), cat, false)
+	plan, _, err := LoadRunPlan(dir, cat)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -112,6 +113,12 @@ type Experiment struct {
 // LoadPlan reads and validates a plan.
 func LoadPlan(path string, cat *catalog.Catalog) (*Plan, []byte, error) {
 	return loadPlan(path, cat, true)
+}
+
+// LoadRunPlan reads the plan of an existing run directory. Its name is
+// not checked as a folder name: the folder exists.
+func LoadRunPlan(dir string, cat *catalog.Catalog) (*Plan, []byte, error) {
+	return loadPlan(filepath.Join(dir, PlanFile), cat, false)
 }
 
 // loadPlan reads a plan; checkName false accepts any name, for the plan

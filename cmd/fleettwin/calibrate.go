@@ -62,13 +62,13 @@ func runCalibrateRun(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	planPath := ""
+	var plan *calibrate.Plan
+	var planData []byte
 	if *resume != "" {
-		planPath = filepath.Join(*resume, calibrate.PlanFile)
+		plan, planData, err = calibrate.LoadRunPlan(*resume, e.cat)
 	} else {
-		planPath = pos[0]
+		plan, planData, err = calibrate.LoadPlan(pos[0], e.cat)
 	}
-	plan, planData, err := calibrate.LoadPlan(planPath, e.cat)
 	if err != nil {
 		return err
 	}
