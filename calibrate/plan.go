@@ -16,15 +16,11 @@
 package calibrate
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/fleettwin/fleettwin/calibrate/openai"
 	"github.com/fleettwin/fleettwin/catalog"
@@ -139,18 +135,12 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 }
 
 func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (*Plan, error) {
-	// The decoder recurses per nesting level: bound the document first.
-	if err := tomlcheck.Guard(data); err != nil {
-		var le *tomlcheck.LimitError
-		if errors.As(err, &le) {
-			return nil, catalog.ErrorList{{File: name, Line: le.Line, Msg: le.Msg}}
-		}
-		return nil, catalog.ErrorList{{File: name, Msg: err.Error()}}
-	}
+	// DecodeTOML bounds the document before the decoder (which recurses
+	// per nesting level) sees it, and refuses nan and inf by field.
 	var p Plan
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	md, err := catalog.DecodeTOML(name, data, &p)
 	if err != nil {
-		return nil, catalog.DecodeError(name, err)
+		return nil, err
 	}
 	loc := catalog.NewLocator(data)
 	var errs catalog.ErrorList
