@@ -241,6 +241,10 @@ func TestReadTrace(t *testing.T) {
 		{`{"arrival_s":1,"input_tokens":0,"output_tokens":1}`, "t:1: input_tokens"},
 		{`{"arrival_s":1,"input":1}`, "t:1:"},
 		{"", "t: empty trace"},
+		// Issue 11: lengths of 2³² wrapped the simulator's 32-bit counters.
+		{"arrival_s,input_tokens,output_tokens\n1,4294967300,3\n", "t:2: input_tokens: at most 1048576 tokens, got 4294967300"},
+		{`{"arrival_s":1,"input_tokens":1,"output_tokens":4294967296}`, "t:1: input_tokens, output_tokens: at most 1048576 tokens"},
+		{"arrival_s,input_tokens,output_tokens\ninf,2,3\n", "t:2: arrival_s"},
 	}
 	for _, b := range bad {
 		if _, err := ReadTrace("t", strings.NewReader(b.src)); err == nil || !strings.Contains(err.Error(), b.want) {
@@ -254,7 +258,7 @@ func TestReadEmpirical(t *testing.T) {
 	if err != nil || len(v) != 2 || v[1] != (WeightedValue{200, 3}) || v[0].Weight != 1 {
 		t.Fatalf("%+v, %v", v, err)
 	}
-	for src, want := range map[string]string{"x\n": "e:1: value", "5,0\n": "e:1: weight", "\n# none\n": "e: no values", "1\n0.5\n": "e:2: value"} {
+	for src, want := range map[string]string{"4294967300\n": "e:1: value: want a number >= 1 and <= 1048576", "x\n": "e:1: value", "5,0\n": "e:1: weight", "\n# none\n": "e: no values", "1\n0.5\n": "e:2: value"} {
 		if _, err := ReadEmpirical("e", strings.NewReader(src)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", src, err, want)
 		}
