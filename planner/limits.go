@@ -15,6 +15,9 @@ const MaxGrowth = 1000
 // since every configuration it tries is a scenario: its window, and the
 // requests its design load sends over one.
 func (c *checker) limits(f *File) {
+	if n := f.Search.MaxNodes * len(f.Models); n > scenario.MaxInstances {
+		c.add([]string{"search", "max_nodes"}, "max_nodes × served models may be at most %d (the instances one configuration may run), got %d", scenario.MaxInstances, n)
+	}
 	span := f.WarmupS + f.WindowS
 	if span > scenario.MaxDurationS {
 		c.add([]string{"window_s"}, "warmup_s + window_s must be at most %d s (31 days), got %v", scenario.MaxDurationS, span)

@@ -147,6 +147,7 @@ func TestParseErrors(t *testing.T) {
 		{"growth 1e300", "replicas = 1", "replicas = 1\ngrowth = 1e300", "growth: must be at most 1000"},
 		{"growth × rate", "window_s = 900", "window_s = 2000000\ngrowth = 1000", "growth: the design load"},
 		{"max_nodes huge", "max_nodes = 4", "max_nodes = 1000000", "search.max_nodes: must be in [1, 10000]"},
+		{"max_nodes × models", "max_nodes = 4", "max_nodes = 10001", "search.max_nodes: max_nodes × served models may be at most 20000"},
 		{"nested", "seed = 7", "seed = 7\nx = " + strings.Repeat("[", 5000), "nest deeper than 32 levels"},
 		{"no engine profile", `engines = ["llama.cpp"]`, `engines = ["sglang"]`, "no profile for any of these engines"},
 		{"growth", "replicas = 1", "replicas = 1\ngrowth = -2", "growth: must be positive"},

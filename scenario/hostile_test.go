@@ -32,6 +32,7 @@ func TestParseRejectsHostileNumbers(t *testing.T) {
 		{"ttft 1e300", `ttft_s = 2.0`, `ttft_s = 1e300`, "t.toml:7: models.qwen3-8b.slo.ttft_s: must be at most 86400"},
 		{"interference inf", `count = 2`, "count = 2\ninterference = inf", "t.toml:26: nodes[0].interference: must be a finite number"},
 		{"price 1e300", `count = 2`, "count = 2\nprice_usd = 1e300", "t.toml:26: nodes[0].price_usd: must be at most"},
+		{"instances × count", `count = 2`, "count = 5000\n" + strings.Repeat("  [[nodes.instances]]\n  model = \"qwen3-8b\"\n  quant = \"q4_k_m\"\n", 4), "t.toml:25: nodes[0].count: the scenario's nodes may run at most 20000 model instances together, got 25000"},
 		{"too many instances", `[[nodes.instances]]`, strings.Repeat("[[nodes.instances]]\nmodel = \"qwen3-8b\"\nquant = \"q4_k_m\"\n", 65) + "[[nodes.instances]]", "nodes[0].instances: a node may run at most 64 model instances"},
 		{"nested inline tables", `warmup_s = 60`, "warmup_s = 60\nx = " + strings.Repeat("{a = ", 10000) + "1" + strings.Repeat("}", 10000), "t.toml:5: arrays and inline tables nest deeper than 32 levels"},
 		{"40 KB dotted key", `warmup_s = 60`, "warmup_s = 60\n" + strings.Repeat("a.", 20000) + "a = 1", "t.toml:5: a dotted key has more than 32 parts"},

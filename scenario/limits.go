@@ -22,8 +22,13 @@ const (
 	MaxSeriesPoints = 100_000
 	// MaxNodes bounds the nodes of all node groups together.
 	MaxNodes = 10_000
-	// MaxInstancesPerNode bounds the model instances on one node.
+	// MaxInstancesPerNode bounds the model instances on one node, and
+	// MaxInstances those of the whole scenario: each holds its batch and KV
+	// state (about 3 KB), and routing a request looks at every instance of
+	// its model, so 10,000 nodes of 64 instances took 1.8 GB and minutes
+	// for a minute of traffic.
 	MaxInstancesPerNode = 64
+	MaxInstances        = 20_000
 	// MaxArrivals bounds the expected requests of all open-loop models over
 	// the run (rate × mean diurnal multiplier × duration): at the
 	// simulator's ~200k requests/s on one core that is under ten minutes.
@@ -66,13 +71,18 @@ func expectedArrivals(a workload.Arrival, d float64) float64 {
 // limits checks the whole scenario's work against the bounds above; field
 // ranges are checked where each field is resolved.
 func (r *resolver) limits(f *File) {
-	nodes := 0
+	nodes, instances := 0, 0
 	for gi, g := range f.Nodes {
 		if g.Count > MaxNodes || nodes+g.Count > MaxNodes {
 			r.add(key("nodes", catalog.Index(gi), "count"), "the scenario's node groups may hold at most %d nodes together, got %d so far: a limit on the work one simulation may ask for", MaxNodes, nodes+g.Count)
 			break
 		}
 		nodes += max(g.Count, 0)
+		instances += max(g.Count, 0) * min(len(g.Instances), MaxInstancesPerNode+1)
+		if instances > MaxInstances {
+			r.add(key("nodes", catalog.Index(gi), "count"), "the scenario's nodes may run at most %d model instances together, got %d so far (count × instances per node): a limit on the work one simulation may ask for", MaxInstances, instances)
+			break
+		}
 	}
 	if !(f.DurationS > 0 && f.DurationS <= MaxDurationS) {
 		return // reported with duration_s
