@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fleettwin/fleettwin/calibrate/telemetry"
+	"github.com/fleettwin/fleettwin/internal/syncbuf"
 )
 
 // fakeServer is an OpenAI-compatible server that streams max_tokens
@@ -73,23 +74,7 @@ func (noTelemetry) Name() string                                   { return "non
 func (noTelemetry) Read(now time.Time) ([]telemetry.Sample, error) { return nil, nil }
 func (noTelemetry) Close() error                                   { return nil }
 
-// syncBuffer is a log several goroutines write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 const goodRecord = `{"experiment":"a","attempt":1,"model":"m","seq":0,"target_input":8,"max_tokens":4,"sent":"2026-01-01T00:00:00Z","first_ns":5,"chunk_ns":[5],"chunk_chars":[1],"end_ns":9,"prompt_tokens":8,"output_tokens":4,"status":200}`
 

@@ -12,33 +12,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fleettwin/fleettwin/calibrate"
+	"github.com/fleettwin/fleettwin/internal/syncbuf"
 	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 )
 
-// logBuffer collects a server's log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // newTestServerOpt is newTestServer with options (the catalog, profiles
 // and a data dir filled in when missing).
