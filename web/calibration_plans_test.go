@@ -91,6 +91,12 @@ func TestCalibrationStartReadsNoPaths(t *testing.T) {
 		if code, body := post(v); code != http.StatusSeeOther {
 			t.Errorf("start %v: %d %s", v, code, body)
 		}
+		// One calibration runs at a time; this one fails at once.
+		eventually(t, "the calibration ends", func() bool {
+			s.jobsMu.Lock()
+			defer s.jobsMu.Unlock()
+			return s.runningCalibration() == ""
+		})
 	}
 	if entries, _ := os.ReadDir(runs); len(entries) != 3 {
 		t.Errorf("%d calibration runs started, want 3", len(entries))
