@@ -189,7 +189,7 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	// |error|). The bar is set from measured spread: on a quiet 2-core
 	// machine the TPOT error of nine runs over two sessions ranged
 	// 7.8-33.0% (9.4-33.0% on 2026-12-01), while the two passes of
-	// one experiment repeated within 10-13%. The spread is the fit's, not
+	// one experiment repeated within 7-13%. The spread is the fit's, not
 	// the measurement's: Ollama's CPU decode is not monotone in the batch
 	// (two sequences slower in aggregate than one, three as fast as four),
 	// and the step model fitted to it moves from run to run. When other
