@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/workload"
 )
 
 // Limits on what a calibration plan may ask for. Each is far beyond any
@@ -27,11 +29,11 @@ const (
 	// MaxConcurrency bounds concurrency and sustained_concurrency: users
 	// per model, each a goroutine and a connection.
 	MaxConcurrency = 4096
-	// MaxSeqs bounds max_seqs (vLLM's max_num_seqs defaults to 256).
-	MaxSeqs = 65536
-	// MaxTokens bounds inputs and outputs: a million tokens, above every
-	// Qwen3 context length.
-	MaxTokens = 1 << 20
+	// MaxSeqs bounds max_seqs (vLLM's max_num_seqs defaults to 256), and
+	// MaxTokens inputs and outputs: the scenario's bounds, since every
+	// experiment is replayed as a scenario.
+	MaxSeqs   = scenario.MaxSeqs
+	MaxTokens = workload.MaxTokens
 	// MaxRequests bounds requests and rate_requests per model per point.
 	MaxRequests = 1 << 20
 	// MinRate and MaxRate bound rates in requests per second per model.

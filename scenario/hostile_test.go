@@ -1,9 +1,14 @@
 package scenario
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
+	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/workload"
 )
 
 // The values an adversarial review of issue 11 sent through the dashboard
@@ -81,3 +86,47 @@ func TestResolveRejectsNonFinite(t *testing.T) {
 }
 
 func zero() float64 { return 0 }
+
+// perf cannot import workload (the step model knows no traffic), so its
+// length bound is its own constant; it must stay the scenario's.
+func TestTokenBoundsAgree(t *testing.T) {
+	if perf.MaxTokens != workload.MaxTokens {
+		t.Errorf("perf.MaxTokens %d, workload.MaxTokens %d", perf.MaxTokens, workload.MaxTokens)
+	}
+}
+
+// BenchmarkParseWorstCase parses the costliest shapes the guard accepts, a
+// 1 MiB file each: what a hostile upload can make one parse cost.
+// go test -run '^$' -bench ParseWorstCase ./scenario
+func BenchmarkParseWorstCase(b *testing.B) {
+	fill := func(line func(i int) string) []byte {
+		var s strings.Builder
+		s.WriteString(base)
+		for i := 0; ; i++ {
+			l := line(i)
+			if s.Len()+len(l) > tomlcheck.MaxBytes {
+				return []byte(s.String())
+			}
+			s.WriteString(l)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		line func(i int) string
+	}{
+		{"inline-tables-31-deep", func(i int) string {
+			return fmt.Sprintf("x%d = %s1%s\n", i, strings.Repeat("{a = ", 31), strings.Repeat("}", 31))
+		}},
+		{"keys-32-parts", func(i int) string { return strings.Repeat(fmt.Sprintf("k%d.", i), 31) + "z = 1\n" }},
+	} {
+		src := fill(c.line)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				if _, err := Parse("t.toml", src, cat, profiles, nil); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+		})
+	}
+}

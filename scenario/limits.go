@@ -7,6 +7,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/workload"
 )
 
@@ -33,8 +34,9 @@ const (
 	// the run (rate × mean diurnal multiplier × duration): at the
 	// simulator's ~200k requests/s on one core that is under ten minutes.
 	MaxArrivals = 1e8
-	// MaxSeqs bounds an instance's running batch (vLLM max_num_seqs).
-	MaxSeqs = 1 << 16
+	// MaxSeqs bounds an instance's running batch (vLLM max_num_seqs): the
+	// step model's largest batch.
+	MaxSeqs = perf.MaxBatch
 	// MaxBlockTokens bounds an instance's KV block size.
 	MaxBlockTokens = 1 << 12
 	// MaxSLOSeconds bounds a latency target: a day.

@@ -100,17 +100,7 @@ func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 	logs := &logBuffer{}
 	ts := newTestServerOpt(t, Options{Logger: log.New(logs, "", 0), CalibrationDirs: []string{t.TempDir()}})
 	ts.planRun = func(context.Context, *planner.Plan, *planJob) { panic("injected plan panic") }
-	small, err := os.ReadFile("../planner/testdata/small.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := func() string {
-		resp, body := ts.postPlan(t, url.Values{"toml": {string(small)}})
-		if resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("POST /plans: %d %s", resp.StatusCode, body)
-		}
-		return strings.TrimPrefix(resp.Header.Get("Location"), "/plans/")
-	}
+	plan := func() string { return ts.startSmallPlan(t) }
 	id := plan()
 	eventually(t, "the panicking plan fails", func() bool { return ts.planPhase(t, id).Phase == PhaseFailed })
 	if st := ts.planPhase(t, id); !strings.Contains(st.Error, "injected plan panic") {

@@ -21,6 +21,21 @@ func (ts *testServer) postPlan(t *testing.T, fields url.Values) (*http.Response,
 	return ts.do(t, "POST", "/plans", strings.NewReader(fields.Encode()), "application/x-www-form-urlencoded")
 }
 
+// startSmallPlan posts the planner's small test plan as pasted TOML and
+// returns the new plan's ID.
+func (ts *testServer) startSmallPlan(t *testing.T) string {
+	t.Helper()
+	small, err := os.ReadFile("../planner/testdata/small.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := ts.postPlan(t, url.Values{"toml": {string(small)}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /plans: %d %s", resp.StatusCode, body)
+	}
+	return strings.TrimPrefix(resp.Header.Get("Location"), "/plans/")
+}
+
 // A plan launched from the what-if page streams its progress over the
 // websocket, then shows its report, and keeps its result on disk.
 func TestPlanFromDashboard(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,17 +153,7 @@ func TestPlansQueueStopAndRestart(t *testing.T) {
 		<-ctx.Done()
 		ts.endPlan(ctx, j, nil, ctx.Err())
 	}
-	small, err := os.ReadFile("../planner/testdata/small.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := func() string {
-		resp, body := ts.postPlan(t, url.Values{"toml": {string(small)}})
-		if resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("POST /plans: %d %s", resp.StatusCode, body)
-		}
-		return strings.TrimPrefix(resp.Header.Get("Location"), "/plans/")
-	}
+	plan := func() string { return ts.startSmallPlan(t) }
 	a, b, c := plan(), plan(), plan()
 	eventually(t, "the first plan searches", func() bool { return ts.planPhase(t, a).Done == 3 })
 	for i, id := range []string{b, c} {

@@ -20,18 +20,6 @@ func Number(v, lo, hi float64) string {
 	return ""
 }
 
-// Positive is Number for a quantity that must be above zero (a rate, a
-// duration, a size): (0, hi].
-func Positive(v, hi float64) string {
-	if msg := Number(v, 0, hi); msg != "" {
-		return msg
-	}
-	if v <= 0 {
-		return "must be above 0 (and at most " + Format(hi) + "), not " + Format(v)
-	}
-	return ""
-}
-
 // Int checks a decoded integer against [lo, hi].
 func Int(v, lo, hi int) string {
 	if v < lo || v > hi {
