@@ -187,8 +187,8 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	t.Logf("held out (%v): median |error| TPOT %.1f%% (%d), E2E %.1f%% (%d)", run.HeldOutIDs(), tpot, n1, e2e, n2)
 	// The twin must predict the held-out experiments within 35% (median
 	// |error|). The bar is set from measured spread: on a quiet 2-core
-	// machine the TPOT error of nine runs over two sessions ranged
-	// 7.8-33.0% (9.4-33.0% on 2026-12-01), while the two passes of
+	// machine the TPOT error of ten runs over two sessions ranged
+	// 6.1-33.0% (6.1-33.0% on 2026-12-01), while the two passes of
 	// one experiment repeated within 7-13%. The spread is the fit's, not
 	// the measurement's: Ollama's CPU decode is not monotone in the batch
 	// (two sequences slower in aggregate than one, three as fast as four),
