@@ -5,13 +5,9 @@
 package catalog
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -62,16 +58,12 @@ func Load(paths ...string) (*Catalog, error) {
 // complete on its own.
 func Parse(name string, data []byte) (*Catalog, error) {
 	var c Catalog
-	md, err := DecodeTOML(name, data, &c)
+	md, err := tomlcheck.Decode(name, data, &c)
 	if err != nil {
 		return nil, err
 	}
-	loc := NewLocator(data)
-	var errs ErrorList
-	for _, k := range md.Undecoded() {
-		errs = append(errs, &FieldError{File: name, Line: loc.Line(k...), Field: k.String(), Msg: "unknown field"})
-	}
-	v := validator{file: name, loc: loc, md: md}
+	v := validator{Errors: tomlcheck.NewErrors(name, data), md: md}
+	v.Unknown(md)
 	for _, n := range sortedKeys(c.Models) {
 		m := c.Models[n]
 		m.Name = n
@@ -96,62 +88,16 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		c.Hardware[n] = h
 		v.hardware(h)
 	}
-	errs = append(errs, v.errs...)
-	if err := errs.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-// DecodeTOML bounds data with tomlcheck.Guard, decodes it into v and rejects
-// every nan and inf in it. Every TOML reader of the project goes through it,
-// so no file can exhaust the decoder's stack or memory or slip a non-finite
-// number past a range check; errors are an ErrorList naming file, line and
-// field.
+// DecodeTOML is tomlcheck.Decode (until every reader calls that).
 func DecodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
-	if err := tomlcheck.Guard(data); err != nil {
-		var le *tomlcheck.LimitError
-		if errors.As(err, &le) {
-			return toml.MetaData{}, ErrorList{{File: name, Line: le.Line, Msg: le.Msg}}
-		}
-		return toml.MetaData{}, ErrorList{{File: name, Msg: err.Error()}}
-	}
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(v)
-	if err != nil {
-		return md, DecodeError(name, err)
-	}
-	if bad := tomlcheck.NonFinite(v); len(bad) > 0 {
-		loc := NewLocator(data)
-		var errs ErrorList
-		for _, k := range bad {
-			errs = append(errs, &FieldError{File: name, Line: loc.Line(k...), Field: FieldPath(k...), Msg: "must be a finite number, not nan or inf"})
-		}
-		return md, errs.sorted()
-	}
-	return md, nil
+	return tomlcheck.Decode(name, data, v)
 }
-
-// DecodeError turns the TOML library's decode errors into an ErrorList
-// holding one FieldError with the file, line and key.
-func DecodeError(name string, err error) error {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		msg := pe.Message
-		if msg == "" {
-			msg = pe.Error()
-		}
-		return ErrorList{{File: name, Line: pe.Position.Line, Field: pe.LastKey, Msg: msg}}
-	}
-	// Type mismatches come back as plain errors of the form
-	// `toml: line N (last key "k"): message`.
-	if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return ErrorList{{File: name, Line: line, Field: m[2], Msg: m[3]}}
-	}
-	return ErrorList{{File: name, Msg: err.Error()}}
-}
-
-var typeErrorRE = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)$`)
 
 // Merge applies o on top of c: entries of o replace those of the same name.
 func (c *Catalog) Merge(o *Catalog) {

@@ -1,75 +1,25 @@
 package catalog
 
-import (
-	"fmt"
-	"sort"
-	"strings"
-)
+import "github.com/fleettwin/fleettwin/internal/tomlcheck"
 
 // FieldError is one problem in a TOML file, located by file, line and the
 // dotted path of the field (for example models.qwen3-8b.layers).
-type FieldError struct {
-	File  string
-	Line  int // 0 when the line is unknown
-	Field string
-	Msg   string
-}
+type FieldError = tomlcheck.Error
 
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Field)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// ErrorList is every problem found in a file, sorted by line.
+type ErrorList = tomlcheck.ErrorList
 
-// ErrorList collects every problem found in a file, like go/scanner's
-// ErrorList, so a user fixes a catalog in one pass rather than one error at a
-// time.
-type ErrorList []*FieldError
+// Locator is tomlcheck.Locator (until every reader names that).
+type Locator = tomlcheck.Locator
 
-func (l ErrorList) Error() string {
-	n := min(len(l), maxReported)
-	msgs := make([]string, n, n+1)
-	for i, e := range l[:n] {
-		msgs[i] = e.Error()
-	}
-	if len(l) > n {
-		msgs = append(msgs, fmt.Sprintf("... and %d more problems", len(l)-n))
-	}
-	return strings.Join(msgs, "\n")
-}
+// NewLocator is tomlcheck.NewLocator (until every reader calls that).
+func NewLocator(src []byte) *Locator { return tomlcheck.NewLocator(src) }
 
-// maxReported bounds the problems one message lists: a hostile 1 MiB file
-// can hold tens of thousands, and the first hundred say what is wrong.
-const maxReported = 100
+// FieldPath is tomlcheck.FieldPath (until every reader calls that).
+func FieldPath(key ...string) string { return tomlcheck.FieldPath(key...) }
 
-// sorted orders the list by file and line, then field, for stable output.
-func (l ErrorList) sorted() ErrorList {
-	sort.SliceStable(l, func(i, j int) bool {
-		a, b := l[i], l[j]
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Field < b.Field
-	})
-	return l
-}
+// Index is tomlcheck.Index (until every reader calls that).
+func Index(i int) string { return tomlcheck.Index(i) }
 
-// err returns nil for an empty list, so callers can return it directly.
-func (l ErrorList) err() error {
-	if len(l) == 0 {
-		return nil
-	}
-	return l.sorted()
-}
+// DecodeError is tomlcheck.DecodeError (until every reader calls that).
+func DecodeError(name string, err error) error { return tomlcheck.DecodeError(name, err) }

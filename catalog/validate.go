@@ -1,28 +1,18 @@
 package catalog
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
-// validator collects FieldErrors for one file.
+// validator checks the entries of one catalog file.
 type validator struct {
-	file string
-	loc  *Locator
-	md   toml.MetaData
-	errs ErrorList
-}
-
-func (v *validator) add(key []string, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{
-		File:  v.file,
-		Line:  v.loc.Line(key...),
-		Field: toml.Key(key).String(),
-		Msg:   fmt.Sprintf(format, args...),
-	})
+	*tomlcheck.Errors
+	md toml.MetaData
 }
 
 // required reports a missing key; it returns false if the key is absent.
@@ -30,7 +20,7 @@ func (v *validator) required(key ...string) bool {
 	if v.md.IsDefined(key...) {
 		return true
 	}
-	v.add(key, "required field is missing")
+	v.AddKind(tomlcheck.Missing, key, "required field is missing")
 	return false
 }
 
@@ -40,9 +30,9 @@ func (v *validator) positive(x float64, key ...string) {
 		return
 	}
 	if !(x > 0) || math.IsInf(x, 0) {
-		v.add(key, "must be positive, got %v", x)
+		v.AddKind(tomlcheck.OutOfRange, key, "must be positive, got %v", x)
 	} else if x > maxValue {
-		v.add(key, "must be at most %g (no device or model comes near it), got %v", maxValue, x)
+		v.AddKind(tomlcheck.OutOfRange, key, "must be at most %g (no device or model comes near it), got %v", maxValue, x)
 	}
 }
 
@@ -62,9 +52,9 @@ const (
 // nonNegative checks an optional number is >= 0 (and finite).
 func (v *validator) nonNegative(x float64, key ...string) {
 	if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
-		v.add(key, "must not be negative, got %v", x)
+		v.AddKind(tomlcheck.OutOfRange, key, "must not be negative, got %v", x)
 	} else if x > maxValue {
-		v.add(key, "must be at most %g (no device or model comes near it), got %v", maxValue, x)
+		v.AddKind(tomlcheck.OutOfRange, key, "must be at most %g (no device or model comes near it), got %v", maxValue, x)
 	}
 }
 
@@ -85,19 +75,19 @@ func (v *validator) model(m Model) {
 		{m.Experts, maxDim, "experts"}, {m.ExpertsPerToken, maxDim, "experts_per_token"}, {m.ExpertIntermediate, maxDim, "expert_intermediate_size"},
 		{m.VocabSize, maxVocab, "vocab_size"}, {m.MaxPositionEmbeddings, maxVocab, "max_position_embeddings"}} {
 		if d.n > d.hi {
-			v.add(k(d.f), "must be at most %d, got %d", d.hi, d.n)
+			v.AddKind(tomlcheck.OutOfRange, k(d.f), "must be at most %d, got %d", d.hi, d.n)
 		}
 	}
 	v.nonNegative(m.RopeTheta, k("rope_theta")...)
 	v.nonNegative(m.RMSNormEps, k("rms_norm_eps")...)
 	if m.KVHeads > 0 && m.AttentionHeads > 0 && m.AttentionHeads%m.KVHeads != 0 {
-		v.add(k("kv_heads"), "must divide attention_heads (%d), got %d", m.AttentionHeads, m.KVHeads)
+		v.Add(k("kv_heads"), "must divide attention_heads (%d), got %d", m.AttentionHeads, m.KVHeads)
 	}
 	if m.Experts == 0 {
 		v.positive(float64(m.IntermediateSize), k("intermediate_size")...)
 		for _, f := range []string{"experts_per_token", "expert_intermediate_size"} {
 			if v.md.IsDefined(k(f)...) {
-				v.add(k(f), "only allowed with experts > 0")
+				v.Add(k(f), "only allowed with experts > 0")
 			}
 		}
 		return
@@ -107,7 +97,7 @@ func (v *validator) model(m Model) {
 	v.positive(float64(m.ExpertsPerToken), k("experts_per_token")...)
 	v.positive(float64(m.ExpertIntermediate), k("expert_intermediate_size")...)
 	if m.ExpertsPerToken > m.Experts {
-		v.add(k("experts_per_token"), "must not exceed experts (%d), got %d", m.Experts, m.ExpertsPerToken)
+		v.Add(k("experts_per_token"), "must not exceed experts (%d), got %d", m.Experts, m.ExpertsPerToken)
 	}
 }
 
@@ -115,7 +105,7 @@ func (v *validator) format(f Format) {
 	k := func(n string) []string { return []string{"formats", f.Name, n} }
 	v.positive(f.BitsPerWeight, k("bits_per_weight")...)
 	if f.BitsPerWeight > 64 {
-		v.add(k("bits_per_weight"), "must be at most 64, got %v", f.BitsPerWeight)
+		v.Add(k("bits_per_weight"), "must be at most 64, got %v", f.BitsPerWeight)
 	}
 	v.dtype(f.Compute, k("compute"))
 }
@@ -124,7 +114,7 @@ func (v *validator) kvType(t KVType) {
 	k := func(n string) []string { return []string{"kv_types", t.Name, n} }
 	v.positive(t.Bits, k("bits")...)
 	if t.Bits > 64 {
-		v.add(k("bits"), "must be at most 64, got %v", t.Bits)
+		v.Add(k("bits"), "must be at most 64, got %v", t.Bits)
 	}
 	v.dtype(t.Compute, k("compute"))
 }
@@ -134,7 +124,7 @@ func (v *validator) dtype(d string, key []string) {
 		return
 	}
 	if !slices.Contains(computeDtypes, d) {
-		v.add(key, "unknown compute dtype %q; valid: %v", d, computeDtypes)
+		v.Add(key, "unknown compute dtype %q; valid: %v", d, computeDtypes)
 	}
 }
 
@@ -158,15 +148,15 @@ func (v *validator) hardware(h Hardware) {
 		v.nonNegative(f.x, k(f.name)...)
 	}
 	if h.MemoryGiB > 0 && h.UsableMemoryGiB > h.MemoryGiB {
-		v.add(k("usable_memory_gib"), "exceeds memory_gib (%v GiB), got %v GiB", h.MemoryGiB, h.UsableMemoryGiB)
+		v.Add(k("usable_memory_gib"), "exceeds memory_gib (%v GiB), got %v GiB", h.MemoryGiB, h.UsableMemoryGiB)
 	}
 	if h.IdlePowerW >= h.PowerLimitW && h.PowerLimitW > 0 {
-		v.add(k("idle_power_w"), "must be below power_limit_w (%v W), got %v W", h.PowerLimitW, h.IdlePowerW)
+		v.Add(k("idle_power_w"), "must be below power_limit_w (%v W), got %v W", h.PowerLimitW, h.IdlePowerW)
 	}
 	if h.ShutdownTempC > 0 && h.SlowdownTempC > h.ShutdownTempC {
-		v.add(k("slowdown_temp_c"), "must not exceed shutdown_temp_c (%v C), got %v C", h.ShutdownTempC, h.SlowdownTempC)
+		v.Add(k("slowdown_temp_c"), "must not exceed shutdown_temp_c (%v C), got %v C", h.ShutdownTempC, h.SlowdownTempC)
 	}
 	if h.MeasuredTFLOPSBF16 > h.TFLOPSBF16 {
-		v.add(k("measured_tflops_bf16"), "must not exceed tflops_bf16 (%v), got %v", h.TFLOPSBF16, h.MeasuredTFLOPSBF16)
+		v.Add(k("measured_tflops_bf16"), "must not exceed tflops_bf16 (%v), got %v", h.TFLOPSBF16, h.MeasuredTFLOPSBF16)
 	}
 }

@@ -1,4 +1,4 @@
-package catalog
+package tomlcheck
 
 import (
 	"strconv"
@@ -23,16 +23,39 @@ type Locator struct {
 // Index returns the path element of the i-th table of an array of tables.
 func Index(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
-// FieldPath joins a key path for people: nodes[1].instances[0].quant.
+// FieldPath joins a key path for people: nodes[1].instances[0].quant. A
+// part that is not a bare TOML key (a model named "qwen3.5") is quoted, as
+// it would be written in the file.
 func FieldPath(key ...string) string {
 	var b strings.Builder
 	for i, k := range key {
-		if i > 0 && !strings.HasPrefix(k, "[") {
+		if strings.HasPrefix(k, "[") {
+			b.WriteString(k)
+			continue
+		}
+		if i > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(k)
+		if bare(k) {
+			b.WriteString(k)
+		} else {
+			b.WriteString(strconv.Quote(k))
+		}
 	}
 	return b.String()
+}
+
+// bare reports whether k may be written unquoted: A-Z a-z 0-9 _ -.
+func bare(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // NewLocator scans TOML source text.
