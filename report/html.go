@@ -12,8 +12,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/chart"
 	"github.com/fleettwin/fleettwin/planner"
-	"github.com/fleettwin/fleettwin/sim"
-	"github.com/fleettwin/fleettwin/tco"
+	"github.com/fleettwin/fleettwin/twin"
 )
 
 //go:embed report.html.tmpl
@@ -37,13 +36,6 @@ func num(v float64, format string) string {
 	return fmt.Sprintf(format, v)
 }
 
-// Simulation is what `fleettwin simulate --json` writes.
-type Simulation struct {
-	sim.Result
-	Throttling []sim.ThrottleCost `json:"throttling,omitempty"`
-	Cost       *tco.Report        `json:"cost"`
-}
-
 type figure struct {
 	Title string
 	SVG   template.HTML
@@ -54,7 +46,7 @@ type pageData struct {
 	Kind    string // plan or simulation
 	Plan    *planner.Result
 	Front   map[int]bool
-	Sim     *Simulation
+	Sim     *twin.Simulation
 	Figures []figure
 }
 
@@ -80,7 +72,7 @@ func WriteHTML(w io.Writer, data []byte) error {
 		}
 		return Plan(w, &r)
 	case probe.Scenario != nil:
-		var s Simulation
+		var s twin.Simulation
 		if err := json.Unmarshal(data, &s); err != nil {
 			return fmt.Errorf("report: simulation: %w", err)
 		}
@@ -105,9 +97,9 @@ func Plan(w io.Writer, r *planner.Result) error {
 	return page.Execute(w, d)
 }
 
-// Sim renders a simulation: per-model latency and SLOs, per-device
+// Sim renders a simulation (what twin.Simulate returns): per-model latency and SLOs, per-device
 // activity, power and heat, and the cost.
-func Sim(w io.Writer, s *Simulation) error {
+func Sim(w io.Writer, s *twin.Simulation) error {
 	d := pageData{Title: "Simulation " + s.Scenario, Kind: "simulation", Sim: s}
 	var labels []string
 	var ys [][]float64

@@ -16,6 +16,7 @@ import (
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
+	"github.com/fleettwin/fleettwin/twin"
 )
 
 func env(t *testing.T) (*catalog.Catalog, perf.ProfileSet) {
@@ -107,7 +108,7 @@ func TestSimulationReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := render(t, Simulation{Result: *res, Cost: cost})
+	doc := render(t, twin.Simulation{Result: res, Cost: cost})
 	if got := doc.Find(`[data-testid=models] tr`).Length() - 1; got != len(res.Models) {
 		t.Errorf("%d model rows, want %d", got, len(res.Models))
 	}

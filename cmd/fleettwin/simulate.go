@@ -18,6 +18,7 @@ import (
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
+	"github.com/fleettwin/fleettwin/twin"
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -80,7 +81,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 
-	opt := sim.Options{}
+	opt := twin.Options{Pace: *pace}
 	dur := sc.Duration.Seconds()
 	prog.start(sc.Name)
 	opt.OnSnapshot = func(s sim.Snapshot) {
@@ -90,9 +91,6 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		prog.update(now, dur, "sim-s")
 	}
-	if *pace > 0 {
-		opt.Pacer = &sim.WallPacer{Start: time.Now(), Speed: *pace}
-	}
 	var reqs *requestWriter
 	if *requestsOut != "" {
 		if reqs, err = newRequestWriter(*requestsOut); err != nil {
@@ -100,20 +98,19 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		opt.OnRequest = reqs.write
 	}
-	res, runErr := sim.Run(ctx, sc, opt)
+	out, runErr := twin.Simulate(ctx, sc, opt)
 	prog.end()
-	if res == nil {
+	var pricing *twin.PricingError
+	var cost *twin.CostError
+	switch {
+	case out == nil:
 		return runErr
+	case errors.As(runErr, &pricing):
+		return runErr
+	case errors.As(runErr, &cost):
+		return cost.Err
 	}
-	out := &simulateOutput{Result: res}
-	if runErr == nil && res.Throttled() {
-		if out.Throttling, err = sim.PriceThrottling(ctx, sc, res); err != nil {
-			return fmt.Errorf("pricing throttling: %w", err)
-		}
-	}
-	if out.Cost, err = tco.Evaluate(sc, res); err != nil {
-		return err
-	}
+	res := out.Result
 	writeSummary(stdout, sc, out)
 	var errs []error
 	if runErr != nil {
@@ -131,14 +128,6 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return errors.Join(errs...)
 }
 
-// simulateOutput is what `simulate --json` writes: the run, what
-// throttling cost it (if it throttled) and what it costs.
-type simulateOutput struct {
-	*sim.Result
-	Throttling []sim.ThrottleCost `json:"throttling,omitempty"`
-	Cost       *tco.Report        `json:"cost"`
-}
-
 func writeJSON(path string, v any) error {
 	b, err := jsonfmt.Marshal(v)
 	if err != nil {
@@ -148,22 +137,10 @@ func writeJSON(path string, v any) error {
 }
 
 func writeSeries(path string, res *sim.Result) error {
-	var b bytesWriter
-	w := csv.NewWriter(&b)
-	w.Write([]string{"node", "t_s", "utilization", "mfu", "mbu", "kv_use", "running", "waiting", "power_w", "temp_c", "clock", "throttled"})
-	for _, s := range res.Series {
-		for i := range s.Utilization {
-			w.Write([]string{s.Node, num(float64(i) * s.BinS), num(s.Utilization[i]), num(s.MFU[i]), num(s.MBU[i]),
-				num(s.KVUse[i]), num(s.Running[i]), num(s.Waiting[i]), num(s.PowerW[i]), num(s.TempC[i]), num(s.Clock[i]), num(s.Throttled[i])})
-		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, b.data, 0o644)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return twin.WriteSeriesCSV(w, res.Series) })
 }
 
+// bytesWriter collects a CSV in memory (writePlanCSV).
 type bytesWriter struct{ data []byte }
 
 func (b *bytesWriter) Write(p []byte) (int, error) { b.data = append(b.data, p...); return len(p), nil }
@@ -276,7 +253,7 @@ func (p *progress) end() {
 	}
 }
 
-func writeSummary(w io.Writer, sc *scenario.Scenario, out *simulateOutput) {
+func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 	r := out.Result
 	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
