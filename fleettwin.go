@@ -3,9 +3,24 @@
 // default performance profiles (profiles/*.toml). Embedding them keeps the
 // binary self-contained, so `fleettwin predict` works from any directory.
 //
-// The code lives in the subpackages: catalog (models, weight formats,
-// hardware), perf (the step-time model and its profiles), fit (least
-// squares), engine (the discrete-event kernel) and cmd/fleettwin.
+// The code lives in the subpackages, floor by floor (docs/architecture.md):
+//
+//   - leaves: engine (the discrete-event kernel), fit (least squares),
+//     power (power and heat), sketch (quantiles), chart (gonum/plot
+//     charts), gguf (the GGUF format), internal/... (atomic writes, JSON
+//     formatting, TOML guard and diagnostics, a test buffer);
+//   - vocabulary: catalog (models, weight formats, hardware), perf (the
+//     step-time model and its profiles), workload (traffic);
+//   - the question: scenario (a fleet and its traffic, resolved), with the
+//     shipped scenario and plan files embedded by scenarios;
+//   - the answer: sim (the simulator), tco (what it costs);
+//   - pipelines: twin (simulate, price throttling, cost), planner (the
+//     cheapest fleet meeting the SLOs), calibrate (measure real servers,
+//     fit and replay profiles, with its clients ollama, openai and
+//     telemetry), randmodel (random-weight models);
+//   - jobs (runs, plans and calibrations on a data directory) and report
+//     (HTML pages);
+//   - edges: web (the dashboard) and cmd/fleettwin (the CLI).
 package fleettwin
 
 import "embed"
