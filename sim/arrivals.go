@@ -1,0 +1,158 @@
+package sim
+
+import (
+	"math/rand/v2"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/workload"
+)
+
+// user is one closed-loop user: it sends its next request a think time
+// after its last one finished.
+type user struct {
+	model int
+}
+
+// modelState is a served model's arrivals, length and class samplers,
+// random streams and results, and the instances that serve it.
+type modelState struct {
+	idx       int
+	spec      scenario.Model
+	instances []int
+	arrivals  workload.ArrivalProcess // nil for closed loop and trace
+	trace     int                     // next trace record
+	inLen     *workload.LengthSampler
+	outLen    *workload.LengthSampler
+	classes   *workload.ClassPicker
+	prio      []int
+	rngArr    *rand.Rand
+	rngLen    *rand.Rand
+	rngClass  *rand.Rand
+	rngRoute  *rand.Rand
+	rngThink  *rand.Rand
+	rr        int
+	stats     *modelStats
+}
+
+// scheduleArrival schedules a model's next open-loop or trace arrival.
+func (s *simulator) scheduleArrival(m *modelState, now engine.Time) {
+	var at engine.Time
+	switch m.spec.Workload.Arrival.Process {
+	case "closed":
+		return
+	case "trace":
+		if m.trace >= len(m.spec.Trace) {
+			return
+		}
+		at = engine.FromSeconds(m.spec.Trace[m.trace].ArrivalS)
+	default:
+		var ok bool
+		at, ok = m.arrivals.Next(m.rngArr, now)
+		if !ok {
+			return
+		}
+	}
+	if at < s.sc.Duration {
+		s.sim.Schedule(max(at, now), event{kind: evArrival, target: int32(m.idx)})
+	}
+}
+
+// arrive creates a request for model m and routes it.
+func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
+	var input, output, class int
+	if m.spec.Workload.Arrival.Process == "trace" {
+		rec := m.spec.Trace[m.trace]
+		m.trace++
+		input, output = rec.InputTokens, rec.OutputTokens
+		class = m.classIndex(rec.Class)
+	} else {
+		input, output = m.inLen.Sample(m.rngLen), m.outLen.Sample(m.rngLen)
+		class = m.classes.Pick(m.rngClass)
+	}
+	// Scenarios bound lengths to workload.MaxTokens; clamping here too keeps
+	// every int32 token sum (prompt + output + cached context) far from
+	// overflow whatever a caller built in code.
+	input, output = min(max(input, 1), workload.MaxTokens), min(max(output, 1), workload.MaxTokens)
+	id := s.alloc()
+	r := &s.reqs[id]
+	*r = request{model: int32(m.idx), class: int32(class), user: userIdx, arrival: now, admitted: -1, first: -1,
+		input: int32(input), output: int32(output), prompt: int32(input), seq: s.seq, counted: now >= s.sc.Warmup}
+	s.seq++
+	if r.counted {
+		s.advanceLittle(now)
+		s.inSystem++
+		s.arrivals++
+		m.stats.arrived++
+	}
+	in := s.insts[s.route(m)]
+	r.instance = int32(in.idx)
+	d := s.devs[in.node]
+	d.advance(now, s.insts)
+	if !in.canEverFit(r) {
+		s.finish(in, id, now, true)
+		return
+	}
+	in.enqueue(id)
+	d.waiting++
+	if !in.busy {
+		s.startWork(in, now)
+	} else if in.seg.decode && in.seg.steps > 1 && s.admissible(in) {
+		s.truncate(in, now)
+	}
+}
+
+func (m *modelState) classIndex(name string) int {
+	for i, c := range m.spec.Classes {
+		if c.Name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+func (s *simulator) alloc() int32 {
+	if n := len(s.free); n > 0 {
+		id := s.free[n-1]
+		s.free = s.free[:n-1]
+		return id
+	}
+	s.reqs = append(s.reqs, request{})
+	return int32(len(s.reqs) - 1)
+}
+
+// finish records a completed or rejected request and frees it.
+func (s *simulator) finish(in *instance, id int32, now engine.Time, rejected bool) {
+	r := &s.reqs[id]
+	m := s.models[r.model]
+	if !rejected {
+		in.outstanding--
+	}
+	if r.counted {
+		s.advanceLittle(now)
+		s.inSystem--
+		s.sojourn += (now - r.arrival).Seconds()
+		rec := m.stats.record(r, now, rejected, in.idx)
+		if s.opt.OnRequest != nil {
+			s.opt.OnRequest(rec)
+		}
+	}
+	if r.user >= 0 {
+		think := m.spec.Workload.Arrival.ThinkS
+		at := now
+		if think > 0 {
+			at += engine.FromSeconds(engine.Exponential(m.rngThink, think))
+		}
+		if at < s.sc.Duration {
+			s.sim.Schedule(at, event{kind: evUser, target: r.user})
+		}
+	}
+	s.free = append(s.free, id)
+}
+
+func (s *simulator) advanceLittle(now engine.Time) {
+	if now > s.littleLast {
+		s.littleArea += float64(s.inSystem) * (now - s.littleLast).Seconds()
+		s.littleLast = now
+	}
+}

@@ -1,0 +1,270 @@
+package sim
+
+import (
+	"container/heap"
+	"math"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// admissible reports whether the head of the waiting queue could join the
+// batch at the next step.
+func (s *simulator) admissible(in *instance) bool {
+	if len(in.waiting.ids) == 0 || len(in.running) >= in.cfg.MaxSeqs {
+		return false
+	}
+	head := &s.reqs[in.waiting.ids[0]]
+	budget := in.cfg.MaxBatchedTokens - len(in.running)
+	if budget <= 0 {
+		return false
+	}
+	chunk := min(int(head.prompt), budget, in.cfg.ChunkTokens)
+	if !in.cfg.ChunkedPrefill {
+		if int(head.prompt) > in.cfg.MaxBatchedTokens {
+			return false
+		}
+		chunk = int(head.prompt)
+	}
+	return blocksFor(int32(chunk), int32(in.cfg.BlockTokens)) <= s.freeBlocks(in)
+}
+
+// startWork plans the instance's next segment if it is idle and has work.
+func (s *simulator) startWork(in *instance, now engine.Time) {
+	if in.busy {
+		return
+	}
+	bt := int32(in.cfg.BlockTokens)
+	for {
+		// Blocks the decode tokens of the next step need; preempt the
+		// lowest-priority, latest request until they fit.
+		var need int64
+		decodes := 0
+		for _, id := range in.running {
+			r := &s.reqs[id]
+			if r.decoding() {
+				decodes++
+				need += blocksFor(r.context+1, bt) - blocksFor(r.context, bt)
+			}
+		}
+		if need > s.freeBlocks(in) && len(in.running) > 0 {
+			s.preempt(in, now)
+			continue
+		}
+		prefillStep := in.cfg.ChunkedPrefill || decodes == 0 || s.admissible(in)
+		var b perf.Batch
+		in.seg = segment{prefill: in.seg.prefill[:0], decodes: in.cfg.ChunkedPrefill || !prefillStep}
+		budget := in.cfg.MaxBatchedTokens
+		if in.seg.decodes {
+			for _, id := range in.running {
+				if r := &s.reqs[id]; r.decoding() {
+					b.AddDecode(int(r.context))
+					budget--
+				}
+			}
+			s.takeBlocks(in, need)
+		}
+		if prefillStep {
+			// Continue prefills already running (chunked prefill only).
+			for _, id := range in.running {
+				r := &s.reqs[id]
+				if r.decoding() || budget <= 0 {
+					continue
+				}
+				n := min(r.prompt-r.prefilled, int32(budget), int32(in.cfg.ChunkTokens))
+				nb := blocksFor(r.context+n, bt) - blocksFor(r.context, bt)
+				if nb > s.freeBlocks(in) {
+					continue
+				}
+				s.takeBlocks(in, nb)
+				b.AddPrefill(int(n), int(r.context))
+				in.seg.prefill = append(in.seg.prefill, prefillChunk{id: id, n: n})
+				budget -= int(n)
+			}
+			// Admit from the waiting queue.
+			for len(in.waiting.ids) > 0 && len(in.running) < in.cfg.MaxSeqs && budget > 0 {
+				id := in.waiting.ids[0]
+				r := &s.reqs[id]
+				n := min(r.prompt, int32(budget), int32(in.cfg.ChunkTokens))
+				if !in.cfg.ChunkedPrefill && r.prompt > int32(budget) {
+					break
+				}
+				nb := blocksFor(n, bt)
+				if nb > s.freeBlocks(in) {
+					break
+				}
+				heap.Pop(&in.waiting)
+				s.devs[in.node].waiting--
+				s.takeBlocks(in, nb)
+				in.running = append(in.running, id)
+				if r.admitted < 0 {
+					r.admitted = now
+				}
+				b.AddPrefill(int(n), 0)
+				in.seg.prefill = append(in.seg.prefill, prefillChunk{id: id, n: n})
+				budget -= int(n)
+			}
+		}
+		if b.Tokens() == 0 {
+			if d := s.devs[in.node]; len(in.running) > 0 && (!d.node.DynamicMemory || len(d.busy) == 0) {
+				// Every running request waits for KV blocks for its next
+				// prefill chunk and no neighbour will free any (its pool is
+				// its own, or nothing else runs): preempt to make room, as
+				// vLLM does.
+				s.preempt(in, now)
+				continue
+			}
+			return // idle until something completes, frees blocks or arrives
+		}
+		if b.PrefillTokens > 0 || decodes == 0 {
+			c := in.cost.Step(b)
+			in.seg.run = decodeRun{c0: c.Compute, m0: c.Memory, o: c.Overhead, f0: c.FLOPs, b0: c.Bytes}
+			in.seg.steps = 1
+		} else {
+			s.planDecodeRun(in, b)
+		}
+		s.devs[in.node].start(s, in, now)
+		return
+	}
+}
+
+// planDecodeRun sizes a decode-only run: until the first request finishes,
+// or as far as free KV blocks reach, whichever is first.
+func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
+	bt := int32(in.cfg.BlockTokens)
+	// Requests part-way through their prefill (waiting for blocks for their
+	// next chunk) take no part in a decode run.
+	k := int32(math.MaxInt32)
+	var second perf.Batch
+	for _, id := range in.running {
+		if r := &s.reqs[id]; r.decoding() {
+			k = min(k, r.output-r.generated)
+			second.AddDecode(int(r.context) + 1)
+		}
+	}
+	// The first step's blocks are taken; reserve the rest of the run.
+	extra := func(j int32) int64 {
+		var n int64
+		for _, id := range in.running {
+			if r := &s.reqs[id]; r.decoding() {
+				n += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
+			}
+		}
+		return n
+	}
+	free := s.freeBlocks(in)
+	if k > 1 && extra(k) > free {
+		lo, hi := int32(1), k // extra(lo) <= free < extra(hi)
+		for hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			if extra(mid) <= free {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		k = lo
+	}
+	s.takeBlocks(in, extra(k))
+	in.seg.run = newDecodeRun(in.cost.Step(first), in.cost.Step(second))
+	in.seg.steps = int(k)
+	in.seg.decode = true
+}
+
+// truncate cuts a running decode run short at the end of the step in
+// progress, so a newly admissible request joins at the next step.
+func (s *simulator) truncate(in *instance, now engine.Time) {
+	seg := &in.seg
+	done := seg.progress + (now-seg.updated).Seconds()/seg.slowdown
+	// The step in progress finishes, and so does every step that starts
+	// before the request has reached the engine (its admission lag).
+	lag := s.devs[in.node].node.Profile.AdmissionLagS / seg.slowdown
+	j := seg.run.stepsWithin(done+lag, seg.steps)
+	if j >= seg.steps {
+		return
+	}
+	bt := int32(in.cfg.BlockTokens)
+	var release int64
+	for _, id := range in.running {
+		if r := &s.reqs[id]; r.decoding() {
+			release += blocksFor(r.context+int32(seg.steps), bt) - blocksFor(r.context+int32(j), bt)
+		}
+	}
+	d := s.devs[in.node]
+	d.advance(now, s.insts)
+	s.takeBlocks(in, -release)
+	seg.steps = j
+	seg.plan()
+	d.reshare(s, now)
+}
+
+// endSegment applies a finished segment's tokens and plans the next one.
+func (s *simulator) endSegment(in *instance, now engine.Time) {
+	d := s.devs[in.node]
+	d.advance(now, s.insts)
+	d.stop(in)
+	seg := &in.seg
+	wall := (now - seg.start).Seconds()
+	m := s.models[in.model]
+	steps := int32(seg.steps)
+	decodes := 0
+	for _, id := range in.running {
+		r := &s.reqs[id]
+		if seg.decodes && r.decoding() {
+			decodes++
+			r.generated += steps
+			r.context += steps
+		}
+	}
+	if decodes > 0 && now >= s.sc.Warmup {
+		m.stats.itl.AddWeighted(wall/float64(steps), float64(decodes)*float64(steps))
+	}
+	if now >= s.sc.Warmup {
+		var prompt float64
+		for _, c := range seg.prefill {
+			prompt += float64(c.n)
+		}
+		gen := float64(decodes) * float64(steps)
+		if prompt+gen > 0 {
+			in.prefillSec += wall * prompt / (prompt + gen)
+			in.decodeSec += wall * gen / (prompt + gen)
+		}
+	}
+	for _, c := range seg.prefill {
+		r := &s.reqs[c.id]
+		r.prefilled += c.n
+		r.context += c.n
+		if r.decoding() {
+			r.generated++ // the prefill's last position yields a token
+			if r.first < 0 {
+				r.first = now
+			}
+		}
+	}
+	// Completions, keeping the running order of the rest.
+	kept := in.running[:0]
+	var done []int32
+	for _, id := range in.running {
+		if r := &s.reqs[id]; r.generated >= r.output {
+			done = append(done, id)
+		} else {
+			kept = append(kept, id)
+		}
+	}
+	in.running = kept
+	for _, id := range done {
+		s.takeBlocks(in, -blocksFor(s.reqs[id].context, int32(in.cfg.BlockTokens)))
+		s.finish(in, id, now, false)
+	}
+	d.reshare(s, now)
+	s.startWork(in, now)
+	if d.node.DynamicMemory && len(done) > 0 {
+		// Blocks went back to the shared pool: idle neighbours that were
+		// waiting for them may run now.
+		for _, i := range d.insts {
+			if o := s.insts[i]; !o.busy && o.outstanding > 0 {
+				s.startWork(o, now)
+			}
+		}
+	}
+}

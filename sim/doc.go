@@ -1,0 +1,90 @@
+// Package sim is fleettwin's digital twin: a deterministic discrete-event
+// simulation of LLM serving on a fleet, built on engine and perf.
+//
+// Each model instance does vLLM-style continuous batching: a waiting queue
+// (by priority class, then arrival), admission bounded by max sequences, the
+// per-step token budget and free KV blocks, chunked prefill mixing prompt
+// chunks with decode tokens, and preemption by recompute when KV blocks run
+// out. Instances on one device share its memory (fixed shares or one pool)
+// and its compute and bandwidth: while several are busy each runs slower by
+// max(1, Σ compute demand, Σ memory demand) + interference × (busy − 1),
+// which is exactly 1 for a lone instance.
+//
+// A batch whose composition does not change (decode only, no admission, no
+// completion) advances many steps in one event, in closed form, so events
+// scale with arrivals and completions rather than with tokens.
+//
+// The package does no I/O and reads no clock: pacing to real time and
+// writing records happen through Options, at the caller's edge.
+//
+// # Reading guide
+//
+// Start with [Run] in sim.go, then follow one request through the files
+// below in the order the events meet it.
+//
+//   - sim.go: the event loop. [Options], the event kinds, the simulator's
+//     state, newSimulator (one modelState per served model, one device per
+//     node, one instance per model on a node), the run loop that advances
+//     the engine one snapshot window at a time, and handle, which
+//     dispatches every event. The governors' control loop (armControl,
+//     sleepControl, evControl) is here too.
+//   - arrivals.go: where requests come from and go to. scheduleArrival
+//     draws a model's next open-loop or trace arrival; arrive samples the
+//     lengths and class, routes the request and wakes the instance;
+//     finish records a completed or rejected request and, for a
+//     closed-loop user, schedules its next request after the think time.
+//   - route.go: the routers (round-robin, power-of-two, least-outstanding).
+//   - batch.go: continuous batching. startWork plans an idle instance's
+//     next segment (decode tokens, prefill chunks, admissions), using
+//     planDecodeRun for a run of identical decode steps; truncate cuts a
+//     run short when a new request becomes admissible; endSegment applies
+//     a finished segment's tokens, completes requests and plans again.
+//   - kv.go: KV blocks (free, take, return, whether a request can ever
+//     fit) and preemption by recompute.
+//   - instance.go: the per-request and per-instance state: request,
+//     waitQueue, segment, instance, blocksFor.
+//   - run_cost.go: decodeRun, the closed-form cost of k decode steps that
+//     lets one event stand for many steps.
+//   - device.go: a device shared by instances: contention (reshare), clock
+//     governors (power cap, temperature), and the integrals behind every
+//     device figure and time series.
+//   - stats.go, results.go: per-request records, latency sketches, and the
+//     [Result] a run returns.
+//   - throttle.go: [PriceThrottling], the rerun at full clock that prices
+//     throttling. replicas.go: [RunReplicas] and its confidence intervals.
+//
+// # The life of a request
+//
+// An evArrival (open loop, trace) or evUser (closed loop) event calls
+// arrive: the request gets its lengths and class from the model's own
+// random streams, is routed to an instance and joins its waiting queue (or
+// is rejected at once if it could never fit an empty instance). If the
+// instance is idle, startWork admits it into a segment and the device
+// schedules the segment's end (evSegmentEnd); if the instance is in a
+// decode run that the request could join, truncate ends the run after the
+// step in progress. At evSegmentEnd, endSegment adds the segment's tokens:
+// a request whose prompt is all prefilled yields its first token, then one
+// per decode step; when it has generated its output its KV blocks return
+// and finish records it. When blocks run out, preempt evicts the
+// lowest-priority, latest request, which rejoins the queue in its original
+// place and recomputes its context. evSnapshot, evControl, evArm and
+// evWarmup move no request: they report, govern the clocks and mark the
+// end of warm-up.
+//
+// # Invariants
+//
+//   - Deterministic: a scenario and its seed give the same result, byte
+//     for byte. Every random draw comes from a named engine.Streams stream
+//     (arrivals/, lengths/, classes/, router/, think/ per model), so adding
+//     a draw in one place does not shift the others, and events at the
+//     same time run in the order they were scheduled.
+//   - No wall clock and no I/O: time is engine.Time, simulated
+//     nanoseconds. Pacing to real time (Options.Pacer) and writing
+//     records (Options.OnRequest, Options.OnSnapshot) are the caller's.
+//   - Independent of GOMAXPROCS: one run is one goroutine; RunReplicas
+//     runs replicas in parallel but each has its own simulator and the
+//     results come back in replica order, so the output is the same on
+//     any number of cores.
+//   - Conservation: Little's law holds to rounding on every run (see
+//     [LittleCheck]), and a device never holds more KV blocks than it has.
+package sim

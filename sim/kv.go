@@ -1,0 +1,56 @@
+package sim
+
+import (
+	"container/heap"
+
+	"github.com/fleettwin/fleettwin/engine"
+)
+
+// canEverFit reports whether the request could run on an empty instance.
+func (in *instance) canEverFit(r *request) bool {
+	if !in.cfg.ChunkedPrefill && int(r.input) > in.cfg.MaxBatchedTokens {
+		return false
+	}
+	return blocksFor(r.input+r.output, int32(in.cfg.BlockTokens)) <= in.blocksTotal
+}
+
+// freeBlocks is how many KV blocks the instance can still take.
+func (s *simulator) freeBlocks(in *instance) int64 {
+	d := s.devs[in.node]
+	if d.node.DynamicMemory {
+		return int64((d.kvCapacity - d.kvUsed) / in.blockKV)
+	}
+	return in.blocksTotal - in.blocksUsed
+}
+
+// takeBlocks takes (or, negative, returns) KV blocks. Callers check
+// freeBlocks first; the peak is kept so tests can hold them to it.
+func (s *simulator) takeBlocks(in *instance, n int64) {
+	in.blocksUsed += n
+	d := s.devs[in.node]
+	d.kvUsed += float64(n) * in.blockKV
+	d.kvPeak = max(d.kvPeak, d.kvUsed)
+}
+
+// preempt evicts the running request that the scheduler values least (lowest
+// priority, then latest arrival); it will recompute its KV cache later.
+func (s *simulator) preempt(in *instance, now engine.Time) {
+	victim := 0
+	for i, id := range in.running {
+		a, b := &s.reqs[id], &s.reqs[in.running[victim]]
+		pa, pb := in.waiting.prio[a.class], in.waiting.prio[b.class]
+		if pa > pb || pa == pb && a.seq > b.seq {
+			victim = i
+		}
+	}
+	id := in.running[victim]
+	in.running = append(in.running[:victim], in.running[victim+1:]...)
+	r := &s.reqs[id]
+	s.takeBlocks(in, -blocksFor(r.context, int32(in.cfg.BlockTokens)))
+	r.prompt = r.input + r.generated
+	r.prefilled, r.context = 0, 0
+	r.preemptions++
+	s.models[r.model].stats.preemptions++
+	heap.Push(&in.waiting, id)
+	s.devs[in.node].waiting++
+}
