@@ -130,9 +130,6 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-// Exited is closed when the server process has ended.
-func (s *Server) Exited() <-chan struct{} { return s.done }
-
 // Version is the server's reported version.
 func (s *Server) Version(ctx context.Context) (string, error) {
 	var v struct {
