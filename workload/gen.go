@@ -27,11 +27,11 @@ func NewLengthSampler(l Lengths, empirical []WeightedValue) (*LengthSampler, err
 	}
 	s := &LengthSampler{l: l, lo: max(1, l.Min), hi: l.Max}
 	switch l.Dist {
-	case "lognormal":
+	case Lognormal:
 		s.mu, s.sigma = engine.LogNormalParams(l.Mean, l.Stddev)
-	case "exponential":
+	case Exponential:
 		s.p = 1 / l.Mean
-	case "empirical":
+	case Empirical:
 		if len(empirical) == 0 {
 			return nil, fmt.Errorf("empirical lengths: no values")
 		}
@@ -49,13 +49,13 @@ func NewLengthSampler(l Lengths, empirical []WeightedValue) (*LengthSampler, err
 func (s *LengthSampler) Sample(r *rand.Rand) int {
 	var x float64
 	switch s.l.Dist {
-	case "fixed":
+	case Fixed:
 		x = float64(s.l.Value)
-	case "uniform":
+	case Uniform:
 		return s.lo + r.IntN(s.hi-s.lo+1)
-	case "lognormal":
+	case Lognormal:
 		x = engine.LogNormal(r, s.mu, s.sigma)
-	case "exponential":
+	case Exponential:
 		// Geometric on {1, 2, ...} with mean 1/p: the discrete exponential,
 		// exact mean, memoryless like the continuous one.
 		if s.p >= 1 {
@@ -63,7 +63,7 @@ func (s *LengthSampler) Sample(r *rand.Rand) int {
 		}
 		u := 1 - r.Float64() // (0, 1]
 		x = math.Ceil(math.Log(u) / math.Log1p(-s.p))
-	case "empirical":
+	case Empirical:
 		i, _ := slices.BinarySearch(s.cum, r.Float64()*s.cum[len(s.cum)-1])
 		x = s.values[min(i, len(s.values)-1)]
 	}
@@ -95,13 +95,13 @@ func NewArrivalProcess(a Arrival, _ []TraceRecord) (ArrivalProcess, error) {
 		return nil, errs[0]
 	}
 	switch a.Process {
-	case "poisson":
+	case Poisson:
 		p := &poisson{rate: a.Rate, diurnal: a.Diurnal}
 		for _, m := range a.Diurnal {
 			p.peak = math.Max(p.peak, m)
 		}
 		return p, nil
-	case "gamma":
+	case Gamma:
 		return &gamma{rate: a.Rate, shape: 1 / (a.CV * a.CV), diurnal: a.Diurnal}, nil
 	}
 	return nil, fmt.Errorf("arrival process %q is not open-loop", a.Process)

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
 // Spec is one served model's traffic.
@@ -28,7 +30,7 @@ type Spec struct {
 type Arrival struct {
 	// Process is poisson, gamma, closed (a fixed number of users, each
 	// sending its next request when the previous completes) or trace.
-	Process string  `toml:"process"`
+	Process Process `toml:"process"`
 	Rate    float64 `toml:"rate,omitempty"` // requests/s (poisson, gamma)
 	// CV is the coefficient of variation of gamma inter-arrival times:
 	// 1 is Poisson, above 1 burstier.
@@ -45,7 +47,7 @@ type Arrival struct {
 // Lengths is a distribution of token counts. Samples are rounded and then
 // clamped to [max(1, Min), Max] (Max 0: no cap).
 type Lengths struct {
-	Dist   string  `toml:"dist"`             // fixed, uniform, lognormal, exponential, empirical
+	Dist   Dist    `toml:"dist"`             // one of Dists
 	Value  int     `toml:"value,omitempty"`  // fixed
 	Min    int     `toml:"min,omitempty"`    // uniform lower bound; a floor for any dist
 	Max    int     `toml:"max,omitempty"`    // uniform upper bound; a cap for any dist
@@ -88,7 +90,26 @@ const (
 	MaxDiurnal = 1000
 )
 
-// Validate reports every problem in the spec, each as "field: message".
+// FieldError is one problem of a spec: the dotted field under the spec
+// (arrival.rate, classes.0.share), what kind of problem it is and what is
+// wrong. It prints as "field: message"; a reader of the spec's file (the
+// scenario) locates it under its own key and keeps the kind, so callers
+// test a kind rather than a message.
+type FieldError struct {
+	Field string
+	Kind  tomlcheck.Kind
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// fieldError is a FieldError with a formatted message.
+func fieldError(kind tomlcheck.Kind, field, format string, args ...any) error {
+	return &FieldError{Field: field, Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports every problem in the spec, each a *FieldError joined
+// with errors.Join.
 func (s Spec) Validate() error {
 	errs := s.Arrival.validate()
 	errs = append(errs, s.Input.validate("input")...)
@@ -98,18 +119,18 @@ func (s Spec) Validate() error {
 		names := map[string]bool{}
 		for i, c := range s.Classes {
 			if c.Name == "" {
-				errs = append(errs, fmt.Errorf("classes.%d.name: required field is missing", i))
+				errs = append(errs, fieldError(tomlcheck.Missing, fmt.Sprintf("classes.%d.name", i), "required field is missing"))
 			} else if names[c.Name] {
-				errs = append(errs, fmt.Errorf("classes.%d.name: duplicate class %q", i, c.Name))
+				errs = append(errs, fieldError(tomlcheck.Invalid, fmt.Sprintf("classes.%d.name", i), "duplicate class %q", c.Name))
 			}
 			names[c.Name] = true
 			if !(c.Share > 0 && c.Share <= 1) {
-				errs = append(errs, fmt.Errorf("classes.%d.share: must be in (0, 1], got %v", i, c.Share))
+				errs = append(errs, fieldError(tomlcheck.OutOfRange, fmt.Sprintf("classes.%d.share", i), "must be in (0, 1], got %v", c.Share))
 			}
 			sum += c.Share
 		}
 		if math.Abs(sum-1) > 1e-9 {
-			errs = append(errs, fmt.Errorf("classes: shares must sum to 1, got %v", sum))
+			errs = append(errs, fieldError(tomlcheck.OutOfRange, "classes", "shares must sum to 1, got %v", sum))
 		}
 	}
 	return errors.Join(errs...)
@@ -117,92 +138,96 @@ func (s Spec) Validate() error {
 
 func (a Arrival) validate() []error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("arrival."+field+": "+format, args...))
+	bad := func(kind tomlcheck.Kind, field, format string, args ...any) {
+		errs = append(errs, fieldError(kind, "arrival."+field, format, args...))
+	}
+	if !a.Process.Valid() {
+		bad(tomlcheck.Invalid, "process", "unknown process %q; valid: %s", a.Process, Join(Processes))
+		return errs
 	}
 	switch a.Process {
-	case "poisson", "gamma":
+	case Poisson, Gamma:
 		if !(a.Rate > 0) || math.IsInf(a.Rate, 0) {
-			bad("rate", "must be positive for process %q, got %v", a.Process, a.Rate)
+			bad(tomlcheck.OutOfRange, "rate", "must be positive for process %q, got %v", a.Process, a.Rate)
 		} else if a.Rate > MaxRate {
-			bad("rate", "must be at most %g requests/s (a limit on the work one simulation may ask for), got %v", float64(MaxRate), a.Rate)
+			bad(tomlcheck.OutOfRange, "rate", "must be at most %g requests/s (a limit on the work one simulation may ask for), got %v", float64(MaxRate), a.Rate)
 		}
-		if a.Process == "gamma" && !(a.CV > 0 && a.CV < 100) {
-			bad("cv", "must be in (0, 100) for process \"gamma\", got %v", a.CV)
+		if a.Process == Gamma && !(a.CV > 0 && a.CV < 100) {
+			bad(tomlcheck.OutOfRange, "cv", "must be in (0, 100) for process \"gamma\", got %v", a.CV)
 		}
 		if len(a.Diurnal) > 0 {
 			if len(a.Diurnal) != 24 {
-				bad("diurnal", "want 24 hourly multipliers, got %d", len(a.Diurnal))
+				bad(tomlcheck.Invalid, "diurnal", "want 24 hourly multipliers, got %d", len(a.Diurnal))
 			}
 			peak := 0.0
 			for i, m := range a.Diurnal {
 				if !(m >= 0) || math.IsInf(m, 0) {
-					bad("diurnal", "multiplier %d must not be negative, got %v", i, m)
+					bad(tomlcheck.OutOfRange, "diurnal", "multiplier %d must not be negative, got %v", i, m)
 				} else if m > MaxDiurnal {
-					bad("diurnal", "multiplier %d must be at most %d, got %v", i, MaxDiurnal, m)
+					bad(tomlcheck.OutOfRange, "diurnal", "multiplier %d must be at most %d, got %v", i, MaxDiurnal, m)
 				}
 				peak = math.Max(peak, m)
 			}
 			if peak == 0 {
-				bad("diurnal", "at least one multiplier must be positive")
+				bad(tomlcheck.OutOfRange, "diurnal", "at least one multiplier must be positive")
 			}
 		}
-	case "closed":
+	case Closed:
 		if a.Concurrency < 1 || a.Concurrency > MaxConcurrency {
-			bad("concurrency", "must be between 1 and %d for process \"closed\", got %d", MaxConcurrency, a.Concurrency)
+			bad(tomlcheck.OutOfRange, "concurrency", "must be between 1 and %d for process \"closed\", got %d", MaxConcurrency, a.Concurrency)
 		}
 		if !(a.ThinkS >= 0 && a.ThinkS <= MaxThinkS) {
-			bad("think_s", "must be between 0 and %d s, got %v", MaxThinkS, a.ThinkS)
+			bad(tomlcheck.OutOfRange, "think_s", "must be between 0 and %d s, got %v", MaxThinkS, a.ThinkS)
 		}
-	case "trace":
+	case Trace:
 		if a.Trace == "" {
-			bad("trace", "required for process \"trace\"")
+			bad(tomlcheck.Missing, "trace", "required for process \"trace\"")
 		}
-	default:
-		bad("process", "unknown process %q; valid: poisson, gamma, closed, trace", a.Process)
 	}
 	return errs
 }
 
 func (l Lengths) validate(field string) []error {
 	var errs []error
-	bad := func(f, format string, args ...any) {
-		errs = append(errs, fmt.Errorf(field+"."+f+": "+format, args...))
+	bad := func(kind tomlcheck.Kind, f, format string, args ...any) {
+		errs = append(errs, fieldError(kind, field+"."+f, format, args...))
 	}
 	if l.Min < 0 || l.Min > MaxTokens {
-		bad("min", "must be between 0 and %d tokens, got %d", MaxTokens, l.Min)
+		bad(tomlcheck.OutOfRange, "min", "must be between 0 and %d tokens, got %d", MaxTokens, l.Min)
 	}
 	if l.Max > MaxTokens {
-		bad("max", "must be at most %d tokens, got %d", MaxTokens, l.Max)
+		bad(tomlcheck.OutOfRange, "max", "must be at most %d tokens, got %d", MaxTokens, l.Max)
 	}
 	if l.Max < 0 || l.Max > 0 && l.Max < l.Min {
-		bad("max", "must be 0 (no cap) or at least min (%d), got %d", l.Min, l.Max)
+		bad(tomlcheck.OutOfRange, "max", "must be 0 (no cap) or at least min (%d), got %d", l.Min, l.Max)
+	}
+	if !l.Dist.Valid() {
+		bad(tomlcheck.Invalid, "dist", "unknown distribution %q; valid: %s", l.Dist, Join(Dists))
+		return errs
 	}
 	switch l.Dist {
-	case "fixed":
+	case Fixed:
 		if l.Value < 1 || l.Value > MaxTokens {
-			bad("value", "must be between 1 and %d tokens, got %d", MaxTokens, l.Value)
+			bad(tomlcheck.OutOfRange, "value", "must be between 1 and %d tokens, got %d", MaxTokens, l.Value)
 		}
-	case "uniform":
+	case Uniform:
 		if l.Max < 1 {
-			bad("max", "required for dist \"uniform\"")
+			bad(tomlcheck.Missing, "max", "required for dist \"uniform\"")
 		}
-	case "lognormal":
+	case Lognormal:
 		if !(l.Mean > 0) || !(l.Stddev > 0) {
-			bad("mean", "lognormal needs mean > 0 and stddev > 0, got %v and %v", l.Mean, l.Stddev)
+			bad(tomlcheck.OutOfRange, "mean", "lognormal needs mean > 0 and stddev > 0, got %v and %v", l.Mean, l.Stddev)
 		} else if !(l.Mean <= MaxTokens && l.Stddev <= MaxTokens) {
-			bad("mean", "lognormal mean and stddev must be at most %d tokens, got %v and %v", MaxTokens, l.Mean, l.Stddev)
+			bad(tomlcheck.OutOfRange, "mean", "lognormal mean and stddev must be at most %d tokens, got %v and %v", MaxTokens, l.Mean, l.Stddev)
 		}
-	case "exponential":
+	case Exponential:
 		if !(l.Mean >= 1 && l.Mean <= MaxTokens) {
-			bad("mean", "must be between 1 and %d tokens, got %v", MaxTokens, l.Mean)
+			bad(tomlcheck.OutOfRange, "mean", "must be between 1 and %d tokens, got %v", MaxTokens, l.Mean)
 		}
-	case "empirical":
+	case Empirical:
 		if l.File == "" {
-			bad("file", "required for dist \"empirical\"")
+			bad(tomlcheck.Missing, "file", "required for dist \"empirical\"")
 		}
-	default:
-		bad("dist", "unknown distribution %q; valid: fixed, uniform, lognormal, exponential, empirical", l.Dist)
 	}
 	return errs
 }
