@@ -2,15 +2,10 @@ package planner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
-	"strings"
 
-	"github.com/fleettwin/fleettwin/catalog"
-	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
@@ -28,20 +23,6 @@ const (
 	ReasonCostly    = "costly"    // cannot cost less than max_cost_ratio times the cheapest feasible one
 	ReasonInvalid   = "invalid"   // the configuration does not resolve (named in the detail)
 )
-
-// Bounds are what the planner knows of a group or candidate before
-// simulating it: each is a true bound, never an estimate, so pruning on them
-// can never drop the answer.
-type Bounds struct {
-	// MinNodes is the fewest nodes whose compute and bandwidth could carry
-	// the design load even at the best batching the settings allow.
-	MinNodes int `json:"min_nodes"`
-	// USDPerHour is the cost of MinNodes nodes standing idle.
-	USDPerHour float64 `json:"usd_per_hour"`
-	// TPOTS is the time of one decode step of a lone request at full
-	// clock: no configuration's p95 TPOT can beat it.
-	TPOTS float64 `json:"tpot_s"`
-}
 
 // ModelMetrics is one served model's latency in a simulated configuration.
 type ModelMetrics struct {
@@ -96,10 +77,6 @@ type GroupOutcome struct {
 	Trials   []Trial  `json:"trials,omitempty"`
 	Metrics  *Metrics `json:"metrics,omitempty"`
 }
-
-// tpotBoundShare keeps the TPOT bound below any percentile the simulator
-// can report for it: its quantile sketch is within 1% of the truth.
-const tpotBoundShare = 0.98
 
 // designFile is the scenario of one node group of n nodes at the design
 // load: each model's peak diurnal rate times the growth, held for the
@@ -157,161 +134,32 @@ func (p *Plan) nodeGroup(name string, g group, nodes int) scenario.NodeGroup {
 	return ng
 }
 
-// analyze resolves one node of the group and derives its bounds, or says
-// why the group can never work.
-func (p *Plan) analyze(g group) (Bounds, string, string) {
-	sc, err := scenario.Resolve(g.key(), p.designFile(g, 1, p.File.Seed), p.cat, p.profiles, p.files)
-	if err != nil {
-		if isMemoryError(err) {
-			return Bounds{}, ReasonMemory, err.Error()
-		}
-		return Bounds{}, ReasonInvalid, err.Error()
-	}
-	node := sc.Nodes[0]
-	var b Bounds
-	var computeS, memoryS float64 // device-seconds per second the load needs
-	var weights float64
-	for _, in := range node.Instances {
-		weights += in.WeightBytes
-	}
-	for _, in := range node.Instances {
-		m := sc.Models[in.Model]
-		sm, err := perf.NewStepModel(node.Hardware, in.Deploy, node.Profile)
-		if err != nil {
-			return Bounds{}, ReasonInvalid, err.Error()
-		}
-		meanIn, minIn, maxIn := lengthStats(m.Workload.Input, m.InputDist)
-		meanOut, _, maxOut := lengthStats(m.Workload.Output, m.OutputDist)
-		if maxIn > 0 && maxOut > 0 {
-			kv := float64(maxIn+maxOut) * in.Deploy.Model.KVBytesPerToken(in.Deploy.KV)
-			room := in.BudgetBytes - in.WeightBytes
-			if node.DynamicMemory {
-				room = node.BudgetBytes - weights
-			}
-			if kv > room {
-				return Bounds{}, ReasonMemory, fmt.Sprintf("%s: the longest request (%d tokens) needs %.2f GiB of KV cache, %.2f GiB is left after the weights",
-					m.Name, maxIn+maxOut, kv/(1<<30), room/(1<<30))
-			}
-		}
-		var one perf.Batch
-		one.AddDecode(minIn)
-		lone := sm.Step(one).Seconds
-		b.TPOTS = math.Max(b.TPOTS, tpotBoundShare*lone)
-		if t := m.SLO.TPOTS; t > 0 && len(m.Classes) <= 1 && tpotBoundShare*lone > t {
-			return b, ReasonSLO, fmt.Sprintf("%s: even a lone request decodes at %.1f ms per token on %s, above the TPOT target of %g ms",
-				m.Name, 1000*lone, g.Hardware, 1000*t)
-		}
-
-		rate := m.Workload.Arrival.Rate
-		if m.Workload.Arrival.Process == "closed" {
-			rate = 0 // a closed loop's rate follows the service; no bound
-		}
-		chunk := in.MaxBatchedTokens
-		var pre perf.Batch
-		pre.AddPrefill(chunk, 0)
-		pc := sm.Step(pre)
-		var dec perf.Batch
-		for range in.MaxSeqs {
-			dec.AddDecode(minIn)
-		}
-		dc := sm.Step(dec)
-		computeS += rate * (meanIn*pc.Compute/float64(chunk) + meanOut*dc.Compute/float64(in.MaxSeqs))
-		memoryS += rate * (meanIn*pc.Memory/float64(chunk) + meanOut*dc.Memory/float64(in.MaxSeqs))
-	}
-	// The means come from samples: take 10% off so that sampling error
-	// cannot turn the bound into an overestimate.
-	need := 0.9 * math.Max(computeS, memoryS)
-	b.MinNodes = max(1, int(math.Ceil(need-1e-9)))
-	if b.MinNodes > p.File.Search.MaxNodes {
-		return b, ReasonCapacity, fmt.Sprintf("the design load needs at least %d nodes of %s even at full batches (%.1f device-seconds of compute and %.1f of memory traffic per second); max_nodes is %d",
-			b.MinNodes, g.Hardware, computeS, memoryS, p.File.Search.MaxNodes)
-	}
-	idle, err := tco.NodeHourly(sc.Cost, sc.Site, node, node.Power.IdleW+node.HostW)
-	if err != nil {
-		return b, ReasonInvalid, err.Error()
-	}
-	b.USDPerHour = idle.USDPerHour * float64(b.MinNodes)
-	return b, "", ""
-}
-
-// lengthStats returns a length distribution's mean (from a fixed set of
-// samples), its smallest possible value and its largest (0: unbounded).
-func lengthStats(l workload.Lengths, empirical []workload.WeightedValue) (mean float64, lo, hi int) {
-	s, err := workload.NewLengthSampler(l, empirical)
-	if err != nil {
-		return 0, 1, 0
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	const n = 4096
-	var sum float64
-	for range n {
-		sum += float64(s.Sample(r))
-	}
-	lo = max(1, l.Min)
-	switch {
-	case l.Dist == "fixed":
-		lo, hi = max(1, l.Value), max(1, l.Value)
-		if l.Max > 0 {
-			hi = min(hi, l.Max)
-		}
-	case l.Dist == "empirical":
-		for i, wv := range empirical {
-			v := int(math.Round(wv.Value))
-			if i == 0 || v < lo {
-				lo = max(1, v)
-			}
-			hi = max(hi, v)
-		}
-		if l.Max > 0 {
-			hi = min(hi, l.Max)
-		}
-		lo = max(lo, l.Min, 1)
-	default:
-		hi = l.Max
-	}
-	return sum / n, lo, hi
-}
-
-// trial simulates the group on n nodes with every replica seed and says
-// whether it met every target.
-func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, error) {
-	t := Trial{Nodes: nodes, OK: true}
-	var first *Metrics
-	for r := range p.File.Replicas {
-		m, v, err := p.simulate(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{})
-		if err != nil {
-			return t, nil, err
-		}
-		if first == nil {
-			first = m
-		}
-		t.Shortfall = math.Max(t.Shortfall, v.shortfall)
-		if v.reason != "" && t.OK {
-			t.OK, t.Reason, t.Detail = false, v.reason, v.detail
-			if r > 0 {
-				t.Detail += fmt.Sprintf(" (seed %d)", p.File.Seed+uint64(r))
-			}
-			break
-		}
-	}
-	return t, first, nil
-}
-
-// verdict is how a simulated configuration fared against the plan's
-// targets: why it failed ("" if it did not), and its shortfall, the worst
 // ratio of a measured figure to its target (above 1 fails).
 type verdict struct {
 	reason, detail string
 	shortfall      float64
 }
 
-// simulate runs one scenario and judges it against the plan's targets.
-func (p *Plan) simulate(ctx context.Context, f *scenario.File, opt sim.Options) (*Metrics, verdict, error) {
+// Simulator runs one resolved scenario as sim.Run does. Plan.Simulate
+// holds one so that a test can put a fast fake in the simulator's place.
+type Simulator func(ctx context.Context, sc *scenario.Scenario, opt sim.Options) (*sim.Result, error)
+
+// run simulates sc with the plan's Simulator, sim.Run unless one is set.
+func (p *Plan) run(ctx context.Context, sc *scenario.Scenario, opt sim.Options) (*sim.Result, error) {
+	if p.Simulate != nil {
+		return p.Simulate(ctx, sc, opt)
+	}
+	return sim.Run(ctx, sc, opt)
+}
+
+// simulateAndJudge runs one scenario and judges it against the plan's
+// targets.
+func (p *Plan) simulateAndJudge(ctx context.Context, f *scenario.File, opt sim.Options) (*Metrics, verdict, error) {
 	sc, err := scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files)
 	if err != nil {
 		return nil, verdict{}, err
 	}
-	res, err := sim.Run(ctx, sc, opt)
+	res, err := p.run(ctx, sc, opt)
 	if err != nil {
 		return nil, verdict{}, err
 	}
@@ -414,102 +262,4 @@ func nz(v float64) float64 {
 		return 0
 	}
 	return v
-}
-
-// stallShare: doubling the nodes must cut the shortfall below this share
-// of what it was, or the search stops.
-const stallShare = 0.95
-
-// searchGroup finds the smallest node count that meets every target:
-// from the capacity bound, doubling until a count passes (or max_nodes
-// fails), then bisecting between the last failure and the first pass. It
-// assumes more nodes never hurt, which holds for the routers the simulator
-// has; the trials are kept so that a reader can check.
-func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, error) {
-	out := GroupOutcome{Models: g.Models}
-	b, reason, detail := p.analyze(g)
-	out.Bounds = b
-	if reason != "" {
-		out.Reason, out.Detail = reason, detail
-		return out, 0, nil
-	}
-	sims := 0
-	results := map[int]*Metrics{}
-	try := func(n int) (Trial, error) {
-		t, m, err := p.trial(ctx, g, n)
-		sims += p.File.Replicas
-		if err != nil {
-			return t, err
-		}
-		out.Trials = append(out.Trials, t)
-		results[n] = m
-		return t, nil
-	}
-	maxN := p.File.Search.MaxNodes
-	bad, good := b.MinNodes-1, 0
-	var last Trial
-	for n := b.MinNodes; ; n = min(2*n, maxN) {
-		t, err := try(n)
-		if err != nil {
-			return out, sims, err
-		}
-		prev := last
-		last = t
-		if t.OK {
-			good = n
-			break
-		}
-		bad = n
-		if n == maxN {
-			break
-		}
-		// Requests too long for the memory, or a shortfall that doubling
-		// the nodes barely moved (a target the hardware misses even
-		// lightly loaded), will not be cured by more nodes: stop.
-		if t.Reason == ReasonRejected || prev.Nodes > 0 && t.Shortfall > stallShare*prev.Shortfall {
-			out.Reason = t.Reason
-			out.Detail = fmt.Sprintf("%s; from %d to %d nodes the shortfall only went from %.3g to %.3g: more nodes do not help", t.Detail, prev.Nodes, n, prev.Shortfall, t.Shortfall)
-			if t.Reason == ReasonRejected {
-				out.Detail = t.Detail
-			}
-			out.Metrics = results[n]
-			return out, sims, nil
-		}
-	}
-	if good == 0 {
-		out.Reason, out.Detail = last.Reason, fmt.Sprintf("at max_nodes = %d: %s", maxN, last.Detail)
-		out.Metrics = results[maxN]
-		return out, sims, nil
-	}
-	for good-bad > 1 {
-		mid := bad + (good-bad)/2
-		t, err := try(mid)
-		if err != nil {
-			return out, sims, err
-		}
-		if t.OK {
-			good = mid
-		} else {
-			bad = mid
-		}
-	}
-	out.Feasible = true
-	out.Metrics = results[good]
-	return out, sims, nil
-}
-
-// isMemoryError reports whether resolving failed because the models do not
-// fit: the scenario reports that on an instance's memory_fraction or on a
-// node group's instances.
-func isMemoryError(err error) bool {
-	var l catalog.ErrorList
-	if !errors.As(err, &l) {
-		return false
-	}
-	for _, e := range l {
-		if strings.HasSuffix(e.Field, ".memory_fraction") || strings.HasSuffix(e.Field, ".instances") {
-			return true
-		}
-	}
-	return false
 }

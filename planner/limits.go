@@ -16,15 +16,15 @@ const MaxGrowth = 1000
 // requests its design load sends over one.
 func (c *checker) limits(f *File) {
 	if n := f.Search.MaxNodes * len(f.Models); n > scenario.MaxInstances {
-		c.add([]string{"search", "max_nodes"}, "max_nodes × served models may be at most %d (the instances one configuration may run), got %d", scenario.MaxInstances, n)
+		c.Add([]string{"search", "max_nodes"}, "max_nodes × served models may be at most %d (the instances one configuration may run), got %d", scenario.MaxInstances, n)
 	}
 	span := f.WarmupS + f.WindowS
 	if span > scenario.MaxDurationS {
-		c.add([]string{"window_s"}, "warmup_s + window_s must be at most %d s (31 days), got %v", scenario.MaxDurationS, span)
+		c.Add([]string{"window_s"}, "warmup_s + window_s must be at most %d s (31 days), got %v", scenario.MaxDurationS, span)
 		return
 	}
 	if f.Growth > MaxGrowth {
-		c.add([]string{"growth"}, "must be at most %d, got %v", MaxGrowth, f.Growth)
+		c.Add([]string{"growth"}, "must be at most %d, got %v", MaxGrowth, f.Growth)
 		return
 	}
 	if !(span > 0 && f.Growth > 0) {
@@ -39,7 +39,7 @@ func (c *checker) limits(f *File) {
 		}
 		total += a.Rate * peak * f.Growth * span
 		if total > scenario.MaxArrivals {
-			c.add([]string{"growth"}, "the design load (rate × diurnal peak × growth) over warmup_s + window_s asks for about %.3g requests per configuration (all models so far); the limit is %.0e", total, float64(scenario.MaxArrivals))
+			c.Add([]string{"growth"}, "the design load (rate × diurnal peak × growth) over warmup_s + window_s asks for about %.3g requests per configuration (all models so far); the limit is %.0e", total, float64(scenario.MaxArrivals))
 			return
 		}
 	}

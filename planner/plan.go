@@ -10,13 +10,13 @@
 package planner
 
 import (
-	"fmt"
 	"io/fs"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/workload"
@@ -93,6 +93,11 @@ type Plan struct {
 	Source []byte // the document, so shard files can carry it to a merge
 	Name   string
 	Models []string // served names, sorted
+	// Simulate runs each configuration the search and the verification
+	// judge; nil is sim.Run. Setting it puts a fake simulator behind the
+	// planner, so that the bisection, the bounds and the pruning can be
+	// tested in milliseconds (see harness_test.go).
+	Simulate Simulator
 
 	cat      *catalog.Catalog
 	profiles perf.ProfileSet
@@ -113,29 +118,24 @@ const (
 // files its workloads name (nil if none).
 func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.ProfileSet, files fs.FS) (*Plan, error) {
 	var f File
-	md, err := catalog.DecodeTOML(name, data, &f)
+	md, err := tomlcheck.Decode(name, data, &f)
 	if err != nil {
 		return nil, err
 	}
-	c := checker{file: name, loc: catalog.NewLocator(data)}
-	for _, k := range md.Undecoded() {
-		c.add([]string(k), "unknown field")
-	}
+	c := checker{tomlcheck.NewErrors(name, data)}
+	c.Unknown(md)
 	// The served models, site and cost are a scenario's: check them the
 	// same way, against this file's lines.
-	var errs catalog.ErrorList
 	if err := scenario.CheckServed(name, data, cat, files); err != nil {
-		if l, ok := err.(catalog.ErrorList); ok {
-			errs = l
-		} else {
+		l, ok := err.(tomlcheck.ErrorList)
+		if !ok {
 			return nil, err
 		}
+		c.List = append(c.List, l...)
 	}
-	c.errs = append(c.errs, errs...)
 	c.plan(&f, cat, profiles)
-	if len(c.errs) > 0 {
-		slices.SortStableFunc(c.errs, func(a, b *catalog.FieldError) int { return a.Line - b.Line })
-		return nil, c.errs
+	if err := c.Err(); err != nil {
+		return nil, err
 	}
 	p := &Plan{File: f, Source: slices.Clone(data), Name: f.Name, cat: cat, profiles: profiles, files: files}
 	if p.Name == "" {
@@ -148,14 +148,10 @@ func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.Profile
 	return p, nil
 }
 
+// checker collects the problems of a plan file: the scenario's checks of
+// its served models and the plan's own, in one list sorted by line.
 type checker struct {
-	file string
-	loc  *catalog.Locator
-	errs catalog.ErrorList
-}
-
-func (c *checker) add(key []string, format string, args ...any) {
-	c.errs = append(c.errs, &catalog.FieldError{File: c.file, Line: c.loc.Line(key...), Field: catalog.FieldPath(key...), Msg: fmt.Sprintf(format, args...)})
+	*tomlcheck.Errors
 }
 
 // plan applies defaults to f and checks what scenario.CheckServed does not.
@@ -184,7 +180,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		f.MaxCostRatio = &v
 	}
 	if v := *f.MaxCostRatio; v != 0 && !(v >= 1 && v <= 1000) {
-		c.add([]string{"max_cost_ratio"}, "must be 0 (off) or in [1, 1000], got %v", v)
+		c.Add([]string{"max_cost_ratio"}, "must be 0 (off) or in [1, 1000], got %v", v)
 	}
 	positive := []struct {
 		v    float64
@@ -192,40 +188,40 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	}{{f.WindowS, "window_s"}, {f.Growth, "growth"}}
 	for _, p := range positive {
 		if !(p.v > 0) || math.IsInf(p.v, 0) {
-			c.add([]string{p.name}, "must be positive, got %v", p.v)
+			c.Add([]string{p.name}, "must be positive, got %v", p.v)
 		}
 	}
 	if !(f.WarmupS >= 0) {
-		c.add([]string{"warmup_s"}, "must not be negative, got %v", f.WarmupS)
+		c.Add([]string{"warmup_s"}, "must not be negative, got %v", f.WarmupS)
 	}
 	c.limits(f)
 	if f.Replicas < 1 || f.Replicas > 32 {
-		c.add([]string{"replicas"}, "must be in [1, 32], got %d", f.Replicas)
+		c.Add([]string{"replicas"}, "must be in [1, 32], got %d", f.Replicas)
 	}
 	if f.VerifySeeds < 0 || f.VerifySeeds > 32 {
-		c.add([]string{"verify_seeds"}, "must be in [0, 32], got %d", f.VerifySeeds)
+		c.Add([]string{"verify_seeds"}, "must be in [0, 32], got %d", f.VerifySeeds)
 	}
 	if v := *f.MaxThrottledPct; !(v >= 0 && v <= 100) {
-		c.add([]string{"max_throttled_pct"}, "must be in [0, 100], got %v", v)
+		c.Add([]string{"max_throttled_pct"}, "must be in [0, 100], got %v", v)
 	}
 	for name, m := range f.Models {
 		if m.Workload.Arrival.Process == "trace" {
-			c.add([]string{"models", name, "workload", "arrival", "process"}, "a plan scales its load to the design rate; replay a trace with fleettwin simulate instead")
+			c.Add([]string{"models", name, "workload", "arrival", "process"}, "a plan scales its load to the design rate; replay a trace with fleettwin simulate instead")
 		}
 	}
 
 	s := &f.Search
 	k := func(parts ...string) []string { return append([]string{"search"}, parts...) }
 	if len(s.Hardware) == 0 {
-		c.add(k("hardware"), "name at least one hardware type")
+		c.Add(k("hardware"), "name at least one hardware type")
 	}
 	for i, h := range s.Hardware {
 		if _, err := cat.HardwareNamed(h); err != nil {
-			c.add(k("hardware", catalog.Index(i)), "%v", err)
+			c.Add(k("hardware", tomlcheck.Index(i)), "%v", err)
 		}
 	}
 	if len(s.Engines) == 0 {
-		c.add(k("engines"), "name at least one engine")
+		c.Add(k("engines"), "name at least one engine")
 	}
 	pairs := 0
 	for _, h := range s.Hardware {
@@ -236,28 +232,28 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		}
 	}
 	if pairs == 0 && len(s.Hardware) > 0 && len(s.Engines) > 0 {
-		c.add(k("engines"), "no profile for any of these engines on any of the hardware; fleettwin profile list shows what exists")
+		c.Add(k("engines"), "no profile for any of these engines on any of the hardware; fleettwin profile list shows what exists")
 	}
 	if len(s.Quants) == 0 {
-		c.add(k("quants"), "name at least one weight format")
+		c.Add(k("quants"), "name at least one weight format")
 	}
 	for i, q := range s.Quants {
 		if _, err := cat.Format(q); err != nil {
-			c.add(k("quants", catalog.Index(i)), "%v", err)
+			c.Add(k("quants", tomlcheck.Index(i)), "%v", err)
 		}
 	}
 	if s.KVCache == "" {
 		s.KVCache = "fp16"
 	}
 	if _, err := cat.KVType(s.KVCache); err != nil {
-		c.add(k("kv_cache"), "%v", err)
+		c.Add(k("kv_cache"), "%v", err)
 	}
 	if len(s.Layouts) == 0 {
 		s.Layouts = []string{LayoutAll}
 	}
 	for i, l := range s.Layouts {
 		if l != LayoutColocated && l != LayoutSeparate && l != LayoutAll {
-			c.add(k("layouts", catalog.Index(i)), "unknown layout %q; valid: colocated, separate, all", l)
+			c.Add(k("layouts", tomlcheck.Index(i)), "unknown layout %q; valid: colocated, separate, all", l)
 		}
 	}
 	if len(s.Memory) == 0 {
@@ -265,7 +261,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	}
 	for i, m := range s.Memory {
 		if m != "static" && m != "dynamic" {
-			c.add(k("memory", catalog.Index(i)), "unknown memory sharing %q; valid: static, dynamic", m)
+			c.Add(k("memory", tomlcheck.Index(i)), "unknown memory sharing %q; valid: static, dynamic", m)
 		}
 	}
 	if len(s.MaxSeqs) == 0 {
@@ -273,7 +269,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	}
 	for i, v := range s.MaxSeqs {
 		if v < 0 || v > scenario.MaxSeqs {
-			c.add(k("max_seqs", catalog.Index(i)), "must be in [0, %d], got %d", scenario.MaxSeqs, v)
+			c.Add(k("max_seqs", tomlcheck.Index(i)), "must be in [0, %d], got %d", scenario.MaxSeqs, v)
 		}
 	}
 	if len(s.MaxBatchedTokens) == 0 {
@@ -281,7 +277,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	}
 	for i, v := range s.MaxBatchedTokens {
 		if v < 0 || v > workload.MaxTokens {
-			c.add(k("max_batched_tokens", catalog.Index(i)), "must be in [0, %d], got %d", workload.MaxTokens, v)
+			c.Add(k("max_batched_tokens", tomlcheck.Index(i)), "must be in [0, %d], got %d", workload.MaxTokens, v)
 		}
 	}
 	if len(s.PowerCapW) == 0 {
@@ -289,16 +285,16 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	}
 	for i, v := range s.PowerCapW {
 		if !(v >= 0 && v <= 1e5) {
-			c.add(k("power_cap_w", catalog.Index(i)), "must be in [0, 100000] W, got %v", v)
+			c.Add(k("power_cap_w", tomlcheck.Index(i)), "must be in [0, 100000] W, got %v", v)
 		}
 	}
 	if s.MaxNodes == 0 {
 		s.MaxNodes = defaultMaxNodes
 	}
 	if s.MaxNodes < 1 || s.MaxNodes > scenario.MaxNodes {
-		c.add(k("max_nodes"), "must be in [1, %d], got %d", scenario.MaxNodes, s.MaxNodes)
+		c.Add(k("max_nodes"), "must be in [1, %d], got %d", scenario.MaxNodes, s.MaxNodes)
 	}
 	if len(f.Models) > 6 && slices.Contains(s.Layouts, LayoutAll) {
-		c.add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
+		c.Add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
 	}
 }

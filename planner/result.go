@@ -297,7 +297,7 @@ func (p *Plan) verifySeeds(ctx context.Context, o *Outcome, progress func(Verify
 	for k := range p.File.VerifySeeds {
 		seed := p.File.Seed + verifySeed + uint64(k)
 		f := p.winnerFile(o, seed, false)
-		m, v, err := p.simulate(ctx, f, p.verifyOptions(k+1, f, progress))
+		m, v, err := p.simulateAndJudge(ctx, f, p.verifyOptions(k+1, f, progress))
 		if err != nil {
 			return nil, false, err
 		}
@@ -332,7 +332,7 @@ func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying))
 	if err != nil {
 		return nil, err
 	}
-	res, err := sim.Run(ctx, sc, p.verifyOptions(p.File.VerifySeeds+1, f, progress))
+	res, err := p.run(ctx, sc, p.verifyOptions(p.File.VerifySeeds+1, f, progress))
 	if err != nil {
 		return nil, err
 	}

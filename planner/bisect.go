@@ -1,0 +1,119 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/fleettwin/fleettwin/sim"
+)
+
+// trial simulates the group on n nodes with every replica seed and says
+// whether it met every target.
+func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, error) {
+	t := Trial{Nodes: nodes, OK: true}
+	var first *Metrics
+	for r := range p.File.Replicas {
+		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{})
+		if err != nil {
+			return t, nil, err
+		}
+		if first == nil {
+			first = m
+		}
+		t.Shortfall = math.Max(t.Shortfall, v.shortfall)
+		if v.reason != "" && t.OK {
+			t.OK, t.Reason, t.Detail = false, v.reason, v.detail
+			if r > 0 {
+				t.Detail += fmt.Sprintf(" (seed %d)", p.File.Seed+uint64(r))
+			}
+			break
+		}
+	}
+	return t, first, nil
+}
+
+// verdict is how a simulated configuration fared against the plan's
+// targets: why it failed ("" if it did not), and its shortfall, the worst
+
+// stallShare: doubling the nodes must cut the shortfall below this share
+// of what it was, or the search stops.
+const stallShare = 0.95
+
+// searchGroup finds the smallest node count that meets every target:
+// from the capacity bound, doubling until a count passes (or max_nodes
+// fails), then bisecting between the last failure and the first pass. It
+// assumes more nodes never hurt, which holds for the routers the simulator
+// has; the trials are kept so that a reader can check.
+func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, error) {
+	out := GroupOutcome{Models: g.Models}
+	b, reason, detail := p.analyze(g)
+	out.Bounds = b
+	if reason != "" {
+		out.Reason, out.Detail = reason, detail
+		return out, 0, nil
+	}
+	sims := 0
+	results := map[int]*Metrics{}
+	try := func(n int) (Trial, error) {
+		t, m, err := p.trial(ctx, g, n)
+		sims += p.File.Replicas
+		if err != nil {
+			return t, err
+		}
+		out.Trials = append(out.Trials, t)
+		results[n] = m
+		return t, nil
+	}
+	maxN := p.File.Search.MaxNodes
+	bad, good := b.MinNodes-1, 0
+	var last Trial
+	for n := b.MinNodes; ; n = min(2*n, maxN) {
+		t, err := try(n)
+		if err != nil {
+			return out, sims, err
+		}
+		prev := last
+		last = t
+		if t.OK {
+			good = n
+			break
+		}
+		bad = n
+		if n == maxN {
+			break
+		}
+		// Requests too long for the memory, or a shortfall that doubling
+		// the nodes barely moved (a target the hardware misses even
+		// lightly loaded), will not be cured by more nodes: stop.
+		if t.Reason == ReasonRejected || prev.Nodes > 0 && t.Shortfall > stallShare*prev.Shortfall {
+			out.Reason = t.Reason
+			out.Detail = fmt.Sprintf("%s; from %d to %d nodes the shortfall only went from %.3g to %.3g: more nodes do not help", t.Detail, prev.Nodes, n, prev.Shortfall, t.Shortfall)
+			if t.Reason == ReasonRejected {
+				out.Detail = t.Detail
+			}
+			out.Metrics = results[n]
+			return out, sims, nil
+		}
+	}
+	if good == 0 {
+		out.Reason, out.Detail = last.Reason, fmt.Sprintf("at max_nodes = %d: %s", maxN, last.Detail)
+		out.Metrics = results[maxN]
+		return out, sims, nil
+	}
+	for good-bad > 1 {
+		mid := bad + (good-bad)/2
+		t, err := try(mid)
+		if err != nil {
+			return out, sims, err
+		}
+		if t.OK {
+			good = mid
+		} else {
+			bad = mid
+		}
+	}
+	out.Feasible = true
+	out.Metrics = results[good]
+	return out, sims, nil
+}

@@ -1,0 +1,164 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/tco"
+	"github.com/fleettwin/fleettwin/workload"
+)
+
+// Bounds are what the planner knows of a group or candidate before
+// simulating it: each is a true bound, never an estimate, so pruning on them
+// can never drop the answer.
+type Bounds struct {
+	// MinNodes is the fewest nodes whose compute and bandwidth could carry
+	// the design load even at the best batching the settings allow.
+	MinNodes int `json:"min_nodes"`
+	// USDPerHour is the cost of MinNodes nodes standing idle.
+	USDPerHour float64 `json:"usd_per_hour"`
+	// TPOTS is the time of one decode step of a lone request at full
+	// clock: no configuration's p95 TPOT can beat it.
+	TPOTS float64 `json:"tpot_s"`
+}
+
+// tpotBoundShare keeps the TPOT bound below any percentile the simulator
+// can report for it: its quantile sketch is within 1% of the truth.
+const tpotBoundShare = 0.98
+
+// analyze resolves one node of the group and derives its bounds, or says
+// why the group can never work.
+func (p *Plan) analyze(g group) (Bounds, string, string) {
+	sc, err := scenario.Resolve(g.key(), p.designFile(g, 1, p.File.Seed), p.cat, p.profiles, p.files)
+	if err != nil {
+		if isMemoryError(err) {
+			return Bounds{}, ReasonMemory, err.Error()
+		}
+		return Bounds{}, ReasonInvalid, err.Error()
+	}
+	node := sc.Nodes[0]
+	var b Bounds
+	var computeS, memoryS float64 // device-seconds per second the load needs
+	var weights float64
+	for _, in := range node.Instances {
+		weights += in.WeightBytes
+	}
+	for _, in := range node.Instances {
+		m := sc.Models[in.Model]
+		sm, err := perf.NewStepModel(node.Hardware, in.Deploy, node.Profile)
+		if err != nil {
+			return Bounds{}, ReasonInvalid, err.Error()
+		}
+		meanIn, minIn, maxIn := lengthStats(m.Workload.Input, m.InputDist)
+		meanOut, _, maxOut := lengthStats(m.Workload.Output, m.OutputDist)
+		if maxIn > 0 && maxOut > 0 {
+			kv := float64(maxIn+maxOut) * in.Deploy.Model.KVBytesPerToken(in.Deploy.KV)
+			room := in.BudgetBytes - in.WeightBytes
+			if node.DynamicMemory {
+				room = node.BudgetBytes - weights
+			}
+			if kv > room {
+				return Bounds{}, ReasonMemory, fmt.Sprintf("%s: the longest request (%d tokens) needs %.2f GiB of KV cache, %.2f GiB is left after the weights",
+					m.Name, maxIn+maxOut, kv/(1<<30), room/(1<<30))
+			}
+		}
+		var one perf.Batch
+		one.AddDecode(minIn)
+		lone := sm.Step(one).Seconds
+		b.TPOTS = math.Max(b.TPOTS, tpotBoundShare*lone)
+		if t := m.SLO.TPOTS; t > 0 && len(m.Classes) <= 1 && tpotBoundShare*lone > t {
+			return b, ReasonSLO, fmt.Sprintf("%s: even a lone request decodes at %.1f ms per token on %s, above the TPOT target of %g ms",
+				m.Name, 1000*lone, g.Hardware, 1000*t)
+		}
+
+		rate := m.Workload.Arrival.Rate
+		if m.Workload.Arrival.Process == "closed" {
+			rate = 0 // a closed loop's rate follows the service; no bound
+		}
+		chunk := in.MaxBatchedTokens
+		var pre perf.Batch
+		pre.AddPrefill(chunk, 0)
+		pc := sm.Step(pre)
+		var dec perf.Batch
+		for range in.MaxSeqs {
+			dec.AddDecode(minIn)
+		}
+		dc := sm.Step(dec)
+		computeS += rate * (meanIn*pc.Compute/float64(chunk) + meanOut*dc.Compute/float64(in.MaxSeqs))
+		memoryS += rate * (meanIn*pc.Memory/float64(chunk) + meanOut*dc.Memory/float64(in.MaxSeqs))
+	}
+	// The means come from samples: take 10% off so that sampling error
+	// cannot turn the bound into an overestimate.
+	need := 0.9 * math.Max(computeS, memoryS)
+	b.MinNodes = max(1, int(math.Ceil(need-1e-9)))
+	if b.MinNodes > p.File.Search.MaxNodes {
+		return b, ReasonCapacity, fmt.Sprintf("the design load needs at least %d nodes of %s even at full batches (%.1f device-seconds of compute and %.1f of memory traffic per second); max_nodes is %d",
+			b.MinNodes, g.Hardware, computeS, memoryS, p.File.Search.MaxNodes)
+	}
+	idle, err := tco.NodeHourly(sc.Cost, sc.Site, node, node.Power.IdleW+node.HostW)
+	if err != nil {
+		return b, ReasonInvalid, err.Error()
+	}
+	b.USDPerHour = idle.USDPerHour * float64(b.MinNodes)
+	return b, "", ""
+}
+
+// lengthStats returns a length distribution's mean (from a fixed set of
+// samples), its smallest possible value and its largest (0: unbounded).
+func lengthStats(l workload.Lengths, empirical []workload.WeightedValue) (mean float64, lo, hi int) {
+	s, err := workload.NewLengthSampler(l, empirical)
+	if err != nil {
+		return 0, 1, 0
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 4096
+	var sum float64
+	for range n {
+		sum += float64(s.Sample(r))
+	}
+	lo = max(1, l.Min)
+	switch {
+	case l.Dist == "fixed":
+		lo, hi = max(1, l.Value), max(1, l.Value)
+		if l.Max > 0 {
+			hi = min(hi, l.Max)
+		}
+	case l.Dist == "empirical":
+		for i, wv := range empirical {
+			v := int(math.Round(wv.Value))
+			if i == 0 || v < lo {
+				lo = max(1, v)
+			}
+			hi = max(hi, v)
+		}
+		if l.Max > 0 {
+			hi = min(hi, l.Max)
+		}
+		lo = max(lo, l.Min, 1)
+	default:
+		hi = l.Max
+	}
+	return sum / n, lo, hi
+}
+
+// isMemoryError reports whether resolving failed because the models do not
+// fit: the scenario reports that on an instance's memory_fraction or on a
+// node group's instances.
+func isMemoryError(err error) bool {
+	var l catalog.ErrorList
+	if !errors.As(err, &l) {
+		return false
+	}
+	for _, e := range l {
+		if strings.HasSuffix(e.Field, ".memory_fraction") || strings.HasSuffix(e.Field, ".instances") {
+			return true
+		}
+	}
+	return false
+}
