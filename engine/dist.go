@@ -16,16 +16,6 @@ func Exponential(r *rand.Rand, mean float64) float64 {
 	return r.ExpFloat64() * mean
 }
 
-// Uniform returns a draw uniform on [lo, hi).
-func Uniform(r *rand.Rand, lo, hi float64) float64 {
-	return lo + (hi-lo)*r.Float64()
-}
-
-// Normal returns a normal draw with the given mean and standard deviation.
-func Normal(r *rand.Rand, mean, stddev float64) float64 {
-	return mean + stddev*r.NormFloat64()
-}
-
 // LogNormal returns exp(N), where N is normal with mean mu and standard
 // deviation sigma. Use LogNormalParams to specify the draw's own mean and
 // standard deviation instead.

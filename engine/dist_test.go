@@ -23,8 +23,6 @@ func TestDistMoments(t *testing.T) {
 		min      float64 // lower bound of the support
 	}{
 		{"Exponential(mean 2.5)", func(r *rand.Rand) float64 { return Exponential(r, 2.5) }, 2.5, 6.25, 9, 0},
-		{"Uniform(-1, 3)", func(r *rand.Rand) float64 { return Uniform(r, -1, 3) }, 1, 16.0 / 12, 9.0 / 5, -1},
-		{"Normal(10, 3)", func(r *rand.Rand) float64 { return Normal(r, 10, 3) }, 10, 9, 3, math.Inf(-1)},
 		{"Gamma(0.3, 2)", func(r *rand.Rand) float64 { return Gamma(r, 0.3, 2) }, 0.6, 1.2, 3 + 6/0.3, 0},
 		{"Gamma(1, 1)", func(r *rand.Rand) float64 { return Gamma(r, 1, 1) }, 1, 1, 9, 0},
 		{"Gamma(2.5, 0.5)", func(r *rand.Rand) float64 { return Gamma(r, 2.5, 0.5) }, 1.25, 0.625, 3 + 6/2.5, 0},

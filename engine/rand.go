@@ -17,9 +17,6 @@ type Streams struct {
 // NewStreams returns the stream family for seed.
 func NewStreams(seed uint64) Streams { return Streams{seed: seed} }
 
-// Seed returns the experiment seed.
-func (s Streams) Seed() uint64 { return s.seed }
-
 // Stream returns a new generator for the named stream, positioned at its
 // start: two calls with the same name return generators that produce the
 // same numbers. Create a component's stream once and keep it.

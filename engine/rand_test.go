@@ -77,7 +77,4 @@ func TestStreamsDistinct(t *testing.T) {
 			seen[v] = key
 		}
 	}
-	if got, want := NewStreams(99).Seed(), uint64(99); got != want {
-		t.Errorf("Seed() = %d, want %d", got, want)
-	}
 }

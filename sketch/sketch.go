@@ -1,4 +1,4 @@
-// Package sketch is a mergeable quantile sketch with bounded relative error
+// Package sketch is a quantile sketch with bounded relative error
 // (DDSketch: Masson, Rim and Lee, VLDB 2019), for latency percentiles over
 // millions of requests in constant memory.
 //
@@ -8,15 +8,10 @@
 // bucket reports 2γ^i/(γ+1), which is within α of everything in it. Memory
 // is one float64 per bucket between the smallest and largest value seen:
 // log(max/min)/log(γ) buckets, about 2,300 for α = 0.005 over 1 µs..100 ks.
-//
-// Merging adds bucket counts, so it is exact, associative and commutative;
-// integer weights are exact, fractional ones are summed in float64.
+// Integer weights are counted exactly, fractional ones summed in float64.
 package sketch
 
-import (
-	"errors"
-	"math"
-)
+import "math"
 
 // MinValue is the smallest positive value tracked in its own bucket; values
 // at or below it (and negative ones, which latencies never are) are counted
@@ -122,29 +117,6 @@ func (s *Sketch) Quantile(q float64) float64 {
 	return s.max
 }
 
-// Merge adds o's values to s. The sketches must have the same alpha.
-func (s *Sketch) Merge(o *Sketch) error {
-	if o.alpha != s.alpha {
-		return errors.New("sketch: merging sketches with different alpha")
-	}
-	if o.count == 0 {
-		return nil
-	}
-	if len(o.counts) > 0 {
-		s.grow(o.offset)
-		s.grow(o.offset + len(o.counts) - 1)
-		for k, c := range o.counts {
-			s.counts[k+o.offset-s.offset] += c
-		}
-	}
-	s.zero += o.zero
-	s.count += o.count
-	s.sum += o.sum
-	s.min = math.Min(s.min, o.min)
-	s.max = math.Max(s.max, o.max)
-	return nil
-}
-
 // Count is the total weight added.
 func (s *Sketch) Count() float64 { return s.count }
 
@@ -181,11 +153,4 @@ func (s *Sketch) Reset() {
 	s.counts = s.counts[:0]
 	s.zero, s.count, s.sum = 0, 0, 0
 	s.min, s.max = math.Inf(1), math.Inf(-1)
-}
-
-// Clone returns an independent copy.
-func (s *Sketch) Clone() *Sketch {
-	c := *s
-	c.counts = append([]float64(nil), s.counts...)
-	return &c
 }

@@ -45,39 +45,6 @@ func TestRelativeError(t *testing.T) {
 	}
 }
 
-func TestMerge(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	whole, a, b := New(0.01), New(0.01), New(0.01)
-	for i := range 50_000 {
-		x := math.Exp(3 * rng.NormFloat64())
-		whole.Add(x)
-		if i%3 == 0 {
-			a.Add(x)
-		} else {
-			b.Add(x)
-		}
-	}
-	ab, ba := a.Clone(), b.Clone()
-	if err := ab.Merge(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := ba.Merge(a); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []float64{0, 0.1, 0.5, 0.9, 0.99, 1} {
-		w := whole.Quantile(q)
-		if ab.Quantile(q) != w || ba.Quantile(q) != w {
-			t.Errorf("q=%v: merged %v / %v, whole %v", q, ab.Quantile(q), ba.Quantile(q), w)
-		}
-	}
-	if ab.Count() != whole.Count() {
-		t.Errorf("merged count %v, want %v", ab.Count(), whole.Count())
-	}
-	if err := ab.Merge(New(0.02)); err == nil {
-		t.Error("merging different alphas succeeded")
-	}
-}
-
 func TestWeightsAndStats(t *testing.T) {
 	w, u := New(0.01), New(0.01)
 	for i, x := range []float64{1, 2, 3, 50} {
