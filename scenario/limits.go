@@ -5,8 +5,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/workload"
 )
@@ -52,7 +52,7 @@ const (
 // seconds; traces and closed loops are bounded by their file and by the
 // serving speed.
 func expectedArrivals(a workload.Arrival, d float64) float64 {
-	if a.Process != "poisson" && a.Process != "gamma" {
+	if !a.Process.Open() {
 		return 0
 	}
 	mult := 1.0
@@ -71,18 +71,19 @@ func expectedArrivals(a workload.Arrival, d float64) float64 {
 }
 
 // limits checks the whole scenario's work against the bounds above; field
-// ranges are checked where each field is resolved.
+// ranges are checked where each field is resolved. Every problem is of kind
+// OutOfRange.
 func (r *resolver) limits(f *File) {
 	nodes, instances := 0, 0
 	for gi, g := range f.Nodes {
 		if g.Count > MaxNodes || nodes+g.Count > MaxNodes {
-			r.add(key("nodes", catalog.Index(gi), "count"), "the scenario's node groups may hold at most %d nodes together, got %d so far: a limit on the work one simulation may ask for", MaxNodes, nodes+g.Count)
+			r.AddKind(tomlcheck.OutOfRange, key("nodes", tomlcheck.Index(gi), "count"), "the scenario's node groups may hold at most %d nodes together, got %d so far: a limit on the work one simulation may ask for", MaxNodes, nodes+g.Count)
 			break
 		}
 		nodes += max(g.Count, 0)
 		instances += max(g.Count, 0) * min(len(g.Instances), MaxInstancesPerNode+1)
 		if instances > MaxInstances {
-			r.add(key("nodes", catalog.Index(gi), "count"), "the scenario's nodes may run at most %d model instances together, got %d so far (count × instances per node): a limit on the work one simulation may ask for", MaxInstances, instances)
+			r.AddKind(tomlcheck.OutOfRange, key("nodes", tomlcheck.Index(gi), "count"), "the scenario's nodes may run at most %d model instances together, got %d so far (count × instances per node): a limit on the work one simulation may ask for", MaxInstances, instances)
 			break
 		}
 	}
@@ -93,7 +94,7 @@ func (r *resolver) limits(f *File) {
 	for _, n := range slices.Sorted(maps.Keys(f.Models)) {
 		total += expectedArrivals(f.Models[n].Workload.Arrival, f.DurationS)
 		if total > MaxArrivals {
-			r.add(key("models", n, "workload", "arrival", "rate"), "rate × duration_s asks for about %.3g requests over the run (all models so far); the limit is %.0e: shorten the run or lower the rate", total, float64(MaxArrivals))
+			r.AddKind(tomlcheck.OutOfRange, key("models", n, "workload", "arrival", "rate"), "rate × duration_s asks for about %.3g requests over the run (all models so far); the limit is %.0e: shorten the run or lower the rate", total, float64(MaxArrivals))
 			return
 		}
 	}
@@ -104,17 +105,17 @@ func (r *resolver) limits(f *File) {
 func (r *resolver) span(f *File, sc *Scenario) {
 	durationOK := f.DurationS > 0 && f.DurationS <= MaxDurationS
 	if !(f.DurationS > 0) {
-		r.add(key("duration_s"), "must be positive, got %v", f.DurationS)
+		r.AddKind(tomlcheck.OutOfRange, key("duration_s"), "must be positive, got %v", f.DurationS)
 	} else if !durationOK {
-		r.add(key("duration_s"), "must be at most %d s (31 days; a limit on the work one simulation may ask for), got %v", MaxDurationS, f.DurationS)
+		r.AddKind(tomlcheck.OutOfRange, key("duration_s"), "must be at most %d s (31 days; a limit on the work one simulation may ask for), got %v", MaxDurationS, f.DurationS)
 	}
 	if !(f.WarmupS >= 0) || f.WarmupS >= f.DurationS && f.DurationS > 0 {
-		r.add(key("warmup_s"), "must be in [0, duration_s), got %v", f.WarmupS)
+		r.AddKind(tomlcheck.OutOfRange, key("warmup_s"), "must be in [0, duration_s), got %v", f.WarmupS)
 	}
 	if f.SeriesResolutionS < 0 || math.IsNaN(f.SeriesResolutionS) {
-		r.add(key("series_resolution_s"), "must not be negative, got %v", f.SeriesResolutionS)
+		r.AddKind(tomlcheck.OutOfRange, key("series_resolution_s"), "must not be negative, got %v", f.SeriesResolutionS)
 	} else if durationOK && f.SeriesResolutionS > 0 && f.DurationS/f.SeriesResolutionS > MaxSeriesPoints {
-		r.add(key("series_resolution_s"), "must be at least duration_s / %d = %v s (at most %d series points), got %v", MaxSeriesPoints, f.DurationS/MaxSeriesPoints, MaxSeriesPoints, f.SeriesResolutionS)
+		r.AddKind(tomlcheck.OutOfRange, key("series_resolution_s"), "must be at least duration_s / %d = %v s (at most %d series points), got %v", MaxSeriesPoints, f.DurationS/MaxSeriesPoints, MaxSeriesPoints, f.SeriesResolutionS)
 	}
 	r.limits(f)
 	duration, warmup := f.DurationS, f.WarmupS

@@ -15,7 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/workload"
 )
 
@@ -30,7 +30,7 @@ type File struct {
 	// duration / 360.
 	SeriesResolutionS float64 `toml:"series_resolution_s,omitempty"`
 	// Router is the default policy that spreads a served model's requests
-	// over its instances: round-robin, least-outstanding or power-of-two.
+	// over its instances: one of Routers; empty means DefaultRouter.
 	Router string                 `toml:"router,omitempty"`
 	Site   *Site                  `toml:"site,omitempty"`
 	Cost   *Cost                  `toml:"cost,omitempty"`
@@ -54,8 +54,8 @@ var DefaultSite = Site{AmbientC: 25, ElectricityUSDPerKWh: 0.15, PUE: 1.3}
 // Cost says how the hardware is paid for. Unset fields take the defaults
 // in DefaultCost.
 type Cost struct {
-	// Pricing is "own" (buy, amortize, pay for power and hosting) or
-	// "cloud" (rent each device by the hour).
+	// Pricing is one of Pricings: "own" (buy, amortize, pay for power and
+	// hosting) or "cloud" (rent each device by the hour).
 	Pricing           string  `toml:"pricing,omitempty"`
 	AmortizationYears float64 `toml:"amortization_years,omitempty"`
 	// FinancingRate is the annual interest on the purchase; 0 spreads the
@@ -66,13 +66,13 @@ type Cost struct {
 }
 
 // DefaultCost buys the hardware and writes it off over three years.
-var DefaultCost = Cost{Pricing: "own", AmortizationYears: 3}
+var DefaultCost = Cost{Pricing: string(PricingOwn), AmortizationYears: 3}
 
 // ServedModel is one model as clients see it: its traffic and its SLOs. Its
 // key in File.Models is the served name that instances refer to.
 type ServedModel struct {
-	Model    string        `toml:"model,omitempty"` // catalog model; empty means the served name
-	Router   string        `toml:"router,omitempty"`
+	Model    string        `toml:"model,omitempty"`  // catalog model; empty means the served name
+	Router   string        `toml:"router,omitempty"` // one of Routers; empty means the file's
 	SLO      SLO           `toml:"slo"`
 	Workload workload.Spec `toml:"workload"`
 }
@@ -106,10 +106,10 @@ type NodeGroup struct {
 	Hardware string `toml:"hardware"`
 	Engine   string `toml:"engine"`
 	Count    int    `toml:"count"`
-	// Memory is how co-located instances share the device's memory:
-	// "static" gives each a fixed share (two vLLM processes with
-	// gpu-memory-utilization each), "dynamic" lets them draw KV blocks from
-	// one pool as they need them.
+	// Memory is how co-located instances share the device's memory, one of
+	// MemorySharings (empty means static): "static" gives each a fixed
+	// share (two vLLM processes with gpu-memory-utilization each),
+	// "dynamic" lets them draw KV blocks from one pool as they need them.
 	Memory string `toml:"memory,omitempty"`
 	// MemoryFraction is the share of usable memory the engines may take in
 	// all; 0 means the profile's.
@@ -158,7 +158,7 @@ type Instance struct {
 // the file and line.
 func Decode(name string, data []byte) (*File, toml.MetaData, error) {
 	var f File
-	md, err := catalog.DecodeTOML(name, data, &f)
+	md, err := tomlcheck.Decode(name, data, &f)
 	if err != nil {
 		return nil, md, err
 	}
