@@ -13,7 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/fleettwin/fleettwin"
-	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
 // Coefficients are the fitted constants of the step-time model. Efficiencies
@@ -190,63 +190,60 @@ type FitRow struct {
 // Engines are the serving engines fleettwin knows.
 var Engines = []string{"vllm", "sglang", "tensorrt-llm", "llama.cpp", "ollama"}
 
-// ParseProfile decodes and validates a profile; name is used in errors.
+// ParseProfile decodes and validates a profile; name is used in errors,
+// a tomlcheck.ErrorList in the order the checks below find them.
 func ParseProfile(name string, data []byte) (Profile, error) {
 	var p Profile
-	md, err := catalog.DecodeTOML(name, data, &p)
+	md, err := tomlcheck.Decode(name, data, &p)
 	if err != nil {
 		return p, err
 	}
-	loc := catalog.NewLocator(data)
-	var errs catalog.ErrorList
-	add := func(key []string, msg string) {
-		errs = append(errs, &catalog.FieldError{File: name, Line: loc.Line(key...), Field: strings.Join(key, "."), Msg: msg})
-	}
-	for _, k := range md.Undecoded() {
-		add(k, "unknown field")
-	}
+	errs := tomlcheck.NewErrors(name, data)
+	errs.Unknown(md)
 	for _, k := range []string{"hardware", "engine", "prefill_chunk", "memory_fraction"} {
 		if !md.IsDefined(k) {
-			add([]string{k}, "required field is missing")
+			errs.AddKind(tomlcheck.Missing, []string{k}, "required field is missing")
 		}
 	}
 	if p.Engine != "" && !slices.Contains(Engines, p.Engine) {
-		add([]string{"engine"}, fmt.Sprintf("unknown engine %q; valid: %s", p.Engine, strings.Join(Engines, ", ")))
+		errs.AddKind(tomlcheck.NotFound, []string{"engine"}, "unknown engine %q; valid: %s", p.Engine, strings.Join(Engines, ", "))
 	}
 	if md.IsDefined("prefill_chunk") && (p.PrefillChunk <= 0 || p.PrefillChunk > maxPrefillChunk) {
-		add([]string{"prefill_chunk"}, fmt.Sprintf("must be in [1, %d], got %d", maxPrefillChunk, p.PrefillChunk))
+		errs.AddKind(tomlcheck.OutOfRange, []string{"prefill_chunk"}, "must be in [1, %d], got %d", maxPrefillChunk, p.PrefillChunk)
 	}
 	if md.IsDefined("memory_fraction") && (p.MemoryFraction <= 0 || p.MemoryFraction > 1) {
-		add([]string{"memory_fraction"}, fmt.Sprintf("must be in (0, 1], got %v", p.MemoryFraction))
+		errs.AddKind(tomlcheck.OutOfRange, []string{"memory_fraction"}, "must be in (0, 1], got %v", p.MemoryFraction)
 	}
 	vals := p.Coefficients.values()
 	for i, n := range termNames {
 		key := []string{"coefficients", n}
 		if !md.IsDefined(key...) {
 			if !optionalTerms[n] {
-				add(key, "required field is missing")
+				errs.AddKind(tomlcheck.Missing, key, "required field is missing")
 			}
 			continue
 		}
 		v := vals[i]
 		if isEfficiency(i) && !(v > 0 && v <= 1) {
-			add(key, fmt.Sprintf("efficiency must be in (0, 1], got %v", v))
+			errs.AddKind(tomlcheck.OutOfRange, key, "efficiency must be in (0, 1], got %v", v)
 		}
 		if !isEfficiency(i) && !(v >= 0) {
-			add(key, fmt.Sprintf("overhead must not be negative, got %v", v))
+			errs.AddKind(tomlcheck.OutOfRange, key, "overhead must not be negative, got %v", v)
 		} else if !isEfficiency(i) && v > maxOverhead {
-			add(key, fmt.Sprintf("must be at most %g (a step term of more than a minute is no serving engine), got %v", maxOverhead, v))
+			errs.AddKind(tomlcheck.OutOfRange, key, "must be at most %g (a step term of more than a minute is no serving engine), got %v", maxOverhead, v)
 		}
 	}
 	if p.AdmissionLagS < 0 || p.AdmissionLagS > maxOverhead {
-		add([]string{"admission_lag_s"}, fmt.Sprintf("must be in [0, %g], got %v", maxOverhead, p.AdmissionLagS))
+		errs.AddKind(tomlcheck.OutOfRange, []string{"admission_lag_s"}, "must be in [0, %g], got %v", maxOverhead, p.AdmissionLagS)
 	}
 	if p.Interference < 0 || p.Interference > maxInterference {
-		add([]string{"interference"}, fmt.Sprintf("must be in [0, %d], got %v", maxInterference, p.Interference))
+		errs.AddKind(tomlcheck.OutOfRange, []string{"interference"}, "must be in [0, %d], got %v", maxInterference, p.Interference)
 	}
-	p.checkPhysics(add)
-	if len(errs) > 0 {
-		return p, errs
+	p.checkPhysics(errs)
+	if errs.Len() > 0 {
+		// In the order found, as profiles have always reported them (not
+		// sorted by line, as Err would).
+		return p, errs.List
 	}
 	return p, nil
 }

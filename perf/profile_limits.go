@@ -1,6 +1,6 @@
 package perf
 
-import "fmt"
+import "github.com/fleettwin/fleettwin/internal/tomlcheck"
 
 // Bounds on a profile's numbers, far outside any real engine or device, so
 // a hand-edited or hostile profile cannot push the step model's arithmetic
@@ -13,11 +13,12 @@ const (
 	maxTempC        = 200.0
 )
 
-// checkPhysics bounds the fitted power and thermal models.
-func (p *Profile) checkPhysics(add func(key []string, msg string)) {
+// checkPhysics bounds the fitted power and thermal models, reporting to
+// errs as OutOfRange.
+func (p *Profile) checkPhysics(errs *tomlcheck.Errors) {
 	in := func(v, lo, hi float64, key ...string) {
 		if !(v >= lo && v <= hi) {
-			add(key, fmt.Sprintf("must be in [%g, %g], got %v", lo, hi, v))
+			errs.AddKind(tomlcheck.OutOfRange, key, "must be in [%g, %g], got %v", lo, hi, v)
 		}
 	}
 	if w := p.Power; w != nil {
