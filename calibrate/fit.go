@@ -59,7 +59,7 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 	}
 	var obs []perf.Observation
 	for _, e := range r.Experiments {
-		if e.HeldOut || e.Kind != "alone" {
+		if e.HeldOut || e.Kind != Alone {
 			continue
 		}
 		m := r.Measured[e.ID][e.Models[0]]
@@ -150,7 +150,7 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 func (r *Run) admissionLag() (float64, int) {
 	alone := map[string]float64{} // model/input -> median TTFT at one user
 	for _, e := range r.Experiments {
-		if e.Kind == "alone" && e.Concurrency == 1 && !e.HeldOut {
+		if e.Kind == Alone && e.Concurrency == 1 && !e.HeldOut {
 			if m := r.Measured[e.ID][e.Models[0]]; m != nil && m.Requests > 0 {
 				alone[fmt.Sprint(e.Models[0], "/", e.Input)] = m.TTFT.P50
 			}
@@ -159,7 +159,7 @@ func (r *Run) admissionLag() (float64, int) {
 	var waits []float64
 	for _, e := range r.Experiments {
 		base, ok := alone[fmt.Sprint(e.Models[0], "/", e.Input)]
-		if e.Kind != "alone" || e.Concurrency < 2 || e.HeldOut || !ok {
+		if e.Kind != Alone || e.Concurrency < 2 || e.HeldOut || !ok {
 			continue
 		}
 		recs := r.records[e.ID]
@@ -258,11 +258,13 @@ func decodeSteps(recs []RequestRecord) []DecodeStep {
 
 // fitInterference picks the interference coefficient that makes replays
 // of the together experiments (not held out) match their median TPOT and
-// E2E best, by golden-section search on [0, 2].
+// E2E best, by golden-section search on [0, 2]. The search's replays stay
+// in memory; only the last, at the chosen interference before rounding,
+// writes its scenarios and traces under work.
 func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf.Profile, rep *FitReport, work string) error {
 	var together []Experiment
 	for _, e := range r.Experiments {
-		if e.Kind == "together" && !e.HeldOut && r.Measured[e.ID] != nil {
+		if e.Kind == Together && !e.HeldOut && r.Measured[e.ID] != nil {
 			together = append(together, e)
 		}
 	}
@@ -272,10 +274,10 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 	}
 	sub := &Run{Dir: r.Dir, State: r.State, Plan: r.Plan, Experiments: together, Measured: r.Measured}
 	no := false
-	cost := func(x float64) (float64, error) {
+	cost := func(x float64, opt ReplayOptions) (float64, error) {
 		q := *p
 		q.Interference = x
-		cs, err := sub.Compare(ctx, cat, q, &no, work)
+		cs, err := sub.CompareWith(ctx, cat, q, &no, opt)
 		if err != nil {
 			return 0, err
 		}
@@ -300,11 +302,11 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 	lo, hi := 0.0, 2.0
 	g := (math.Sqrt(5) - 1) / 2
 	a, b := hi-g*(hi-lo), lo+g*(hi-lo)
-	fa, err := cost(a)
+	fa, err := cost(a, ReplayOptions{})
 	if err != nil {
 		return err
 	}
-	fb, err := cost(b)
+	fb, err := cost(b, ReplayOptions{})
 	if err != nil {
 		return err
 	}
@@ -312,23 +314,23 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 		if fa < fb {
 			hi, b, fb = b, a, fa
 			a = hi - g*(hi-lo)
-			if fa, err = cost(a); err != nil {
+			if fa, err = cost(a, ReplayOptions{}); err != nil {
 				return err
 			}
 		} else {
 			lo, a, fa = a, b, fb
 			b = lo + g*(hi-lo)
-			if fb, err = cost(b); err != nil {
+			if fb, err = cost(b, ReplayOptions{}); err != nil {
 				return err
 			}
 		}
 	}
 	x, fx := (lo+hi)/2, 0.0
-	f0, err := cost(0)
+	f0, err := cost(0, ReplayOptions{})
 	if err != nil {
 		return err
 	}
-	if fx, err = cost(x); err != nil {
+	if fx, err = cost(x, ReplayOptions{Dir: work}); err != nil {
 		return err
 	}
 	if f0 <= fx {

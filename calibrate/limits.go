@@ -55,8 +55,11 @@ const (
 )
 
 // checkNumbers checks every number a plan decoded, after defaults are
-// applied, reporting through add.
-func (p *Plan) checkNumbers(add func(key []string, format string, args ...any)) {
+// applied, reporting each as out of range.
+func (p *Plan) checkNumbers(errs *tomlcheck.Errors) {
+	add := func(key []string, format string, args ...any) {
+		errs.AddKind(tomlcheck.OutOfRange, key, format, args...)
+	}
 	num := func(key []string, msg string) {
 		if msg != "" {
 			add(key, "%s", msg)

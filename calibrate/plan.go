@@ -92,10 +92,31 @@ type Experiments struct {
 	Passes int `toml:"passes"`
 }
 
+// ExperimentKind is what an experiment measures, and so how it is run
+// (closed loops or open-loop arrivals, for a count or for a span) and what
+// the fit and the check take from it.
+type ExperimentKind string
+
+// The kinds of experiment a plan expands to, and the run's warmup.
+const (
+	Alone     ExperimentKind = "alone"     // one model, closed loops: the step-time fit
+	Together  ExperimentKind = "together"  // all models at once, closed loops: the interference fit
+	Rate      ExperimentKind = "rate"      // one model, Poisson arrivals: replayed as a trace
+	Sustained ExperimentKind = "sustained" // all models for a span: thermals, never replayed
+	Warmup    ExperimentKind = "warmup"    // a few requests before the first experiment, never analysed
+)
+
+// ExperimentKinds lists every kind, in the order a plan runs them, so a
+// check and its message name the same set.
+var ExperimentKinds = []ExperimentKind{Warmup, Alone, Together, Rate, Sustained}
+
+// Valid reports whether k is one of ExperimentKinds.
+func (k ExperimentKind) Valid() bool { return slices.Contains(ExperimentKinds, k) }
+
 // Experiment is one point of the plan.
 type Experiment struct {
 	ID          string
-	Kind        string   // "alone", "together", "rate", "sustained"
+	Kind        ExperimentKind
 	Models      []string // served names
 	Concurrency int      // closed loop users per model; 0 for rate
 	Rate        float64  // requests/s per model (rate)
@@ -135,21 +156,16 @@ func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
 }
 
 func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (*Plan, error) {
-	// DecodeTOML bounds the document before the decoder (which recurses
-	// per nesting level) sees it, and refuses nan and inf by field.
+	// Decode bounds the document before the decoder (which recurses per
+	// nesting level) sees it, and refuses nan and inf by field.
 	var p Plan
-	md, err := catalog.DecodeTOML(name, data, &p)
+	md, err := tomlcheck.Decode(name, data, &p)
 	if err != nil {
 		return nil, err
 	}
-	loc := catalog.NewLocator(data)
-	var errs catalog.ErrorList
-	add := func(key []string, format string, args ...any) {
-		errs = append(errs, &catalog.FieldError{File: name, Line: loc.Line(key...), Field: catalog.FieldPath(key...), Msg: fmt.Sprintf(format, args...)})
-	}
-	for _, k := range md.Undecoded() {
-		add(k, "unknown field")
-	}
+	errs := tomlcheck.NewErrors(name, data)
+	add, addKind := errs.Add, errs.AddKind
+	errs.Unknown(md)
 	// Strings are bounded before they reach the catalog, whose
 	// suggestions cost the product of two names' lengths.
 	str := func(key []string, v string) bool {
@@ -166,11 +182,11 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 	}
 	if str([]string{"hardware"}, p.Hardware) {
 		if _, err := cat.HardwareNamed(p.Hardware); err != nil {
-			add([]string{"hardware"}, "%v", err)
+			addKind(tomlcheck.NotFound, []string{"hardware"}, "%v", err)
 		}
 	}
 	if str([]string{"engine"}, p.Engine) && !slices.Contains(perf.Engines, p.Engine) {
-		add([]string{"engine"}, "unknown engine %q; valid: %s", p.Engine, strings.Join(perf.Engines, ", "))
+		addKind(tomlcheck.NotFound, []string{"engine"}, "unknown engine %q; valid: %s", p.Engine, strings.Join(perf.Engines, ", "))
 	}
 	switch {
 	case !str([]string{"api"}, p.API):
@@ -185,34 +201,34 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 	}
 	if str([]string{"kv_cache"}, p.KVCache) {
 		if _, err := cat.KVType(p.KVCache); err != nil {
-			add([]string{"kv_cache"}, "%v", err)
+			addKind(tomlcheck.NotFound, []string{"kv_cache"}, "%v", err)
 		}
 	}
 	p.TimeoutS = defaultF(p.TimeoutS, 300)
 	p.StallS = defaultF(p.StallS, 60)
 	p.TelemetryHz = defaultF(p.TelemetryHz, 10)
 	if len(p.Models) == 0 {
-		add([]string{"models"}, "at least one model is required")
+		addKind(tomlcheck.Missing, []string{"models"}, "at least one model is required")
 	}
 	seen := map[string]bool{}
 	for i, m := range p.Models {
-		k := func(f string) []string { return []string{"models", catalog.Index(i), f} }
+		k := func(f string) []string { return []string{"models", tomlcheck.Index(i), f} }
 		switch {
 		case !str(k("name"), m.Name):
 		case strings.TrimSpace(m.Name) == "":
-			add(k("name"), "required field is missing")
+			addKind(tomlcheck.Missing, k("name"), "required field is missing")
 		case seen[m.Name]:
 			add(k("name"), "model %q is listed twice", m.Name)
 		}
 		seen[m.Name] = true
 		if str(k("arch"), m.Arch) {
 			if _, err := cat.Model(m.Arch); err != nil {
-				add(k("arch"), "%v", err)
+				addKind(tomlcheck.NotFound, k("arch"), "%v", err)
 			}
 		}
 		if str(k("format"), m.Format) {
 			if _, err := cat.Format(m.Format); err != nil {
-				add(k("format"), "%v", err)
+				addKind(tomlcheck.NotFound, k("format"), "%v", err)
 			}
 		}
 		if str(k("url"), m.URL) && m.URL != Local && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
@@ -220,9 +236,9 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 		}
 		str(k("metrics_url"), m.MetricsURL)
 		if m.MaxSeqs <= 0 {
-			add(k("max_seqs"), "must be positive (the sequences the server batches), got %d", m.MaxSeqs)
+			addKind(tomlcheck.OutOfRange, k("max_seqs"), "must be positive (the sequences the server batches), got %d", m.MaxSeqs)
 		} else if msg := tomlcheck.Int(m.MaxSeqs, 1, MaxSeqs); msg != "" {
-			add(k("max_seqs"), "%s", msg)
+			addKind(tomlcheck.OutOfRange, k("max_seqs"), "%s", msg)
 		}
 	}
 	e := &p.Experiments
@@ -231,17 +247,17 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 		vals []int
 	}{{"inputs", e.Inputs}, {"outputs", e.Outputs}} {
 		if len(f.vals) == 0 {
-			add([]string{"experiments", f.key}, "at least one length is required")
+			addKind(tomlcheck.Missing, []string{"experiments", f.key}, "at least one length is required")
 		}
 	}
 	if len(e.Concurrency) > 0 && e.Requests < 1 {
-		add([]string{"experiments", "requests"}, "must be at least 1 with a concurrency sweep, got %d", e.Requests)
+		addKind(tomlcheck.OutOfRange, []string{"experiments", "requests"}, "must be at least 1 with a concurrency sweep, got %d", e.Requests)
 	}
 	if len(e.Rates) > 0 && e.RateRequests < 1 {
-		add([]string{"experiments", "rate_requests"}, "must be at least 1 with a rate sweep, got %d", e.RateRequests)
+		addKind(tomlcheck.OutOfRange, []string{"experiments", "rate_requests"}, "must be at least 1 with a rate sweep, got %d", e.RateRequests)
 	}
 	if e.SustainedS > 0 && e.SustainedConcurrency < 1 {
-		add([]string{"experiments", "sustained_concurrency"}, "a sustained phase needs sustained_s > 0 and sustained_concurrency >= 1")
+		addKind(tomlcheck.OutOfRange, []string{"experiments", "sustained_concurrency"}, "a sustained phase needs sustained_s > 0 and sustained_concurrency >= 1")
 	}
 	if e.HoldoutEvery == 0 {
 		e.HoldoutEvery = 2
@@ -249,9 +265,11 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 	if e.Passes == 0 {
 		e.Passes = 1
 	}
-	p.checkNumbers(add)
-	if len(errs) > 0 {
-		return nil, errs
+	p.checkNumbers(errs)
+	// The problems are reported in the order they were checked, as
+	// before the collector was shared: Err would sort them by line.
+	if errs.Len() > 0 {
+		return nil, errs.List
 	}
 	return &p, nil
 }
@@ -298,7 +316,7 @@ func (p *Plan) expandPass() []Experiment {
 	// (the 2nd, 4th, ... of the list), at every length, so the fit always
 	// sees the first level (single requests: clean prefill times) and the
 	// check interpolates between levels it saw.
-	grid := func(kind string, models []string, tag string) {
+	grid := func(kind ExperimentKind, models []string, tag string) {
 		for _, in := range e.Inputs {
 			for _, o := range e.Outputs {
 				for ci, c := range e.Concurrency {
@@ -313,18 +331,18 @@ func (p *Plan) expandPass() []Experiment {
 	}
 	if e.Alone == nil || *e.Alone {
 		for _, n := range names {
-			grid("alone", []string{n}, n)
+			grid(Alone, []string{n}, n)
 		}
 	}
 	if len(names) > 1 && (e.Together == nil || *e.Together) {
-		grid("together", names, "all")
+		grid(Together, names, "all")
 	}
 	var rates []Experiment
 	for _, n := range names {
 		for _, r := range e.Rates {
 			rates = append(rates, Experiment{
 				ID:   fmt.Sprintf("rate-%s-r%g-i%d-o%d", n, r, e.Inputs[0], e.Outputs[0]),
-				Kind: "rate", Models: []string{n}, Rate: r, Input: e.Inputs[0], Output: e.Outputs[0], Requests: e.RateRequests,
+				Kind: Rate, Models: []string{n}, Rate: r, Input: e.Inputs[0], Output: e.Outputs[0], Requests: e.RateRequests,
 			})
 		}
 	}
@@ -332,7 +350,7 @@ func (p *Plan) expandPass() []Experiment {
 	if e.SustainedS > 0 {
 		out = append(out, Experiment{
 			ID:   fmt.Sprintf("sustained-c%d-%gs", e.SustainedConcurrency, e.SustainedS),
-			Kind: "sustained", Models: names, Concurrency: e.SustainedConcurrency,
+			Kind: Sustained, Models: names, Concurrency: e.SustainedConcurrency,
 			Input: e.Inputs[0], Output: e.Outputs[len(e.Outputs)-1], DurationS: e.SustainedS,
 		})
 	}

@@ -73,7 +73,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	// A server's first request pays for loading and graph set-up; one
 	// request per model, recorded as experiment "warmup" and never
 	// analysed, keeps that out of the first experiment.
-	warm := Experiment{ID: WarmupID, Kind: "warmup", Models: r.modelNames(), Concurrency: 1, Input: 16, Output: 4, Requests: 2}
+	warm := Experiment{ID: WarmupID, Kind: Warmup, Models: r.modelNames(), Concurrency: 1, Input: 16, Output: 4, Requests: 2}
 	if _, _, _, last, err := r.experiment(ctx, warm, st.Attempts[WarmupID]+1, reqs, prompts, &progress{}); err != nil {
 		return err
 	} else if last != "" {
@@ -132,7 +132,7 @@ func (r *Runner) modelNames() []string {
 }
 
 func (r *Runner) expectedRequests(e Experiment) int {
-	if e.Kind == "sustained" {
+	if e.Kind == Sustained {
 		return 0
 	}
 	return e.Requests * len(e.Models)
@@ -240,7 +240,7 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 	seed := r.Plan.Seed ^ hash(e.ID) ^ uint64(attempt)
 	var wg sync.WaitGroup
 	ectx := ctx
-	if e.Kind == "sustained" {
+	if e.Kind == Sustained {
 		var cancel context.CancelFunc
 		ectx, cancel = context.WithTimeout(ctx, time.Duration(e.DurationS*float64(time.Second)))
 		defer cancel()
@@ -260,7 +260,7 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 		take := func() (int, bool) {
 			nextMu.Lock()
 			defer nextMu.Unlock()
-			if ectx.Err() != nil || (e.Kind != "sustained" && next >= e.Requests) {
+			if ectx.Err() != nil || (e.Kind != Sustained && next >= e.Requests) {
 				return 0, false
 			}
 			next++
@@ -268,7 +268,7 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 		}
 		send := func(seq int, prompt string) {
 			rec, _ := client.Stream(ectx, openai.Request{Model: name, Prompt: prompt, MaxTokens: e.Output, Temperature: 1, Seed: int64(seq)})
-			if e.Kind == "sustained" && ectx.Err() != nil && ctx.Err() == nil {
+			if e.Kind == Sustained && ectx.Err() != nil && ctx.Err() == nil {
 				return // the phase's clock ran out mid-request: not a failure, not a sample
 			}
 			if rec.PromptTokens > 0 {
@@ -276,7 +276,7 @@ func (r *Runner) experiment(ctx context.Context, e Experiment, attempt int, out 
 			}
 			record(RequestRecord{Experiment: e.ID, Attempt: attempt, Model: name, Seq: seq, TargetInput: e.Input, MaxTokens: e.Output, Record: rec})
 		}
-		if e.Kind == "rate" {
+		if e.Kind == Rate {
 			// Poisson arrivals: each request on its own goroutine.
 			wg.Add(1)
 			go func() {
