@@ -1,12 +1,14 @@
 package calibrate
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
 func ciCatalog(t testing.TB) *catalog.Catalog {
@@ -137,6 +139,64 @@ func TestShippedPlans(t *testing.T) {
 		}
 		if len(plan.Expand()) == 0 || len(plan.Models) < 2 {
 			t.Errorf("%s: %d experiments, %d models", p, len(plan.Expand()), len(plan.Models))
+		}
+	}
+}
+
+func TestExperimentKinds(t *testing.T) {
+	cat := ciCatalog(t)
+	p, _, err := LoadPlan(filepath.Join("testdata", "ci-plan.toml"), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Experiments.SustainedS, p.Experiments.SustainedConcurrency = 60, 2
+	seen := map[ExperimentKind]bool{Warmup: true}
+	for _, e := range p.Expand() {
+		if !e.Kind.Valid() {
+			t.Errorf("%s: kind %q not in ExperimentKinds", e.ID, e.Kind)
+		}
+		seen[e.Kind] = true
+	}
+	for _, k := range ExperimentKinds {
+		if !seen[k] {
+			t.Errorf("kind %q never expanded", k)
+		}
+	}
+	if ExperimentKind("alon").Valid() {
+		t.Error(`"alon" is valid`)
+	}
+	// A named string encodes as the string it was.
+	data, err := json.Marshal(Experiment{ID: "r", Kind: Rate})
+	if err != nil || !strings.Contains(string(data), `"Kind":"rate"`) {
+		t.Errorf("JSON %s, %v", data, err)
+	}
+}
+
+// TestParsePlanErrorKinds: callers test what sort of problem a plan has,
+// not its message.
+func TestParsePlanErrorKinds(t *testing.T) {
+	cat := ciCatalog(t)
+	good, err := os.ReadFile(filepath.Join("testdata", "ci-plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		from, to string
+		kind     tomlcheck.Kind
+	}{
+		{`seed = 7`, "seed = 7\ncolour = \"red\"", tomlcheck.Unknown},
+		{`arch = "qwen3-ci-b"`, `arch = "qwen3-7b"`, tomlcheck.NotFound},
+		{`engine = "ollama"`, `engine = "olama"`, tomlcheck.NotFound},
+		{`concurrency = [1, 2, 3, 4]`, `concurrency = [1, 0]`, tomlcheck.OutOfRange},
+		{`inputs = [48, 192]`, `inputs = []`, tomlcheck.Missing},
+		{`seed = 7`, `seed = = 7`, tomlcheck.Syntax},
+	} {
+		data := strings.Replace(string(good), c.from, c.to, 1)
+		if data == string(good) {
+			t.Fatalf("%q not in the plan", c.from)
+		}
+		if _, err := ParsePlan("plan.toml", []byte(data), cat); !tomlcheck.Has(err, c.kind) {
+			t.Errorf("%s: %v is not of kind %v", c.to, err, c.kind)
 		}
 	}
 }
