@@ -1,13 +1,11 @@
 package planner
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
-	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/tco"
@@ -148,17 +146,9 @@ func lengthStats(l workload.Lengths, empirical []workload.WeightedValue) (mean f
 }
 
 // isMemoryError reports whether resolving failed because the models do not
-// fit: the scenario reports that on an instance's memory_fraction or on a
-// node group's instances.
+// fit: the scenario tags those problems tomlcheck.NoFit (an instance's
+// memory_fraction, a node group's instances), so the planner reads the kind
+// rather than matching field names.
 func isMemoryError(err error) bool {
-	var l catalog.ErrorList
-	if !errors.As(err, &l) {
-		return false
-	}
-	for _, e := range l {
-		if strings.HasSuffix(e.Field, ".memory_fraction") || strings.HasSuffix(e.Field, ".instances") {
-			return true
-		}
-	}
-	return false
+	return tomlcheck.Has(err, tomlcheck.NoFit)
 }

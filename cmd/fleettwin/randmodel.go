@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/randmodel"
 )
 
@@ -43,12 +42,9 @@ func runRandmodel(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var size int64
-	err = atomicfile.Write(*out, 0o644, func(w io.Writer) error {
-		n, err := f.WriteTo(w)
-		size = n
-		return err
-	})
+	// WriteFile reads the model back with the GGUF reader: a file that
+	// does not describe the model built is an error here, not in Ollama.
+	size, err := randmodel.WriteFile(*out, f)
 	if err != nil {
 		return err
 	}
