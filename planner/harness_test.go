@@ -81,18 +81,7 @@ func (h *harness) simulate(_ context.Context, sc *scenario.Scenario, _ sim.Optio
 	return res, nil
 }
 
-// simulations is how many times the fake ran, over every group.
-func (h *harness) simulations() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, c := range h.calls {
-		n += len(c)
-	}
-	return n
-}
-
-// onlyGroup is the key of the plan's single node group.
+// onlyGroup is the plan's single node group and its bounds.
 func (h *harness) onlyGroup() (group, Bounds) {
 	h.t.Helper()
 	cs := h.plan.Candidates()
