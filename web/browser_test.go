@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
@@ -117,7 +118,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start the seed scenario: %v", err)
 	}
-	if canvases != 10 || status != StatusRunning {
+	if canvases != 10 || status != jobs.StatusRunning {
 		t.Errorf("mid-run: %d updates, %d chart canvases (want 10), status %q", updates, canvases, status)
 	}
 	screenshot(t, ctx, "run-live")
@@ -217,7 +218,7 @@ func TestLargeFleetInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	short := strings.NewReplacer("duration_s = 3600", "duration_s = 600", "warmup_s = 300", "warmup_s = 60").Replace(string(data))
-	run, err := ts.Runs().Start("fleet-h100.toml", []byte(short), 60) // 10 s of wall time
+	run, err := ts.Runs.Start("fleet-h100.toml", []byte(short), 60) // 10 s of wall time
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,5 +241,5 @@ func TestLargeFleetInChromium(t *testing.T) {
 	if !ok {
 		t.Errorf("the page's state after deltas is inconsistent (%d points)", points)
 	}
-	ts.Runs().Stop(run.State().ID)
+	ts.Runs.Stop(run.State().ID)
 }

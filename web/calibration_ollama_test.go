@@ -36,7 +36,7 @@ func TestDashboardCalibratesOllama(t *testing.T) {
 	short := strings.NewReplacer("concurrency = [1, 2, 3, 4]", "concurrency = [1, 2]", "inputs = [48, 192]", "inputs = [48]",
 		"requests = 10", "requests = 4", "rates = [1.0, 2.0, 3.0]", "rates = [2.0]", "passes = 2", "passes = 1").Replace(string(plan))
 	root := t.TempDir()
-	s, err := New(Options{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{root}, Ollama: bin})
+	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{root}, Ollama: bin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
@@ -19,10 +18,10 @@ import (
 
 // calibrationPlans lists the .toml files of the plans folder, sorted.
 func (s *Server) calibrationPlans() []string {
-	if s.opt.CalibrationPlans == "" {
+	if s.CalibrationPlans == "" {
 		return nil
 	}
-	entries, err := os.ReadDir(s.opt.CalibrationPlans)
+	entries, err := os.ReadDir(s.CalibrationPlans)
 	if err != nil {
 		return nil
 	}
@@ -39,10 +38,10 @@ func (s *Server) calibrationPlans() []string {
 func (s *Server) plansHint() string {
 	names := s.calibrationPlans()
 	if len(names) == 0 {
-		if s.opt.CalibrationPlans == "" {
+		if s.CalibrationPlans == "" {
 			return "none: the server has no calibration plans folder (serve --calibration-plans DIR)"
 		}
-		return "none in " + s.opt.CalibrationPlans
+		return "none in " + s.CalibrationPlans
 	}
 	return strings.Join(names, ", ")
 }
@@ -97,26 +96,4 @@ func readPlanFile(dir, name string) ([]byte, error) {
 		return nil, fmt.Errorf("calibration plan %q: larger than the limit of %d bytes (1 MiB)", name, tomlcheck.MaxBytes)
 	}
 	return data, nil
-}
-
-// withoutContents rewrites a plan's errors to name the plan, line and
-// field only: the messages of the TOML decoder and of validation may
-// quote the file, which a request must not be able to read this way.
-func withoutContents(name string, err error) error {
-	var list catalog.ErrorList
-	if !errors.As(err, &list) || len(list) == 0 {
-		return fmt.Errorf("%s: not a valid calibration plan", name)
-	}
-	msgs := make([]string, 0, len(list))
-	for _, e := range list {
-		m := name
-		if e.Line > 0 {
-			m += fmt.Sprintf(":%d", e.Line)
-		}
-		if e.Field != "" {
-			m += ": " + e.Field
-		}
-		msgs = append(msgs, m+": invalid")
-	}
-	return fmt.Errorf("%s is not a valid calibration plan (messages are not shown for the server's files; paste the plan to see them):\n%s", name, strings.Join(msgs, "\n"))
 }

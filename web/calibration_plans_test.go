@@ -36,7 +36,7 @@ func TestCalibrationStartReadsNoPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := New(Options{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{runs}, CalibrationPlans: plans})
+	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{runs}, CalibrationPlans: plans})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +93,7 @@ func TestCalibrationStartReadsNoPaths(t *testing.T) {
 		}
 		// One calibration runs at a time; this one fails at once.
 		eventually(t, "the calibration ends", func() bool {
-			s.jobsMu.Lock()
-			defer s.jobsMu.Unlock()
-			return s.runningCalibration() == ""
+			return s.Calibrations.Running() == ""
 		})
 	}
 	if entries, _ := os.ReadDir(runs); len(entries) != 3 {

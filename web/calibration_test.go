@@ -72,13 +72,13 @@ func TestCalibrationLive(t *testing.T) {
 	half := len(lines) / 2
 	os.WriteFile(filepath.Join(live, "requests.jsonl"), []byte(strings.Join(lines[:half], "")), 0o644)
 
-	s, err := New(Options{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{root, filepath.Join(root, "missing")}})
+	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{root, filepath.Join(root, "missing")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
 	defer func() { hs.Close(); s.Close() }()
-	ts := &testServer{Server: s, url: hs.URL}
+	ts := &testServer{wired: s, url: hs.URL}
 	ts.client = hs.Client()
 
 	if d := ts.doc(t, "/calibration"); !strings.Contains(byTestID(d, "calibration-runs").Text(), id) {

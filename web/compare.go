@@ -101,8 +101,8 @@ func compareOutcomes(a, b *Outcome) []compareRow {
 func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c := comparison{Note: "Pick two finished runs."}
-	ra, okA := s.runs.Get(q.Get("a"))
-	rb, okB := s.runs.Get(q.Get("b"))
+	ra, okA := s.Runs.Get(q.Get("a"))
+	rb, okB := s.Runs.Get(q.Get("b"))
 	if okA {
 		c.A = ra.State().Meta
 	}
@@ -117,5 +117,5 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 			c.Ready, c.Rows = true, compareOutcomes(oa, ob)
 		}
 	}
-	render(w, r, http.StatusOK, comparePage(c, s.runs.List()))
+	render(w, r, http.StatusOK, comparePage(c, s.Runs.List()))
 }

@@ -52,7 +52,7 @@ func loopbackHost(host string) bool {
 // FormValue never silently reads a truncated body. It returns false when
 // it has answered.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
-	if s.opt.Token == "" && !loopbackHost(r.Host) {
+	if s.Token == "" && !loopbackHost(r.Host) {
 		http.Error(w, fmt.Sprintf("this dashboard runs without a token, so it answers only to a loopback host name (127.0.0.1, [::1] or localhost); Host %q is not one. Open http://127.0.0.1:PORT/, or start it with --token to serve other names", r.Host),
 			http.StatusMisdirectedRequest)
 		return false

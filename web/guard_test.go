@@ -59,7 +59,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 			}
 		}
 	}
-	if n := len(ts.Runs().List()); n != 0 {
+	if n := len(ts.Runs.List()); n != 0 {
 		t.Fatalf("cross-site posts started %d runs", n)
 	}
 	ts.sessionPlansCount(t, 0)
@@ -73,11 +73,11 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 			t.Errorf("same-origin POST with %v: %d %s", h, resp.StatusCode, body)
 		}
 	}
-	if err := ts.Wait(t.Context()); err != nil {
+	if err := ts.Runs.Wait(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// The websocket upgrade follows the same rule.
-	id := ts.Runs().List()[0].ID
+	id := ts.Runs.List()[0].ID
 	u := "ws" + strings.TrimPrefix(ts.url, "http") + "/ws/runs/" + id
 	for _, h := range []http.Header{
 		{"Sec-Fetch-Site": {"cross-site"}},
@@ -99,9 +99,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 
 func (ts *testServer) sessionPlansCount(t *testing.T, want int) {
 	t.Helper()
-	ts.plansMu.Lock()
-	n := len(ts.plans)
-	ts.plansMu.Unlock()
+	n := len(ts.Plans.List())
 	if n != want {
 		t.Errorf("%d plans, want %d", n, want)
 	}
@@ -123,7 +121,7 @@ func TestForeignHostRefused(t *testing.T) {
 			t.Errorf("POST /runs with Host %q: %d", host, resp.StatusCode)
 		}
 	}
-	if n := len(ts.Runs().List()); n != 0 {
+	if n := len(ts.Runs.List()); n != 0 {
 		t.Fatalf("foreign hosts started %d runs", n)
 	}
 	id := ts.start(t, "seed-colocated.toml", "0")
@@ -182,7 +180,7 @@ func TestBodyLimits(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("multipart upload over the limit: %d %s", resp.StatusCode, body)
 	}
-	if n := len(ts.Runs().List()); n != 0 {
+	if n := len(ts.Runs.List()); n != 0 {
 		t.Fatalf("oversized posts started %d runs", n)
 	}
 	ts.sessionPlansCount(t, 0)

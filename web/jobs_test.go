@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/calibrate"
 	"github.com/fleettwin/fleettwin/internal/syncbuf"
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
@@ -26,20 +27,20 @@ type logBuffer = syncbuf.Buffer
 
 // newTestServerOpt is newTestServer with options (the catalog, profiles
 // and a data dir filled in when missing).
-func newTestServerOpt(t *testing.T, opt Options) *testServer {
+func newTestServerOpt(t *testing.T, opt testOptions) *testServer {
 	t.Helper()
 	if opt.DataDir == "" {
 		opt.DataDir = t.TempDir()
 	}
 	opt.Catalog, opt.Profiles = cat, profiles
-	s, err := New(opt)
+	s, err := newServer(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { hs.Close(); s.Close() })
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &testServer{Server: s, url: hs.URL, dir: opt.DataDir, client: client}
+	return &testServer{wired: s, url: hs.URL, dir: opt.DataDir, client: client}
 }
 
 // eventually polls cond until it holds, failing after a minute: a bound
@@ -59,35 +60,35 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // server keeps serving and running.
 func TestPanickingRunFailsAlone(t *testing.T) {
 	logs := &logBuffer{}
-	ts := newTestServerOpt(t, Options{Logger: log.New(logs, "", 0), MaxRuns: 1})
-	ts.Runs().simRun = func(context.Context, *scenario.Scenario, sim.Options) (*sim.Result, error) {
+	ts := newTestServerOpt(t, testOptions{Logger: log.New(logs, "", 0), MaxRuns: 1})
+	ts.Runs.SimRun = func(context.Context, *scenario.Scenario, sim.Options) (*sim.Result, error) {
 		panic("injected: a NaN step time")
 	}
 	id := ts.start(t, "seed-colocated.toml", "0")
 	st := ts.wait(t, id)
-	if st.Status != StatusFailed || !strings.Contains(st.Error, "injected: a NaN step time") {
+	if st.Status != jobs.StatusFailed || !strings.Contains(st.Error, "injected: a NaN step time") {
 		t.Errorf("panicked run: %s %q", st.Status, st.Error)
 	}
 	if l := logs.String(); !strings.Contains(l, "run "+id+" panicked: injected") || !strings.Contains(l, "goroutine ") {
 		t.Errorf("the log lacks the panic and its stack:\n%s", l)
 	}
-	if b, _ := os.ReadFile(filepath.Join(ts.dir, "runs", id, metaFile)); !strings.Contains(string(b), StatusFailed) {
+	if b, _ := os.ReadFile(filepath.Join(ts.dir, "runs", id, metaFile)); !strings.Contains(string(b), jobs.StatusFailed) {
 		t.Errorf("run.json after the panic: %s", b)
 	}
 	// A panic while the run's state is locked (a snapshot that does not
 	// fit it) must not leave it locked.
-	ts.Runs().simRun = func(_ context.Context, _ *scenario.Scenario, opt sim.Options) (*sim.Result, error) {
+	ts.Runs.SimRun = func(_ context.Context, _ *scenario.Scenario, opt sim.Options) (*sim.Result, error) {
 		opt.OnSnapshot(sim.Snapshot{Models: make([]sim.ModelSnapshot, 99)})
 		return nil, nil
 	}
 	id2 := ts.start(t, "seed-colocated.toml", "0")
-	if st := ts.wait(t, id2); st.Status != StatusFailed || !strings.Contains(st.Error, "index out of range") {
+	if st := ts.wait(t, id2); st.Status != jobs.StatusFailed || !strings.Contains(st.Error, "index out of range") {
 		t.Errorf("run panicking in a snapshot: %s %q", st.Status, st.Error)
 	}
 	// The slot was given back, and the server still runs simulations.
-	ts.Runs().simRun = sim.Run
+	ts.Runs.SimRun = sim.Run
 	id3 := ts.start(t, "seed-colocated.toml", "0")
-	if st := ts.wait(t, id3); st.Status != StatusDone {
+	if st := ts.wait(t, id3); st.Status != jobs.StatusDone {
 		t.Errorf("a run after two panics: %s %q", st.Status, st.Error)
 	}
 	if resp, _ := ts.get(t, "/runs/"+id); resp.StatusCode != http.StatusOK {
@@ -98,11 +99,13 @@ func TestPanickingRunFailsAlone(t *testing.T) {
 // A plan or a calibration that panics fails alone too.
 func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 	logs := &logBuffer{}
-	ts := newTestServerOpt(t, Options{Logger: log.New(logs, "", 0), CalibrationDirs: []string{t.TempDir()}})
-	ts.planRun = func(context.Context, *planner.Plan, *planJob) { panic("injected plan panic") }
+	ts := newTestServerOpt(t, testOptions{Logger: log.New(logs, "", 0), CalibrationDirs: []string{t.TempDir()}})
+	ts.Plans.Search = func(context.Context, *planner.Plan, *jobs.Plan) (*planner.Result, error) {
+		panic("injected plan panic")
+	}
 	plan := func() string { return ts.startSmallPlan(t) }
 	id := plan()
-	eventually(t, "the panicking plan fails", func() bool { return ts.planPhase(t, id).Phase == PhaseFailed })
+	eventually(t, "the panicking plan fails", func() bool { return ts.planPhase(t, id).Phase == jobs.PhaseFailed })
 	if st := ts.planPhase(t, id); !strings.Contains(st.Error, "injected plan panic") {
 		t.Errorf("failed plan's error: %q", st.Error)
 	}
@@ -110,11 +113,13 @@ func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 		t.Errorf("the log lacks the plan's panic and stack:\n%s", l)
 	}
 	// Its slot is free: the next plan runs (here, one that ends at once).
-	ts.planRun = func(ctx context.Context, _ *planner.Plan, j *planJob) { ts.endPlan(ctx, j, nil, errors.New("quick")) }
+	ts.Plans.Search = func(context.Context, *planner.Plan, *jobs.Plan) (*planner.Result, error) {
+		return nil, errors.New("quick")
+	}
 	id2 := plan()
-	eventually(t, "the next plan runs", func() bool { return ts.planPhase(t, id2).Phase == PhaseFailed })
+	eventually(t, "the next plan runs", func() bool { return ts.planPhase(t, id2).Phase == jobs.PhaseFailed })
 
-	ts.calRun = func(context.Context, *calibrate.Plan, string, bool, io.Writer) error {
+	ts.Calibrations.Run = func(context.Context, *calibrate.Plan, string, bool, io.Writer) error {
 		panic("injected calibration panic")
 	}
 	good, _ := os.ReadFile("../plans/dgx-spark-qwen3-8b-14b.toml")
@@ -123,8 +128,8 @@ func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 		t.Fatalf("start a calibration: %d %s", resp.StatusCode, body)
 	}
 	cal := strings.TrimPrefix(resp.Header.Get("Location"), "/calibration/runs/")
-	eventually(t, "the panicking calibration ends", func() bool { running, _ := ts.jobError(cal); return !running })
-	if _, msg := ts.jobError(cal); !strings.Contains(msg, "injected calibration panic") {
+	eventually(t, "the panicking calibration ends", func() bool { running, _ := ts.Calibrations.JobError(cal); return !running })
+	if _, msg := ts.Calibrations.JobError(cal); !strings.Contains(msg, "injected calibration panic") {
 		t.Errorf("calibration error: %q", msg)
 	}
 	if !strings.Contains(logs.String(), "calibration "+cal+" panicked") {
@@ -176,13 +181,13 @@ func TestDamagedDataDirIsSkipped(t *testing.T) {
 	write(filepath.Join(plans, "stray-file"), "x")
 
 	logs := &logBuffer{}
-	again := newTestServerOpt(t, Options{DataDir: dir, Logger: log.New(logs, "", 0)})
-	list := again.Runs().List()
+	again := newTestServerOpt(t, testOptions{DataDir: dir, Logger: log.New(logs, "", 0)})
+	list := again.Runs.List()
 	if len(list) != 2 || list[0].ID != "20260101-000000-002-torn-state" && list[1].ID != "20260101-000000-002-torn-state" {
 		t.Fatalf("runs listed after damage: %+v", list)
 	}
 	for _, st := range list {
-		if st.ID == good && (st.Status != StatusDone || len(st.T) == 0) {
+		if st.ID == good && (st.Status != jobs.StatusDone || len(st.T) == 0) {
 			t.Errorf("the good run: %s, %d points", st.Status, len(st.T))
 		}
 	}
@@ -201,8 +206,8 @@ func TestDamagedDataDirIsSkipped(t *testing.T) {
 // One calibration at a time: a second start while one measures is refused
 // with 409 and starts nothing; once the first is stopped, the next starts.
 func TestOneCalibrationAtATime(t *testing.T) {
-	ts := newTestServerOpt(t, Options{CalibrationDirs: []string{t.TempDir()}})
-	ts.calRun = func(ctx context.Context, _ *calibrate.Plan, _ string, _ bool, _ io.Writer) error {
+	ts := newTestServerOpt(t, testOptions{CalibrationDirs: []string{t.TempDir()}})
+	ts.Calibrations.Run = func(ctx context.Context, _ *calibrate.Plan, _ string, _ bool, _ io.Writer) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -225,7 +230,7 @@ func TestOneCalibrationAtATime(t *testing.T) {
 	if resp, body := ts.do(t, "POST", "/calibration/runs/"+first+"/stop", nil, ""); resp.StatusCode >= 400 {
 		t.Fatalf("stop: %d %s", resp.StatusCode, body)
 	}
-	eventually(t, "the first calibration ends", func() bool { running, _ := ts.jobError(first); return !running })
+	eventually(t, "the first calibration ends", func() bool { running, _ := ts.Calibrations.JobError(first); return !running })
 	if resp, body := start(); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a calibration after the first ended: %d %s", resp.StatusCode, body)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,18 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/report"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
-
-func (j *planJob) snapshot() PlanState {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.state
-}
-
-func planTopic(id string) string { return "plan/" + id }
 
 // shippedPlans lists the plans in scenarios.Plans, the default first.
 func shippedPlans() []string {
@@ -36,75 +30,92 @@ func shippedPlans() []string {
 	return out
 }
 
-func planSummary(r *planner.Result) string {
-	if r.Winner == nil {
-		return fmt.Sprintf("%d configurations: none meets every target", r.Candidates)
+// planStart parses the posted plan (edited TOML, or a shipped plan by
+// name) and searches it in the background, or queues it past the limit.
+func (s *Server) planStart(w http.ResponseWriter, r *http.Request) {
+	name := r.FormValue("plan")
+	src := []byte(strings.TrimSpace(r.FormValue("toml")))
+	if len(src) == 0 {
+		data, err := scenarios.Plans.ReadFile("plans/" + name)
+		if err != nil || strings.Contains(name, "/") {
+			http.Error(w, fmt.Sprintf("no shipped plan %q; choose one of %s or paste a plan's TOML", name, strings.Join(shippedPlans(), ", ")), http.StatusBadRequest)
+			return
+		}
+		src = data
+	} else {
+		name = "edited.toml"
 	}
-	w := r.Winner
-	return fmt.Sprintf("%d configurations, %d meet every target; cheapest: #%d %s %s %s, %d nodes, $%.0f per month",
-		r.Candidates, len(r.Ranked), w.Index, w.Hardware, w.Engine, w.Quant, w.Metrics.Nodes, w.Metrics.USDPerMonth)
+	p, err := s.Plans.Parse(name, src)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	st, err := s.Plans.Start(session(r), src, p)
+	switch {
+	case errors.Is(err, jobs.ErrStopping):
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, "/plans/"+st.ID, http.StatusSeeOther)
 }
 
-func (s *Server) planJob(w http.ResponseWriter, r *http.Request) (*planJob, bool) {
-	s.plansMu.Lock()
-	j := s.plans[r.PathValue("id")]
-	s.plansMu.Unlock()
-	if j == nil {
+// planStop stops a searching plan (it ends stopped, with how far it got)
+// or takes a queued one out of the queue.
+func (s *Server) planStop(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.planJob(w, r)
+	if !ok {
+		return
+	}
+	s.Plans.Stop(j.State().ID)
+	http.Redirect(w, r, "/plans/"+j.State().ID, http.StatusSeeOther)
+}
+
+func (s *Server) planJob(w http.ResponseWriter, r *http.Request) (*jobs.Plan, bool) {
+	j, ok := s.Plans.Get(r.PathValue("id"))
+	if !ok {
 		http.Error(w, "no such plan: "+r.PathValue("id"), http.StatusNotFound)
 		return nil, false
 	}
 	return j, true
 }
 
-// sessionPlans lists a browser session's plans, newest first.
-func (s *Server) sessionPlans(sess string) []PlanState {
-	s.plansMu.Lock()
-	defer s.plansMu.Unlock()
-	var out []PlanState
-	for _, j := range s.plans {
-		if st := j.snapshot(); st.Session == sess {
-			out = append(out, st)
-		}
-	}
-	slices.SortFunc(out, func(a, b PlanState) int { return b.Started.Compare(a.Started) })
-	return out
-}
-
 func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 	if j, ok := s.planJob(w, r); ok {
-		render(w, r, http.StatusOK, planPage(j.snapshot()))
+		render(w, r, http.StatusOK, planPage(j.State()))
 	}
 }
 
 func (s *Server) planState(w http.ResponseWriter, r *http.Request) {
 	if j, ok := s.planJob(w, r); ok {
-		writeJSON(w, j.snapshot())
+		writeJSON(w, j.State())
 	}
 }
 
 func (s *Server) planWS(w http.ResponseWriter, r *http.Request) {
 	if j, ok := s.planJob(w, r); ok {
-		if s.hub.Last(planTopic(j.state.ID)) == nil {
-			s.hub.Publish(planTopic(j.state.ID), mustJSON(j.snapshot()))
+		if topic := jobs.PlanTopic(j.State().ID); s.Hub.Last(topic) == nil {
+			s.Hub.Publish(topic, j.StateJSON())
 		}
-		s.hub.ServeWS(w, r, planTopic(r.PathValue("id")))
+		s.Hub.ServeWS(w, r, jobs.PlanTopic(r.PathValue("id")))
 	}
 }
 
-// finished returns the plan's result, or answers 409 while it runs.
-func (j *planJob) finished(w http.ResponseWriter) (*planner.Result, []byte, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.result == nil {
-		http.Error(w, "the plan has no result (yet): "+j.state.Phase+" "+j.state.Error, http.StatusConflict)
+// finished returns the plan's result, or answers 409 while it has none.
+func finished(w http.ResponseWriter, j *jobs.Plan) (*planner.Result, []byte, bool) {
+	res, data, st := j.Finished()
+	if res == nil {
+		http.Error(w, "the plan has no result (yet): "+st.Phase+" "+st.Error, http.StatusConflict)
 		return nil, nil, false
 	}
-	return j.result, j.json, true
+	return res, data, true
 }
 
 func (s *Server) planResult(w http.ResponseWriter, r *http.Request) {
 	if j, ok := s.planJob(w, r); ok {
-		if _, data, ok := j.finished(w); ok {
+		if _, data, ok := finished(w, j); ok {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(data)
 		}
@@ -113,7 +124,7 @@ func (s *Server) planResult(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) planReport(w http.ResponseWriter, r *http.Request) {
 	if j, ok := s.planJob(w, r); ok {
-		if res, _, ok := j.finished(w); ok {
+		if res, _, ok := finished(w, j); ok {
 			var b bytes.Buffer
 			if err := report.Plan(&b, res); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -130,7 +141,7 @@ func (s *Server) planChart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res, _, ok := j.finished(w)
+	res, _, ok := finished(w, j)
 	if !ok {
 		return
 	}
@@ -165,7 +176,7 @@ func firstOr(xs []string, d string) string {
 
 func planFraction(st PlanState) float64 {
 	switch {
-	case st.Phase == PhaseDone:
+	case st.Phase == jobs.PhaseDone:
 		return 100
 	case st.Total == 0:
 		return 0
@@ -177,15 +188,15 @@ func planFraction(st PlanState) float64 {
 // shows them.
 func planProgressText(st PlanState) string {
 	switch st.Phase {
-	case PhaseQueued:
+	case jobs.PhaseQueued:
 		return fmt.Sprintf("#%d in the queue: it starts when the running plan ends", st.QueuePos)
-	case PhaseVerifying:
+	case jobs.PhaseVerifying:
 		v := st.Verify
 		return fmt.Sprintf("%d/%d configurations searched (%d simulations); re-simulating the winner: run %d of %d, %.0f/%.0f simulated s",
 			st.Done, st.Total, st.Sims, v.Run, v.Runs, v.NowS, v.DurationS)
-	case PhaseDone:
+	case jobs.PhaseDone:
 		return fmt.Sprintf("%d/%d configurations, %d simulations", st.Total, st.Total, st.Sims)
-	case PhaseFailed, PhaseStopped, PhaseInterrupted:
+	case jobs.PhaseFailed, jobs.PhaseStopped, jobs.PhaseInterrupted:
 		return fmt.Sprintf("%s at %d/%d configurations (%d simulations)", st.Phase, st.Done, st.Total, st.Sims)
 	}
 	if st.Total == 0 {

@@ -1,17 +1,15 @@
 package web
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
@@ -43,7 +41,7 @@ func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, _ := scenarios.FS.ReadFile(name)
-	run, err := s.runs.StartIn(session(r), name, data, speed)
+	run, err := s.Runs.StartIn(session(r), name, data, speed)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -52,7 +50,7 @@ func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request) (*Run, bool) {
-	run, ok := s.runs.Get(r.PathValue("id"))
+	run, ok := s.Runs.Get(r.PathValue("id"))
 	if !ok {
 		http.Error(w, fmt.Sprintf("no run %q", r.PathValue("id")), http.StatusNotFound)
 	}
@@ -66,7 +64,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
-	if err := s.runs.Stop(r.PathValue("id")); err != nil {
+	if err := s.Runs.Stop(r.PathValue("id")); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
@@ -80,7 +78,7 @@ func attachment(w http.ResponseWriter, name, contentType string) {
 
 func (s *Server) scenarioFile(w http.ResponseWriter, r *http.Request) {
 	if run, ok := s.run(w, r); ok {
-		attachment(w, slug(run.State().Name)+".toml", "application/toml")
+		attachment(w, jobs.Slug(run.State().Name)+".toml", "application/toml")
 		w.Write(run.Scenario())
 	}
 }
@@ -102,38 +100,23 @@ func (s *Server) stateFile(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// seriesCSV writes the run's live series: one row per point and device,
-// with each model's latency percentiles alongside.
+// seriesCSV serves a finished run's result's per-device series in the one
+// series format, the columns `simulate --series` writes (twin's
+// WriteSeriesCSV): one row per device and bin. A run still going (or
+// queued, or ended without a result) has none: 409, saying where its live
+// points are (state.json).
 func (s *Server) seriesCSV(w http.ResponseWriter, r *http.Request) {
 	run, ok := s.run(w, r)
 	if !ok {
 		return
 	}
-	st := run.State()
-	attachment(w, st.ID+"-series.csv", "text/csv")
-	cw := csv.NewWriter(w)
-	head := []string{"t_s", "node", "utilization", "kv_use", "power_w", "temp_c", "clock", "waiting"}
-	for _, m := range st.Models {
-		head = append(head, m.Model+"_ttft_p95_s", m.Model+"_tpot_p95_s", m.Model+"_e2e_p95_s")
+	data, err := run.SeriesCSV()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
 	}
-	cw.Write(head)
-	at := func(xs []float64, i int) string {
-		if i >= len(xs) || math.IsNaN(xs[i]) {
-			return ""
-		}
-		return strconv.FormatFloat(jsonfmt.Round(xs[i]), 'g', -1, 64)
-	}
-	for i, t := range st.T {
-		for _, d := range st.Devices {
-			row := []string{at(st.T, i), d.Node, at(d.Utilization, i), at(d.KVUse, i), at(d.PowerW, i), at(d.TempC, i), at(d.Clock, i), at(d.Waiting, i)}
-			for _, m := range st.Models {
-				row = append(row, at(m.TTFTP95, i), at(m.TPOTP95, i), at(m.E2EP95, i))
-			}
-			_ = t
-			cw.Write(row)
-		}
-	}
-	cw.Flush()
+	attachment(w, run.State().ID+"-series.csv", "text/csv")
+	w.Write(data)
 }
 
 func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
@@ -157,6 +140,6 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
 // (complete states, or deltas for a large fleet).
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	if run, ok := s.run(w, r); ok {
-		s.hub.ServeWSFrom(w, r, topic(r.PathValue("id")), func() []byte { return mustJSON(run.State()) })
+		s.Hub.ServeWSFrom(w, r, jobs.RunTopic(r.PathValue("id")), run.StateJSON)
 	}
 }

@@ -1,13 +1,14 @@
 // Package web is fleettwin's dashboard: runs streamed live over
 // websockets, what-if editing of scenarios, side-by-side comparison,
-// calibration profiles and the catalog. Pages are templ components; charts
+// calibration profiles and the catalog. It serves HTTP only: the runs,
+// plans and calibrations it shows are package jobs', and it reaches the
+// simulator and the calibrator through them. Pages are templ components; charts
 // are drawn in the browser by uPlot (vendored, embedded) and exported by
 // gonum/plot.
 package web
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -15,98 +16,51 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log"
 	"net/http"
 	"path"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/a-h/templ"
 
-	"github.com/fleettwin/fleettwin/calibrate"
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/perf"
-	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
 //go:embed static
 var static embed.FS
 
-// Options configure a dashboard server.
-type Options struct {
-	DataDir  string // runs are kept under DataDir/runs
-	Token    string // if set, every request must carry it (required off loopback)
-	Catalog  *catalog.Catalog
-	Profiles perf.ProfileSet
-	// CalibrationDirs are folders of `fleettwin calibrate run` run
-	// directories, shown live next to their twin.
-	CalibrationDirs []string
+// Server is the dashboard: an http.Handler over the jobs it is given.
+// Like benbjohnson/wtf's http.Server it takes its services as fields, set
+// by whoever wires it (cmd/fleettwin serve) before it serves; it starts
+// no work of its own.
+type Server struct {
+	// Hub streams the jobs' states to browsers; the jobs publish to it
+	// (it is their jobs.Publisher).
+	Hub          *Hub
+	Runs         *jobs.Runs
+	Plans        *jobs.Plans
+	Calibrations *jobs.Calibrations
+	Catalog      *catalog.Catalog
+	Profiles     perf.ProfileSet
+	// Token, if set, must come with every request (required off loopback).
+	Token string
 	// CalibrationPlans is the folder of calibration plans the dashboard
 	// may start by name (the only files of the server's it reads on a
 	// request's behalf); "" offers pasted plans only.
 	CalibrationPlans string
-	// Ollama serves the url = "local" models of calibrations started
-	// from the dashboard (scripts/build-ollama.sh builds one).
-	Ollama string
-	// MaxRuns is how many simulations run at once (0: DefaultMaxRuns),
-	// MaxPlans how many plans search at once (0: 1); more wait queued.
-	MaxRuns, MaxPlans int
-	// Logger gets what the server does not show in a page: entries of the
-	// data dir it skipped, the stack of a job that panicked (nil: the
-	// standard logger).
-	Logger *log.Logger
-}
 
-// Server is the dashboard.
-type Server struct {
-	hub   *Hub
-	runs  *Runs
-	opt   Options
 	mux   *http.ServeMux
-	names []string // shipped scenarios
-
-	ctx    context.Context // ends when the server closes
-	cancel context.CancelFunc
-	calMu  sync.Mutex
-	cal    map[string]*calWatcher
-	jobsMu sync.Mutex // not calMu: a watcher's first update, under calMu, reads the jobs
-	jobs   map[string]*calJob
-	jobsWG sync.WaitGroup
-
-	plansMu      sync.Mutex
-	plans        map[string]*planJob
-	planQueue    []*planJob // waiting for a slot, in order
-	plansRunning int
-
-	// The jobs' bodies, replaced by tests (a panicking job).
-	planRun func(context.Context, *planner.Plan, *planJob)
-	calRun  func(ctx context.Context, plan *calibrate.Plan, dir string, local bool, log io.Writer) error
-
-	cop *http.CrossOriginProtection // refuses unsafe methods sent cross-site
+	names []string                    // shipped scenarios
+	cop   *http.CrossOriginProtection // refuses unsafe methods sent cross-site
 }
 
-// New opens the data directory and builds the routes.
-func New(opt Options) (*Server, error) {
-	hub := NewHub()
-	if opt.Logger == nil {
-		opt.Logger = log.Default()
-	}
-	if opt.MaxPlans < 1 {
-		opt.MaxPlans = 1
-	}
-	runs, err := OpenRuns(opt.DataDir, hub, opt.Catalog, opt.Profiles, opt.Logger)
-	if err != nil {
-		return nil, err
-	}
-	runs.SetMaxRunning(opt.MaxRuns)
-	s := &Server{hub: hub, runs: runs, opt: opt, mux: http.NewServeMux(), cal: map[string]*calWatcher{}, jobs: map[string]*calJob{}, plans: map[string]*planJob{},
-		cop: http.NewCrossOriginProtection()}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.planRun, s.calRun = s.runPlan, s.calibrate
-	s.loadPlans()
+// NewServer builds the routes and a hub; set the services before serving.
+func NewServer() *Server {
+	s := &Server{Hub: NewHub(), mux: http.NewServeMux(), cop: http.NewCrossOriginProtection()}
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
 	for _, e := range entries {
 		s.names = append(s.names, e.Name())
@@ -148,7 +102,7 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /plans/{id}/report.html", s.planReport)
 	s.mux.HandleFunc("GET /plans/{id}/chart/{file}", s.planChart)
 	s.mux.HandleFunc("GET /ws/plans/{id}", s.planWS)
-	return s, nil
+	return s
 }
 
 func cmpBool(a, b bool) int {
@@ -161,25 +115,13 @@ func cmpBool(a, b bool) int {
 	return -1
 }
 
-// Runs gives access to the server's runs (tests, the CLI).
-func (s *Server) Runs() *Runs { return s.runs }
-
-// Close stops the runs, plans and calibrations in progress and saves what
-// they have; they, and the queued ones, are kept as interrupted.
-func (s *Server) Close() {
-	s.cancel()
-	s.runs.Close()
-	s.interruptQueuedPlans()
-	s.jobsWG.Wait() // plans save their state; calibrations stop their servers and keep their records
-}
-
 // ServeHTTP checks the Host, the origin, the body's size and the token,
 // then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.guard(w, r) {
 		return
 	}
-	if s.opt.Token != "" && !s.authorized(w, r) {
+	if s.Token != "" && !s.authorized(w, r) {
 		http.Error(w, "this dashboard needs its token: open the URL fleettwin printed (…?token=…)", http.StatusUnauthorized)
 		return
 	}
@@ -213,7 +155,7 @@ func session(r *http.Request) string {
 const tokenCookie = "fleettwin_token"
 
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
-	ok := func(v string) bool { return subtle.ConstantTimeCompare([]byte(v), []byte(s.opt.Token)) == 1 }
+	ok := func(v string) bool { return subtle.ConstantTimeCompare([]byte(v), []byte(s.Token)) == 1 }
 	if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
 		return true
 	}
@@ -221,7 +163,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if ok(r.URL.Query().Get("token")) {
-		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.opt.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		return true
 	}
 	return false
@@ -239,11 +181,11 @@ func render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, runsPage(s.runs.List(), s.names))
+	render(w, r, http.StatusOK, runsPage(s.Runs.List(), s.names))
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, s.runs.List())
+	writeJSON(w, s.Runs.List())
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -257,7 +199,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
-	cat := s.opt.Catalog
+	cat := s.Catalog
 	var models, hw []string
 	for n := range cat.Models {
 		models = append(models, n)
@@ -272,7 +214,7 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sortedProfiles() []perf.Profile {
 	var ps []perf.Profile
-	for _, p := range s.opt.Profiles {
+	for _, p := range s.Profiles {
 		ps = append(ps, p)
 	}
 	slices.SortFunc(ps, func(a, b perf.Profile) int {
@@ -282,28 +224,16 @@ func (s *Server) sortedProfiles() []perf.Profile {
 }
 
 func (s *Server) calibration(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.sortedCalibrationRuns(), s.calibrationPlans()))
+	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.Calibrations.IDs(), s.calibrationPlans()))
 }
 
 func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	ext := path.Ext(file)
-	prof, err := s.opt.Profiles.Get(r.PathValue("hw"), strings.TrimSuffix(file, ext))
+	prof, err := s.Profiles.Get(r.PathValue("hw"), strings.TrimSuffix(file, ext))
 	if err != nil || (ext != ".svg" && ext != ".png") {
 		http.Error(w, fmt.Sprintf("no profile plot %s/%s", r.PathValue("hw"), file), http.StatusNotFound)
 		return
 	}
 	serveImage(w, ext[1:], http.StatusNotFound, func(out io.Writer) error { return writeProfileScatter(out, prof, ext[1:]) })
-}
-
-// Wait blocks until every run started so far has ended (tests).
-func (s *Server) Wait(ctx context.Context) error {
-	for _, st := range s.runs.List() {
-		if r, ok := s.runs.Get(st.ID); ok {
-			if err := r.Wait(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

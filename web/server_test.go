@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 )
@@ -32,7 +33,7 @@ var (
 )
 
 type testServer struct {
-	*Server
+	*wired
 	url    string
 	dir    string
 	client *http.Client
@@ -43,7 +44,7 @@ func newTestServer(t *testing.T, dir, token string) *testServer {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := New(Options{DataDir: dir, Token: token, Catalog: cat, Profiles: profiles})
+	s, err := newServer(testOptions{DataDir: dir, Token: token, Catalog: cat, Profiles: profiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func newTestServer(t *testing.T, dir, token string) *testServer {
 	t.Cleanup(func() { hs.Close(); s.Close() })
 	// Redirects are checked by hand.
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &testServer{Server: s, url: hs.URL, dir: dir, client: client}
+	return &testServer{wired: s, url: hs.URL, dir: dir, client: client}
 }
 
 func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, contentType string) (*http.Response, string) {
@@ -103,7 +104,7 @@ func (ts *testServer) start(t *testing.T, name, speed string) string {
 
 func (ts *testServer) wait(t *testing.T, id string) State {
 	t.Helper()
-	r, ok := ts.Runs().Get(id)
+	r, ok := ts.Runs.Get(id)
 	if !ok {
 		t.Fatalf("no run %s", id)
 	}
@@ -127,7 +128,7 @@ func TestRunLifecycleAndDownloads(t *testing.T) {
 	}
 	id := ts.start(t, "seed-colocated.toml", "0")
 	st := ts.wait(t, id)
-	if st.Status != StatusDone || st.Progress != 1 || len(st.T) < 100 || len(st.Devices[0].PowerW) != len(st.T) {
+	if st.Status != jobs.StatusDone || st.Progress != 1 || len(st.T) < 100 || len(st.Devices[0].PowerW) != len(st.T) {
 		t.Fatalf("finished run: status %s, progress %v, %d points", st.Status, st.Progress, len(st.T))
 	}
 	// The throughput series integrates back to the completions.
@@ -142,7 +143,7 @@ func TestRunLifecycleAndDownloads(t *testing.T) {
 		}
 	}
 	page := ts.doc(t, "/runs/"+id)
-	if got := byTestID(page, "status").Text(); got != StatusDone {
+	if got := byTestID(page, "status").Text(); got != jobs.StatusDone {
 		t.Errorf("status %q", got)
 	}
 	rows := byTestID(page, "summary").Find("tbody tr")
@@ -176,9 +177,15 @@ func TestRunLifecycleAndDownloads(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &out); err != nil || len(out.Models) != 2 || out.Cost.USDPerHour <= 0 {
 		t.Errorf("result.json: %v, %d models, $%v/h", err, len(out.Models), out.Cost.USDPerHour)
 	}
+	// The series are the result's, in the format `simulate --series`
+	// writes: one row per device and bin.
 	_, csv := ts.get(t, "/runs/"+id+"/series.csv")
-	if lines := strings.Split(strings.TrimSpace(csv), "\n"); !strings.HasPrefix(lines[0], "t_s,node,utilization") || len(lines) != len(st.T)+1 {
-		t.Errorf("series.csv: %d lines, header %q", len(lines), lines[0])
+	bins := 0
+	for _, d := range mustRun(t, ts, id).Outcome().Series {
+		bins += len(d.Utilization)
+	}
+	if lines := strings.Split(strings.TrimSpace(csv), "\n"); lines[0] != "node,t_s,utilization,mfu,mbu,kv_use,running,waiting,power_w,temp_c,clock,throttled" || bins == 0 || len(lines) != bins+1 {
+		t.Errorf("series.csv: %d lines for %d bins, header %q", len(lines), bins, lines[0])
 	}
 	for _, c := range []struct{ path, ctype, start string }{
 		{"/chart/power.svg", "image/svg+xml", "<?xml"},
@@ -208,19 +215,19 @@ func TestRunsSurviveRestart(t *testing.T) {
 	// A run the server was killed in the middle of.
 	live := filepath.Join(dir, "runs", "20260101-000000-001-killed")
 	os.MkdirAll(live, 0o755)
-	os.WriteFile(filepath.Join(live, metaFile), mustJSON(Meta{ID: "20260101-000000-001-killed", Name: "killed", Status: StatusRunning}), 0o644)
+	os.WriteFile(filepath.Join(live, metaFile), mustJSON(Meta{ID: "20260101-000000-001-killed", Name: "killed", Status: jobs.StatusRunning}), 0o644)
 	os.WriteFile(filepath.Join(live, scenarioFile), []byte("name = \"killed\""), 0o644)
 
 	again := newTestServer(t, dir, "")
-	list := again.Runs().List()
-	if len(list) != 2 || list[0].ID != id || list[0].Status != StatusDone || list[1].Status != StatusInterrupted {
+	list := again.Runs.List()
+	if len(list) != 2 || list[0].ID != id || list[0].Status != jobs.StatusDone || list[1].Status != jobs.StatusInterrupted {
 		t.Fatalf("after restart: %+v", list)
 	}
 	if o := mustRun(t, again, id).Outcome(); o == nil || o.Cost == nil || len(o.Models) != 2 {
 		t.Errorf("restored result: %+v", o)
 	}
 	b, _ := os.ReadFile(filepath.Join(live, metaFile))
-	if !strings.Contains(string(b), StatusInterrupted) {
+	if !strings.Contains(string(b), jobs.StatusInterrupted) {
 		t.Errorf("the interrupted status was not saved: %s", b)
 	}
 	page := again.doc(t, "/runs/"+id)
@@ -231,7 +238,7 @@ func TestRunsSurviveRestart(t *testing.T) {
 
 func mustRun(t *testing.T, ts *testServer, id string) *Run {
 	t.Helper()
-	r, ok := ts.Runs().Get(id)
+	r, ok := ts.Runs.Get(id)
 	if !ok {
 		t.Fatalf("no run %s", id)
 	}
@@ -465,7 +472,7 @@ func TestLiveStream(t *testing.T) {
 			break
 		}
 	}
-	if len(states) < 10 || states[len(states)-1].Status != StatusDone {
+	if len(states) < 10 || states[len(states)-1].Status != jobs.StatusDone {
 		t.Errorf("%d states, last %s", len(states), states[len(states)-1].Status)
 	}
 	// ... and the run finished with every point: one per 720 simulated

@@ -9,7 +9,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/fleettwin/fleettwin/scenarios"
-	"github.com/fleettwin/fleettwin/sim"
 )
 
 // mergeDelta is what app.js's merge does: append the delta's points to
@@ -61,7 +60,7 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 	// Ten simulated minutes at 120× real time: about 50 states in 5 s
 	// (longer if the machine is slow; nothing here depends on it).
 	short := strings.NewReplacer("duration_s = 3600", "duration_s = 600", "warmup_s = 300", "warmup_s = 60").Replace(string(data))
-	run, err := ts.Runs().Start("fleet-h100.toml", []byte(short), 120)
+	run, err := ts.Runs.Start("fleet-h100.toml", []byte(short), 120)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,28 +135,5 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 	}
 	if got, want := mustJSON(cur), mustJSON(want); string(got) != string(want) {
 		t.Errorf("the state rebuilt from deltas differs from the server's: %d bytes against %d", len(got), len(want))
-	}
-}
-
-// Past maxPoints the state thins; a viewer applying the deltas thins the
-// same way and keeps holding the same state.
-func TestDeltasThinLikeTheState(t *testing.T) {
-	empty := func() State {
-		return State{Models: []ModelSeries{{Model: "m"}}, Devices: []DeviceSeries{{Node: "a"}, {Node: "b"}}}
-	}
-	st, view := empty(), empty()
-	for i := 1; i <= 3*maxPoints; i++ {
-		x := float64(i)
-		st.apply(sim.Snapshot{NowS: x, Progress: x / (3 * maxPoints), Models: []sim.ModelSnapshot{{Completed: int64(i), TTFTP95: x}},
-			Devices: []sim.DeviceSnapshot{{TempNowC: x}, {ClockNow: x}}}, x)
-		st.Seq++
-		view = mergeDelta(view, st.delta(1))
-	}
-	if len(st.T) > maxPoints || len(st.T) < maxPoints/2 {
-		t.Fatalf("%d points: the state did not thin", len(st.T))
-	}
-	view.Delta, view.MaxPoints = false, 0
-	if got, want := mustJSON(view), mustJSON(st); string(got) != string(want) {
-		t.Errorf("after thinning the viewer's state differs: %d points against %d", len(view.T), len(st.T))
 	}
 }

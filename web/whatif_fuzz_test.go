@@ -18,7 +18,7 @@ import (
 // 500; a refused scenario is a 4xx whose page names the problem. A run it
 // starts is stopped at once and must not have crashed.
 func FuzzWhatIf(f *testing.F) {
-	s, err := New(Options{DataDir: f.TempDir(), Catalog: cat, Profiles: profiles})
+	s, err := newServer(testOptions{DataDir: f.TempDir(), Catalog: cat, Profiles: profiles})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -93,11 +93,11 @@ func FuzzWhatIf(f *testing.F) {
 			}
 		case http.StatusSeeOther:
 			id := strings.TrimPrefix(w.Header().Get("Location"), "/runs/")
-			run, ok := s.Runs().Get(id)
+			run, ok := s.Runs.Get(id)
 			if !ok {
 				t.Fatalf("redirected to %q, no such run", id)
 			}
-			s.Runs().Stop(id)
+			s.Runs.Stop(id)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
 			defer cancel()
 			if err := run.Wait(ctx); err != nil {

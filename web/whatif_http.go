@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/scenarios"
@@ -18,7 +19,7 @@ import (
 func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 	from := r.URL.Query().Get("from")
 	var data []byte
-	if run, ok := s.runs.Get(from); ok {
+	if run, ok := s.Runs.Get(from); ok {
 		data = run.Scenario()
 	} else {
 		if !slices.Contains(s.names, from) {
@@ -27,8 +28,8 @@ func (s *Server) whatif(w http.ResponseWriter, r *http.Request) {
 		data, _ = scenarios.FS.ReadFile(from)
 	}
 	f, _, err := scenario.Decode(from, data)
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil),
-		Plans: shippedPlans(), PlanHistory: s.sessionPlans(session(r))}
+	form := whatifForm{From: from, TOML: string(data), History: s.Runs.Session(session(r)), Choices: s.choices(nil),
+		Plans: shippedPlans(), PlanHistory: s.Plans.Session(session(r))}
 	if err != nil {
 		form.Error = err.Error()
 	} else {
@@ -58,8 +59,8 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 			data, name, uploaded = b, hdr.Filename, true
 		}
 	}
-	form := whatifForm{From: from, TOML: string(data), History: s.runs.Session(session(r)), Choices: s.choices(nil),
-		Plans: shippedPlans(), PlanHistory: s.sessionPlans(session(r))}
+	form := whatifForm{From: from, TOML: string(data), History: s.Runs.Session(session(r)), Choices: s.choices(nil),
+		Plans: shippedPlans(), PlanHistory: s.Plans.Session(session(r))}
 	fail := func(err error) {
 		form.Error = err.Error()
 		render(w, r, http.StatusUnprocessableEntity, whatifPage(form))
@@ -98,19 +99,19 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		form.TOML, form.Fields, form.Groups = string(data), formFields(f), groupViews(f)
-		if _, err := s.runs.Parse(name, data); err != nil {
+		if _, err := s.Runs.Parse(name, data); err != nil {
 			form.Error = err.Error()
 		}
 		render(w, r, http.StatusOK, whatifPage(form))
 		return
 	}
 	form.TOML, form.Fields, form.Groups = string(data), formFields(f), groupViews(f)
-	if _, err := s.runs.Parse(name, data); err != nil {
+	if _, err := s.Runs.Parse(name, data); err != nil {
 		fail(err)
 		return
 	}
 	if r.FormValue("action") == "download" {
-		attachment(w, slug(f.Name)+".toml", "application/toml")
+		attachment(w, jobs.Slug(f.Name)+".toml", "application/toml")
 		w.Write(data)
 		return
 	}
@@ -119,7 +120,7 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	run, err := s.runs.StartIn(session(r), name, data, speed)
+	run, err := s.Runs.StartIn(session(r), name, data, speed)
 	if err != nil {
 		fail(err)
 		return
@@ -131,10 +132,10 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 // and the served models of f (or of the default scenario).
 func (s *Server) choices(f *scenario.File) choices {
 	var c choices
-	for n := range s.opt.Catalog.Hardware {
+	for n := range s.Catalog.Hardware {
 		c.Hardware = append(c.Hardware, n)
 	}
-	for n := range s.opt.Catalog.Formats {
+	for n := range s.Catalog.Formats {
 		c.Quants = append(c.Quants, n)
 	}
 	c.Engines = slices.Clone(perf.Engines)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/scenarios"
 	"github.com/fleettwin/fleettwin/web"
 )
@@ -25,7 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&calibrations, "calibrations", "folder of calibration runs to show live (repeatable; default: runs)")
 	calPlans := fs.String("calibration-plans", "plans", "folder of calibration plans the dashboard may start by name (pasted plans work without one)")
 	ollamaBin := fs.String("ollama", os.Getenv("FLEETTWIN_OLLAMA"), `Ollama binary for calibrations started from the dashboard whose plans have url = "local"`)
-	maxRuns := fs.Int("max-runs", web.DefaultMaxRuns(), "simulations running at once; more wait queued")
+	maxRuns := fs.Int("max-runs", jobs.DefaultMaxRuns(), "simulations running at once; more wait queued")
 	maxPlans := fs.Int("max-plans", 1, "plans searching at once; more wait queued")
 	start := fs.String("start", "", "start this shipped scenario (or scenario file) when the server comes up")
 	speed := fs.Float64("speed", 600, "with --start: simulated seconds per real second (0: as fast as possible)")
@@ -56,12 +57,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(calibrations) == 0 {
 		calibrations = stringList{"runs"} // where `calibrate run` writes by default
 	}
-	srv, err := web.New(web.Options{DataDir: *dataDir, Token: *token, Catalog: e.cat, Profiles: e.profiles, CalibrationDirs: calibrations, CalibrationPlans: *calPlans, Ollama: *ollamaBin,
-		MaxRuns: *maxRuns, MaxPlans: *maxPlans})
+	srv, closeJobs, err := wire(ctx, serveConfig{dataDir: *dataDir, token: *token, env: e, calibrations: calibrations, calPlans: *calPlans,
+		ollama: *ollamaBin, maxRuns: *maxRuns, maxPlans: *maxPlans})
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer closeJobs()
 	if *start != "" {
 		data, err := scenarios.FS.ReadFile(*start)
 		if err != nil {
@@ -69,7 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return fmt.Errorf("--start: %w", err)
 			}
 		}
-		run, err := srv.Runs().Start(*start, data, *speed)
+		run, err := srv.Runs.Start(*start, data, *speed)
 		if err != nil {
 			return fmt.Errorf("--start: %w", err)
 		}
@@ -95,4 +96,36 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// serveConfig is what serve wires the dashboard from.
+type serveConfig struct {
+	dataDir, token    string
+	env               *env
+	calibrations      []string
+	calPlans, ollama  string
+	maxRuns, maxPlans int
+}
+
+// wire opens the jobs under the data dir, publishing to the dashboard's
+// hub, and hands them to the dashboard. closeJobs stops them (their
+// contexts first, all at once, then each kind saves what it has: runs,
+// plans, calibrations) once the HTTP server no longer starts any.
+func wire(ctx context.Context, c serveConfig) (srv *web.Server, closeJobs func(), err error) {
+	srv = web.NewServer()
+	srv.Token, srv.Catalog, srv.Profiles, srv.CalibrationPlans = c.token, c.env.cat, c.env.profiles, c.calPlans
+	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	cfg := jobs.Config{DataDir: c.dataDir, Catalog: c.env.cat, Profiles: c.env.profiles, Publisher: srv.Hub}
+	if srv.Runs, err = jobs.OpenRuns(jctx, cfg, c.maxRuns); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	srv.Plans = jobs.OpenPlans(jctx, cfg, c.maxPlans)
+	srv.Calibrations = jobs.OpenCalibrations(jctx, cfg, c.calibrations, c.ollama)
+	return srv, func() {
+		stop()
+		srv.Runs.Close()
+		srv.Plans.Close()
+		srv.Calibrations.Close()
+	}, nil
 }

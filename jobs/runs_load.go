@@ -1,35 +1,40 @@
-package web
+package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
-	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/sim"
+	"github.com/fleettwin/fleettwin/twin"
 )
 
-// OpenRuns loads the runs kept under dir (created if missing). Runs that
-// were in progress or queued when the server stopped are marked
-// interrupted; what they had saved is kept. An entry that cannot be
-// loaded (a stray file, an empty folder a failed start left, a torn or
-// unreadable file) is logged to logger (nil: the standard logger) and
-// skipped: it never keeps the server from starting.
-func OpenRuns(dir string, hub *Hub, cat *catalog.Catalog, profiles perf.ProfileSet, logger *log.Logger) (*Runs, error) {
-	if logger == nil {
-		logger = log.Default()
+// OpenRuns loads the runs kept under cfg.DataDir/runs (created if
+// missing); at most maxAtOnce simulate at once (below 1: DefaultMaxRuns).
+// The runs' contexts derive from ctx: its end, like Close, interrupts
+// them. Runs that were in progress or queued when the server stopped are
+// marked interrupted; what they had saved is kept. An entry that cannot
+// be loaded (a stray file, an empty folder a failed start left, a torn or
+// unreadable file) is logged and skipped: it never keeps the server from
+// starting.
+func OpenRuns(ctx context.Context, cfg Config, maxAtOnce int) (*Runs, error) {
+	if maxAtOnce < 1 {
+		maxAtOnce = DefaultMaxRuns()
 	}
-	m := &Runs{dir: filepath.Join(dir, "runs"), hub: hub, cat: cat, profiles: profiles, log: logger, runs: map[string]*Run{}, now: time.Now,
-		maxRunning: DefaultMaxRuns(), simRun: sim.Run, flushEvery: time.Second}
+	logger := cfg.logger()
+	m := &Runs{cfg: cfg, dir: filepath.Join(cfg.DataDir, "runs"), log: logger, runs: map[string]*Run{}, Now: time.Now,
+		SimRun: sim.Run, FlushEvery: time.Second}
+	m.ctx, m.end = context.WithCancel(ctx)
+	m.q = slots[*Run]{max: maxAtOnce, place: m.place}
 	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		m.end()
 		return nil, fmt.Errorf("open runs: %w", err)
 	}
 	entries, err := os.ReadDir(m.dir)
@@ -61,7 +66,7 @@ func OpenRuns(dir string, hub *Hub, cat *catalog.Catalog, profiles perf.ProfileS
 // is no run; a state or result that cannot be read is logged and left
 // out (the run is listed with what remains).
 func (m *Runs) load(dir, id string) (*Run, error) {
-	r := &Run{done: make(chan struct{})}
+	r := &Run{dir: dir, done: make(chan struct{})}
 	close(r.done)
 	b, err := os.ReadFile(filepath.Join(dir, metaFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -89,7 +94,7 @@ func (m *Runs) load(dir, id string) (*Run, error) {
 		m.log.Printf("data dir: run %s: %v", dir, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, resultFile)); err == nil {
-		var o Outcome
+		var o twin.Simulation
 		if err := json.Unmarshal(b, &o); err != nil {
 			m.log.Printf("data dir: run %s: %s cannot be read, the result is lost: %v", dir, resultFile, err)
 		} else {
