@@ -24,7 +24,9 @@ type FitOptions struct {
 	// PrefillChunk is the server's step token budget (Ollama and
 	// llama.cpp: 512; vLLM: max_num_batched_tokens). 0 keeps the prior's.
 	PrefillChunk int
-	// Work is where replayed scenarios go (default Dir/fit).
+	// Work is where the interference search writes the scenarios and
+	// traces of its last replay, for `fleettwin simulate` (default
+	// Dir/fit); the search's other replays stay in memory.
 	Work string
 }
 
