@@ -118,3 +118,17 @@ func checkMemoryFields(t *testing.T, err error) {
 		}
 	}
 }
+
+// TestDefaultsAreValid keeps the defaults among the values the checks
+// accept, since each list is the only place a value is made valid.
+func TestDefaultsAreValid(t *testing.T) {
+	if !DefaultRouter.Valid() {
+		t.Errorf("DefaultRouter %q is not one of %v", DefaultRouter, Routers)
+	}
+	if !Pricing(DefaultCost.Pricing).Valid() {
+		t.Errorf("DefaultCost.Pricing %q is not one of %v", DefaultCost.Pricing, Pricings)
+	}
+	if !MemoryStatic.Valid() || !MemoryDynamic.Valid() || MemorySharing("shared").Valid() {
+		t.Errorf("MemorySharings = %v", MemorySharings)
+	}
+}

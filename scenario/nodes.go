@@ -98,6 +98,10 @@ func (r *resolver) noFit(k []string, format string, args ...any) {
 	r.AddKind(tomlcheck.NoFit, k, format, args...)
 }
 
+// nodeGroup resolves one node group: its hardware and profile, how its
+// instances share memory, its physics and prices, expanded into Count
+// identical nodes. A group whose hardware or engine is unknown yields no
+// nodes, so its other fields raise no errors that follow from that one.
 func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, models []Model, served []bool, site Site, pricing string) []Node {
 	// An instance naming a served model serves it, even if another of its
 	// fields is wrong: that error is reported alone, not cascaded.
@@ -221,6 +225,9 @@ func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf
 	return insts
 }
 
+// instance resolves one instance's model, weights and KV cache and applies
+// the engine's defaults to its batch bounds; false means it cannot be
+// placed (the reason is reported, or was under [models]).
 func (r *resolver) instance(k []string, in Instance, index map[string]int, models []Model, prof perf.Profile) (NodeInstance, bool) {
 	mi, ok := index[in.Model]
 	if !ok {

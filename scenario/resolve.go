@@ -113,8 +113,11 @@ type resolver struct {
 	files    fs.FS
 }
 
+// key builds a field's key path.
 func key(parts ...string) []string { return parts }
 
+// resolve resolves the whole document: the run's span, site and cost, the
+// served models, then the nodes that serve them.
 func (r *resolver) resolve(f *File) *Scenario {
 	sc := &Scenario{File: f, Name: f.Name, Seed: f.Seed}
 	if sc.Name == "" {
@@ -160,6 +163,8 @@ func (r *resolver) models(f *File, router Router) ([]Model, map[string]int) {
 	return models, index
 }
 
+// model resolves one served model: its catalog model, router, workload
+// (and the files it names) and SLO.
 func (r *resolver) model(name string, s ServedModel, router Router) Model {
 	k := key("models", name)
 	m := Model{Name: name, Router: router, SLO: s.SLO, Workload: s.Workload}
@@ -282,6 +287,7 @@ func (r *resolver) readFile(k []string, path string, parse func(string, []byte) 
 	return v
 }
 
+// readEmpirical reads an empirical length distribution the workload names.
 func (r *resolver) readEmpirical(k []string, path string) []workload.WeightedValue {
 	v := r.readFile(k, path, func(n string, b []byte) (any, error) { return workload.ReadEmpirical(n, bytes.NewReader(b)) })
 	vals, _ := v.([]workload.WeightedValue)

@@ -3,7 +3,9 @@
 // receives, its SLOs, and how long to run. Parsing is strict: an unknown key,
 // an unknown model or hardware name, or models that do not fit in a node's
 // memory is an error naming the file, line and field (and, for memory, by
-// how much).
+// how much). Each problem is a tomlcheck.Error whose Kind a caller tests
+// (tomlcheck.Has): NoFit when the models do not fit, NotFound for a name
+// that names nothing.
 //
 // A File is the document as written (it round-trips to TOML); a Scenario is
 // a File resolved against the catalog and the profiles, ready to simulate.
