@@ -67,8 +67,8 @@ type calWatcher struct {
 	dir   string
 	mu    sync.Mutex
 	state CalState
-	seen  string       // size and time of the files at the last look
-	cache *replayCache // the replays of this run's experiments
+	seen  string                 // size and time of the files at the last look
+	cache *calibrate.ReplayCache // the replays of this run's experiments
 }
 
 // calPoll is how often a watched calibration run is looked at.
