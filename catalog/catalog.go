@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/fleettwin/fleettwin"
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
@@ -92,11 +90,6 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		return nil, err
 	}
 	return &c, nil
-}
-
-// DecodeTOML is tomlcheck.Decode (until every reader calls that).
-func DecodeTOML(name string, data []byte, v any) (toml.MetaData, error) {
-	return tomlcheck.Decode(name, data, v)
 }
 
 // Merge applies o on top of c: entries of o replace those of the same name.

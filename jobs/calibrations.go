@@ -15,7 +15,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/calibrate"
 	"github.com/fleettwin/fleettwin/calibrate/ollama"
-	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 )
 
 // Calibrations starts calibrations (real requests against real servers,
@@ -224,7 +224,7 @@ func (c *Calibrations) Close() {
 // field only: the messages of the TOML decoder and of validation may
 // quote the file, which a request must not be able to read this way.
 func withoutContents(name string, err error) error {
-	var list catalog.ErrorList
+	var list tomlcheck.ErrorList
 	if !errors.As(err, &list) || len(list) == 0 {
 		return fmt.Errorf("%s: not a valid calibration plan", name)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
@@ -183,8 +184,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.toml", data, cat, profs, nil)
 		if err != nil {
-			var l catalog.ErrorList
-			var fe *catalog.FieldError
+			var l tomlcheck.ErrorList
+			var fe *tomlcheck.Error
 			if !errors.As(err, &l) && !errors.As(err, &fe) {
 				t.Fatalf("error without a location: %v", err)
 			}
