@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/fleettwin/fleettwin/jobs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,14 +59,14 @@ func TestDashboardCalibratesOllama(t *testing.T) {
 	}
 	defer ws.Close()
 	start := time.Now()
-	var states []CalState
+	var states []jobs.CalState
 	for {
 		ws.SetReadDeadline(time.Now().Add(5 * time.Minute)) // a hang guard
 		_, b, err := ws.ReadMessage()
 		if err != nil {
 			t.Fatalf("after %d states: %v", len(states), err)
 		}
-		var st CalState
+		var st jobs.CalState
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatal(err)
 		}

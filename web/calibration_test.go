@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"github.com/fleettwin/fleettwin/jobs"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -95,13 +96,13 @@ func TestCalibrationLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	read := func() CalState {
+	read := func() jobs.CalState {
 		ws.SetReadDeadline(time.Now().Add(time.Minute))
 		_, b, err := ws.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st CalState
+		var st jobs.CalState
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"github.com/fleettwin/fleettwin/jobs"
 	"image/color"
 	"io"
 	"math"
@@ -20,7 +21,7 @@ var palette = staticchart.Palette
 
 // chartSeries picks a chart's lines from a run's state: one per model or
 // per device.
-func chartSeries(st State, name string) (title, unit string, labels []string, ys [][]float64, ok bool) {
+func chartSeries(st jobs.State, name string) (title, unit string, labels []string, ys [][]float64, ok bool) {
 	switch name {
 	case "ttft", "tpot", "e2e", "throughput":
 		title = map[string]string{"ttft": "TTFT p95", "tpot": "TPOT p95", "e2e": "E2E p95", "throughput": "Completed requests"}[name]
@@ -46,7 +47,7 @@ func chartSeries(st State, name string) (title, unit string, labels []string, ys
 }
 
 // writeChart renders one chart of a run as SVG or PNG with gonum/plot.
-func writeChart(w io.Writer, st State, name, format string) error {
+func writeChart(w io.Writer, st jobs.State, name, format string) error {
 	title, unit, labels, ys, ok := chartSeries(st, name)
 	if !ok {
 		return fmt.Errorf("no chart %q", name)
@@ -55,8 +56,8 @@ func writeChart(w io.Writer, st State, name, format string) error {
 }
 
 // calChartSeries picks a calibration chart's lines, as app.js draws them.
-func calChartSeries(st CalState, name string) (title, xlabel, unit string, x []float64, labels []string, ys [][]float64, ok bool) {
-	col := func(get func(CalExp) float64) []float64 {
+func calChartSeries(st jobs.CalState, name string) (title, xlabel, unit string, x []float64, labels []string, ys [][]float64, ok bool) {
+	col := func(get func(jobs.CalExp) float64) []float64 {
 		var out []float64
 		for _, e := range st.Exps {
 			out = append(out, get(e))
@@ -69,10 +70,10 @@ func calChartSeries(st CalState, name string) (title, xlabel, unit string, x []f
 	switch name {
 	case "tpot":
 		return "TPOT p50: measured and twin", "experiment", "s", x, []string{"measured", "twin"},
-			[][]float64{col(func(e CalExp) float64 { return e.TPOT }), col(func(e CalExp) float64 { return e.TPOTSim })}, true
+			[][]float64{col(func(e jobs.CalExp) float64 { return e.TPOT }), col(func(e jobs.CalExp) float64 { return e.TPOTSim })}, true
 	case "e2e":
 		return "E2E p50: measured and twin", "experiment", "s", x, []string{"measured", "twin"},
-			[][]float64{col(func(e CalExp) float64 { return e.E2E }), col(func(e CalExp) float64 { return e.E2ESim })}, true
+			[][]float64{col(func(e jobs.CalExp) float64 { return e.E2E }), col(func(e jobs.CalExp) float64 { return e.E2ESim })}, true
 	case "err":
 		return "running median |error|", "experiment", "%", x, []string{"TPOT", "E2E"}, [][]float64{st.MedianErr.TPOT, st.MedianErr.E2E}, true
 	case "telemetry":

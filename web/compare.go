@@ -2,13 +2,15 @@ package web
 
 import (
 	"fmt"
+	"github.com/fleettwin/fleettwin/jobs"
+	"github.com/fleettwin/fleettwin/twin"
 	"math"
 	"net/http"
 )
 
 // comparison is two finished runs side by side.
 type comparison struct {
-	A, B  Meta
+	A, B  jobs.Meta
 	Ready bool
 	Note  string
 	Rows  []compareRow
@@ -52,7 +54,7 @@ func fmtv(format string, v float64) string {
 
 // compareOutcomes lists latency per model, then devices, power, heat and
 // cost of two runs.
-func compareOutcomes(a, b *Outcome) []compareRow {
+func compareOutcomes(a, b *twin.Simulation) []compareRow {
 	var rows []compareRow
 	for _, ma := range a.Models {
 		for _, mb := range b.Models {
@@ -68,7 +70,7 @@ func compareOutcomes(a, b *Outcome) []compareRow {
 			)
 		}
 	}
-	agg := func(o *Outcome) (n, util, power, peakTemp, throttled float64) {
+	agg := func(o *twin.Simulation) (n, util, power, peakTemp, throttled float64) {
 		for _, d := range o.Devices {
 			n++
 			util += d.Utilization

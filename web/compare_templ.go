@@ -14,7 +14,7 @@ import (
 	"github.com/fleettwin/fleettwin/jobs"
 )
 
-func comparePage(c comparison, runs []State) templ.Component {
+func comparePage(c comparison, runs []jobs.State) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -233,7 +233,7 @@ func comparePage(c comparison, runs []State) templ.Component {
 	})
 }
 
-func runSelect(name, picked string, runs []State) templ.Component {
+func runSelect(name, picked string, runs []jobs.State) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"github.com/fleettwin/fleettwin/jobs"
+	"github.com/fleettwin/fleettwin/twin"
 	"math"
 	"slices"
 	"strings"
@@ -36,7 +38,7 @@ func cloud(v float64) string {
 	return fmt.Sprintf("$%.2f/h", v)
 }
 
-func modelCost(o *Outcome, i int) string {
+func modelCost(o *twin.Simulation, i int) string {
 	if o.Cost == nil || i >= len(o.Cost.Models) || math.IsNaN(o.Cost.Models[i].USDPerMTokens) {
 		return "-"
 	}
@@ -44,7 +46,7 @@ func modelCost(o *Outcome, i int) string {
 }
 
 // progressText is done/total, rate and time left, as on the terminal.
-func progressText(st State) string {
+func progressText(st jobs.State) string {
 	if st.Done {
 		return fmt.Sprintf("%s: %.0f of %.0f simulated seconds, %d events, in %s", st.Status, st.NowS, st.DurationS, st.Events,
 			(time.Duration(st.ElapsedS*1e3) * time.Millisecond).Round(time.Millisecond))
@@ -97,7 +99,7 @@ func errClass(v float64) string {
 
 // devicesNow is each device's temperature, clock and throttle state at
 // the latest point, as app.js also writes it.
-func devicesNow(st State) string {
+func devicesNow(st jobs.State) string {
 	var parts []string
 	for _, d := range st.Devices {
 		n := len(d.TempC)

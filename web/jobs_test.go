@@ -140,10 +140,10 @@ func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 	}
 }
 
-func (ts *testServer) planPhase(t *testing.T, id string) PlanState {
+func (ts *testServer) planPhase(t *testing.T, id string) jobs.PlanState {
 	t.Helper()
 	_, body := ts.get(t, "/plans/"+id+"/state.json")
-	var st PlanState
+	var st jobs.PlanState
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatalf("plan %s state: %v: %s", id, err, body)
 	}

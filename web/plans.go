@@ -174,7 +174,7 @@ func firstOr(xs []string, d string) string {
 	return d
 }
 
-func planFraction(st PlanState) float64 {
+func planFraction(st jobs.PlanState) float64 {
 	switch {
 	case st.Phase == jobs.PhaseDone:
 		return 100
@@ -186,7 +186,7 @@ func planFraction(st PlanState) float64 {
 
 // planProgressText is done/total, rate and time left, as the terminal
 // shows them.
-func planProgressText(st PlanState) string {
+func planProgressText(st jobs.PlanState) string {
 	switch st.Phase {
 	case jobs.PhaseQueued:
 		return fmt.Sprintf("#%d in the queue: it starts when the running plan ends", st.QueuePos)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/fleettwin/fleettwin/jobs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -60,13 +61,13 @@ func TestPlanFromDashboard(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-	var states []PlanState
+	var states []jobs.PlanState
 	for {
 		_, b, err := c.ReadMessage()
 		if err != nil {
 			t.Fatalf("after %d states: %v", len(states), err)
 		}
-		var st PlanState
+		var st jobs.PlanState
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatal(err)
 		}

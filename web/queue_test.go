@@ -39,10 +39,10 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
-func (ts *testServer) apiRun(t *testing.T, id string) State {
+func (ts *testServer) apiRun(t *testing.T, id string) jobs.State {
 	t.Helper()
 	_, body := ts.get(t, "/api/runs")
-	var list []State
+	var list []jobs.State
 	if err := json.Unmarshal([]byte(body), &list); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func (ts *testServer) apiRun(t *testing.T, id string) State {
 		}
 	}
 	t.Fatalf("run %s not in /api/runs", id)
-	return State{}
+	return jobs.State{}
 }
 
 // Past --max-runs, runs wait queued, in order, with their position in the
@@ -106,7 +106,7 @@ func TestRunsSurviveKillAndClose(t *testing.T) {
 	ts := newTestServerOpt(t, testOptions{DataDir: dir, MaxRuns: 1})
 	a, b := ts.start(t, "seed-colocated.toml", "60"), ts.start(t, "seed-colocated.toml", "60")
 	saved := filepath.Join(dir, "runs", a, stateFile)
-	var onDisk State
+	var onDisk jobs.State
 	eventually(t, "the running run saves its state", func() bool {
 		data, err := os.ReadFile(saved)
 		return err == nil && json.Unmarshal(data, &onDisk) == nil && len(onDisk.T) >= 2

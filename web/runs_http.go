@@ -49,7 +49,7 @@ func (s *Server) startShipped(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
 }
 
-func (s *Server) run(w http.ResponseWriter, r *http.Request) (*Run, bool) {
+func (s *Server) run(w http.ResponseWriter, r *http.Request) (*jobs.Run, bool) {
 	run, ok := s.Runs.Get(r.PathValue("id"))
 	if !ok {
 		http.Error(w, fmt.Sprintf("no run %q", r.PathValue("id")), http.StatusNotFound)

@@ -98,7 +98,7 @@ func (ts *testServer) start(t *testing.T, name, speed string) string {
 	return id
 }
 
-func (ts *testServer) wait(t *testing.T, id string) State {
+func (ts *testServer) wait(t *testing.T, id string) jobs.State {
 	t.Helper()
 	r, ok := ts.Runs.Get(id)
 	if !ok {
@@ -211,7 +211,7 @@ func TestRunsSurviveRestart(t *testing.T) {
 	// A run the server was killed in the middle of.
 	live := filepath.Join(dir, "runs", "20260101-000000-001-killed")
 	os.MkdirAll(live, 0o755)
-	os.WriteFile(filepath.Join(live, metaFile), mustJSON(Meta{ID: "20260101-000000-001-killed", Name: "killed", Status: jobs.StatusRunning}), 0o644)
+	os.WriteFile(filepath.Join(live, metaFile), mustJSON(jobs.Meta{ID: "20260101-000000-001-killed", Name: "killed", Status: jobs.StatusRunning}), 0o644)
 	os.WriteFile(filepath.Join(live, scenarioFile), []byte("name = \"killed\""), 0o644)
 
 	again := newTestServer(t, dir, "")
@@ -232,7 +232,7 @@ func TestRunsSurviveRestart(t *testing.T) {
 	}
 }
 
-func mustRun(t *testing.T, ts *testServer, id string) *Run {
+func mustRun(t *testing.T, ts *testServer, id string) *jobs.Run {
 	t.Helper()
 	r, ok := ts.Runs.Get(id)
 	if !ok {
@@ -338,14 +338,14 @@ func TestLiveStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var states []State
+	var states []jobs.State
 	c.SetReadDeadline(time.Now().Add(time.Minute))
 	for {
 		_, b, err := c.ReadMessage()
 		if err != nil {
 			t.Fatalf("after %d states: %v", len(states), err)
 		}
-		var st State
+		var st jobs.State
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/fleettwin/fleettwin/jobs"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 // mergeDelta is what app.js's merge does: append the delta's points to
 // the state, thinning past MaxPoints as thin does.
-func mergeDelta(cur, d State) State {
+func mergeDelta(cur, d jobs.State) jobs.State {
 	grow := func(xs, ys []float64) []float64 {
 		out := append(append([]float64(nil), xs...), ys...)
 		if d.MaxPoints > 0 && len(out) > d.MaxPoints {
@@ -30,14 +31,14 @@ func mergeDelta(cur, d State) State {
 	next := d
 	next.Delta, next.MaxPoints = false, 0
 	next.T = grow(cur.T, d.T)
-	next.Models = make([]ModelSeries, len(d.Models))
+	next.Models = make([]jobs.ModelSeries, len(d.Models))
 	for i, m := range d.Models {
 		c := cur.Models[i]
 		next.Models[i] = m
 		next.Models[i].TTFTP95, next.Models[i].TPOTP95 = grow(c.TTFTP95, m.TTFTP95), grow(c.TPOTP95, m.TPOTP95)
 		next.Models[i].E2EP95, next.Models[i].Throughput = grow(c.E2EP95, m.E2EP95), grow(c.Throughput, m.Throughput)
 	}
-	next.Devices = make([]DeviceSeries, len(d.Devices))
+	next.Devices = make([]jobs.DeviceSeries, len(d.Devices))
 	for i, x := range d.Devices {
 		c := cur.Devices[i]
 		next.Devices[i] = x
@@ -75,14 +76,14 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(5 * time.Minute)) // a hang guard
 	const limit = 64 << 10
-	var cur State
+	var cur jobs.State
 	have, deltas, resyncs, largest := false, 0, 0, 0
 	for {
 		_, b, err := c.ReadMessage()
 		if err != nil {
 			t.Fatalf("after %d deltas: %v", deltas, err)
 		}
-		var msg State
+		var msg jobs.State
 		if err := json.Unmarshal(b, &msg); err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +108,7 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 			// A gap: the hub dropped a message for this slow reader.
 			resyncs++
 			_, body := ts.get(t, "/runs/"+id+"/state.json")
-			var st State
+			var st jobs.State
 			if err := json.Unmarshal([]byte(body), &st); err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +130,7 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 		t.Fatalf("%d deltas; complete state %d bytes: the test streams too little to mean anything", deltas, len(full))
 	}
 	// Both through JSON: a NaN is null on the wire, which decodes as 0.
-	var want State
+	var want jobs.State
 	if err := json.Unmarshal(full, &want); err != nil {
 		t.Fatal(err)
 	}

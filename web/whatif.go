@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/fleettwin/fleettwin/jobs"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,10 +17,10 @@ type whatifForm struct {
 	TOML    string
 	Fields  []field
 	Error   string
-	History []State // this browser session's runs, newest first
+	History []jobs.State // this browser session's runs, newest first
 	// Plans are the shipped plans; PlanHistory this session's plans.
 	Plans       []string
-	PlanHistory []PlanState
+	PlanHistory []jobs.PlanState
 	Choices     choices
 	Groups      []groupView
 }
