@@ -175,7 +175,7 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	}
 
 	heldOut := true
-	cs, err := run.Compare(ctx, cat, prof, &heldOut, filepath.Join(runDir, "check"))
+	cs, err := run.Compare(ctx, cat, prof, &heldOut, ReplayOptions{Dir: filepath.Join(runDir, "check")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -279,7 +279,7 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 	cost := func(x float64, opt ReplayOptions) (float64, error) {
 		q := *p
 		q.Interference = x
-		cs, err := sub.CompareWith(ctx, cat, q, &no, opt)
+		cs, err := sub.Compare(ctx, cat, q, &no, opt)
 		if err != nil {
 			return 0, err
 		}

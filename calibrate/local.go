@@ -60,7 +60,7 @@ func ServeLocal(ctx context.Context, p *Plan, cat *catalog.Catalog, opt LocalOpt
 			if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 				return nil, err
 			}
-			if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := f.WriteTo(w); return err }); err != nil {
+			if _, err := randmodel.WriteFile(path, f); err != nil {
 				return nil, err
 			}
 		}

@@ -75,14 +75,9 @@ func (c *ReplayCache) put(id string, key [sha256.Size]byte, pred map[string]*Mea
 	c.byExp[id] = cachedReplay{key, pred}
 }
 
-// Compare is CompareWith, writing each replay's files under work.
-func (r *Run) Compare(ctx context.Context, cat *catalog.Catalog, p perf.Profile, only *bool, work string) ([]Comparison, error) {
-	return r.CompareWith(ctx, cat, p, only, ReplayOptions{Dir: work})
-}
-
-// CompareWith replays every experiment (or only those with heldOut set as
+// Compare replays every experiment (or only those with heldOut set as
 // asked, when only is non-nil) and lists measured against predicted.
-func (r *Run) CompareWith(ctx context.Context, cat *catalog.Catalog, p perf.Profile, only *bool, opt ReplayOptions) ([]Comparison, error) {
+func (r *Run) Compare(ctx context.Context, cat *catalog.Catalog, p perf.Profile, only *bool, opt ReplayOptions) ([]Comparison, error) {
 	base, err := defaultProfiles()
 	if err != nil {
 		return nil, err
@@ -106,7 +101,7 @@ func (r *Run) CompareWith(ctx context.Context, cat *catalog.Catalog, p perf.Prof
 }
 
 // compare lists measured against predicted for every experiment with a
-// replay (selected by only as in CompareWith), predict giving each one's
+// replay (selected by only as in Compare), predict giving each one's
 // simulated summaries by model.
 func (r *Run) compare(only *bool, predict func(Experiment) (map[string]*Measured, error)) ([]Comparison, error) {
 	var out []Comparison

@@ -49,7 +49,7 @@ func BenchmarkCompare(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.CompareWith(context.Background(), cat, p, nil, bc.opt); err != nil {
+				if _, err := r.Compare(context.Background(), cat, p, nil, bc.opt); err != nil {
 					b.Fatal(err)
 				}
 			}

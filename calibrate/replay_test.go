@@ -45,7 +45,7 @@ func priorAt(interference float64) perf.Profile {
 	return p
 }
 
-func TestCompareWithMatchesGolden(t *testing.T) {
+func TestCompareMatchesGolden(t *testing.T) {
 	cat := ciCatalog(t)
 	r := loadRecorded(t)
 	ctx := context.Background()
@@ -55,10 +55,10 @@ func TestCompareWithMatchesGolden(t *testing.T) {
 	}
 	var got golden
 	got.FittedInterference = p.Interference
-	if got.Fitted, err = r.CompareWith(ctx, cat, p, nil, ReplayOptions{}); err != nil {
+	if got.Fitted, err = r.Compare(ctx, cat, p, nil, ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got.Prior, err = r.CompareWith(ctx, cat, priorAt(0.37), nil, ReplayOptions{}); err != nil {
+	if got.Prior, err = r.Compare(ctx, cat, priorAt(0.37), nil, ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if *update {
@@ -84,20 +84,20 @@ func TestCompareWithMatchesGolden(t *testing.T) {
 	}
 }
 
-// TestCompareWithMatchesWrittenFiles replays the recorded run in memory
-// and from the files CompareWith wrote, parsed as `fleettwin simulate`
+// TestCompareMatchesWrittenFiles replays the recorded run in memory
+// and from the files Compare wrote, parsed as `fleettwin simulate`
 // would parse them: the same scenarios, the same comparisons.
-func TestCompareWithMatchesWrittenFiles(t *testing.T) {
+func TestCompareMatchesWrittenFiles(t *testing.T) {
 	cat := ciCatalog(t)
 	r := loadRecorded(t)
 	ctx := context.Background()
 	p := priorAt(0.37)
 	dir := t.TempDir()
-	mem, err := r.CompareWith(ctx, cat, p, nil, ReplayOptions{})
+	mem, err := r.Compare(ctx, cat, p, nil, ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	written, err := r.CompareWith(ctx, cat, p, nil, ReplayOptions{Dir: dir})
+	written, err := r.Compare(ctx, cat, p, nil, ReplayOptions{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestReplayCache(t *testing.T) {
 	compare := func(r *Run, p perf.Profile) ([]Comparison, int64) {
 		t.Helper()
 		before := sims.Load()
-		cs, err := r.CompareWith(ctx, cat, p, nil, opt)
+		cs, err := r.Compare(ctx, cat, p, nil, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestReplayCache(t *testing.T) {
 	if again, n := compare(r, p); n != 0 || !reflect.DeepEqual(again, first) {
 		t.Errorf("unchanged: %d simulations, same comparisons %v", n, reflect.DeepEqual(again, first))
 	}
-	uncached, err := r.CompareWith(ctx, cat, p, nil, ReplayOptions{})
+	uncached, err := r.Compare(ctx, cat, p, nil, ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestReplayCache(t *testing.T) {
 	hw.MemoryBandwidthGBs *= 1.01
 	other.Hardware["cpu-host"] = hw
 	before := sims.Load()
-	if _, err := r.CompareWith(ctx, other, p, nil, opt); err != nil || sims.Load()-before != experiments {
+	if _, err := r.Compare(ctx, other, p, nil, opt); err != nil || sims.Load()-before != experiments {
 		t.Errorf("catalog changed: %d of %d experiments simulated (%v)", sims.Load()-before, experiments, err)
 	}
 }
@@ -242,14 +242,14 @@ func TestReplayCacheConcurrent(t *testing.T) {
 	cat := ciCatalog(t)
 	r := loadRecorded(t)
 	cache := NewReplayCache()
-	want, err := r.CompareWith(context.Background(), cat, priorAt(0.2), nil, ReplayOptions{})
+	want, err := r.Compare(context.Background(), cat, priorAt(0.2), nil, ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			got, err := r.CompareWith(context.Background(), cat, priorAt(0.2), nil, ReplayOptions{Cache: cache})
+			got, err := r.Compare(context.Background(), cat, priorAt(0.2), nil, ReplayOptions{Cache: cache})
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("concurrent compare: %v, same %v", err, reflect.DeepEqual(got, want))
 			}

@@ -13,5 +13,5 @@ func newReplayCache() *calibrate.ReplayCache { return calibrate.NewReplayCache()
 // replay compares what the run recorded with the twin on prof, in
 // memory: the dashboard writes no replay files.
 func (w *calWatcher) replay(run *calibrate.Run, prof perf.Profile) ([]calibrate.Comparison, error) {
-	return run.CompareWith(w.c.ctx, w.c.cfg.Catalog, prof, nil, calibrate.ReplayOptions{Cache: w.cache})
+	return run.Compare(w.c.ctx, w.c.cfg.Catalog, prof, nil, calibrate.ReplayOptions{Cache: w.cache})
 }

@@ -193,7 +193,7 @@ func runCalibrateCheck(ctx context.Context, args []string, stdout, stderr io.Wri
 		held := true
 		only = &held
 	}
-	cs, err := run.CompareWith(ctx, e.cat, p, only, calibrate.ReplayOptions{Dir: filepath.Join(run.Dir, "check")})
+	cs, err := run.Compare(ctx, e.cat, p, only, calibrate.ReplayOptions{Dir: filepath.Join(run.Dir, "check")})
 	if err != nil {
 		return err
 	}
