@@ -176,3 +176,45 @@ func (st *State) thin() {
 		d.Utilization, d.KVUse, d.PowerW, d.TempC, d.Clock, d.Waiting = half(d.Utilization), half(d.KVUse), half(d.PowerW), half(d.TempC), half(d.Clock), half(d.Waiting)
 	}
 }
+
+// Merge is the receiving side of a delta message, what the dashboard's
+// app.js does with one: it returns cur with d's points appended, thinned
+// past d.MaxPoints as thin does, and d's other fields. A complete state
+// (d.Delta false) replaces cur.
+func (cur State) Merge(d State) State {
+	if !d.Delta {
+		return d
+	}
+	grow := func(xs, ys []float64) []float64 {
+		out := append(append([]float64(nil), xs...), ys...)
+		if d.MaxPoints > 0 && len(out) > d.MaxPoints {
+			var kept []float64
+			for i, x := range out {
+				if i%2 == 1 || i == len(out)-1 {
+					kept = append(kept, x)
+				}
+			}
+			out = kept
+		}
+		return out
+	}
+	next := d
+	next.Delta, next.MaxPoints = false, 0
+	next.T = grow(cur.T, d.T)
+	next.Models = make([]ModelSeries, len(d.Models))
+	for i, m := range d.Models {
+		c := cur.Models[i]
+		next.Models[i] = m
+		next.Models[i].TTFTP95, next.Models[i].TPOTP95 = grow(c.TTFTP95, m.TTFTP95), grow(c.TPOTP95, m.TPOTP95)
+		next.Models[i].E2EP95, next.Models[i].Throughput = grow(c.E2EP95, m.E2EP95), grow(c.Throughput, m.Throughput)
+	}
+	next.Devices = make([]DeviceSeries, len(d.Devices))
+	for i, x := range d.Devices {
+		c := cur.Devices[i]
+		next.Devices[i] = x
+		next.Devices[i].Utilization, next.Devices[i].KVUse = grow(c.Utilization, x.Utilization), grow(c.KVUse, x.KVUse)
+		next.Devices[i].PowerW, next.Devices[i].TempC = grow(c.PowerW, x.PowerW), grow(c.TempC, x.TempC)
+		next.Devices[i].Clock, next.Devices[i].Waiting = grow(c.Clock, x.Clock), grow(c.Waiting, x.Waiting)
+	}
+	return next
+}

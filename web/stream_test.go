@@ -12,43 +12,6 @@ import (
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
-// mergeDelta is what app.js's merge does: append the delta's points to
-// the state, thinning past MaxPoints as thin does.
-func mergeDelta(cur, d jobs.State) jobs.State {
-	grow := func(xs, ys []float64) []float64 {
-		out := append(append([]float64(nil), xs...), ys...)
-		if d.MaxPoints > 0 && len(out) > d.MaxPoints {
-			var kept []float64
-			for i, x := range out {
-				if i%2 == 1 || i == len(out)-1 {
-					kept = append(kept, x)
-				}
-			}
-			out = kept
-		}
-		return out
-	}
-	next := d
-	next.Delta, next.MaxPoints = false, 0
-	next.T = grow(cur.T, d.T)
-	next.Models = make([]jobs.ModelSeries, len(d.Models))
-	for i, m := range d.Models {
-		c := cur.Models[i]
-		next.Models[i] = m
-		next.Models[i].TTFTP95, next.Models[i].TPOTP95 = grow(c.TTFTP95, m.TTFTP95), grow(c.TPOTP95, m.TPOTP95)
-		next.Models[i].E2EP95, next.Models[i].Throughput = grow(c.E2EP95, m.E2EP95), grow(c.Throughput, m.Throughput)
-	}
-	next.Devices = make([]jobs.DeviceSeries, len(d.Devices))
-	for i, x := range d.Devices {
-		c := cur.Devices[i]
-		next.Devices[i] = x
-		next.Devices[i].Utilization, next.Devices[i].KVUse = grow(c.Utilization, x.Utilization), grow(c.KVUse, x.KVUse)
-		next.Devices[i].PowerW, next.Devices[i].TempC = grow(c.PowerW, x.PowerW), grow(c.TempC, x.TempC)
-		next.Devices[i].Clock, next.Devices[i].Waiting = grow(c.Clock, x.Clock), grow(c.Waiting, x.Waiting)
-	}
-	return next
-}
-
 // A 100-node run streams small deltas after one complete state, and a
 // viewer that applies them (fetching the state again after a gap, as the
 // page does) holds exactly the server's state at the end.
@@ -102,7 +65,7 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 				t.Errorf("delta %d is %d bytes, over %d", msg.Seq, len(b), limit)
 			}
 			if msg.Seq == cur.Seq+1 {
-				cur = mergeDelta(cur, msg)
+				cur = cur.Merge(msg)
 				break
 			}
 			// A gap: the hub dropped a message for this slow reader.
@@ -116,7 +79,7 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 				cur = st
 			}
 			if msg.Seq == cur.Seq+1 {
-				cur = mergeDelta(cur, msg)
+				cur = cur.Merge(msg)
 			}
 		}
 		if cur.Done {
