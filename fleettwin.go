@@ -12,7 +12,8 @@
 //   - vocabulary: catalog (models, weight formats, hardware), perf (the
 //     step-time model and its profiles), workload (traffic);
 //   - the question: scenario (a fleet and its traffic, resolved), with the
-//     shipped scenario and plan files embedded by scenarios;
+//     shipped scenario and planner plan files embedded by scenarios and
+//     plans;
 //   - the answer: sim (the simulator), tco (what it costs);
 //   - pipelines: twin (simulate, price throttling, cost), planner (the
 //     cheapest fleet meeting the SLOs), calibrate (measure real servers,

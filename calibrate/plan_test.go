@@ -125,9 +125,9 @@ func FuzzParsePlan(f *testing.F) {
 	})
 }
 
-// TestShippedPlans parses every plan under plans/ with the built-in catalog.
+// TestShippedPlans parses every plan under calibration-plans/ with the built-in catalog.
 func TestShippedPlans(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join("..", "plans", "*.toml"))
+	paths, err := filepath.Glob(filepath.Join("..", "calibration-plans", "*.toml"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no plans: %v", err)
 	}

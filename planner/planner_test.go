@@ -352,7 +352,7 @@ func TestCapacityAndMemoryRejections(t *testing.T) {
 // the one-Spark configuration of scenarios/seed-colocated.toml agrees with
 // simulating that scenario on its own.
 func TestSeedPlanAnswersTheClaim(t *testing.T) {
-	p := load(t, "../scenarios/plans/seed.toml")
+	p := load(t, "../plans/seed.toml")
 	s, r := searchAndFinish(t, p)
 	if len(r.Layouts) != 2 {
 		t.Fatalf("placements %+v, want both models on one node group and one each", r.Layouts)

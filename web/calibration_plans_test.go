@@ -19,7 +19,7 @@ import (
 // read with a size limit; errors about the server's files never quote them.
 func TestCalibrationStartReadsNoPaths(t *testing.T) {
 	plans, outside, runs := t.TempDir(), t.TempDir(), t.TempDir()
-	good, err := os.ReadFile("../plans/dgx-spark-qwen3-8b-14b.toml")
+	good, err := os.ReadFile("../calibration-plans/dgx-spark-qwen3-8b-14b.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,19 +13,19 @@ import (
 
 	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/planner"
+	"github.com/fleettwin/fleettwin/plans"
 	"github.com/fleettwin/fleettwin/report"
-	"github.com/fleettwin/fleettwin/scenarios"
 )
 
-// shippedPlans lists the plans in scenarios.Plans, the default first.
+// shippedPlans lists the plans in plans.FS, the default first.
 func shippedPlans() []string {
-	entries, _ := fs.ReadDir(scenarios.Plans, "plans")
+	entries, _ := fs.ReadDir(plans.FS, ".")
 	var out []string
 	for _, e := range entries {
 		out = append(out, e.Name())
 	}
 	slices.SortFunc(out, func(a, b string) int {
-		return cmpBool(b == scenarios.DefaultPlan, a == scenarios.DefaultPlan)*2 + strings.Compare(a, b)
+		return cmpBool(b == plans.Default, a == plans.Default)*2 + strings.Compare(a, b)
 	})
 	return out
 }
@@ -36,7 +36,7 @@ func (s *Server) planStart(w http.ResponseWriter, r *http.Request) {
 	name := r.FormValue("plan")
 	src := []byte(strings.TrimSpace(r.FormValue("toml")))
 	if len(src) == 0 {
-		data, err := scenarios.Plans.ReadFile("plans/" + name)
+		data, err := plans.FS.ReadFile(name)
 		if err != nil || strings.Contains(name, "/") {
 			http.Error(w, fmt.Sprintf("no shipped plan %q; choose one of %s or paste a plan's TOML", name, strings.Join(shippedPlans(), ", ")), http.StatusBadRequest)
 			return
@@ -158,7 +158,7 @@ func (s *Server) planChart(w http.ResponseWriter, r *http.Request) {
 // shippedPlan serves a shipped plan's TOML, for the what-if page's editor.
 func (s *Server) shippedPlan(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	data, err := scenarios.Plans.ReadFile("plans/" + name)
+	data, err := plans.FS.ReadFile(name)
 	if err != nil || strings.Contains(name, "/") {
 		http.Error(w, "no shipped plan "+name, http.StatusNotFound)
 		return

@@ -57,7 +57,7 @@ func TestHostileInput(t *testing.T) {
 		{"seed -5", []string{"simulate", "--quiet", "--seed", "-5", good}, 2, "--seed must not be negative"},
 		{"predict batch 1e9", []string{"predict", "--model", "qwen3-8b", "--batch", "1000000000"}, 2, "batch must be at most 65536"},
 		{"predict input 2^31", []string{"predict", "--model", "qwen3-8b", "--input", "2147483648"}, 2, "must be at most 1048576 tokens"},
-		{"plan workers -1", []string{"plan", "--quiet", "--workers", "-1", "../../scenarios/plans/seed.toml"}, 2, "--workers must be 0"},
+		{"plan workers -1", []string{"plan", "--quiet", "--workers", "-1", "../../plans/seed.toml"}, 2, "--workers must be 0"},
 		{"randmodel context -1", []string{"randmodel", "--model", "qwen3-0.6b", "--out", filepath.Join(dir, "x.gguf"), "--context", "-1"}, 2, "--context must be 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

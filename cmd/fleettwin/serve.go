@@ -24,7 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("token", "", "require this token (generated when binding off loopback without one)")
 	var calibrations stringList
 	fs.Var(&calibrations, "calibrations", "folder of calibration runs to show live (repeatable; default: runs)")
-	calPlans := fs.String("calibration-plans", "plans", "folder of calibration plans the dashboard may start by name (pasted plans work without one)")
+	calPlans := fs.String("calibration-plans", "calibration-plans", "folder of calibration plans the dashboard may start by name (pasted plans work without one)")
 	ollamaBin := fs.String("ollama", os.Getenv("FLEETTWIN_OLLAMA"), `Ollama binary for calibrations started from the dashboard whose plans have url = "local"`)
 	maxRuns := fs.Int("max-runs", jobs.DefaultMaxRuns(), "simulations running at once; more wait queued")
 	maxPlans := fs.Int("max-plans", 1, "plans searching at once; more wait queued")
