@@ -244,7 +244,7 @@ func (r *Run) replayInput(e Experiment, interference float64) (*replayInput, err
 	in := &replayInput{name: fileName(e.ID) + ".toml", traces: fstest.MapFS{}}
 	f := &scenario.File{Name: e.ID, Seed: r.Plan.Seed + 1, Models: map[string]scenario.ServedModel{}}
 	chunked := true
-	group := scenario.NodeGroup{Name: "box", Hardware: r.Plan.Hardware, Engine: r.Plan.Engine, Count: 1, Memory: "dynamic", Interference: &interference}
+	group := scenario.NodeGroup{Name: "box", Hardware: r.Plan.Hardware, Engine: r.Plan.Engine, Count: 1, Memory: scenario.MemoryDynamic, Interference: &interference}
 	for _, name := range e.Models {
 		m := ms[name]
 		if m == nil || m.Requests == 0 {
@@ -259,8 +259,8 @@ func (r *Run) replayInput(e Experiment, interference float64) (*replayInput, err
 		}
 		pm, _ := r.Plan.Model(name)
 		spec := workload.Spec{
-			Input:  workload.Lengths{Dist: "fixed", Value: int(math.Round(m.PromptTokens))},
-			Output: workload.Lengths{Dist: "fixed", Value: int(math.Round(m.OutputTokens))},
+			Input:  workload.Lengths{Dist: workload.Fixed, Value: int(math.Round(m.PromptTokens))},
+			Output: workload.Lengths{Dist: workload.Fixed, Value: int(math.Round(m.OutputTokens))},
 		}
 		// Open-loop experiments replay their measured arrivals and
 		// lengths. Closed loops stay closed loops: their arrivals follow
@@ -270,9 +270,9 @@ func (r *Run) replayInput(e Experiment, interference float64) (*replayInput, err
 			trace := fileName(e.ID+"-"+name) + ".csv"
 			in.traces[trace] = &fstest.MapFile{Data: traceCSV(m, start), Mode: 0o644}
 			in.traceNames = append(in.traceNames, trace)
-			spec.Arrival = workload.Arrival{Process: "trace", Trace: trace}
+			spec.Arrival = workload.Arrival{Process: workload.Trace, Trace: trace}
 		} else {
-			spec.Arrival = workload.Arrival{Process: "closed", Concurrency: e.Concurrency}
+			spec.Arrival = workload.Arrival{Process: workload.Closed, Concurrency: e.Concurrency}
 		}
 		f.Models[name] = scenario.ServedModel{Model: pm.Arch, Workload: spec}
 		group.Instances = append(group.Instances, scenario.Instance{

@@ -76,7 +76,7 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 		}
 
 		rate := m.Workload.Arrival.Rate
-		if m.Workload.Arrival.Process == "closed" {
+		if m.Workload.Arrival.Process == workload.Closed {
 			rate = 0 // a closed loop's rate follows the service; no bound
 		}
 		chunk := in.MaxBatchedTokens
@@ -122,12 +122,12 @@ func lengthStats(l workload.Lengths, empirical []workload.WeightedValue) (mean f
 	}
 	lo = max(1, l.Min)
 	switch {
-	case l.Dist == "fixed":
+	case l.Dist == workload.Fixed:
 		lo, hi = max(1, l.Value), max(1, l.Value)
 		if l.Max > 0 {
 			hi = min(hi, l.Max)
 		}
-	case l.Dist == "empirical":
+	case l.Dist == workload.Empirical:
 		for i, wv := range empirical {
 			v := int(math.Round(wv.Value))
 			if i == 0 || v < lo {

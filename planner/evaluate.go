@@ -107,7 +107,7 @@ func (p *Plan) designArrival(a workload.Arrival) workload.Arrival {
 // scaleArrival multiplies an arrival process's load: the rate of an open
 // one, the users of a closed loop (rounded up).
 func scaleArrival(a workload.Arrival, k float64) workload.Arrival {
-	if a.Process == "closed" {
+	if a.Process == workload.Closed {
 		a.Concurrency = int(math.Ceil(float64(a.Concurrency) * k))
 	} else {
 		a.Rate *= k

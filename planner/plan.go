@@ -49,7 +49,7 @@ type File struct {
 	// Pareto front then cover that range of cost. 0 evaluates everything.
 	MaxCostRatio *float64 `toml:"max_cost_ratio,omitempty"`
 
-	Router string                          `toml:"router,omitempty"`
+	Router scenario.Router                 `toml:"router,omitempty"`
 	Site   *scenario.Site                  `toml:"site,omitempty"`
 	Cost   *scenario.Cost                  `toml:"cost,omitempty"`
 	Models map[string]scenario.ServedModel `toml:"models"`
@@ -68,7 +68,7 @@ type Space struct {
 	// node groups, both of those included).
 	Layouts []string `toml:"layouts,omitempty"`
 	// Memory is how co-located instances share memory: static, dynamic.
-	Memory []string `toml:"memory,omitempty"`
+	Memory []scenario.MemorySharing `toml:"memory,omitempty"`
 	// MaxSeqs and MaxBatchedTokens are engine settings; 0 is the engine's
 	// default.
 	MaxSeqs          []int `toml:"max_seqs,omitempty"`
@@ -205,7 +205,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		c.Add([]string{"max_throttled_pct"}, "must be in [0, 100], got %v", v)
 	}
 	for name, m := range f.Models {
-		if m.Workload.Arrival.Process == "trace" {
+		if m.Workload.Arrival.Process == workload.Trace {
 			c.Add([]string{"models", name, "workload", "arrival", "process"}, "a plan scales its load to the design rate; replay a trace with fleettwin simulate instead")
 		}
 	}
@@ -257,11 +257,11 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		}
 	}
 	if len(s.Memory) == 0 {
-		s.Memory = []string{"static"}
+		s.Memory = []scenario.MemorySharing{scenario.MemoryStatic}
 	}
 	for i, m := range s.Memory {
-		if m != "static" && m != "dynamic" {
-			c.Add(k("memory", tomlcheck.Index(i)), "unknown memory sharing %q; valid: static, dynamic", m)
+		if !m.Valid() {
+			c.Add(k("memory", tomlcheck.Index(i)), "unknown memory sharing %q; valid: %s", m, workload.Join(scenario.MemorySharings))
 		}
 	}
 	if len(s.MaxSeqs) == 0 {

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/fleettwin/fleettwin/catalog"
-	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"

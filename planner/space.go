@@ -5,18 +5,20 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // Settings are the choices a candidate makes for every node group.
 type Settings struct {
-	Hardware         string  `json:"hardware"`
-	Engine           string  `json:"engine"`
-	Quant            string  `json:"quant"`
-	KVCache          string  `json:"kv_cache"`
-	Memory           string  `json:"memory"`
-	MaxSeqs          int     `json:"max_seqs,omitempty"`
-	MaxBatchedTokens int     `json:"max_batched_tokens,omitempty"`
-	PowerCapW        float64 `json:"power_cap_w,omitempty"`
+	Hardware         string                 `json:"hardware"`
+	Engine           string                 `json:"engine"`
+	Quant            string                 `json:"quant"`
+	KVCache          string                 `json:"kv_cache"`
+	Memory           scenario.MemorySharing `json:"memory"`
+	MaxSeqs          int                    `json:"max_seqs,omitempty"`
+	MaxBatchedTokens int                    `json:"max_batched_tokens,omitempty"`
+	PowerCapW        float64                `json:"power_cap_w,omitempty"`
 }
 
 func (s Settings) key() string {
@@ -63,7 +65,7 @@ func (c Candidate) groups() []group {
 	for i, ms := range c.Placement {
 		s := c.Settings
 		if len(ms) == 1 {
-			s.Memory = "static"
+			s.Memory = scenario.MemoryStatic
 		}
 		out[i] = group{Settings: s, Models: ms}
 	}
@@ -96,7 +98,7 @@ func (p *Plan) Candidates() []Candidate {
 							continue
 						}
 						if !shared {
-							mem = "static"
+							mem = scenario.MemoryStatic
 						}
 						for _, seqs := range s.MaxSeqs {
 							for _, toks := range s.MaxBatchedTokens {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/chart"
 	"github.com/fleettwin/fleettwin/planner"
+	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/twin"
 )
 
@@ -150,7 +151,7 @@ func Describe(o planner.Outcome) string {
 	if len(o.Groups) == 0 {
 		fmt.Fprintf(&b, " · %s", o.Layout())
 	}
-	if o.Memory != "static" {
+	if o.Memory != scenario.MemoryStatic {
 		fmt.Fprintf(&b, " · %s memory", o.Memory)
 	}
 	if o.MaxSeqs > 0 {

@@ -4,9 +4,8 @@ import "slices"
 
 // The scenario's choices among named policies. Each has one list of valid
 // values, which both the check and its error message use, so a value cannot
-// be accepted without being offered (or the reverse). The File keeps these
-// fields as plain strings, as written: the planner and the dashboard fill
-// them from their own strings, and a check converts them.
+// be accepted without being offered (or the reverse). The File's fields have
+// these types, so TOML and JSON read and write them as plain strings.
 
 // Router is a policy that picks an instance for a request.
 type Router string

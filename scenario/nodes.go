@@ -62,7 +62,7 @@ func (i NodeInstance) KVBlockBytes() float64 {
 
 // nodes resolves the node groups in file order, expanding each into its
 // nodes, and reports a served model no node runs.
-func (r *resolver) nodes(f *File, index map[string]int, models []Model, site Site, pricing string) []Node {
+func (r *resolver) nodes(f *File, index map[string]int, models []Model, site Site, pricing Pricing) []Node {
 	if len(f.Nodes) == 0 {
 		r.AddKind(tomlcheck.Missing, key("nodes"), "at least one node group is required")
 	}
@@ -102,7 +102,7 @@ func (r *resolver) noFit(k []string, format string, args ...any) {
 // instances share memory, its physics and prices, expanded into Count
 // identical nodes. A group whose hardware or engine is unknown yields no
 // nodes, so its other fields raise no errors that follow from that one.
-func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, models []Model, served []bool, site Site, pricing string) []Node {
+func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, models []Model, served []bool, site Site, pricing Pricing) []Node {
 	// An instance naming a served model serves it, even if another of its
 	// fields is wrong: that error is reported alone, not cascaded.
 	for _, in := range g.Instances {
@@ -126,7 +126,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.Count > MaxNodes {
 		return nil // reported by limits
 	}
-	sharing := MemorySharing(g.Memory)
+	sharing := g.Memory
 	if sharing == "" {
 		sharing = MemoryStatic
 	}
@@ -165,7 +165,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.CloudUSDPerHour > 0 {
 		cloud = g.CloudUSDPerHour
 	}
-	if Pricing(pricing) == PricingCloud && cloud == 0 {
+	if pricing == PricingCloud && cloud == 0 {
 		r.AddKind(tomlcheck.Missing, append(k, "cloud_usd_per_hour"), "cost.pricing is \"cloud\" but %s has no cloud price: set one here", hw.Name)
 	}
 	var nodes []Node

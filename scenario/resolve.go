@@ -133,7 +133,7 @@ func (r *resolver) resolve(f *File) *Scenario {
 
 // router is the file's default router, checked.
 func (r *resolver) router(f *File) Router {
-	router := Router(f.Router)
+	router := f.Router
 	if router == "" {
 		router = DefaultRouter
 	}
@@ -178,7 +178,7 @@ func (r *resolver) model(name string, s ServedModel, router Router) Model {
 	}
 	m.Catalog = cm
 	if s.Router != "" {
-		m.Router = Router(s.Router)
+		m.Router = s.Router
 		if !m.Router.Valid() {
 			r.Add(append(k, "router"), "unknown router %q; valid: %s", s.Router, workload.Join(Routers))
 		}
@@ -325,7 +325,7 @@ func (r *resolver) siteAndCost(f *File) (Site, Cost) {
 			cost.AmortizationYears = c.AmortizationYears
 		}
 		cost.FinancingRate, cost.HostingUSDPerMonth, cost.SupportPctPerYear = c.FinancingRate, c.HostingUSDPerMonth, c.SupportPctPerYear
-		if !Pricing(cost.Pricing).Valid() {
+		if !cost.Pricing.Valid() {
 			r.Add(key("cost", "pricing"), "unknown pricing %q; valid: %s", c.Pricing, workload.Join(Pricings))
 		}
 		if !(cost.AmortizationYears > 0 && cost.AmortizationYears <= 30) {

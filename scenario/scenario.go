@@ -33,7 +33,7 @@ type File struct {
 	SeriesResolutionS float64 `toml:"series_resolution_s,omitempty"`
 	// Router is the default policy that spreads a served model's requests
 	// over its instances: one of Routers; empty means DefaultRouter.
-	Router string                 `toml:"router,omitempty"`
+	Router Router                 `toml:"router,omitempty"`
 	Site   *Site                  `toml:"site,omitempty"`
 	Cost   *Cost                  `toml:"cost,omitempty"`
 	Models map[string]ServedModel `toml:"models"`
@@ -58,7 +58,7 @@ var DefaultSite = Site{AmbientC: 25, ElectricityUSDPerKWh: 0.15, PUE: 1.3}
 type Cost struct {
 	// Pricing is one of Pricings: "own" (buy, amortize, pay for power and
 	// hosting) or "cloud" (rent each device by the hour).
-	Pricing           string  `toml:"pricing,omitempty"`
+	Pricing           Pricing `toml:"pricing,omitempty"`
 	AmortizationYears float64 `toml:"amortization_years,omitempty"`
 	// FinancingRate is the annual interest on the purchase; 0 spreads the
 	// price evenly.
@@ -68,13 +68,13 @@ type Cost struct {
 }
 
 // DefaultCost buys the hardware and writes it off over three years.
-var DefaultCost = Cost{Pricing: string(PricingOwn), AmortizationYears: 3}
+var DefaultCost = Cost{Pricing: PricingOwn, AmortizationYears: 3}
 
 // ServedModel is one model as clients see it: its traffic and its SLOs. Its
 // key in File.Models is the served name that instances refer to.
 type ServedModel struct {
 	Model    string        `toml:"model,omitempty"`  // catalog model; empty means the served name
-	Router   string        `toml:"router,omitempty"` // one of Routers; empty means the file's
+	Router   Router        `toml:"router,omitempty"` // one of Routers; empty means the file's
 	SLO      SLO           `toml:"slo"`
 	Workload workload.Spec `toml:"workload"`
 }
@@ -112,7 +112,7 @@ type NodeGroup struct {
 	// MemorySharings (empty means static): "static" gives each a fixed
 	// share (two vLLM processes with gpu-memory-utilization each),
 	// "dynamic" lets them draw KV blocks from one pool as they need them.
-	Memory string `toml:"memory,omitempty"`
+	Memory MemorySharing `toml:"memory,omitempty"`
 	// MemoryFraction is the share of usable memory the engines may take in
 	// all; 0 means the profile's.
 	MemoryFraction float64 `toml:"memory_fraction,omitempty"`

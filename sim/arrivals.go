@@ -61,7 +61,7 @@ func (s *simulator) scheduleArrival(m *modelState, now engine.Time) {
 // arrive creates a request for model m and routes it.
 func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 	var input, output, class int
-	if m.spec.Workload.Arrival.Process == "trace" {
+	if m.spec.Workload.Arrival.Process == workload.Trace {
 		rec := m.spec.Trace[m.trace]
 		m.trace++
 		input, output = rec.InputTokens, rec.OutputTokens

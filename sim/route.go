@@ -1,5 +1,7 @@
 package sim
 
+import "github.com/fleettwin/fleettwin/scenario"
+
 // route picks the instance for a request of model m.
 func (s *simulator) route(m *modelState) int {
 	ids := m.instances
@@ -7,10 +9,10 @@ func (s *simulator) route(m *modelState) int {
 		return ids[0]
 	}
 	switch m.spec.Router {
-	case "round-robin":
+	case scenario.RoundRobin:
 		m.rr = (m.rr + 1) % len(ids)
 		return ids[m.rr]
-	case "power-of-two":
+	case scenario.PowerOfTwo:
 		a := m.rngRoute.IntN(len(ids))
 		b := m.rngRoute.IntN(len(ids) - 1)
 		if b >= a {

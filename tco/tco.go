@@ -21,8 +21,8 @@ const (
 
 // Report is the cost of one simulated run.
 type Report struct {
-	Scenario string `json:"scenario"`
-	Pricing  string `json:"pricing"` // one of scenario.Pricings
+	Scenario string           `json:"scenario"`
+	Pricing  scenario.Pricing `json:"pricing"` // one of scenario.Pricings
 
 	Nodes []NodeCost `json:"nodes"`
 	// HardwareSpendUSD is the purchase price of the fleet.
@@ -109,7 +109,7 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 			return nil, fmt.Errorf("cost %s: %w", sc.Name, err)
 		}
 		nc.Utilization = d.WindowUtilization
-		if scenario.Pricing(cost.Pricing) != scenario.PricingCloud {
+		if cost.Pricing != scenario.PricingCloud {
 			r.EnergyKWhPerHour += nc.PowerW / 1000 * site.PUE
 		}
 		r.Nodes = append(r.Nodes, nc)
@@ -173,7 +173,7 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 	r.USDPerRequest = perUnit(r.USDPerHour, reqRate)
 
 	r.BreakEvenMonths = math.NaN()
-	if scenario.Pricing(cost.Pricing) == scenario.PricingOwn && r.CloudUSDPerHour > 0 {
+	if cost.Pricing == scenario.PricingOwn && r.CloudUSDPerHour > 0 {
 		running := r.EnergyUSDPerHour + r.OtherUSDPerHour
 		if saved := r.CloudUSDPerHour - running; saved > 0 {
 			r.BreakEvenMonths = r.HardwareSpendUSD / (saved * HoursPerMonth)
@@ -190,7 +190,7 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 // node at idle power with it to bound a configuration's cost from below.
 func NodeHourly(cost scenario.Cost, site scenario.Site, n scenario.Node, powerW float64) (NodeCost, error) {
 	nc := NodeCost{Node: n.Name, Hardware: n.Hardware.Name, PriceUSD: n.PriceUSD, PowerW: powerW}
-	switch scenario.Pricing(cost.Pricing) {
+	switch cost.Pricing {
 	case scenario.PricingCloud:
 		if n.CloudUSDPerHour <= 0 {
 			return nc, fmt.Errorf("node %s: pricing is cloud but %s has no cloud_usd_per_hour (set it on the node group)", n.Name, n.Hardware.Name)
@@ -224,7 +224,7 @@ func perUnit(usdPerHour, perS float64) float64 {
 func assumptions(sc *scenario.Scenario) []string {
 	site, cost := sc.Site, sc.Cost
 	var out []string
-	if scenario.Pricing(cost.Pricing) == scenario.PricingCloud {
+	if cost.Pricing == scenario.PricingCloud {
 		out = append(out, "pricing: rented by the device-hour at the listed cloud price (power and hosting included in it)")
 	} else {
 		fin := "no financing"

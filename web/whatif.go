@@ -123,6 +123,13 @@ type binding struct {
 	set         func(*scenario.File, string) error
 }
 
+// textField binds a text field of the file, plain or of a named choice.
+func textField[T ~string](name, label string, ptr func(*scenario.File) *T) binding {
+	return binding{name, label,
+		func(f *scenario.File) string { return string(*ptr(f)) },
+		func(f *scenario.File, s string) error { *ptr(f) = T(s); return nil }}
+}
+
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 func parseNum(name, s string) (float64, error) {
@@ -163,11 +170,7 @@ func bindings(f *scenario.File) []binding {
 				return err
 			}}
 	}
-	strField := func(name, label string, ptr func(*scenario.File) *string) binding {
-		return binding{name, label,
-			func(f *scenario.File) string { return *ptr(f) },
-			func(f *scenario.File, s string) error { *ptr(f) = s; return nil }}
-	}
+	strField := textField[string]
 	site := func(f *scenario.File) *scenario.Site {
 		if f.Site == nil {
 			s := scenario.DefaultSite
@@ -188,7 +191,7 @@ func bindings(f *scenario.File) []binding {
 		floatField("site.ambient_c", "Room (C)", func(f *scenario.File) *float64 { return &site(f).AmbientC }),
 		floatField("site.electricity_usd_per_kwh", "Electricity ($/kWh)", func(f *scenario.File) *float64 { return &site(f).ElectricityUSDPerKWh }),
 		floatField("site.pue", "PUE", func(f *scenario.File) *float64 { return &site(f).PUE }),
-		strField("cost.pricing", "Pricing (own, cloud)", func(f *scenario.File) *string { return &cost(f).Pricing }),
+		textField("cost.pricing", "Pricing (own, cloud)", func(f *scenario.File) *scenario.Pricing { return &cost(f).Pricing }),
 		floatField("cost.amortization_years", "Amortization (years)", func(f *scenario.File) *float64 { return &cost(f).AmortizationYears }),
 	}
 	var models []string

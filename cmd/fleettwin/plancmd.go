@@ -273,7 +273,7 @@ func writePlanCSV(path string, r *planner.Result) error {
 		pareto[i] = true
 	}
 	row := func(o planner.Outcome, status string, rank int) {
-		rec := []string{strconv.Itoa(o.Index), status, "", strconv.FormatBool(pareto[o.Index]), o.Hardware, o.Engine, o.Quant, o.KVCache, o.Layout(), o.Memory,
+		rec := []string{strconv.Itoa(o.Index), status, "", strconv.FormatBool(pareto[o.Index]), o.Hardware, o.Engine, o.Quant, o.KVCache, o.Layout(), string(o.Memory),
 			strconv.Itoa(o.MaxSeqs), strconv.Itoa(o.MaxBatchedTokens), num(o.PowerCapW)}
 		if rank > 0 {
 			rec[2] = strconv.Itoa(rank)
