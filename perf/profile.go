@@ -127,8 +127,11 @@ type Profile struct {
 	Interference float64 `toml:"interference,omitzero"`
 	// Power and Thermal are fitted by calibration from telemetry; nil
 	// where a profile has not been calibrated for them.
-	Power      *Power     `toml:"power,omitempty"`
-	Thermal    *Thermal   `toml:"thermal,omitempty"`
+	Power   *Power   `toml:"power,omitempty"`
+	Thermal *Thermal `toml:"thermal,omitempty"`
+	// Serving holds what a real server adds around the GPU steps (front
+	// end, scheduler); nil where a profile models the steps alone.
+	Serving    *Serving   `toml:"serving,omitempty"`
 	Provenance Provenance `toml:"provenance"`
 	Rows       []FitRow   `toml:"rows"`
 }
@@ -162,29 +165,6 @@ type Thermal struct {
 	ResistanceStdErr   float64 `toml:"resistance_c_per_w_stderr" tomlcheck:"nonfinite"`
 	TimeConstantStdErr float64 `toml:"time_constant_s_stderr" tomlcheck:"nonfinite"`
 	AmbientStdErr      float64 `toml:"ambient_c_stderr" tomlcheck:"nonfinite"`
-}
-
-// Provenance says where a profile's numbers come from.
-type Provenance struct {
-	Method  string   `toml:"method"`  // "fit" or "datasheet"
-	Source  string   `toml:"source"`  // the data fitted, or the basis of the defaults
-	Command string   `toml:"command"` // how to reproduce it
-	Fitted  []string `toml:"fitted"`  // coefficients the fit set
-	Notes   string   `toml:"notes"`
-	// Calibration runs also record what was measured, when, and with what.
-	Run      string            `toml:"run,omitempty"`
-	Date     string            `toml:"date,omitempty"`
-	Versions map[string]string `toml:"versions,omitempty"`
-	HeldOut  []string          `toml:"held_out,omitempty"` // experiments kept out of the fit
-}
-
-// FitRow is one measurement a profile was fitted on, with the fit's error.
-type FitRow struct {
-	ID        string  `toml:"id"`
-	Measured  float64 `toml:"measured"`
-	Predicted float64 `toml:"predicted"`
-	Unit      string  `toml:"unit"`
-	ErrorPct  float64 `toml:"error_pct"`
 }
 
 // Engines are the serving engines fleettwin knows.
@@ -240,6 +220,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		errs.AddKind(tomlcheck.OutOfRange, []string{"interference"}, "must be in [0, %d], got %v", maxInterference, p.Interference)
 	}
 	p.checkPhysics(errs)
+	if p.Serving != nil {
+		p.Serving.check(errs)
+	}
 	if errs.Len() > 0 {
 		// In the order found, as profiles have always reported them (not
 		// sorted by line, as Err would).
