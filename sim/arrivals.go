@@ -93,13 +93,14 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 		s.finish(in, id, now, true)
 		return
 	}
+	if in.front != nil {
+		in.outstanding++
+		s.sim.Schedule(in.front.pass(id, now), event{kind: evFrontend, target: int32(in.idx)})
+		return
+	}
 	in.enqueue(id)
 	d.waiting++
-	if !in.busy {
-		s.startWork(in, now)
-	} else if in.seg.decode && in.seg.steps > 1 && s.admissible(in) {
-		s.truncate(in, now)
-	}
+	s.wake(in, now)
 }
 
 func (m *modelState) classIndex(name string) int {

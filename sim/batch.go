@@ -35,6 +35,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 		return
 	}
 	bt := int32(in.cfg.BlockTokens)
+	decodeOnly := false // prefill-first found no prompt chunk to run: decode
 	for {
 		// Blocks the decode tokens of the next step need; preempt the
 		// lowest-priority, latest request until they fit.
@@ -52,8 +53,13 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 			continue
 		}
 		prefillStep := in.cfg.ChunkedPrefill || decodes == 0 || s.admissible(in)
+		mixed := in.cfg.ChunkedPrefill
+		if in.prefillFirst && decodes > 0 {
+			prefillStep = !decodeOnly && (s.admissible(in) || s.midPrefill(in))
+			mixed = !prefillStep
+		}
 		var b perf.Batch
-		in.seg = segment{prefill: in.seg.prefill[:0], decodes: in.cfg.ChunkedPrefill || !prefillStep}
+		in.seg = segment{prefill: in.seg.prefill[:0], decodes: mixed || !prefillStep}
 		budget := in.cfg.MaxBatchedTokens
 		if in.seg.decodes {
 			for _, id := range in.running {
@@ -104,6 +110,10 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				in.seg.prefill = append(in.seg.prefill, prefillChunk{id: id, n: n})
 				budget -= int(n)
 			}
+		}
+		if b.Tokens() == 0 && in.prefillFirst && decodes > 0 && !in.seg.decodes {
+			decodeOnly = true
+			continue
 		}
 		if b.Tokens() == 0 {
 			if d := s.devs[in.node]; len(in.running) > 0 && (!d.node.DynamicMemory || len(d.busy) == 0) {
@@ -267,4 +277,15 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 			}
 		}
 	}
+}
+
+// midPrefill reports whether a running request is part-way through its
+// prompt (its next chunk waits for a step that runs prompt chunks).
+func (s *simulator) midPrefill(in *instance) bool {
+	for _, id := range in.running {
+		if !s.reqs[id].decoding() {
+			return true
+		}
+	}
+	return false
 }

@@ -102,7 +102,12 @@ type instance struct {
 	running     []int32
 	busy        bool
 	seg         segment
-	outstanding int // running + waiting, for routers
+	outstanding int // running + waiting (+ entering through front), for routers
+	// front is the API server requests pass before the waiting queue; nil
+	// where the profile adds no front-end time (see frontend.go).
+	front *frontEnd
+	// prefillFirst: a step with prompt chunks runs no decodes (SGLang).
+	prefillFirst bool
 	// Wall seconds of segments that ended after warm-up, split between
 	// prompt and generated tokens by token count: what cost and energy are
 	// shared out by.

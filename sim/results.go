@@ -178,6 +178,11 @@ func (s *simulator) result() *Result {
 		for _, id := range in.waiting.ids {
 			s.inFlight(id, now, &sojourn, inFlight)
 		}
+		if in.front != nil {
+			for _, id := range in.front.entering {
+				s.inFlight(id, now, &sojourn, inFlight)
+			}
+		}
 	}
 	if window > 0 {
 		res.Little = LittleCheck{MeanInSystem: s.littleArea / window, ArrivalRate: float64(s.arrivals) / window}

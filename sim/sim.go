@@ -50,6 +50,9 @@ const (
 	evControl // the devices' clock governors act on the last interval
 	evArm     // a device may soon need governing: start the control loop
 	evWarmup  // warm-up ends: device totals are marked
+	// evFrontend is last so the kinds above keep their values. target:
+	// instance, whose front end's next request reaches the engine.
+	evFrontend
 )
 
 // ControlInterval is how often the governors revisit the clocks while a
@@ -192,8 +195,10 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %s: %w", n.Name, ni.Deploy.Model.Name, err)
 			}
-			in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: cost,
-				peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), blockKV: ni.KVBlockBytes()}
+			sv := n.Profile.Serving
+			in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: withServing(cost, sv),
+				peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), blockKV: ni.KVBlockBytes(),
+				front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst()}
 			in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
 			in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
 			if n.DynamicMemory {
@@ -272,6 +277,8 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		s.arrive(s.models[u.model], now, e.target)
 	case evSegmentEnd:
 		s.endSegment(s.insts[e.target], now)
+	case evFrontend:
+		s.reachEngine(s.insts[e.target], now)
 	case evSnapshot:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)
