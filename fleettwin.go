@@ -8,7 +8,8 @@
 //   - leaves: engine (the discrete-event kernel), fit (least squares),
 //     power (power and heat), sketch (quantiles), chart (gonum/plot
 //     charts), gguf (the GGUF format), internal/... (atomic writes, JSON
-//     formatting, TOML guard and diagnostics, a test buffer);
+//     formatting, TOML guard and diagnostics, a test buffer),
+//     measure (the rows of published measurements);
 //   - vocabulary: catalog (models, weight formats, hardware), perf (the
 //     step-time model and its profiles), workload (traffic);
 //   - the question: scenario (a fleet and its traffic, resolved), with the
@@ -18,7 +19,8 @@
 //   - pipelines: twin (simulate, price throttling, cost), planner (the
 //     cheapest fleet meeting the SLOs), calibrate (measure real servers,
 //     fit and replay profiles, with its clients ollama, openai and
-//     telemetry), randmodel (random-weight models);
+//     telemetry), randmodel (random-weight models),
+//     validate (published measurements reproduced in the twin, scored);
 //   - jobs (runs, plans and calibrations on a data directory) and report
 //     (HTML pages);
 //   - edges: web (the dashboard) and cmd/fleettwin (the CLI).
