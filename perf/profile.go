@@ -180,6 +180,7 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	}
 	errs := tomlcheck.NewErrors(name, data)
 	errs.Unknown(md)
+	p.Engine = NormalizeEngine(p.Engine)
 	for _, k := range []string{"hardware", "engine", "prefill_chunk", "memory_fraction"} {
 		if !md.IsDefined(k) {
 			errs.AddKind(tomlcheck.Missing, []string{k}, "required field is missing")

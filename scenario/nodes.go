@@ -115,7 +115,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 		r.AddKind(tomlcheck.NotFound, append(k, "hardware"), "%v", err)
 		return nil
 	}
-	prof, err := r.profiles.Get(hw.Name, g.Engine)
+	prof, err := r.profiles.Get(hw.Name, perf.NormalizeEngine(g.Engine))
 	if err != nil {
 		r.AddKind(tomlcheck.NotFound, append(k, "engine"), "%v", err)
 		return nil
@@ -191,7 +191,7 @@ func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf
 	var shareSum, weightSum float64
 	for ii, in := range g.Instances {
 		ik := append(append([]string(nil), k...), "instances", tomlcheck.Index(ii))
-		inst, ok := r.instance(ik, in, index, models, prof)
+		inst, ok := r.instance(ik, in, index, models, hw, prof)
 		if !ok {
 			continue
 		}
@@ -228,7 +228,7 @@ func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf
 // instance resolves one instance's model, weights and KV cache and applies
 // the engine's defaults to its batch bounds; false means it cannot be
 // placed (the reason is reported, or was under [models]).
-func (r *resolver) instance(k []string, in Instance, index map[string]int, models []Model, prof perf.Profile) (NodeInstance, bool) {
+func (r *resolver) instance(k []string, in Instance, index map[string]int, models []Model, hw catalog.Hardware, prof perf.Profile) (NodeInstance, bool) {
 	mi, ok := index[in.Model]
 	if !ok {
 		valid := make([]string, 0, len(index))
@@ -266,15 +266,7 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 		ChunkTokens:      in.ChunkTokens,
 		BlockTokens:      in.BlockTokens,
 	}
-	if inst.MaxSeqs == 0 {
-		inst.MaxSeqs = defaultMaxSeqs(prof.Engine)
-	}
-	if inst.MaxBatchedTokens == 0 {
-		inst.MaxBatchedTokens = prof.PrefillChunk
-	}
-	if inst.BlockTokens == 0 {
-		inst.BlockTokens = 16
-	}
+	applyDefaults(&inst, in, hw, prof)
 	if inst.ChunkTokens == 0 || !inst.ChunkedPrefill {
 		inst.ChunkTokens = inst.MaxBatchedTokens
 	}
@@ -294,7 +286,41 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 	return inst, true
 }
 
-// defaultMaxSeqs is the running-batch bound engines use out of the box.
+// applyDefaults fills the batch bounds the instance leaves unset. A
+// profile with a [serving] table models the engine as it runs, so the
+// engine's own defaults on the device apply (perf.DefaultsFor: vLLM's 1024
+// sequences and 8192 tokens on an H100, SGLang's, TensorRT-LLM's); a
+// profile of GPU steps alone keeps the twin's historical defaults, so
+// scenarios resolved against it do not change.
+func applyDefaults(inst *NodeInstance, in Instance, hw catalog.Hardware, prof perf.Profile) {
+	if d, ok := perf.DefaultsFor(prof.Engine, hw.Name, hw.MemoryGiB); ok && prof.Serving != nil {
+		if inst.MaxSeqs == 0 {
+			inst.MaxSeqs = d.MaxSeqs
+		}
+		if inst.MaxBatchedTokens == 0 {
+			inst.MaxBatchedTokens = d.MaxBatchedTokens
+		}
+		if inst.BlockTokens == 0 {
+			inst.BlockTokens = d.BlockTokens
+		}
+		if in.ChunkedPrefill == nil {
+			inst.ChunkedPrefill = d.ChunkedPrefill
+		}
+		return
+	}
+	if inst.MaxSeqs == 0 {
+		inst.MaxSeqs = defaultMaxSeqs(prof.Engine)
+	}
+	if inst.MaxBatchedTokens == 0 {
+		inst.MaxBatchedTokens = prof.PrefillChunk
+	}
+	if inst.BlockTokens == 0 {
+		inst.BlockTokens = 16
+	}
+}
+
+// defaultMaxSeqs is the running-batch bound of profiles without a
+// [serving] table (the twin's defaults before perf.DefaultsFor).
 func defaultMaxSeqs(engine string) int {
 	switch engine {
 	case "llama.cpp", "ollama":
