@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/sim"
 )
 
@@ -33,6 +34,9 @@ type Meta struct {
 	// Session is the browser session that started the run: its what-if
 	// history. Empty for runs started from the command line.
 	Session string `json:"session,omitempty"`
+	// Profiles are the provenance of the profiles the scenario uses
+	// (twin.Profiles): the run page says when they rest on a prior.
+	Profiles []perf.ProvenanceInfo `json:"profiles,omitempty"`
 }
 
 // State is what a run page shows. A run of at most deltaDevices devices

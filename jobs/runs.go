@@ -177,7 +177,8 @@ func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, 
 
 	ctx, cancel := context.WithCancel(m.ctx)
 	r := &Run{dir: filepath.Join(m.dir, id), scenario: data, sc: sc, ctx: ctx, cancel: cancel, done: make(chan struct{}), delta: len(sc.Nodes) > deltaDevices}
-	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusQueued, Created: now, Speed: speed, DurationS: sc.Duration.Seconds(), Session: session}
+	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusQueued, Created: now, Speed: speed, DurationS: sc.Duration.Seconds(), Session: session,
+		Profiles: twin.Profiles(sc)}
 	for _, mdl := range sc.Models {
 		r.state.Models = append(r.state.Models, ModelSeries{Model: mdl.Name})
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 )
@@ -36,9 +37,12 @@ type Result struct {
 	// did not (they passed the search by a margin the seeds' noise hides).
 	// When none of the first few verifies, the cheapest is the winner and
 	// its Verify says what it missed.
-	Winner     *Outcome      `json:"winner,omitempty"`
-	Verify     *Verification `json:"verify,omitempty"`
-	Unverified []Unverified  `json:"unverified,omitempty"`
+	// Profiles are the provenance of the profiles the configurations rest
+	// on: the ranked ones' first, then the rejected ones'.
+	Profiles   []perf.ProvenanceInfo `json:"profiles,omitempty"`
+	Winner     *Outcome              `json:"winner,omitempty"`
+	Verify     *Verification         `json:"verify,omitempty"`
+	Unverified []Unverified          `json:"unverified,omitempty"`
 }
 
 // LayoutBest is the cheapest feasible configuration of one placement, and
@@ -221,6 +225,7 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	classified := append(slices.Clone(r.Rejected), r.Ranked...)
 	slices.SortFunc(classified, func(a, b Outcome) int { return cmp.Compare(a.Index, b.Index) })
 	r.Layouts = layoutsBest(classified, r.Ranked)
+	p.markProvenance(r)
 	if len(r.Ranked) == 0 {
 		return r, nil
 	}

@@ -30,6 +30,11 @@ type Outcome struct {
 	Detail    string         `json:"detail,omitempty"`
 	Groups    []GroupOutcome `json:"groups,omitempty"`
 	Metrics   *Metrics       `json:"metrics,omitempty"` // every group together
+	// Provenance is the label of the profile the configuration's numbers
+	// rest on (perf.Profile.Label); Prior is true when that profile was
+	// not fitted to measurements. Finish sets both.
+	Provenance string `json:"provenance,omitempty"`
+	Prior      bool   `json:"prior,omitempty"`
 }
 
 // Shard is the outcome of one slice of the search space: candidates whose

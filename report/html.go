@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fleettwin/fleettwin/chart"
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/twin"
@@ -28,6 +29,12 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f1":   func(v float64) string { return num(v, "%.1f") },
 	"desc": Describe,
 	"inc":  func(i int) int { return i + 1 },
+	"priorNote": func(ps []perf.ProvenanceInfo) string {
+		if n := twin.PriorNote(ps); n != "" {
+			return "These results " + n + "."
+		}
+		return ""
+	},
 }).Parse(pageText))
 
 func num(v float64, format string) string {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
@@ -18,6 +19,10 @@ type Simulation struct {
 	*sim.Result
 	Throttling []sim.ThrottleCost `json:"throttling,omitempty"`
 	Cost       *tco.Report        `json:"cost"`
+	// Profiles says where the numbers come from: the provenance of each
+	// profile the scenario uses (Profiles). Results written before it have
+	// none.
+	Profiles []perf.ProvenanceInfo `json:"profiles,omitempty"`
 }
 
 // Options are what the callers of Simulate differ in.
@@ -73,7 +78,7 @@ func Simulate(ctx context.Context, sc *scenario.Scenario, opt Options) (*Simulat
 	if res == nil {
 		return nil, runErr
 	}
-	out := &Simulation{Result: res}
+	out := &Simulation{Result: res, Profiles: Profiles(sc)}
 	var err error
 	if runErr == nil && res.Throttled() {
 		var perr error

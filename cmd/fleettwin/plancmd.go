@@ -198,6 +198,9 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		}
 	}
 	fmt.Fprintln(w)
+	for _, p := range r.Profiles {
+		fmt.Fprintf(w, "profile: %s\n", p.Label)
+	}
 	if len(r.Ranked) == 0 {
 		fmt.Fprintln(w, "no configuration in the space meets the targets; the rejections say why:")
 		for _, o := range r.Rejected[:min(len(r.Rejected), 10)] {
@@ -210,19 +213,22 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		pareto[i] = true
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rank\t#\tnodes\t$/month\t$/M tok\tTTFT p95 s\tTPOT p95 ms\tutil\tpeak C\tthrottled\tpareto\t configuration")
+	fmt.Fprintln(tw, "rank\t#\tnodes\t$/month\t$/M tok\tTTFT p95 s\tTPOT p95 ms\tutil\tpeak C\tthrottled\tpareto\tprofile\t configuration")
 	for i, o := range r.Ranked[:min(len(r.Ranked), 15)] {
 		m := o.Metrics
 		mark := ""
 		if pareto[o.Index] {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t %s\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
-			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, report.Describe(o))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t%s\t %s\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
+			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, profileMark(o), report.Describe(o))
 	}
 	tw.Flush()
 	if len(r.Ranked) > 15 {
 		fmt.Fprintf(w, "(%d more in --json / --csv)\n", len(r.Ranked)-15)
+	}
+	if n := len(r.Priors()); n > 0 {
+		fmt.Fprintf(w, "note: %d of %d configurations that meet every target rest on a prior profile (profile column; datasheet peaks times typical efficiencies, not fitted to measurements)\n", n, len(r.Ranked))
 	}
 	for _, l := range r.Layouts {
 		if l.Index < 0 {
@@ -246,6 +252,11 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 	if r.Winner != nil {
 		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, report.Describe(*r.Winner),
 			r.Winner.Metrics.Nodes, r.Winner.Metrics.USDPerMonth, r.Winner.Metrics.USDPerHour, r.Winner.Metrics.USDPerMTokens)
+		if r.Winner.Prior {
+			fmt.Fprintf(w, "  note: the winner rests on a prior: %s\n", r.Winner.Provenance)
+		} else if r.Winner.Provenance != "" {
+			fmt.Fprintf(w, "  profile: %s\n", r.Winner.Provenance)
+		}
 	}
 	if v := r.Verify; v != nil {
 		for _, run := range v.Runs {
@@ -262,12 +273,21 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 	}
 }
 
+// profileMark is the table's profile column: "prior" for a configuration
+// resting on a profile not fitted to measurements.
+func profileMark(o planner.Outcome) string {
+	if o.Prior {
+		return "prior"
+	}
+	return "fitted"
+}
+
 func writePlanCSV(path string, r *planner.Result) error {
 	var b bytesWriter
 	w := csv.NewWriter(&b)
 	w.Write([]string{"index", "status", "rank", "pareto", "hardware", "engine", "quant", "kv_cache", "layout", "memory", "max_seqs", "max_batched_tokens", "power_cap_w",
 		"nodes", "usd_per_month", "usd_per_hour", "usd_per_m_tokens", "hardware_usd", "worst_ttft_p95_s", "worst_tpot_p95_s", "utilization", "node_power_w", "temp_peak_c", "throttled_pct",
-		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail"})
+		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail", "prior", "provenance"})
 	pareto := map[int]bool{}
 	for _, i := range r.Pareto {
 		pareto[i] = true
@@ -284,7 +304,8 @@ func writePlanCSV(path string, r *planner.Result) error {
 		} else {
 			rec = append(rec, "", "", "", "", "", "", "", "", "", "", "")
 		}
-		rec = append(rec, strconv.Itoa(o.Bounds.MinNodes), num(o.Bounds.USDPerHour), num(o.Bounds.TPOTS), o.Reason, o.Detail)
+		rec = append(rec, strconv.Itoa(o.Bounds.MinNodes), num(o.Bounds.USDPerHour), num(o.Bounds.TPOTS), o.Reason, o.Detail,
+			strconv.FormatBool(o.Prior), o.Provenance)
 		w.Write(rec)
 	}
 	for i, o := range r.Ranked {

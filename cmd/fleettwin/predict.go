@@ -117,6 +117,12 @@ type profileInfo struct {
 	Source         string  `json:"source"`
 	PrefillChunk   int     `json:"prefill_chunk"`
 	MemoryFraction float64 `json:"memory_fraction"`
+	// Label is the profile's provenance in one line (perf.Profile.Label);
+	// Prior is true when nothing was fitted to measurements.
+	Label   string      `json:"label"`
+	Prior   bool        `json:"prior"`
+	FitRows int         `json:"fit_rows"`
+	Check   *perf.Check `json:"check,omitempty"`
 }
 
 type workloadInfo struct {
@@ -185,8 +191,7 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 	rep := &PredictReport{
 		Hardware: hw.Name,
 		Engine:   prof.Engine,
-		Profile: profileInfo{Method: prof.Provenance.Method, Source: prof.Provenance.Source,
-			PrefillChunk: prof.PrefillChunk, MemoryFraction: prof.MemoryFraction},
+		Profile:  newProfileInfo(prof),
 		Workload: workloadInfo{Batch: r.Workload.Batch, Input: r.Workload.Input, Output: r.Workload.Output, Depth: r.Workload.Depth},
 	}
 	var models []*perf.StepModel
@@ -246,6 +251,12 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 	return rep, nil
 }
 
+func newProfileInfo(p perf.Profile) profileInfo {
+	info := p.Info()
+	return profileInfo{Method: info.Method, Source: info.Source, PrefillChunk: p.PrefillChunk, MemoryFraction: p.MemoryFraction,
+		Label: info.Label, Prior: info.Prior, FitRows: info.FitRows, Check: info.Check}
+}
+
 // sig rounds to 6 significant digits, so JSON output is stable across
 // platforms whose floating-point results differ in the last bits.
 func sig(v float64) float64 {
@@ -257,7 +268,7 @@ func sig(v float64) float64 {
 }
 
 func (r *PredictReport) writeText(w io.Writer) error {
-	fmt.Fprintf(w, "%s · engine %s · profile: %s (%s)\n", r.Hardware, r.Engine, r.Profile.Method, r.Profile.Source)
+	fmt.Fprintf(w, "%s · engine %s\n", r.Hardware, r.Engine)
 	fmt.Fprintf(w, "workload per model: batch %d · input %d · output %d · depth %d\n\n",
 		r.Workload.Batch, r.Workload.Input, r.Workload.Output, r.Workload.Depth)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -297,6 +308,10 @@ func (r *PredictReport) writeText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "budget %s (%.2f of %s usable) · weights %s · KV needed %s · free %s · fits: %s\n",
 		gib(r.Memory.BudgetBytes), r.Profile.MemoryFraction, gib(r.Memory.UsableBytes),
 		gib(r.Memory.WeightBytes), gib(r.Memory.KVBytesNeeded), gib(r.Memory.FreeBytes), fits)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "\nprofile: %s\n  from: %s\n", r.Profile.Label, r.Profile.Source)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
@@ -255,7 +256,9 @@ func (p *progress) end() {
 
 func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 	r := out.Result
-	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
+	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
+	writeProvenance(w, out.Profiles)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tARRIVED\tDONE\tREJECTED\tREQ/s\tOUT tok/s\tTTFT p50\tTTFT p95\tTPOT p50\tTPOT p95\tE2E p95\tSLO MET\tATTAINMENT\tGOODPUT/s")
 	for _, m := range r.Models {
@@ -304,8 +307,21 @@ func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 	}
 }
 
+// writeProvenance prints a line per profile the numbers rest on, and a
+// note naming those that rest on a prior.
+func writeProvenance(w io.Writer, infos []perf.ProvenanceInfo) {
+	for _, p := range infos {
+		fmt.Fprintf(w, "profile: %s\n", p.Label)
+	}
+	if note := twin.PriorNote(infos); note != "" {
+		fmt.Fprintf(w, "note: %s\n", note)
+	}
+}
+
 func writeReplicas(w io.Writer, sc *scenario.Scenario, rep *sim.Replicas) {
-	fmt.Fprintf(w, "%s · %d replicas (seeds %d-%d) · mean ± 95%% CI\n\n", sc.Name, len(rep.Runs), rep.Seeds[0], rep.Seeds[len(rep.Seeds)-1])
+	fmt.Fprintf(w, "%s · %d replicas (seeds %d-%d) · mean ± 95%% CI\n", sc.Name, len(rep.Runs), rep.Seeds[0], rep.Seeds[len(rep.Seeds)-1])
+	writeProvenance(w, twin.Profiles(sc))
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tREQ/s\tOUT tok/s\tGOODPUT/s\tATTAINMENT\tTTFT p95 (s)\tTPOT p95 (s)\tE2E p95 (s)")
 	f := func(s sim.Spread) string { return fmt.Sprintf("%.4g ± %.2g", s.Mean, s.CI95) }

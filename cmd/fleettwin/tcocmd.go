@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
+	"github.com/fleettwin/fleettwin/twin"
 )
 
 // tcoOutput is what `tco --json` writes.
@@ -18,6 +21,8 @@ type tcoOutput struct {
 	Candidate  *tco.Report    `json:"candidate"`
 	Comparison tco.Comparison `json:"comparison"`
 	Latency    [2][]tcoModel  `json:"latency"`
+	// Profiles are the provenance of the profiles each scenario uses.
+	Profiles [2][]perf.ProvenanceInfo `json:"profiles"`
 }
 
 type tcoModel struct {
@@ -48,6 +53,7 @@ func runTCO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var reports [2]*tco.Report
 	var results [2]*sim.Result
+	var profs [2][]perf.ProvenanceInfo
 	for i, f := range files {
 		sc, err := scenario.Load(f, e.cat, e.profiles)
 		if err != nil {
@@ -65,11 +71,12 @@ func runTCO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		results[i] = res
+		profs[i] = twin.Profiles(sc)
 	}
 	cmp := tco.Compare(reports[0], reports[1])
-	writeTCO(stdout, reports, results, cmp)
+	writeTCO(stdout, reports, results, cmp, profs)
 	if *jsonOut != "" {
-		out := tcoOutput{Baseline: reports[0], Candidate: reports[1], Comparison: cmp}
+		out := tcoOutput{Baseline: reports[0], Candidate: reports[1], Comparison: cmp, Profiles: profs}
 		for i, r := range results {
 			for _, m := range r.Models {
 				out.Latency[i] = append(out.Latency[i], tcoModel{m.Model, m.TTFT.P95, m.TPOT.P95, m.SLOMet, m.SLOAttainment})
@@ -80,9 +87,37 @@ func runTCO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func writeTCO(w io.Writer, reports [2]*tco.Report, results [2]*sim.Result, cmp tco.Comparison) {
+// writeTCOProvenance prints the profiles the figures rest on, saying which
+// side uses each, and a note naming those that rest on a prior.
+func writeTCOProvenance(w io.Writer, profs [2][]perf.ProvenanceInfo) {
+	var all []perf.ProvenanceInfo
+	sides := map[string][]string{}
+	for i, ps := range profs {
+		for _, p := range ps {
+			k := p.Hardware + "/" + p.Engine
+			if sides[k] == nil {
+				all = append(all, p)
+			}
+			sides[k] = append(sides[k], [2]string{"baseline", "candidate"}[i])
+		}
+	}
+	for _, p := range all {
+		side := strings.Join(sides[p.Hardware+"/"+p.Engine], ", ")
+		if side == "baseline, candidate" {
+			side = "both"
+		}
+		fmt.Fprintf(w, "profile (%s): %s\n", side, p.Label)
+	}
+	if note := twin.PriorNote(all); note != "" {
+		fmt.Fprintf(w, "note: %s\n", note)
+	}
+}
+
+func writeTCO(w io.Writer, reports [2]*tco.Report, results [2]*sim.Result, cmp tco.Comparison, profs [2][]perf.ProvenanceInfo) {
 	a, b := reports[0], reports[1]
-	fmt.Fprintf(w, "baseline %s against candidate %s\n\n", a.Scenario, b.Scenario)
+	fmt.Fprintf(w, "baseline %s against candidate %s\n", a.Scenario, b.Scenario)
+	writeTCOProvenance(w, profs)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\t%s\t%s\tCHANGE\n", a.Scenario, b.Scenario)
 	row := func(name string, x, y float64, format string) {
