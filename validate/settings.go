@@ -1,0 +1,111 @@
+package validate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/measure"
+)
+
+// IgnoredSettings are the settings keys that do not change what the twin
+// computes, each with why. A row with one of them is run as if it were not
+// set.
+var IgnoredSettings = map[string]string{
+	"prefix_caching":     "the twin has no prefix cache, and benchmark prompts share no prefix to reuse",
+	"attention_backend":  "kernel choices are folded into the profile's efficiencies",
+	"cuda_graph_max_bs":  "CUDA graphs are folded into the profile's step overheads",
+	"cuda_graph_padding": "CUDA graphs are folded into the profile's step overheads",
+	"torch_compile":      "compilation is folded into the profile's efficiencies",
+	"max_model_len":      "the longest context: the twin checks each request against the KV cache instead",
+	"max_seq_len":        "the longest context: the twin checks each request against the KV cache instead",
+	"batch":              "llama.cpp's logical batch: the physical batch (ubatch) sets the step",
+	"flash_attn":         "kernel choices are folded into the profile's efficiencies",
+	"mmap":               "how the weights are loaded, before the measurement",
+}
+
+// UnsupportedSettings are the settings keys of experiments the twin cannot
+// reproduce yet, each with why; a row with one is not run. Keys starting
+// with spec_ are speculative decoding's.
+var UnsupportedSettings = map[string]string{
+	"speculative":     "speculative decoding is not modelled yet",
+	"ep":              "expert parallelism is not modelled yet",
+	"expert_parallel": "expert parallelism is not modelled yet",
+	"pp":              "pipeline parallelism is not modelled yet",
+	"attention_dp":    "data-parallel attention is not modelled yet",
+	"nodes":           "several linked machines are not modelled yet",
+	"sharing":         "co-located servers are not reproduced by validate",
+	"instances":       "co-located servers are not reproduced by validate",
+	"mps_sm_percent":  "co-located servers are not reproduced by validate",
+}
+
+// MappedSettings are the settings keys that set the twin's instance, with
+// the field each sets.
+var MappedSettings = map[string]string{
+	"max_seqs":           "instance max_seqs",
+	"max_batched_tokens": "instance max_batched_tokens",
+	"chunked_prefill":    "instance chunked_prefill",
+	"gpu_mem_util":       "node group memory_fraction",
+	"ubatch":             "the prefill chunk of a bench; instance max_batched_tokens when serving",
+}
+
+// knobs are a row's settings as the twin uses them; 0 or nil is the
+// engine's default.
+type knobs struct {
+	maxSeqs, maxBatchedTokens, ubatch int
+	chunkedPrefill                    *bool
+	memFraction                       float64
+}
+
+// rowKnobs maps a row's tp and settings onto the twin, or says why the row
+// cannot be run.
+func rowKnobs(r *measure.Row) (knobs, error) {
+	var k knobs
+	if r.TP > 1 {
+		return k, fmt.Errorf("tp %d: tensor parallelism is not modelled yet", r.TP)
+	}
+	for _, s := range r.Settings {
+		if why, ok := UnsupportedSettings[s.Key]; ok {
+			return k, fmt.Errorf("setting %s: %s", s.Key, why)
+		}
+		if strings.HasPrefix(s.Key, "spec_") {
+			return k, fmt.Errorf("setting %s: speculative decoding is not modelled yet", s.Key)
+		}
+	}
+	for _, s := range r.Settings {
+		var err error
+		switch s.Key {
+		case "max_seqs":
+			k.maxSeqs, err = positive(s.Value, measure.MaxConcurrency)
+		case "max_batched_tokens":
+			k.maxBatchedTokens, err = positive(s.Value, measure.MaxTokens)
+		case "ubatch":
+			k.ubatch, err = positive(s.Value, measure.MaxTokens)
+		case "chunked_prefill":
+			var b bool
+			b, err = strconv.ParseBool(s.Value)
+			k.chunkedPrefill = &b
+		case "gpu_mem_util":
+			k.memFraction, err = strconv.ParseFloat(s.Value, 64)
+			if err == nil && !(k.memFraction > 0 && k.memFraction <= 1) {
+				err = fmt.Errorf("want a fraction in (0, 1]")
+			}
+		default:
+			if _, ok := IgnoredSettings[s.Key]; !ok {
+				return k, fmt.Errorf("setting %s: unknown to the twin, which cannot tell whether it changes the result", s.Key)
+			}
+		}
+		if err != nil {
+			return k, fmt.Errorf("setting %s=%s: %v", s.Key, s.Value, err)
+		}
+	}
+	return k, nil
+}
+
+func positive(s string, max int) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || v > max {
+		return 0, fmt.Errorf("want a whole number from 1 to %d", max)
+	}
+	return v, nil
+}
