@@ -55,7 +55,6 @@ func closedLoop(id, settings string, c int) []string {
 	return out
 }
 
-
 func TestNotRun(t *testing.T) {
 	cases := []struct {
 		name, row, want string
