@@ -68,7 +68,7 @@ func (s *Plans) finish(j *Plan, res *planner.Result, err error) {
 	switch {
 	case err == nil:
 		st.Phase = PhaseDone
-		st.Summary = PlanSummary(res)
+		st.Summary, st.Prior = PlanSummary(res), PlanPriorNote(res)
 	case j.ctx.Err() != nil && s.ctx.Err() != nil:
 		st.Phase, st.Error = PhaseInterrupted, "the server stopped while it ran"
 	case j.ctx.Err() != nil:
@@ -89,6 +89,20 @@ func PlanSummary(r *planner.Result) string {
 	w := r.Winner
 	return fmt.Sprintf("%d configurations, %d meet every target; cheapest: #%d %s %s %s, %d nodes, $%.0f per month",
 		r.Candidates, len(r.Ranked), w.Index, w.Hardware, w.Engine, w.Quant, w.Metrics.Nodes, w.Metrics.USDPerMonth)
+}
+
+// PlanPriorNote says which configurations rest on a prior profile, and
+// whether the winner does; "" when none of the ranked ones does.
+func PlanPriorNote(r *planner.Result) string {
+	n := len(r.Priors())
+	if n == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d of %d configurations that meet every target rest on a prior profile (not fitted to measurements; marked prior in the table)", n, len(r.Ranked))
+	if w := r.Winner; w != nil && w.Prior {
+		s += "; so does the winner: " + w.Provenance
+	}
+	return s
 }
 
 // load registers the plans of earlier lives of the server
@@ -142,7 +156,7 @@ func (s *Plans) loadPlan(dir, id string) (*Plan, error) {
 		if err := json.Unmarshal(data, &res); err != nil {
 			return nil, fmt.Errorf("%s: %w", planResultFile, err)
 		}
-		st := PlanState{ID: id, Name: res.Plan, Phase: PhaseDone, Summary: PlanSummary(&res), Done: res.Candidates, Total: res.Candidates}
+		st := PlanState{ID: id, Name: res.Plan, Phase: PhaseDone, Summary: PlanSummary(&res), Prior: PlanPriorNote(&res), Done: res.Candidates, Total: res.Candidates}
 		if serr == nil {
 			st.Started, st.Session, st.Sims = saved.Started, saved.Session, saved.Sims
 		} else if info, err := os.Stat(dir); err == nil {

@@ -50,6 +50,9 @@ type PlanState struct {
 	QueuePos int       `json:"queue_position,omitempty"`
 	Error    string    `json:"error,omitempty"`
 	Summary  string    `json:"summary,omitempty"`
+	// Prior says which configurations rest on a prior profile
+	// (PlanPriorNote); empty when none does.
+	Prior string `json:"prior,omitempty"`
 	// Verify is how far the winner's re-simulations are.
 	Verify planner.Verifying `json:"verify"`
 }

@@ -226,9 +226,13 @@ func TestLargeFleetInChromium(t *testing.T) {
 	defer cancel()
 	var ok bool
 	var points int
+	var notice string
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(ts.url+"/runs/"+run.State().ID),
 		chromedp.WaitVisible(`#run`),
+		// vLLM on H100 is a datasheet prior: the page says so where it is seen.
+		chromedp.WaitVisible(`[data-testid=provenance] [data-testid=prior-notice]`),
+		chromedp.Text(`[data-testid=prior-notice]`, &notice),
 		chromedp.Poll(`window.fleettwin.updates >= 10 && window.fleettwin.state.t.length >= 10`, nil, chromedp.WithPollingTimeout(time.Minute)),
 		chromedp.Evaluate(`(() => { const s = window.fleettwin.state; const n = s.t.length;
 			return s.devices.length === 100 && s.devices.every((d) => d.power_w.length === n && d.utilization.length === n) &&
@@ -240,6 +244,9 @@ func TestLargeFleetInChromium(t *testing.T) {
 	}
 	if !ok {
 		t.Errorf("the page's state after deltas is inconsistent (%d points)", points)
+	}
+	if !strings.Contains(notice, "rests on a prior: vllm on h100-sxm") {
+		t.Errorf("prior notice %q", notice)
 	}
 	ts.Runs.Stop(run.State().ID)
 }

@@ -117,6 +117,7 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 			c.Note = "Both runs must have finished."
 		} else {
 			c.Ready, c.Rows = true, compareOutcomes(oa, ob)
+			c.A.Profiles, c.B.Profiles = runProfiles(ra.State(), oa), runProfiles(rb.State(), ob)
 		}
 	}
 	render(w, r, http.StatusOK, comparePage(c, s.Runs.List()))

@@ -114,3 +114,12 @@ func devicesNow(st jobs.State) string {
 	}
 	return strings.Join(parts, " · ")
 }
+
+// runProfiles is the provenance a run page shows: what the run recorded
+// when it started, or, for runs from before it did, its result's.
+func runProfiles(st jobs.State, o *twin.Simulation) []perf.ProvenanceInfo {
+	if len(st.Profiles) > 0 || o == nil {
+		return st.Profiles
+	}
+	return o.Profiles
+}

@@ -1,0 +1,44 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// A space that mixes a fitted profile (llama.cpp on the Spark) and a prior
+// (Ollama on the Spark) marks each configuration with its own.
+func TestOutcomesMarkPriors(t *testing.T) {
+	src := strings.Replace(harnessPlan(0.2, 2, 1, `"q4_k_m"`, "4"), `engines = ["llama.cpp"]`, `engines = ["llama.cpp", "ollama"]`, 1)
+	cat, profs := env(t)
+	p, err := Parse("mixed.toml", []byte(src), cat, profs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, r := searchAndFinish(t, p)
+	seen := map[string]bool{}
+	for _, o := range append(append([]Outcome(nil), r.Ranked...), r.Rejected...) {
+		wantPrior := o.Engine == "ollama"
+		if o.Prior != wantPrior || !strings.HasPrefix(o.Provenance, o.Engine+" on dgx-spark: ") {
+			t.Errorf("#%d %s: prior %v, provenance %q", o.Index, o.Engine, o.Prior, o.Provenance)
+		}
+		seen[o.Engine] = true
+	}
+	if !seen["ollama"] || !seen["llama.cpp"] {
+		t.Fatalf("the space lacks an engine: %v", seen)
+	}
+	if len(r.Profiles) != 2 {
+		t.Errorf("profiles %+v, want one per engine", r.Profiles)
+	}
+	for _, p := range r.Profiles {
+		if p.Prior != (p.Engine == "ollama") || p.Label == "" {
+			t.Errorf("profile %+v", p)
+		}
+	}
+	for _, i := range r.Priors() {
+		for _, o := range r.Ranked {
+			if o.Index == i && o.Engine != "ollama" {
+				t.Errorf("Priors lists #%d, a %s configuration", i, o.Engine)
+			}
+		}
+	}
+}
