@@ -15,6 +15,7 @@
 //	profile   fit, check, list or write performance profiles
 //	catalog   list the models, weight formats and hardware in the catalog
 //	calibrate measure real servers, fit a profile, check the twin against them
+//	validate  reproduce published measurements in the twin and score them
 //	randmodel write a Qwen3-shaped GGUF model with random weights
 //
 // Run `fleettwin <command> --help` for the flags of each.
@@ -50,6 +51,7 @@ func commands() []command {
 		{"profile", "fit, check, list or write performance profiles", runProfile},
 		{"catalog", "list models, weight formats, KV types and hardware", runCatalog},
 		{"calibrate", "measure real servers, fit a profile, check the twin against them", runCalibrate},
+		{"validate", "reproduce published measurements in the twin: error per row, median and max", runValidate},
 		{"randmodel", "write a Qwen3-shaped GGUF model with random weights", runRandmodel},
 	}
 }
