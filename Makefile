@@ -60,9 +60,9 @@ bench: check-go ## every benchmark; compare runs with benchstat (see README)
 
 generate: build ## regenerate the templ components and the built-in profiles
 	$(GO) tool templ generate -path web
-	./$(BIN) profile fit --data perf/testdata/published-dgx-spark.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --out profiles/dgx-spark.llama.cpp.toml
+	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --out profiles/dgx-spark.llama.cpp.toml
 	for hw in $(HARDWARE_WITH_VLLM); do ./$(BIN) profile prior --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
-	./$(BIN) profile prior --hardware dgx-spark --engine ollama --out profiles/dgx-spark.ollama.toml
+	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --as ollama --out profiles/dgx-spark.ollama.toml
 
 check-generated: generate ## fail if `make generate` changes a committed file
 	@if ! git diff --quiet -- profiles web; then echo "generated files are stale: run 'make generate' and commit"; git diff --stat -- profiles web; exit 1; fi

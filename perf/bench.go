@@ -1,19 +1,16 @@
 package perf
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"strconv"
-	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/measure"
 )
 
-// BenchRow is one published benchmark figure, in the layout of
-// testdata/published-*.csv: a llama-bench or llama-batched-bench result.
+// BenchRow is one published benchmark figure: a llama-bench or
+// llama-batched-bench result, read from measurement rows (package measure,
+// the format of testdata/published/MEASUREMENTS.md) by BenchRows.
 type BenchRow struct {
 	ID       string
 	Hardware string
@@ -24,91 +21,55 @@ type BenchRow struct {
 	Input    int // prompt tokens per sequence
 	Depth    int // tokens in the KV cache before the prompt
 	Output   int // generated tokens per sequence
-	Metric   string
-	Value    float64
-	Unit     string
-	Source   string
+	// Chunk is the engine's prefill chunk for this row (llama.cpp
+	// n_ubatch, the row's ubatch setting); 0 = the profile's.
+	Chunk  int
+	Metric string
+	Value  float64
+	Unit   string
+	Source string
 }
 
 // Metrics a BenchRow may report.
 const (
-	MetricPrefill         = "prefill_tps"          // batch × input / prefill time
-	MetricDecode          = "decode_tps"           // llama-bench tg: output / decode time
-	MetricDecodeAggregate = "decode_tps_aggregate" // llama-batched-bench S_TG: batch × output / decode time
+	MetricPrefill         = string(measure.PrefillTPS)         // batch × input / prefill time
+	MetricDecode          = string(measure.DecodeTPS)          // llama-bench tg: output / decode time
+	MetricDecodeAggregate = string(measure.DecodeTPSAggregate) // llama-batched-bench S_TG: batch × output / decode time
 )
 
-var benchColumns = []string{"id", "hardware", "engine", "model", "quant", "batch", "input_tokens",
-	"depth_tokens", "output_tokens", "metric", "value", "unit", "source"}
-
-// ReadBenchCSV reads benchmark rows. Lines starting with # are comments.
-// Errors name the file, line and column.
-func ReadBenchCSV(name string, r io.Reader) ([]BenchRow, error) {
-	cr := csv.NewReader(r)
-	cr.Comment = '#'
-	cr.FieldsPerRecord = len(benchColumns)
-	header, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: header: %w", name, err)
-	}
-	for i, c := range benchColumns {
-		if strings.TrimSpace(header[i]) != c {
-			line, _ := cr.FieldPos(i)
-			return nil, fmt.Errorf("%s:%d: column %d is %q, want %q", name, line, i+1, header[i], c)
+// BenchRows turns the bench rows (bench-prefill, bench-decode,
+// batched-bench) of hardware and engine among rows into BenchRows; rows of
+// other pairs and serving kinds are not theirs and are left out. A
+// batched-bench prefill row prefills only (its decode is a row of its own).
+func BenchRows(rows []measure.Row, hardware, engine string) ([]BenchRow, error) {
+	var out []BenchRow
+	for _, r := range rows {
+		if r.Hardware != hardware || r.Engine != engine || r.Kind.Serving() {
+			continue
 		}
-	}
-	var rows []BenchRow
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return rows, nil
+		b := BenchRow{ID: r.ID, Hardware: r.Hardware, Engine: r.Engine, Model: r.Model, Quant: r.Quant,
+			Batch: max(r.Concurrency, 1), Input: r.InputTokens, Depth: r.DepthTokens, Output: r.OutputTokens,
+			Metric: string(r.Metric), Value: r.Value, Unit: r.Unit, Source: r.Source}
+		if r.TP > 1 {
+			return nil, fmt.Errorf("%s: row %s: tensor parallelism (tp %d) is not in the step model", r.Pos(), r.ID, r.TP)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+		if v, ok := r.Settings.Get("ubatch"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxTokens {
+				return nil, fmt.Errorf("%s: row %s: ubatch %q is not a token count in [1, %d]", r.Pos(), r.ID, v, MaxTokens)
+			}
+			b.Chunk = n
 		}
-		row, col, err := parseBenchRecord(rec)
-		if err != nil {
-			line, _ := cr.FieldPos(col)
-			return nil, fmt.Errorf("%s:%d: %s: %w", name, line, benchColumns[col], err)
+		switch {
+		case r.Metric == measure.PrefillTPS && r.InputTokens > 0:
+			b.Output = 0
+		case (r.Metric == measure.DecodeTPS || r.Metric == measure.DecodeTPSAggregate) && r.OutputTokens > 0:
+		default:
+			return nil, fmt.Errorf("%s: row %s: metric %s of a %s row is not a bench rate the step model reproduces", r.Pos(), r.ID, r.Metric, r.Kind)
 		}
-		rows = append(rows, row)
+		out = append(out, b)
 	}
-}
-
-func parseBenchRecord(rec []string) (BenchRow, int, error) {
-	r := BenchRow{ID: rec[0], Hardware: rec[1], Engine: rec[2], Model: rec[3], Quant: rec[4],
-		Metric: rec[9], Unit: rec[11], Source: rec[12]}
-	ints := []*int{&r.Batch, &r.Input, &r.Depth, &r.Output}
-	for i, p := range ints {
-		v, err := strconv.Atoi(strings.TrimSpace(rec[5+i]))
-		if err != nil || v < 0 || v > MaxTokens {
-			return r, 5 + i, fmt.Errorf("want a non-negative integer of at most %d, got %q", MaxTokens, rec[5+i])
-		}
-		*p = v
-	}
-	if r.Batch < 1 {
-		return r, 5, fmt.Errorf("want at least 1, got %d", r.Batch)
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(rec[10]), 64)
-	if err != nil || !(v > 0) || math.IsInf(v, 0) {
-		return r, 10, fmt.Errorf("want a positive number, got %q", rec[10])
-	}
-	r.Value = v
-	switch r.Metric {
-	case MetricPrefill:
-		if r.Input == 0 {
-			return r, 6, errors.New("a prefill rate needs input_tokens > 0")
-		}
-	case MetricDecode, MetricDecodeAggregate:
-		if r.Output == 0 {
-			return r, 8, errors.New("a decode rate needs output_tokens > 0")
-		}
-	default:
-		return r, 9, fmt.Errorf("unknown metric %q; valid: %s, %s, %s", r.Metric, MetricPrefill, MetricDecode, MetricDecodeAggregate)
-	}
-	if r.ID == "" {
-		return r, 0, errors.New("empty id")
-	}
-	return r, 0, nil
+	return out, nil
 }
 
 // Observation turns a row into the steps the benchmark ran and the time they
@@ -137,7 +98,11 @@ func (r BenchRow) Observation(cat *catalog.Catalog, hw catalog.Hardware, kv stri
 	o := Observation{ID: r.ID, Model: sm, Unit: r.Unit}
 	switch r.Metric {
 	case MetricPrefill:
-		o.Steps = PrefillSteps(r.Batch, r.Input, r.Depth, p.PrefillChunk)
+		chunk := p.PrefillChunk
+		if r.Chunk > 0 {
+			chunk = r.Chunk
+		}
+		o.Steps = PrefillSteps(r.Batch, r.Input, r.Depth, chunk)
 		o.Work = float64(r.Batch * r.Input)
 	default:
 		o.Steps = DecodeSteps(r.Batch, r.Output, r.Depth+r.Input)

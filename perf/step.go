@@ -41,6 +41,10 @@ type Batch struct {
 	DecodeSeqs    int     // sequences generating one token each
 	AttendedPairs float64 // Σ over new tokens of the positions each attends to (causal)
 	KVTokensRead  float64 // Σ over sequences of the cached tokens the step reads
+	// AttendedSquares is Σ over new tokens of the square of the positions
+	// each attends to: attention work weighted by its depth, for the
+	// attention_depth term (flash attention slows as the context grows).
+	AttendedSquares float64
 }
 
 // AddPrefill adds a prefill chunk of n prompt tokens for a sequence that
@@ -54,6 +58,8 @@ func (b *Batch) AddPrefill(n, context int) {
 	b.PrefillSeqs++
 	b.AttendedPairs += fn*fc + fn*(fn+1)/2
 	b.KVTokensRead += fc + fn
+	// Σ_{i=1..n} (c+i)²
+	b.AttendedSquares += fn*fc*fc + fc*fn*(fn+1) + fn*(fn+1)*(2*fn+1)/6
 }
 
 // AddDecode adds one decode token for a sequence with context cached tokens.
@@ -61,6 +67,7 @@ func (b *Batch) AddDecode(context int) {
 	b.DecodeSeqs++
 	b.AttendedPairs += float64(context) + 1
 	b.KVTokensRead += float64(context) + 1
+	b.AttendedSquares += (float64(context) + 1) * (float64(context) + 1)
 }
 
 // Tokens is the number of new tokens the step processes.
@@ -101,6 +108,10 @@ type StepModel struct {
 
 	linearPeak, attnPeak, bandwidth float64 // FLOP/s, FLOP/s, byte/s
 	layers, experts, topK           float64
+	// linearScale multiplies the dense linear-layer compute terms: 1 / the
+	// weight format family's compute efficiency relative to the profile's
+	// (kquant_compute_rel, fp4_compute_rel; 1 where none applies).
+	linearScale float64
 }
 
 // NewStepModel builds the step model for an instance on hardware hw.
@@ -122,6 +133,7 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 		s.expertBytes = float64(m.ExpertParams()) * bpw
 	}
 	s.kvBytesPerToken = m.KVBytesPerToken(inst.KV)
+	s.linearScale = 1 / p.Coefficients.computeRel(inst.Weights)
 	s.linearPeak = hw.FLOPS(inst.Weights.Compute)
 	s.attnPeak = hw.FLOPS(inst.KV.Compute)
 	s.bandwidth = hw.BandwidthBytesPerSecond()
@@ -160,12 +172,16 @@ func (s *StepModel) DistinctExperts(tokens int) float64 {
 }
 
 // Terms of the step-time model. Efficiency terms are seconds at 100% of
-// peak, scaled by 1/efficiency; overhead terms are counts scaled by seconds.
+// peak, scaled by 1/efficiency; the others are counts or seconds scaled by
+// their coefficient (seconds, a factor). Compute terms come first, then
+// memory terms, then overheads.
 const (
 	termPrefillCompute = iota
 	termDecodeCompute
 	termExpertCompute
 	termAttentionCompute
+	termAttentionDepth // attention seconds at peak × attended position / depthScale
+	termExpertGEMM     // touched (expert, layer) pairs: a fixed cost per grouped-GEMM tile
 	termWeightMemory
 	termExpertMemory
 	termKVMemory
@@ -177,6 +193,11 @@ const (
 
 	firstMemoryTerm   = termWeightMemory
 	firstOverheadTerm = termStepOverhead
+
+	// depthScale is the context (tokens) at which attention_depth is
+	// quoted: a coefficient a makes attention at 32K positions cost
+	// (1/attention_compute_eff + a) times its FLOPs at peak.
+	depthScale = 32768
 )
 
 // terms returns the step's work in each term of the model: seconds at peak
@@ -191,20 +212,28 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 	decodeFLOPs := df * (s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq)
 	expertFLOPs := (pf + df) * s.expertFLOPsPerToken
 	attnFLOPs := b.AttendedPairs * s.attnFLOPsPerPair
-	expertBytes := s.DistinctExperts(tokens) * s.layers * s.expertBytes
+	touched := s.DistinctExperts(tokens)
+	expertBytes := touched * s.layers * s.expertBytes
 	kvBytes := (b.KVTokensRead + float64(tokens)) * s.kvBytesPerToken
 
-	t[termPrefillCompute] = prefillFLOPs / s.linearPeak
-	t[termDecodeCompute] = decodeFLOPs / s.linearPeak
+	linear := s.linearScale / s.linearPeak
+	t[termPrefillCompute] = prefillFLOPs * linear
+	t[termDecodeCompute] = decodeFLOPs * linear
 	t[termExpertCompute] = expertFLOPs / s.linearPeak
 	t[termAttentionCompute] = attnFLOPs / s.attnPeak
+	t[termAttentionDepth] = b.AttendedSquares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	t[termExpertGEMM] = touched * s.layers
 	t[termWeightMemory] = s.denseWeightBytes / s.bandwidth
 	t[termExpertMemory] = expertBytes / s.bandwidth
 	t[termKVMemory] = kvBytes / s.bandwidth
 	t[termStepOverhead] = 1
 	t[termLayerOverhead] = s.layers
 	t[termSeqOverhead] = float64(b.Seqs())
-	if b.Seqs() >= 2 {
+	if tokens >= 2 {
+		// ggml switches from matrix-vector to matrix-matrix kernels on the
+		// tokens of the batch, whether they come from one prompt or many
+		// sequences (issue 13: a 16-token prefill of Qwen3-8B costs a third
+		// more than a decode step).
 		t[termMultiSeqWeightPass] = s.denseWeightBytes / s.bandwidth
 	}
 	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes

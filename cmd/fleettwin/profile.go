@@ -6,20 +6,22 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
+	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
 )
 
 func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	subs := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"fit":   runProfileFit,
-		"check": runProfileCheck,
-		"prior": runProfilePrior,
-		"list":  runProfileList,
+		"fit":         runProfileFit,
+		"check":       runProfileCheck,
+		"prior":       runProfilePrior,
+		"list":        runProfileList,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, `Usage: fleettwin profile <fit|check|prior|list> [flags]
@@ -41,26 +43,43 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return sub(ctx, args[1:], stdout, stderr)
 }
 
-// readBench reads benchmark CSV rows from path.
-func readBench(path string) ([]perf.BenchRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read benchmark rows: %w", err)
+// readBench reads the bench rows of hardware and engine from measurement
+// files (testdata/published/MEASUREMENTS.md).
+func readBench(paths []string, hardware, engine string) ([]perf.BenchRow, error) {
+	var out []perf.BenchRow
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read measurement rows: %w", err)
+		}
+		rows, err := measure.Read(path, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		b, err := perf.BenchRows(rows, hardware, engine)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
 	}
-	defer f.Close()
-	return perf.ReadBenchCSV(path, f)
+	return out, nil
 }
 
 func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("profile fit", "profile fit --data rows.csv --hardware H --engine E [--out profile.toml]", stderr)
-	data := fs.String("data", "", "benchmark rows CSV (see perf/testdata/published-dgx-spark.csv)")
+	fs := newFlagSet("profile fit", "profile fit --data rows.csv --hardware H --engine E [--hold-out REGEXP] [--check rows.csv] [--as ENGINE] [--out profile.toml]", stderr)
+	data := fs.String("data", "", "measurement rows CSV (format: testdata/published/MEASUREMENTS.md); the bench rows of --hardware and --engine are fitted")
 	hardware := fs.String("hardware", "dgx-spark", "hardware the rows were measured on")
 	engine := fs.String("engine", "llama.cpp", "engine the rows were measured with")
-	chunk := fs.Int("chunk", 0, "prefill chunk (tokens per step) the rows were measured with; 0 = the engine's default")
+	chunk := fs.Int("chunk", 0, "prefill chunk (tokens per step) of rows without a ubatch setting; 0 = the engine's default")
 	kv := fs.String("kv", "fp16", "KV-cache type the rows were measured with")
+	holdOut := fs.String("hold-out", "", "rows whose id matches this regular expression are not fitted, only checked")
+	as := fs.String("as", "", "write the profile for this engine instead, with its own prior's settings (Ollama runs llama.cpp's kernels)")
 	out := fs.String("out", "", "write the profile here (atomically); default: print it")
-	var catalogs stringList
+	var catalogs, checks, fixed stringList
 	fs.Var(&catalogs, "catalog", "extra catalog TOML (repeatable)")
+	fs.Var(&fixed, "fix", "hold this coefficient at perf.Prior's value instead of fitting it (repeatable)")
+	fs.Var(&checks, "check", "measurement rows CSV never fitted, only checked (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +89,10 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if *chunk < 0 || *chunk > 1<<20 {
 		return usagef("--chunk must be 0 (the engine's default) to %d tokens, got %d", 1<<20, *chunk)
 	}
+	hold, err := regexp.Compile(*holdOut)
+	if err != nil {
+		return usagef("--hold-out: %v", err)
+	}
 	e, err := loadEnv(catalogs, nil)
 	if err != nil {
 		return err
@@ -78,10 +101,31 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if !slices.Contains(perf.Engines, *engine) {
-		return usagef("unknown engine %q; valid: %s", *engine, strings.Join(perf.Engines, ", "))
+	target := *engine
+	if *as != "" {
+		target = *as
 	}
-	rows, err := readBench(*data)
+	for _, en := range []string{*engine, target} {
+		if !slices.Contains(perf.Engines, en) {
+			return usagef("unknown engine %q; valid: %s", en, strings.Join(perf.Engines, ", "))
+		}
+	}
+	rows, err := readBench([]string{*data}, hw.Name, *engine)
+	if err != nil {
+		return err
+	}
+	var fitRows, heldRows []perf.BenchRow
+	for _, r := range rows {
+		if *holdOut != "" && hold.MatchString(r.ID) {
+			heldRows = append(heldRows, r)
+		} else {
+			fitRows = append(fitRows, r)
+		}
+	}
+	if len(fitRows) == 0 {
+		return fmt.Errorf("%s: no bench rows of %s/%s to fit", *data, hw.Name, *engine)
+	}
+	checkRows, err := readBench(checks, hw.Name, *engine)
 	if err != nil {
 		return err
 	}
@@ -89,23 +133,55 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if *chunk > 0 {
 		prior.PrefillChunk = *chunk
 	}
-	obs, err := perf.BenchObservations(e.cat, hw, *kv, prior, rows)
+	obs, err := perf.BenchObservations(e.cat, hw, *kv, prior, fitRows)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *data, err)
 	}
-	res, err := perf.FitProfile(prior, obs)
+	res, err := perf.FitProfileFixing(prior, obs, fixed)
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	p := res.Profile
-	p.Provenance.Source = fmt.Sprintf("%d rows of %s", len(rows), *data)
-	p.Provenance.Command = fmt.Sprintf("fleettwin profile fit --data %s --hardware %s --engine %s --chunk %d --kv %s",
-		*data, hw.Name, *engine, prior.PrefillChunk, *kv)
+	var sources []string
+	for _, r := range fitRows {
+		sources = append(sources, r.Source)
+	}
+	p.Provenance.Source = fmt.Sprintf("%d %s/%s bench rows of %s", len(fitRows), hw.Name, *engine, *data)
+	p.Provenance.SetFit(len(fitRows), sources, "", *data)
+	cmd := fmt.Sprintf("fleettwin profile fit --data %s --hardware %s --engine %s --chunk %d --kv %s", *data, hw.Name, *engine, prior.PrefillChunk, *kv)
+	if *holdOut != "" {
+		cmd += " --hold-out '" + *holdOut + "'"
+		for _, r := range heldRows {
+			p.Provenance.HeldOut = append(p.Provenance.HeldOut, r.ID)
+		}
+	}
+	for _, c := range checks {
+		cmd += " --check " + c
+	}
+	for _, f := range fixed {
+		cmd += " --fix " + f
+	}
 	p.Provenance.Notes = "Coefficients not listed in 'fitted' keep perf.Prior's value: the rows cannot inform them. " +
 		"stderr is one standard error; 0 = not fitted, nan = at a bound or not identifiable."
+	if *as != "" {
+		cmd += " --as " + *as
+		p = asEngine(p, hw.Name, *engine, target)
+	}
+	p.Provenance.Command = cmd
 	writeRows(stdout, "fit", res.Rows)
+	if held := append(slices.Clone(heldRows), checkRows...); len(held) > 0 {
+		hobs, err := perf.BenchObservations(e.cat, hw, *kv, res.Profile, held)
+		if err != nil {
+			return err
+		}
+		hr := perf.Evaluate(res.Profile, hobs)
+		writeRows(stdout, "held out", hr)
+		s := perf.Summarize(hr)
+		what := strings.Join(append([]string{fmt.Sprintf("%d rows of %s matching %q", len(heldRows), *data, *holdOut)}, checks...), " + ")
+		p.Provenance.SetHeldOut(len(hr), s.MedianAbsPct, s.MaxAbsPct, what)
+	}
 	fmt.Fprintf(stdout, "\nfitted %s in %d iterations\n", strings.Join(p.Provenance.Fitted, ", "), res.Iterations)
-	enc, err := perf.EncodeProfile(p, fmt.Sprintf("Performance profile for %s with %s.\nGenerated by: %s\nDo not edit by hand: rerun the command.", hw.Name, *engine, p.Provenance.Command))
+	enc, err := perf.EncodeProfile(p, fmt.Sprintf("Performance profile for %s with %s.\nGenerated by: %s\nDo not edit by hand: rerun the command.", hw.Name, target, p.Provenance.Command))
 	if err != nil {
 		return err
 	}
@@ -120,9 +196,21 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
+// asEngine turns a profile fitted on measured's rows into one for target,
+// an engine running the same kernels: the step terms stay, the engine
+// settings (chunk, memory fraction, admission lag) are target's prior's.
+func asEngine(p perf.Profile, hardware, measured, target string) perf.Profile {
+	t := perf.Prior(hardware, target)
+	p.Engine = target
+	p.PrefillChunk, p.MemoryFraction, p.AdmissionLagS = t.PrefillChunk, t.MemoryFraction, t.AdmissionLagS
+	p.Provenance.Notes = fmt.Sprintf("%s runs %s's kernels: the step terms are %s's, fitted on its rows; prefill chunk, memory fraction and admission lag are %s's prior (perf.Prior). ",
+		target, measured, measured, target) + p.Provenance.Notes
+	return p
+}
+
 func runProfileCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("profile check", "profile check --data rows.csv [--hardware H --engine E] [--profile p.toml]", stderr)
-	data := fs.String("data", "", "benchmark rows CSV to check against")
+	data := fs.String("data", "", "measurement rows CSV to check against (its bench rows of --hardware and --engine)")
 	hardware := fs.String("hardware", "dgx-spark", "hardware the rows were measured on")
 	engine := fs.String("engine", "llama.cpp", "engine the rows were measured with")
 	kv := fs.String("kv", "fp16", "KV-cache type the rows were measured with")
@@ -147,9 +235,12 @@ func runProfileCheck(_ context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	rows, err := readBench(*data)
+	rows, err := readBench([]string{*data}, hw.Name, *engine)
 	if err != nil {
 		return err
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("%s: no bench rows of %s/%s", *data, hw.Name, *engine)
 	}
 	obs, err := perf.BenchObservations(e.cat, hw, *kv, p, rows)
 	if err != nil {
