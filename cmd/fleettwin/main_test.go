@@ -151,11 +151,13 @@ func TestHelp(t *testing.T) {
 func TestProfileFitRoundTrip(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "dgx-spark.llama.cpp.toml")
 	t.Chdir("../..") // run as `make generate` does, so the provenance paths match
-	stdout, stderr, code := fleettwin(t, "profile", "fit", "--data", "perf/testdata/published-dgx-spark.csv", "--chunk", "2048", "--out", out)
+	// The Makefile's generate line for the shipped profile.
+	stdout, stderr, code := fleettwin(t, "profile", "fit", "--data", "testdata/published/published-serving.csv", "--chunk", "2048",
+		"--hold-out", "q4km-pp8192$", "--check", "perf/testdata/validation-dgx-spark.csv", "--fix", "attention_depth", "--out", out)
 	if code != 0 {
 		t.Fatalf("fit: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "fit: 16 rows") {
+	if !strings.Contains(stdout, "fit: 25 rows") || !strings.Contains(stdout, "held out: 78 rows") {
 		t.Errorf("fit output lacks the row summary:\n%s", stdout)
 	}
 	shipped, err := os.ReadFile("profiles/dgx-spark.llama.cpp.toml")
@@ -173,8 +175,8 @@ func TestProfileFitRoundTrip(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "check: 76 rows") {
 		t.Fatalf("check: exit %d: %s\n%s", code, stderr, stdout)
 	}
-	_, stderr, code = fleettwin(t, "profile", "fit", "--data", "perf/testdata/published-dgx-spark.csv", "--hardware", "h100-sxm")
-	if code != 1 || !strings.Contains(stderr, "is for dgx-spark/llama.cpp, not h100-sxm/llama.cpp") {
+	_, stderr, code = fleettwin(t, "profile", "fit", "--data", "perf/testdata/validation-dgx-spark.csv", "--hardware", "h100-sxm")
+	if code != 1 || !strings.Contains(stderr, "no bench rows of h100-sxm/llama.cpp") {
 		t.Errorf("fitting Spark rows to an H100: exit %d, %q; want a refusal", code, stderr)
 	}
 }
