@@ -1,0 +1,172 @@
+package perf
+
+import (
+	"math"
+	"testing"
+)
+
+// TestNewTermsReduceToOldModel: the issue 13 terms at 0 (absent from a
+// file) give the step times of the model before them, and each one, when
+// set, only ever adds time in the steps it applies to.
+func TestNewTermsReduceToOldModel(t *testing.T) {
+	base := Prior("dgx-spark", "llama.cpp")
+	var pre, dec, short Batch
+	pre.AddPrefill(2048, 8192)
+	for range 8 {
+		dec.AddDecode(4096)
+	}
+	short.AddPrefill(128, 0)
+	tests := []struct {
+		name  string
+		set   func(*Coefficients)
+		quant string
+		grows []Batch // steps the term must slow down
+		same  []Batch // steps it must leave alone
+	}{
+		{"attention_depth", func(c *Coefficients) { c.AttentionDepth = 2 }, "q8_0", []Batch{pre}, nil},
+		{"expert_gemm_s", func(c *Coefficients) { c.ExpertGEMMS = 50e-6 }, "q8_0", []Batch{short, pre}, nil},
+		{"kquant_compute_rel below 1", func(c *Coefficients) { c.KQuantComputeRel = 0.5 }, "q4_k_m", []Batch{pre}, nil},
+		{"kquant_compute_rel on q8_0", func(c *Coefficients) { c.KQuantComputeRel = 0.5 }, "q8_0", nil, []Batch{pre, dec, short}},
+		{"fp4_compute_rel on q4_k_m", func(c *Coefficients) { c.FP4ComputeRel = 0.5 }, "q4_k_m", nil, []Batch{pre, dec, short}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := stepModel(t, "dgx-spark", "qwen3-30b-a3b", tt.quant, "fp16", base)
+			p := base
+			tt.set(&p.Coefficients)
+			nw := stepModel(t, "dgx-spark", "qwen3-30b-a3b", tt.quant, "fp16", p)
+			for _, b := range tt.grows {
+				if o, n := old.Step(b).Seconds, nw.Step(b).Seconds; !(n > o) {
+					t.Errorf("step %+v: %v s with the term, %v without: want more", b, n, o)
+				}
+			}
+			for _, b := range tt.same {
+				if o, n := old.Step(b).Seconds, nw.Step(b).Seconds; n != o {
+					t.Errorf("step %+v: %v s with the term, %v without: want the same", b, n, o)
+				}
+			}
+		})
+	}
+}
+
+// TestTermsMonotone: each term's cost rises with what it counts.
+func TestTermsMonotone(t *testing.T) {
+	p := Prior("dgx-spark", "llama.cpp")
+	p.Coefficients.AttentionDepth = 1
+	p.Coefficients.ExpertGEMMS = 20e-6
+	p.Coefficients.MultiSeqWeightPass = 0.3
+	s := stepModel(t, "dgx-spark", "qwen3-30b-a3b", "q4_k_m", "fp16", p)
+	tests := []struct {
+		name string
+		step func(n int) Batch
+	}{
+		{"prefill depth", func(n int) Batch { var b Batch; b.AddPrefill(512, n*4096); return b }},
+		{"prompt length", func(n int) Batch { var b Batch; b.AddPrefill(16*n, 0); return b }},
+		{"decode batch", func(n int) Batch {
+			var b Batch
+			for range n {
+				b.AddDecode(1024)
+			}
+			return b
+		}},
+	}
+	for _, tt := range tests {
+		prev := 0.0
+		for n := 1; n <= 16; n++ {
+			c := s.Step(tt.step(n)).Seconds
+			if !(c > prev) {
+				t.Errorf("%s: step %d takes %v s, not more than step %d's %v s", tt.name, n, c, n-1, prev)
+			}
+			prev = c
+		}
+	}
+}
+
+// TestDistinctExpertsLimits: E·(1-(1-k/E)^T) is 0 for no tokens, k for
+// one, rises with T and tends to E.
+func TestDistinctExpertsLimits(t *testing.T) {
+	s := stepModel(t, "dgx-spark", "qwen3-30b-a3b", "q8_0", "fp16", Prior("dgx-spark", "llama.cpp"))
+	dense := stepModel(t, "dgx-spark", "qwen3-8b", "q8_0", "fp16", Prior("dgx-spark", "llama.cpp"))
+	tests := []struct {
+		name   string
+		m      *StepModel
+		tokens int
+		want   float64
+		tol    float64
+	}{
+		{"no tokens", s, 0, 0, 0},
+		{"one token touches k", s, 1, 8, 1e-9},
+		{"16 tokens", s, 16, 128 * (1 - math.Pow(1-8.0/128, 16)), 1e-9},
+		{"many tokens touch all", s, 4096, 128, 1e-6},
+		{"dense model has none", dense, 512, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.m.DistinctExperts(tt.tokens); math.Abs(got-tt.want) > tt.tol {
+			t.Errorf("%s: DistinctExperts(%d) = %v, want %v", tt.name, tt.tokens, got, tt.want)
+		}
+	}
+	prev := 0.0
+	for n := 1; n <= 256; n *= 2 {
+		if d := s.DistinctExperts(n); !(d > prev) || d > 128 {
+			t.Errorf("DistinctExperts(%d) = %v: want rising (above %v) and at most 128", n, d, prev)
+		}
+		prev = s.DistinctExperts(n)
+	}
+}
+
+// TestFitRecoversNewTerms: rows generated with known issue 13 terms (a
+// K-quant family factor, an expert GEMM cost, attention at depth, the
+// multi-token weight pass) give them back.
+func TestFitRecoversNewTerms(t *testing.T) {
+	truth := Prior("dgx-spark", "llama.cpp")
+	truth.PrefillChunk = 2048
+	truth.Coefficients = Coefficients{
+		PrefillComputeEff: 0.2, DecodeComputeEff: 0.1, ExpertComputeEff: 0.08, AttentionComputeEff: 0.4,
+		WeightBandwidthEff: 0.82, ExpertBandwidthEff: 0.7, KVBandwidthEff: 0.6,
+		StepOverheadS: 1e-3, SeqOverheadS: 2e-4, MultiSeqWeightPass: 0.2,
+		AttentionDepth: 0.5, ExpertGEMMS: 4e-6, KQuantComputeRel: 1.5,
+	}
+	var obs []Observation
+	for _, quant := range []string{"q8_0", "q4_k_m"} {
+		for _, model := range []string{"qwen2.5-7b", "qwen3-30b-a3b", "qwen3-14b"} {
+			s := stepModel(t, "dgx-spark", model, quant, "fp16", truth)
+			add := func(id string, steps []Batch) {
+				obs = append(obs, Observation{ID: id, Model: s, Steps: steps, Seconds: s.Run(steps).Seconds, Work: 1})
+			}
+			for _, d := range []int{0, 4096, 16384, 32768} {
+				add(model+quant+"-pp", PrefillSteps(1, 2048, d, 2048))
+				add(model+quant+"-tg", DecodeSteps(1, 32, d))
+			}
+			for _, n := range []int{64, 128, 512} {
+				add(model+quant+"-short", PrefillSteps(1, n, 0, 2048))
+			}
+			for _, b := range []int{2, 4, 8} {
+				add(model+quant+"-b", DecodeSteps(b, 32, 512))
+			}
+		}
+	}
+	prior := truth
+	prior.Coefficients = Prior("dgx-spark", "llama.cpp").Coefficients
+	res, err := FitProfile(prior, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := res.Profile.Coefficients, truth.Coefficients
+	if math.Abs(got.KQuantComputeRel-want.KQuantComputeRel) > 2e-3 {
+		t.Errorf("kquant_compute_rel = %v, want %v", got.KQuantComputeRel, want.KQuantComputeRel)
+	}
+	gv, wv := got.values(), want.values()
+	for i := range gv {
+		if i == termDecodeCompute {
+			continue // never informed: every decode step is memory-bound
+		}
+		// The family factor is rounded to 4 digits, so the rest is close,
+		// not exact.
+		if math.Abs(gv[i]-wv[i]) > 2e-2*math.Max(1e-4, math.Abs(wv[i]))+1e-9 {
+			t.Errorf("%s = %v, want %v", termNames[i], gv[i], wv[i])
+		}
+	}
+	if s := Summarize(res.Rows); s.MaxAbsPct > 0.1 {
+		t.Errorf("fit error on noiseless rows: max %.3f%% (%s)", s.MaxAbsPct, s.WorstID)
+	}
+}
