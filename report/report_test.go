@@ -91,6 +91,7 @@ func TestPlanReport(t *testing.T) {
 	if got := doc.Find(`[data-testid=layouts] tr`).Length() - 1; got != len(r.Layouts) {
 		t.Errorf("%d placement rows, want %d", got, len(r.Layouts))
 	}
+	planProvenance(t, r, doc)
 }
 
 func TestSimulationReport(t *testing.T) {

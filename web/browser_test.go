@@ -212,7 +212,7 @@ func setValue(sel, v string) chromedp.Action {
 // A 100-node run's page follows its deltas: the state the page holds
 // grows point by point, every series as long as the time axis.
 func TestLargeFleetInChromium(t *testing.T) {
-	ts := newTestServer(t, "", "")
+	ts := newPriorServer(t) // and on a prior profile: the notice shows
 	data, err := scenarios.FS.ReadFile("fleet-h100.toml")
 	if err != nil {
 		t.Fatal(err)

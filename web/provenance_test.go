@@ -1,22 +1,55 @@
 package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
+// newPriorServer is newTestServer with the provenance of the H100 vLLM
+// and Spark Ollama profiles replaced by a prior's (their numbers
+// unchanged), so that fleet-h100 and an Ollama plan rest on a prior
+// whatever the shipped profiles say.
+func newPriorServer(t *testing.T) *testServer {
+	t.Helper()
+	set := perf.ProfileSet{}
+	for _, p := range profiles {
+		set.Add(p)
+	}
+	for _, pair := range [][2]string{{"h100-sxm", "vllm"}, {"dgx-spark", "ollama"}} {
+		p, err := set.Get(pair[0], pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Provenance = perf.Prior(p.Hardware, p.Engine).Provenance
+		set.Add(p)
+	}
+	dir := t.TempDir()
+	s, err := newServer(testOptions{DataDir: dir, Catalog: cat, Profiles: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { hs.Close(); s.Close() })
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &testServer{wired: s, url: hs.URL, dir: dir, client: client}
+}
+
+
 // A run page names the profiles its numbers rest on; one resting on a
-// prior (fleet-h100: vLLM on H100, a datasheet prior) says so in a notice.
+// prior (fleet-h100 on a prior H100 vLLM profile) says so in a notice.
 func TestRunPageProvenance(t *testing.T) {
-	ts := newTestServer(t, "", "")
+	ts := newPriorServer(t)
 	fitted := ts.start(t, "seed-colocated.toml", "0")
 	ts.wait(t, fitted)
 	d := ts.doc(t, "/runs/"+fitted)
-	if got := byTestID(d, "profile-label").Text(); !strings.Contains(got, "llama.cpp on dgx-spark: fitted on") {
+	if got := byTestID(d, "profile-label").Text(); !strings.Contains(got, "llama.cpp on dgx-spark: fitted on") && !strings.Contains(got, "llama.cpp on dgx-spark: calibrated on") {
 		t.Errorf("fitted run's provenance %q", got)
 	}
 	if byTestID(d, "prior-notice").Length() != 0 {
@@ -52,14 +85,16 @@ func TestRunPageProvenance(t *testing.T) {
 // The calibration page labels every profile; a plan resting on a prior
 // says so on its page.
 func TestProfileLabelsAndPlanPrior(t *testing.T) {
-	ts := newTestServer(t, "", "")
+	ts := newPriorServer(t)
 	c := ts.doc(t, "/calibration")
 	labels := byTestID(c, "profile-label")
 	if labels.Length() != len(profiles) {
 		t.Errorf("%d profile labels, %d profiles", labels.Length(), len(profiles))
 	}
-	if !strings.Contains(labels.Text(), "vllm on l40s: prior: not validated") {
-		t.Errorf("labels %q lack the L40S prior", labels.Text())
+	for _, want := range []string{"vllm on h100-sxm: prior: not validated", "llama.cpp on dgx-spark: "} {
+		if !strings.Contains(labels.Text(), want) {
+			t.Errorf("labels %q lack %q", labels.Text(), want)
+		}
 	}
 
 	small, err := os.ReadFile("../planner/testdata/small.toml")
