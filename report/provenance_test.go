@@ -2,14 +2,14 @@ package report
 
 import (
 	"context"
-
-	"github.com/PuerkitoBio/goquery"
-	"github.com/fleettwin/fleettwin/planner"
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/twin"
 )
