@@ -16,6 +16,10 @@ const (
 	// MethodDatasheet: perf.Prior, catalog peaks times typical
 	// efficiencies; nothing was fitted.
 	MethodDatasheet = "datasheet"
+	// MethodCarried: the engine's hardware-independent terms fitted on
+	// another device (Provenance.CarriedFrom), the device terms from the
+	// datasheet. Still a prior for this device until checked on it.
+	MethodCarried = "carried"
 )
 
 // Provenance says where a profile's numbers come from: what they were
@@ -25,7 +29,7 @@ const (
 // write profiles fill them through SetFit and SetHeldOut, from the data
 // and their flags, never from the clock.
 type Provenance struct {
-	Method  string   `toml:"method"`  // MethodFit, MethodCalibration or MethodDatasheet
+	Method  string   `toml:"method"`  // MethodFit, MethodCalibration, MethodDatasheet or MethodCarried
 	Source  string   `toml:"source"`  // the data fitted, or the basis of the defaults
 	Command string   `toml:"command"` // how to reproduce it
 	Fitted  []string `toml:"fitted"`  // coefficients the fit set
@@ -35,6 +39,9 @@ type Provenance struct {
 	Date     string            `toml:"date,omitempty"` // of the data fitted (YYYY-MM-DD)
 	Versions map[string]string `toml:"versions,omitempty"`
 	HeldOut  []string          `toml:"held_out,omitempty"` // experiments kept out of the fit
+	// CarriedFrom is the device whose fit MethodCarried took the engine
+	// terms from.
+	CarriedFrom string `toml:"carried_from,omitempty"`
 	// FitRows is how many measurements the fit used (0: see Profile.Rows).
 	FitRows int `toml:"fit_rows,omitzero"`
 	// FitSources are where those measurements were published, sorted.
@@ -93,18 +100,28 @@ func (p Provenance) Summary(fitRows int) string {
 	if p.FitRows > 0 {
 		fitRows = p.FitRows
 	}
-	switch {
-	case p.IsPrior() && p.Check == nil:
-		return "prior: not validated"
-	case p.IsPrior():
-		return fmt.Sprintf("prior: not fitted, median error %s on %s, max %s",
-			pct(p.Check.MedianAPE), measurements(p.Check.Rows, "published "), pct(p.Check.MaxAPE))
+	if p.IsPrior() {
+		return p.priorSummary()
 	}
 	s := p.fittedOn(fitRows)
 	if p.Check == nil {
 		return s + " (not yet checked on others)"
 	}
 	return fmt.Sprintf("%s, median error %s on %s, max %s", s, pct(p.Check.MedianAPE), others(p.Check.Rows), pct(p.Check.MaxAPE))
+}
+
+// priorSummary says what a prior rests on, and its error where it was
+// scored.
+func (p Provenance) priorSummary() string {
+	s := "prior"
+	if p.Method == MethodCarried {
+		s = "prior: engine terms carried from the " + p.CarriedFrom + " fit, device terms from the datasheet"
+	}
+	if p.Check == nil {
+		return s + ": not validated"
+	}
+	return fmt.Sprintf("%s: not fitted, median error %s on %s, max %s",
+		s, pct(p.Check.MedianAPE), measurements(p.Check.Rows, "published "), pct(p.Check.MaxAPE))
 }
 
 // fittedOn says what a fitted profile was fitted on.

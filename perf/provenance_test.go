@@ -32,6 +32,8 @@ func TestLabel(t *testing.T) {
 			"vllm on h100-sxm: fitted on 1 published measurement, median error 0.4% on 1 other, max 0.4%", false},
 		{"prior", Prior("l40s", "vllm"), "vllm on l40s: prior: not validated", true},
 		{"prior scored", scored, "vllm on l40s: prior: not fitted, median error 18% on 12 published measurements, max 31%", true},
+		{"carried", Profile{Hardware: "l40s", Engine: "vllm", Provenance: Provenance{Method: MethodCarried, CarriedFrom: "h100-sxm"}},
+			"vllm on l40s: prior: engine terms carried from the h100-sxm fit, device terms from the datasheet: not validated", true},
 		{"no method", Profile{Hardware: "x", Engine: "vllm"}, "vllm on x: prior: not validated", true},
 		{"calibrated", calibrated, "ollama on dgx-spark: calibrated on run cal-1 (not yet checked on others)", false},
 	} {
