@@ -10,6 +10,7 @@ GO ?= go
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 BIN := bin/fleettwin
 HARDWARE_WITH_VLLM := dgx-spark h100-sxm h200 b200 rtx-pro-6000 l40s
+VLLM_SERVING_CARRIED := h200 b200 rtx-pro-6000 l40s # vLLM priors carrying h100-sxm's fitted [serving] terms
 
 .DEFAULT_GOAL := help
 .PHONY: help run build test test-go validate test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
@@ -71,7 +72,9 @@ bench: check-go ## every benchmark; compare runs with benchstat (see README)
 generate: build ## regenerate the templ components and the built-in profiles
 	$(GO) tool templ generate -path web
 	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --out profiles/dgx-spark.llama.cpp.toml
-	for hw in $(HARDWARE_WITH_VLLM); do ./$(BIN) profile prior --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
+	./$(BIN) profile prior --hardware dgx-spark --engine vllm --out profiles/dgx-spark.vllm.toml
+	for e in vllm sglang tensorrt-llm; do ./$(BIN) profile fit-serving --data testdata/published/published-serving.csv --hardware h100-sxm --engine $$e --date 2026-12-01 --out profiles/h100-sxm.$$e.toml; done
+	for hw in $(VLLM_SERVING_CARRIED); do ./$(BIN) profile fit-serving --carry-from profiles/h100-sxm.vllm.toml --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
 	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --as ollama --out profiles/dgx-spark.ollama.toml
 
 check-generated: generate ## fail if `make generate` changes a committed file

@@ -79,7 +79,11 @@ func DefaultsFor(engine, device string, memoryGiB float64) (EngineDefaults, bool
 		}
 		return d, true
 	case "tensorrt-llm":
-		return EngineDefaults{MaxSeqs: 2048, MaxBatchedTokens: 8192, MemoryFraction: 0.9, BlockTokens: 32, ChunkedPrefill: false,
+		// enable_chunked_prefill is false in TensorRT-LLM, but its
+		// in-flight batching mixes context and generation requests in one
+		// step, which is the twin's chunked (mixed) mode; its non-chunked
+		// mode is vLLM V0's prefill-only steps.
+		return EngineDefaults{MaxSeqs: 2048, MaxBatchedTokens: 8192, MemoryFraction: 0.9, BlockTokens: 32, ChunkedPrefill: true,
 			Version: "v1.2.0rc1", Source: "tensorrt_llm/llmapi/llm_args.py, tensorrt_llm/commands/serve.py"}, true
 	case "llama.cpp":
 		return EngineDefaults{MaxSeqs: 4, MaxBatchedTokens: 512, MemoryFraction: 0.95, BlockTokens: 16, ChunkedPrefill: true,

@@ -130,7 +130,11 @@ func checkBookkeeping(t *testing.T, name string, s *simulator) {
 		if blocks != in.blocksUsed {
 			t.Errorf("%s: instance %d holds %d blocks, its running requests and segment need %d", name, in.idx, in.blocksUsed, blocks)
 		}
-		if in.outstanding != len(in.running)+len(in.waiting.ids) {
+		entering := 0
+		if in.front != nil {
+			entering = len(in.front.entering)
+		}
+		if in.outstanding != len(in.running)+len(in.waiting.ids)+entering {
 			t.Errorf("%s: instance %d outstanding %d, running %d + waiting %d", name, in.idx, in.outstanding, len(in.running), len(in.waiting.ids))
 		}
 		if len(in.running) > in.cfg.MaxSeqs {

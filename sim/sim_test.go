@@ -99,6 +99,7 @@ count = 1
   quant = "bf16"
   max_seqs = 1
 `, dur, rho, mean))
+	sc.Nodes[0].Profile.Serving = nil // the engine's queue alone, no front end or scheduler time
 	res := run(t, sc, Options{costFor: func(scenario.Node, scenario.NodeInstance) (StepCoster, error) { return fixedStep{tau}, nil }})
 	m := res.Models[0]
 	mu := 1 / (tau * mean)

@@ -1,0 +1,210 @@
+package servefit
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// Fitted metrics: the means and aggregates. p99 rows are reproduced but
+// not fitted (one long tail can pull the terms away from the bulk).
+var fittedMetrics = []string{"ttft_ms_mean", "tpot_ms_mean", "itl_ms_mean", "e2e_ms_mean", "output_tps_aggregate", "request_rps"}
+
+// maxRowLoss caps one row's squared log error (a factor of e^0.5, 65%).
+const maxRowLoss = 0.25
+
+// HeldOut reports whether the fit leaves an experiment out: every third
+// experiment of the engine, in file order (the 3rd, 6th, ...), so the
+// profile's error is measured on experiments it never saw.
+func HeldOut(index int) bool { return index%3 == 2 }
+
+// Term is one fitted parameter: where it lives in the profile and the
+// range the search keeps it in.
+type Term struct {
+	Name   string
+	Lo, Hi float64
+	get    func(*perf.Profile) float64
+	set    func(*perf.Profile, float64)
+}
+
+// Terms are the parameters fitted: the front end's latency and
+// throughput, the scheduler's CPU time per step and per sequence, and the
+// step model's weight-streaming efficiency (decode of these dense models
+// is bandwidth-bound, so it sets TPOT at low concurrency), prefill GEMM and
+// attention efficiencies (long prompts under bursts).
+var Terms = []Term{
+	{"request_s", 1e-3, 0.2, func(p *perf.Profile) float64 { return p.Serving.RequestS }, func(p *perf.Profile, v float64) { p.Serving.RequestS = v }},
+	{"frontend_rps", 5, 500, func(p *perf.Profile) float64 { return p.Serving.FrontendRPS }, func(p *perf.Profile, v float64) { p.Serving.FrontendRPS = v }},
+	{"step_s", 1e-5, 0.01, func(p *perf.Profile) float64 { return p.Serving.StepS }, func(p *perf.Profile, v float64) { p.Serving.StepS = v }},
+	{"step_per_seq_s", 1e-7, 0.005, func(p *perf.Profile) float64 { return p.Serving.StepPerSeqS }, func(p *perf.Profile, v float64) { p.Serving.StepPerSeqS = v }},
+	{"weight_bandwidth_eff", 0.5, 1, func(p *perf.Profile) float64 { return p.Coefficients.WeightBandwidthEff },
+		func(p *perf.Profile, v float64) { p.Coefficients.WeightBandwidthEff = v }},
+	{"prefill_compute_eff", 0.2, 1, func(p *perf.Profile) float64 { return p.Coefficients.PrefillComputeEff },
+		func(p *perf.Profile, v float64) { p.Coefficients.PrefillComputeEff = v }},
+	{"attention_compute_eff", 0.05, 1, func(p *perf.Profile) float64 { return p.Coefficients.AttentionComputeEff },
+		func(p *perf.Profile, v float64) { p.Coefficients.AttentionComputeEff = v }},
+}
+
+// Score is a profile's error on a set of experiments.
+type Score struct {
+	Loss      float64 // Σ squared log errors over the fitted metrics, each capped at maxRowLoss
+	Rows      int     // rows scored
+	MedianAPE float64 // %
+	MaxAPE    float64 // %
+	Results   []perf.FitRow
+}
+
+// Evaluate runs every experiment and scores the rows whose metric is fitted.
+func Evaluate(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Experiment) (Score, error) {
+	var s Score
+	var apes []float64
+	for _, e := range exps {
+		m, err := Run(ctx, cat, p, e)
+		if err != nil {
+			return s, err
+		}
+		for _, r := range e.Rows {
+			pred, ok := m[r.Metric]
+			if !ok || !slices.Contains(fittedMetrics, r.Metric) || !(pred > 0) {
+				continue
+			}
+			// Squared log error, capped: a row the model cannot follow (the
+			// 4-token bursts' TPOT, set by the API server's streaming) must
+			// not pull every term towards itself.
+			le := math.Log(pred / r.Value)
+			s.Loss += min(le*le, maxRowLoss)
+			ape := 100 * math.Abs(pred-r.Value) / r.Value
+			apes = append(apes, ape)
+			s.Results = append(s.Results, perf.FitRow{ID: r.ID, Measured: r.Value, Predicted: round(pred), Unit: unitOf(r.Metric),
+				ErrorPct: math.Round(1000*(pred-r.Value)/r.Value) / 10})
+		}
+	}
+	s.Rows = len(apes)
+	if len(apes) > 0 {
+		slices.Sort(apes)
+		s.MedianAPE = median(apes)
+		s.MaxAPE = apes[len(apes)-1]
+	}
+	return s, nil
+}
+
+// Fit searches the terms, one at a time in log space (golden-section on
+// each, a few sweeps), minimising the loss over exps. It is deterministic:
+// the same profile and experiments give the same terms.
+func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Experiment, sweeps int) (perf.Profile, Score, error) {
+	if p.Serving == nil {
+		p.Serving = &perf.Serving{}
+	}
+	loss := func(q perf.Profile) float64 {
+		s, err := Evaluate(ctx, cat, q, exps)
+		if err != nil {
+			return math.Inf(1)
+		}
+		return s.Loss
+	}
+	for range sweeps {
+		for _, t := range Terms {
+			lo, hi := math.Log(t.Lo), math.Log(t.Hi)
+			f := func(x float64) float64 {
+				q := clone(p)
+				t.set(&q, math.Exp(x))
+				return loss(q)
+			}
+			x := golden(f, lo, hi, 18)
+			if cur := t.get(&p); cur > 0 && f(math.Log(cur)) <= f(x) {
+				continue
+			}
+			t.set(&p, sig(math.Exp(x)))
+		}
+	}
+	s, err := Evaluate(ctx, cat, p, exps)
+	return p, s, err
+}
+
+// golden minimises f on [lo, hi] by golden-section search.
+func golden(f func(float64) float64, lo, hi float64, iters int) float64 {
+	g := (math.Sqrt(5) - 1) / 2
+	a, b := lo, hi
+	c, d := b-g*(b-a), a+g*(b-a)
+	fc, fd := f(c), f(d)
+	for range iters {
+		if fc < fd {
+			b, d, fd = d, c, fc
+			c = b - g*(b-a)
+			fc = f(c)
+		} else {
+			a, c, fc = c, d, fd
+			d = a + g*(b-a)
+			fd = f(d)
+		}
+	}
+	if fc < fd {
+		return c
+	}
+	return d
+}
+
+func clone(p perf.Profile) perf.Profile {
+	if p.Serving != nil {
+		s := *p.Serving
+		p.Serving = &s
+	}
+	return p
+}
+
+// sig rounds to 4 significant digits, so profiles read well and refits
+// that move nothing write the same bytes.
+func sig(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
+	return r
+}
+
+func round(v float64) float64 { return sig(v) }
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func unitOf(metric string) string {
+	switch {
+	case strings.HasSuffix(metric, "_ms_mean"), strings.HasSuffix(metric, "_ms_p99"):
+		return "ms"
+	case metric == "request_rps":
+		return "req/s"
+	}
+	return "tok/s"
+}
+
+// Split returns an engine's usable experiments on a device, fitted and
+// held out (HeldOut), and the rows that could not be used with why.
+func Split(rows []Row, hardware, engine string) (fit, held []Experiment, skipped []string) {
+	var use []Row
+	for _, r := range rows {
+		if r.Hardware != hardware || r.Engine != perf.NormalizeEngine(engine) {
+			continue
+		}
+		if why := r.Usable(); why != "" {
+			skipped = append(skipped, fmt.Sprintf("%s (%s)", r.ID, why))
+			continue
+		}
+		use = append(use, r)
+	}
+	for i, e := range Group(use) {
+		if HeldOut(i) {
+			held = append(held, e)
+		} else {
+			fit = append(fit, e)
+		}
+	}
+	return fit, held, skipped
+}
