@@ -22,6 +22,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"check":       runProfileCheck,
 		"prior":       runProfilePrior,
 		"list":        runProfileList,
+		"fit-serving": runProfileFitServing, // profile_serving.go
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, `Usage: fleettwin profile <fit|check|prior|list> [flags]
