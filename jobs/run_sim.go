@@ -77,10 +77,13 @@ func (m *Runs) snapshot(r *Run, s sim.Snapshot, elapsed float64) {
 	id := func() string { // locked; unlocked however apply ends
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.state.apply(s, elapsed)
+		added := 0
+		if r.state.apply(s, elapsed) {
+			added = 1
+		}
 		r.state.Seq++
 		if r.delta {
-			msg = wireJSON(r.state.delta(1))
+			msg = wireJSON(r.state.delta(added))
 		} else {
 			msg = mustJSON(r.state)
 		}

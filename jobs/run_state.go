@@ -119,12 +119,18 @@ func (st State) delta(n int) State {
 	return d
 }
 
-// apply adds a snapshot to the state.
-func (st *State) apply(s sim.Snapshot, elapsed float64) {
+// apply adds a snapshot to the state, as a new point unless it is at the
+// time of the last one (the time axis stays strictly increasing); it
+// reports whether it added one.
+func (st *State) apply(s sim.Snapshot, elapsed float64) bool {
 	st.Progress, st.NowS, st.Events, st.ElapsedS = s.Progress, s.NowS, s.Events, elapsed
 	st.LeftS = math.NaN()
 	if s.Progress > 0 {
 		st.LeftS = elapsed * (1 - s.Progress) / s.Progress
+	}
+	if n := len(st.T); n > 0 && s.NowS <= st.T[n-1] {
+		st.touch(s) // the final snapshot at the time of the last point: no new point
+		return false
 	}
 	prevT := 0.0
 	if n := len(st.T); n > 0 {
@@ -155,6 +161,17 @@ func (st *State) apply(s sim.Snapshot, elapsed float64) {
 	}
 	if len(st.T) > maxPoints {
 		st.thin()
+	}
+	return true
+}
+
+// touch takes a snapshot's counts and throttle reasons without a point.
+func (st *State) touch(s sim.Snapshot) {
+	for i, ms := range s.Models {
+		st.Models[i].Completed = ms.Completed
+	}
+	for i, ds := range s.Devices {
+		st.Devices[i].Throttle = ds.Throttle
 	}
 }
 

@@ -28,3 +28,22 @@ func TestDeltasThinLikeTheState(t *testing.T) {
 		t.Errorf("after thinning the viewer's state differs: %d points against %d", len(view.T), len(st.T))
 	}
 }
+
+// The final snapshot of a run can come at the time of the last point: it
+// adds no point (the page's time axis stays strictly increasing) but
+// takes the counts.
+func TestSnapshotAtTheLastTimeAddsNoPoint(t *testing.T) {
+	st := State{Models: []ModelSeries{{Model: "m"}}, Devices: []DeviceSeries{{Node: "a"}}}
+	snap := func(now float64, done int64) sim.Snapshot {
+		return sim.Snapshot{NowS: now, Models: []sim.ModelSnapshot{{Completed: done}}, Devices: []sim.DeviceSnapshot{{Throttle: "thermal"}}}
+	}
+	if !st.apply(snap(6, 1), 0) || st.apply(snap(6, 3), 0) {
+		t.Fatal("apply: a new time adds a point, the same time does not")
+	}
+	if len(st.T) != 1 || len(st.Models[0].E2EP95) != 1 || len(st.Devices[0].PowerW) != 1 {
+		t.Errorf("series %+v", st)
+	}
+	if st.Models[0].Completed != 3 || st.Devices[0].Throttle != "thermal" {
+		t.Errorf("counts not taken: %+v", st.Models[0])
+	}
+}
