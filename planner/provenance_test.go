@@ -3,13 +3,30 @@ package planner
 import (
 	"strings"
 	"testing"
+
+	"github.com/fleettwin/fleettwin/perf"
 )
 
 // A space that mixes a fitted profile (llama.cpp on the Spark) and a prior
-// (Ollama on the Spark) marks each configuration with its own.
+// (Ollama on the Spark, made one here) marks each configuration with its
+// own.
 func TestOutcomesMarkPriors(t *testing.T) {
 	src := strings.Replace(harnessPlan(0.2, 2, 1, `"q4_k_m"`, "4"), `engines = ["llama.cpp"]`, `engines = ["llama.cpp", "ollama"]`, 1)
-	cat, profs := env(t)
+	cat, shipped := env(t)
+	profs := perf.ProfileSet{}
+	for _, p := range shipped {
+		profs.Add(p)
+	}
+	ollama, err := profs.Get("dgx-spark", "ollama")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ollama.Provenance = perf.Prior("dgx-spark", "ollama").Provenance // whatever the shipped one says
+	profs.Add(ollama)
+	fitted, err := profs.Get("dgx-spark", "llama.cpp")
+	if err != nil || fitted.Provenance.IsPrior() {
+		t.Skip("the shipped llama.cpp Spark profile is a prior")
+	}
 	p, err := Parse("mixed.toml", []byte(src), cat, profs, nil)
 	if err != nil {
 		t.Fatal(err)
