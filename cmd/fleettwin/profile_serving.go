@@ -32,7 +32,7 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	engine := fs.String("engine", "", "engine: vllm, sglang, tensorrt-llm (or trtllm)")
 	date := fs.String("date", "", "date of the data (YYYY-MM-DD)")
 	out := fs.String("out", "", "profile to write")
-	sweeps := fs.Int("sweeps", 6, "passes of the coordinate search")
+	sweeps := fs.Int("sweeps", 20, "passes of the coordinate search")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
