@@ -39,6 +39,13 @@
 //     planDecodeRun for a run of identical decode steps; truncate cuts a
 //     run short when a new request becomes admissible; endSegment applies
 //     a finished segment's tokens, completes requests and plans again.
+//   - frontend.go: the engine's own time from a profile's [serving] table:
+//     each instance's front end (a FIFO server of finite throughput plus a
+//     latency, evFrontend when a request reaches the waiting queue) and the
+//     scheduler's CPU time per step (servingCost). Absent or zero terms
+//     leave arrivals and steps exactly as without them. batch.go's
+//     prefill-first policy (SGLang) runs no decodes in steps with prompt
+//     chunks.
 //   - kv.go: KV blocks (free, take, return, whether a request can ever
 //     fit) and preemption by recompute.
 //   - instance.go: the per-request and per-instance state: request,
