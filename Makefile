@@ -10,7 +10,7 @@ GO ?= go
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 BIN := bin/fleettwin
 HARDWARE_WITH_VLLM := dgx-spark h100-sxm h200 b200 rtx-pro-6000 l40s
-VLLM_SERVING_CARRIED := h200 b200 rtx-pro-6000 l40s # vLLM priors carrying h100-sxm's fitted [serving] terms
+VLLM_SERVING_CARRIED := h200 b200 rtx-pro-6000 l40s a100-80gb # vLLM priors carrying h100-sxm's fitted [serving] terms
 
 .DEFAULT_GOAL := help
 .PHONY: help run build test test-go validate test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
