@@ -3,6 +3,7 @@ package perf
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/measure"
@@ -28,7 +29,16 @@ type BenchRow struct {
 	Value  float64
 	Unit   string
 	Source string
+	// Outlier is why the row is set apart from the checks (the text after
+	// "outlier:" in its notes); "" for every ordinary row. An outlier is
+	// still predicted and printed, but counted on its own: a figure the
+	// source's own neighbouring numbers contradict (docs/performance-model.md).
+	Outlier string
 }
+
+// OutlierPrefix starts the notes of a measurement row set apart from the
+// checks, followed by the reason.
+const OutlierPrefix = "outlier:"
 
 // Metrics a BenchRow may report.
 const (
@@ -50,6 +60,12 @@ func BenchRows(rows []measure.Row, hardware, engine string) ([]BenchRow, error) 
 		b := BenchRow{ID: r.ID, Hardware: r.Hardware, Engine: r.Engine, Model: r.Model, Quant: r.Quant,
 			Batch: max(r.Concurrency, 1), Input: r.InputTokens, Depth: r.DepthTokens, Output: r.OutputTokens,
 			Metric: string(r.Metric), Value: r.Value, Unit: r.Unit, Source: r.Source}
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(r.Notes), OutlierPrefix); ok {
+			b.Outlier = strings.TrimSpace(rest)
+			if b.Outlier == "" {
+				return nil, fmt.Errorf("%s: row %s: an outlier needs its reason after %q", r.Pos(), r.ID, OutlierPrefix)
+			}
+		}
 		if r.TP > 1 {
 			return nil, fmt.Errorf("%s: row %s: tensor parallelism (tp %d) is not in the step model", r.Pos(), r.ID, r.TP)
 		}

@@ -51,9 +51,49 @@ func FitProfile(prior Profile, obs []Observation) (FitResult, error) {
 // the prior's values (a term the data inform only through rows that
 // contradict others, say).
 func FitProfileFixing(prior Profile, obs []Observation, fixed []string) (FitResult, error) {
+	return FitProfileWith(prior, obs, FitOptions{Fixed: fixed})
+}
+
+// FitOptions say which coefficients a fit holds and which shape
+// coefficients it searches.
+type FitOptions struct {
+	// Fixed names term coefficients held at the prior's values.
+	Fixed []string
+	// With names the optional coefficients to fit beyond the rest: the
+	// shape coefficients (serial_fraction, expert_overlap, set by a 1-D
+	// search) and the opt-in terms (multi_seq_expert_pass). Those not named
+	// keep the prior's value (0 in every prior: the model before them).
+	With []string
+}
+
+// searchRounds is how many passes of coordinate search the shape
+// coefficients and format families get when a fit searches shapes.
+const searchRounds = 5
+
+// FitProfileWith is FitProfile with options.
+func FitProfileWith(prior Profile, obs []Observation, opts FitOptions) (FitResult, error) {
+	fixed := slices.Clone(opts.Fixed)
 	for _, f := range fixed {
 		if !slices.Contains(termNames[:], f) {
 			return FitResult{}, fmt.Errorf("fit: cannot fix %q: not a term; terms: %v", f, termNames)
+		}
+	}
+	optional := slices.Clone(optInTerms)
+	var search []string
+	for _, sh := range prior.Coefficients.shapes() {
+		optional = append(optional, sh.name)
+	}
+	for _, n := range opts.With {
+		if !slices.Contains(optional, n) {
+			return FitResult{}, fmt.Errorf("fit: %q is not an optional coefficient; optional: %v", n, optional)
+		}
+		if !slices.Contains(optInTerms, n) {
+			search = append(search, n)
+		}
+	}
+	for _, n := range optInTerms {
+		if !slices.Contains(opts.With, n) && !slices.Contains(fixed, n) {
+			fixed = append(fixed, n)
 		}
 	}
 	if len(obs) == 0 {
@@ -68,22 +108,50 @@ func FitProfileFixing(prior Profile, obs []Observation, fixed []string) (FitResu
 		return FitResult{}, fmt.Errorf("fit: prior: %w", err)
 	}
 	// The format families' relative compute efficiencies scale whole
-	// terms, so they are not linear coefficients: each family the rows
-	// hold is set by a 1-D search (golden section on its logarithm) around
-	// the linear fit of everything else.
+	// terms, and the shape coefficients change how terms combine, so none
+	// is a linear coefficient: each is set by a 1-D search (golden section,
+	// on the logarithm for a family) around the linear fit of everything
+	// else, one after the other, in searchRounds passes when shapes are
+	// searched (one pass over the families otherwise).
 	coef := prior.Coefficients
-	for _, fam := range families(obs) {
-		lo, hi := math.Log(1/maxComputeRel), math.Log(maxComputeRel)
-		f := func(logRel float64) float64 {
-			c := coef
-			c.setRel(fam, math.Exp(logRel))
-			lf, err := fitLinear(c, rebind(obs, c), fixed)
-			if err != nil {
-				return math.Inf(1)
-			}
-			return lf.objective
+	score := func(c Coefficients) float64 {
+		lf, err := fitLinear(c, rebind(obs, c), fixed)
+		if err != nil {
+			return math.Inf(1)
 		}
-		coef.setRel(fam, round(math.Exp(goldenMin(f, lo, hi, 40)), 4))
+		return lf.objective
+	}
+	rounds := 1
+	if len(search) > 0 {
+		rounds = searchRounds
+	}
+	for range rounds {
+		for _, fam := range families(obs) {
+			lo, hi := math.Log(1/maxComputeRel), math.Log(maxComputeRel)
+			f := func(logRel float64) float64 {
+				c := coef
+				c.setRel(fam, math.Exp(logRel))
+				return score(c)
+			}
+			coef.setRel(fam, round(math.Exp(goldenMin(f, lo, hi, 40)), 4))
+		}
+		for _, sh := range coef.shapes() {
+			if !slices.Contains(search, sh.name) {
+				continue
+			}
+			f := func(v float64) float64 {
+				c := coef
+				c.setShape(sh.name, v)
+				return score(c)
+			}
+			// The bound 0 (the model without it) is a candidate of its
+			// own: golden section never lands on an end.
+			v := round(goldenMin(f, 0, sh.hi*(1-1e-3), 40), 4)
+			if f(0) <= f(v) {
+				v = 0
+			}
+			coef.setShape(sh.name, v)
+		}
 	}
 	lf, err := fitLinear(coef, rebind(obs, coef), fixed)
 	if err != nil {
@@ -106,6 +174,11 @@ func FitProfileFixing(prior Profile, obs []Observation, fixed []string) (FitResu
 	for _, r := range coef.rels() {
 		if slices.Contains(families(obs), r.family) {
 			fitted = append(fitted, r.name)
+		}
+	}
+	for _, sh := range coef.shapes() {
+		if slices.Contains(search, sh.name) {
+			fitted = append(fitted, sh.name)
 		}
 	}
 	p.StdErr = coefficientsFrom(se)
@@ -200,12 +273,13 @@ func families(obs []Observation) []string {
 	return out
 }
 
-// rebind returns obs with each model's format scale taken from c.
+// rebind returns obs with each model's format scale and shape
+// coefficients taken from c.
 func rebind(obs []Observation, c Coefficients) []Observation {
 	out := slices.Clone(obs)
 	for i := range out {
 		m := *out[i].Model
-		m.linearScale = 1 / c.computeRel(m.inst.Weights)
+		m.setFactors(c)
 		out[i].Model = &m
 	}
 	return out
@@ -238,9 +312,7 @@ func Evaluate(p Profile, obs []Observation) []FitRow {
 	rows := make([]FitRow, 0, len(obs))
 	for _, o := range obs {
 		m := *o.Model
-		m.profile = p
-		m.coef = p.Coefficients.vector()
-		m.linearScale = 1 / p.Coefficients.computeRel(m.inst.Weights)
+		m.setProfile(p)
 		pred := o.Work / m.Run(o.Steps).Seconds
 		rows = append(rows, FitRow{
 			ID: o.ID, Measured: round(o.Rate(), 2), Predicted: round(pred, 2), Unit: o.Unit,
@@ -270,15 +342,19 @@ func design(obs []Observation, x *[numTerms]float64, fixed *[numTerms]bool) (*ma
 		var row [numTerms]float64
 		for _, b := range o.Steps {
 			t, _, _ := o.Model.terms(b)
-			c := combine(&t, x)
+			c := combine(&t, x, o.Model.serial)
 			memBound := c.Memory >= c.Compute
 			regimes = append(regimes, memBound)
-			lo, hi := 0, firstMemoryTerm
+			// The larger side counts whole, the smaller its serial fraction.
+			wc, wm := 1.0, o.Model.serial
 			if memBound {
-				lo, hi = firstMemoryTerm, firstOverheadTerm
+				wc, wm = wm, wc
 			}
-			for j := lo; j < hi; j++ {
-				row[j] += t[j]
+			for j := range firstMemoryTerm {
+				row[j] += wc * t[j]
+			}
+			for j := firstMemoryTerm; j < firstOverheadTerm; j++ {
+				row[j] += wm * t[j]
 			}
 			for j := firstOverheadTerm; j < numTerms; j++ {
 				row[j] += t[j]
@@ -356,7 +432,7 @@ func objective(obs []Observation, x *[numTerms]float64) float64 {
 		var pred float64
 		for _, b := range o.Steps {
 			t, _, _ := o.Model.terms(b)
-			pred += combine(&t, x).Seconds
+			pred += combine(&t, x, o.Model.serial).Seconds
 		}
 		r := (pred - o.Seconds) / o.Seconds
 		s += r * r

@@ -264,7 +264,7 @@ func TestShippedSparkProfile(t *testing.T) {
 	shipped := defaultProfile(t, "dgx-spark", "llama.cpp")
 	prior := Prior("dgx-spark", "llama.cpp")
 	prior.PrefillChunk = shipped.PrefillChunk
-	res, err := FitProfileFixing(prior, publishedObservations(t, publishedServing, prior, func(id string) bool { return !sparkHeldOut.MatchString(id) }), []string{"attention_depth"})
+	res, err := FitProfileWith(prior, publishedObservations(t, publishedServing, prior, func(id string) bool { return !sparkHeldOut.MatchString(id) }), sparkFitOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,50 +274,93 @@ func TestShippedSparkProfile(t *testing.T) {
 			t.Errorf("%s: fit gives %v, shipped profile has %v: run 'make generate'", termNames[i], got[i], want[i])
 		}
 	}
-	// Bars from the measured fit (issue 13 refit, 25 rows): median 1.9%,
-	// worst 32.7% (Qwen3-30B-A3B Q4_K_M pp128, which no term here follows:
-	// see docs/performance-model.md).
-	for _, r := range res.Rows {
-		t.Logf("fit %-45s measured %8.2f predicted %8.2f error %+5.1f%%", r.ID, r.Measured, r.Predicted, r.ErrorPct)
-		if math.Abs(r.ErrorPct) > 33 {
-			t.Errorf("fit row %s: error %.1f%%, want within 33%%", r.ID, r.ErrorPct)
+	for _, sh := range res.Profile.Coefficients.shapes() {
+		if w := shipped.Coefficients.shapes(); !slices.ContainsFunc(w[:], func(x shape) bool { return x.name == sh.name && x.v == sh.v }) {
+			t.Errorf("%s: fit gives %v, the shipped profile another: run 'make generate'", sh.name, sh.v)
 		}
 	}
-	if s := Summarize(res.Rows); s.MedianAbsPct > 2.5 {
-		t.Errorf("fit median |error| %.1f%%, want <= 2.5%%", s.MedianAbsPct)
+	// Bars from the measured fit (issue 13 second refit, 25 rows): median
+	// 1.6%, worst 19.4% (Qwen3-30B-A3B Q4_K_M pp16384; it was 32.7% for
+	// pp128 before serial_fraction: see docs/performance-model.md).
+	for _, r := range res.Rows {
+		t.Logf("fit %-45s measured %8.2f predicted %8.2f error %+5.1f%%", r.ID, r.Measured, r.Predicted, r.ErrorPct)
+		if math.Abs(r.ErrorPct) > 20 {
+			t.Errorf("fit row %s: error %.1f%%, want within 20%%", r.ID, r.ErrorPct)
+		}
 	}
+	if s := Summarize(res.Rows); s.MedianAbsPct > 2 {
+		t.Errorf("fit median |error| %.1f%%, want <= 2%%", s.MedianAbsPct)
+	}
+}
+
+// sparkFitOptions are the Makefile's generate line's --fix and --with.
+var sparkFitOptions = FitOptions{Fixed: []string{"attention_depth"}, With: []string{"serial_fraction", "expert_overlap", "multi_seq_expert_pass"}}
+
+// sparkOutliers are the ids of the validation rows marked as outliers,
+// with their reasons.
+func sparkOutliers(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("testdata/validation-dgx-spark.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mrows, err := measure.Read("testdata/validation-dgx-spark.csv", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := BenchRows(mrows, "dgx-spark", "llama.cpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		if r.Outlier != "" {
+			out[r.ID] = r.Outlier
+		}
+	}
+	return out
 }
 
 // TestHeldOutSparkRows checks the fitted profile against published rows it
 // never saw: deeper contexts (16K, 32K) and llama-batched-bench batch sizes
-// 1-32 at prompt lengths 512-8192.
+// 1-32 at prompt lengths 512-8192. The rows marked as outliers are
+// predicted and logged but not held to the bars.
 func TestHeldOutSparkRows(t *testing.T) {
 	p := defaultProfile(t, "dgx-spark", "llama.cpp")
-	rows := Evaluate(p, append(publishedObservations(t, publishedServing, p, sparkHeldOut.MatchString),
+	outliers := sparkOutliers(t)
+	if len(outliers) != 1 || outliers["spark-lcpp-q3coder30b-q8-batched-pp512-b1-spp"] == "" {
+		t.Errorf("outliers %v: want the one documented row (docs/performance-model.md)", outliers)
+	}
+	all := Evaluate(p, append(publishedObservations(t, publishedServing, p, sparkHeldOut.MatchString),
 		publishedObservations(t, "testdata/validation-dgx-spark.csv", p, nil)...))
-	for _, r := range rows {
+	var rows []FitRow
+	for _, r := range all {
+		if why, ok := outliers[r.ID]; ok {
+			t.Logf("outlier  %-50s measured %8.2f predicted %8.2f error %+6.1f%% (not counted: %s)", r.ID, r.Measured, r.Predicted, r.ErrorPct, why)
+			continue
+		}
 		t.Logf("held-out %-50s measured %8.2f predicted %8.2f error %+6.1f%%", r.ID, r.Measured, r.Predicted, r.ErrorPct)
+		rows = append(rows, r)
 	}
 	s := Summarize(rows)
 	t.Logf("held-out: %d rows, median |error| %.1f%%, mean %.1f%%, max %.1f%% (%s)", len(rows), s.MedianAbsPct, s.MeanAbsPct, s.MaxAbsPct, s.WorstID)
-	// Bars set from the shipped profile's measured held-out errors (78
-	// rows: median 5.8%; single-stream and prefill rows within 10.4%;
-	// batched decode within 30.0%), with a little room.
-	if s.MedianAbsPct > 6 {
-		t.Errorf("median |error| on held-out rows = %.1f%%, want <= 6%%", s.MedianAbsPct)
+	// Bars set from the shipped profile's measured held-out errors (77
+	// rows: median 6.1%; single-stream and prefill rows within 11.6%;
+	// batched decode within 25.4%, the MoE PP 512 B=32 row), with a little
+	// room. The issue's bar is 8% and 25%.
+	if s.MedianAbsPct > 6.5 {
+		t.Errorf("median |error| on held-out rows = %.1f%%, want <= 6.5%%", s.MedianAbsPct)
 	}
 	for _, r := range rows {
-		if r.ID == "spark-lcpp-q3coder30b-q8-batched-pp512-b1-spp" {
-			continue // a warm-up artefact in the published table: B=1 took longer (0.401 s) than B=2 (0.355 s) for half the work
-		}
 		single := strings.Contains(r.ID, "-d16384") || strings.Contains(r.ID, "-d32768")
 		prefill := strings.HasSuffix(r.ID, "-spp")
 		single = single || strings.Contains(r.ID, "q4km")
-		if (single || prefill) && math.Abs(r.ErrorPct) > 11 {
-			t.Errorf("held-out %s: error %.1f%%, want within 11%% for single-stream and prefill rows", r.ID, r.ErrorPct)
+		if (single || prefill) && math.Abs(r.ErrorPct) > 12 {
+			t.Errorf("held-out %s: error %.1f%%, want within 12%% for single-stream and prefill rows", r.ID, r.ErrorPct)
 		}
-		if !single && !prefill && math.Abs(r.ErrorPct) > 31 {
-			t.Errorf("held-out batched decode %s: error %.1f%%, want within 31%%", r.ID, r.ErrorPct)
+		if !single && !prefill && math.Abs(r.ErrorPct) > 26 {
+			t.Errorf("held-out batched decode %s: error %.1f%%, want within 26%%", r.ID, r.ErrorPct)
 		}
 	}
 }

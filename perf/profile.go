@@ -37,6 +37,11 @@ type Coefficients struct {
 	// batch of 1), and the penalty grows with the weights. Optional in
 	// files; 0 is none.
 	MultiSeqWeightPass float64 `toml:"multi_seq_weight_pass"`
+	// MultiSeqExpertPass is the same for the routed experts a step of two
+	// or more tokens touches (ggml's mul_mat_id leaves its one-token
+	// kernels too), in passes over those experts' bytes at peak bandwidth.
+	// Optional; 0 = none (the model before it).
+	MultiSeqExpertPass float64 `toml:"multi_seq_expert_pass,omitzero"`
 
 	// The terms below came with issue 13; each is optional in files and 0
 	// (or absent) reproduces the model before it. docs/performance-model.md
@@ -58,6 +63,19 @@ type Coefficients struct {
 	// datasheet peak than bf16 and fp8 do. 0 = 1 (the same efficiency).
 	KQuantComputeRel float64 `toml:"kquant_compute_rel,omitzero"`
 	FP4ComputeRel    float64 `toml:"fp4_compute_rel,omitzero"`
+
+	// SerialFraction is the share of the smaller of a step's compute and
+	// memory times that does not overlap the larger: a step takes
+	// max(c, m) + serial_fraction·min(c, m) + overheads. 0 = full overlap
+	// (the model before it), 1 = compute and memory one after the other.
+	// In [0, 1].
+	SerialFraction float64 `toml:"serial_fraction,omitzero"`
+	// ExpertOverlap is how much the tokens of one step share their routed
+	// experts beyond independent draws: T tokens touch the distinct experts
+	// 1 + (1 - expert_overlap)·(T - 1) independent tokens would (one token
+	// still touches k, very many still all E). 0 = independent uniform
+	// routing (the model before it). In [0, 1).
+	ExpertOverlap float64 `toml:"expert_overlap,omitzero"`
 }
 
 // termNames are the TOML names of the coefficients, in term order.
@@ -66,13 +84,20 @@ var termNames = [numTerms]string{
 	"attention_depth", "expert_gemm_s",
 	"weight_bandwidth_eff", "expert_bandwidth_eff", "kv_bandwidth_eff",
 	"step_overhead_s", "layer_overhead_s", "seq_overhead_s", "multi_seq_weight_pass",
+	"multi_seq_expert_pass",
 }
 
 // optionalTerms may be missing from a profile file (they came later; 0
 // reproduces the model before them).
 var optionalTerms = map[string]bool{
 	"multi_seq_weight_pass": true, "attention_depth": true, "expert_gemm_s": true,
+	"multi_seq_expert_pass": true,
 }
+
+// optInTerms are fitted only when a fit asks for them (FitOptions.With):
+// every other fit holds them at the prior's 0, so profiles fitted before
+// them (calibration's among them) keep their values.
+var optInTerms = []string{"multi_seq_expert_pass"}
 
 // isEfficiency reports whether term i is an efficiency (its coefficient in
 // the linear model is 1/efficiency) rather than an overhead in seconds or a
@@ -87,6 +112,7 @@ func (c Coefficients) values() [numTerms]float64 {
 		c.AttentionDepth, c.ExpertGEMMS,
 		c.WeightBandwidthEff, c.ExpertBandwidthEff, c.KVBandwidthEff,
 		c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS, c.MultiSeqWeightPass,
+		c.MultiSeqExpertPass,
 	}
 }
 
@@ -97,6 +123,7 @@ func (c Coefficients) withValues(v [numTerms]float64) Coefficients {
 	c.AttentionDepth, c.ExpertGEMMS = v[4], v[5]
 	c.WeightBandwidthEff, c.ExpertBandwidthEff, c.KVBandwidthEff = v[6], v[7], v[8]
 	c.StepOverheadS, c.LayerOverheadS, c.SeqOverheadS, c.MultiSeqWeightPass = v[9], v[10], v[11], v[12]
+	c.MultiSeqExpertPass = v[13]
 	return c
 }
 
@@ -138,6 +165,11 @@ func (c Coefficients) validate() error {
 	for _, r := range c.rels() {
 		if !(r.v >= 0 && r.v <= maxComputeRel) {
 			errs = append(errs, fmt.Errorf("%s: must be in [0, %g], got %v", r.name, maxComputeRel, r.v))
+		}
+	}
+	for _, sh := range c.shapes() {
+		if !sh.ok() {
+			errs = append(errs, fmt.Errorf("%s: must be in %s, got %v", sh.name, sh.bounds(), sh.v))
 		}
 	}
 	return errors.Join(errs...)
@@ -260,6 +292,11 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	for _, r := range p.Coefficients.rels() {
 		if !(r.v >= 0 && r.v <= maxComputeRel) {
 			errs.AddKind(tomlcheck.OutOfRange, []string{"coefficients", r.name}, "must be in [0, %g] (0 = 1, the profile's own efficiency), got %v", maxComputeRel, r.v)
+		}
+	}
+	for _, sh := range p.Coefficients.shapes() {
+		if !sh.ok() {
+			errs.AddKind(tomlcheck.OutOfRange, []string{"coefficients", sh.name}, "must be in %s (0 = the model before it), got %v", sh.bounds(), sh.v)
 		}
 	}
 	if p.AdmissionLagS < 0 || p.AdmissionLagS > maxOverhead {

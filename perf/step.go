@@ -112,6 +112,15 @@ type StepModel struct {
 	// weight format family's compute efficiency relative to the profile's
 	// (kquant_compute_rel, fp4_compute_rel; 1 where none applies).
 	linearScale float64
+	// serial is the profile's serial_fraction; tokenShare is 1 -
+	// expert_overlap, the share of a step's tokens after the first that
+	// draw experts independently.
+	serial, tokenShare float64
+	logMiss            float64 // log(1 - topK/experts): a token misses a given expert
+	// distinct[T] is DistinctExperts(T) for T < distinctTable under
+	// expert_overlap (nil without it, or for a dense model). Shared by
+	// copies, never written after setFactors.
+	distinct []float64
 }
 
 // NewStepModel builds the step model for an instance on hardware hw.
@@ -120,7 +129,7 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 		return nil, fmt.Errorf("profile %s/%s: %w", p.Hardware, p.Engine, err)
 	}
 	m := inst.Model
-	s := &StepModel{inst: inst, hw: hw, profile: p, coef: p.Coefficients.vector()}
+	s := &StepModel{inst: inst, hw: hw}
 	bpw := inst.Weights.BitsPerWeight / 8
 	s.layers = float64(m.Layers)
 	s.denseFLOPsPerToken = 2 * s.layers * float64(m.DenseLayerParams())
@@ -131,9 +140,10 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 		s.experts, s.topK = float64(m.Experts), float64(m.ExpertsPerToken)
 		s.expertFLOPsPerToken = 2 * s.layers * s.topK * float64(m.ExpertParams())
 		s.expertBytes = float64(m.ExpertParams()) * bpw
+		s.logMiss = math.Log1p(-s.topK / s.experts)
 	}
 	s.kvBytesPerToken = m.KVBytesPerToken(inst.KV)
-	s.linearScale = 1 / p.Coefficients.computeRel(inst.Weights)
+	s.setProfile(p)
 	s.linearPeak = hw.FLOPS(inst.Weights.Compute)
 	s.attnPeak = hw.FLOPS(inst.KV.Compute)
 	s.bandwidth = hw.BandwidthBytesPerSecond()
@@ -141,6 +151,31 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 		return nil, fmt.Errorf("hardware %s: no peak for %s/%s compute or no bandwidth", hw.Name, inst.Weights.Compute, inst.KV.Compute)
 	}
 	return s, nil
+}
+
+// setProfile makes p the profile in use: its coefficients and the factors
+// they set (format family, serial fraction, expert overlap).
+func (s *StepModel) setProfile(p Profile) {
+	s.profile = p
+	s.coef = p.Coefficients.vector()
+	s.setFactors(p.Coefficients)
+}
+
+// setFactors takes the coefficients that are not linear terms from c.
+func (s *StepModel) setFactors(c Coefficients) {
+	s.linearScale = 1 / c.computeRel(s.inst.Weights)
+	s.serial = c.SerialFraction
+	share := 1 - c.ExpertOverlap
+	if share != s.tokenShare || s.distinct == nil {
+		s.tokenShare = share
+		s.distinct = nil
+		if s.experts > 0 && share != 1 {
+			s.distinct = make([]float64, distinctTable)
+			for n := 1; n < distinctTable; n++ {
+				s.distinct[n] = s.distinctOverlap(n)
+			}
+		}
+	}
 }
 
 // Instance returns the deployed model.
@@ -162,14 +197,35 @@ func (s *StepModel) KVBytesPerToken() float64 { return s.kvBytesPerToken }
 
 // DistinctExperts is the expected number of different experts a batch of
 // tokens touches in one layer when each token picks topK of n uniformly:
-// n (1 - (1 - k/n)^tokens). Real routers are skewed, which the fitted expert
-// bandwidth efficiency absorbs.
+// n (1 - (1 - k/n)^tokens). With the profile's expert_overlap o, the tokens
+// after the first count 1 - o each (tokens of one step share experts more
+// than independent draws): n (1 - (1 - k/n)^(1 + (1-o)(tokens-1))), still k
+// for one token and n for very many. Real routers are also skewed, which
+// the fitted expert bandwidth efficiency absorbs.
 func (s *StepModel) DistinctExperts(tokens int) float64 {
 	if s.experts == 0 || tokens <= 0 {
 		return 0
 	}
-	return s.experts * (1 - math.Pow(1-s.topK/s.experts, float64(tokens)))
+	if s.tokenShare == 1 {
+		return s.experts * (1 - math.Pow(1-s.topK/s.experts, float64(tokens)))
+	}
+	if tokens < len(s.distinct) {
+		return s.distinct[tokens]
+	}
+	return s.distinctOverlap(tokens)
 }
+
+// distinctOverlap is DistinctExperts under expert_overlap: n (1 - (1 -
+// k/n)^(T^(1-o))), by exp and log.
+func (s *StepModel) distinctOverlap(tokens int) float64 {
+	t := math.Exp(s.tokenShare * math.Log(float64(tokens)))
+	return s.experts * -math.Expm1(t*s.logMiss)
+}
+
+// distinctTable is how many token counts setFactors tabulates
+// DistinctExperts for under expert_overlap (its exp and log cost more than
+// the rest of a step; a decode batch or a short prefill looks it up).
+const distinctTable = 2048
 
 // Terms of the step-time model. Efficiency terms are seconds at 100% of
 // peak, scaled by 1/efficiency; the others are counts or seconds scaled by
@@ -189,6 +245,7 @@ const (
 	termLayerOverhead
 	termSeqOverhead
 	termMultiSeqWeightPass
+	termMultiSeqExpertPass // touched expert bytes at peak, in steps of two or more tokens
 	numTerms
 
 	firstMemoryTerm   = termWeightMemory
@@ -235,6 +292,9 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 		// sequences (issue 13: a 16-token prefill of Qwen3-8B costs a third
 		// more than a decode step).
 		t[termMultiSeqWeightPass] = s.denseWeightBytes / s.bandwidth
+		// The routed experts' matrix multiplications switch kernels too
+		// (ggml's mul_mat_id): passes over the experts the step touches.
+		t[termMultiSeqExpertPass] = expertBytes / s.bandwidth
 	}
 	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes
 }
@@ -242,13 +302,14 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 // Step predicts the cost of one step. It does not allocate.
 func (s *StepModel) Step(b Batch) StepCost {
 	t, flops, bytes := s.terms(b)
-	c := combine(&t, &s.coef)
+	c := combine(&t, &s.coef, s.serial)
 	c.FLOPs, c.Bytes = flops, bytes
 	return c
 }
 
-// combine applies coefficients to terms: max(compute, memory) + overhead.
-func combine(t, coef *[numTerms]float64) StepCost {
+// combine applies coefficients to terms: max(compute, memory) + serial ×
+// min(compute, memory) + overhead.
+func combine(t, coef *[numTerms]float64, serial float64) StepCost {
 	var c StepCost
 	for i := range firstMemoryTerm {
 		c.Compute += t[i] * coef[i]
@@ -260,5 +321,46 @@ func combine(t, coef *[numTerms]float64) StepCost {
 		c.Overhead += t[i] * coef[i]
 	}
 	c.Seconds = math.Max(c.Compute, c.Memory) + c.Overhead
+	if serial != 0 {
+		c.Seconds += serial * math.Min(c.Compute, c.Memory)
+	}
 	return c
+}
+
+// shape is a coefficient that is not a linear term of the model
+// (serial_fraction, expert_overlap): the fit sets it by a 1-D search.
+type shape struct {
+	name   string
+	v      float64
+	hi     float64 // upper bound
+	openHi bool    // hi itself is out of range
+}
+
+// shapes lists the shape coefficients as in the file.
+func (c Coefficients) shapes() [2]shape {
+	return [2]shape{
+		{name: "serial_fraction", v: c.SerialFraction, hi: 1},
+		{name: "expert_overlap", v: c.ExpertOverlap, hi: 1, openHi: true},
+	}
+}
+
+func (sh shape) ok() bool {
+	return sh.v >= 0 && (sh.v < sh.hi || !sh.openHi && sh.v == sh.hi)
+}
+
+func (sh shape) bounds() string {
+	if sh.openHi {
+		return fmt.Sprintf("[0, %g)", sh.hi)
+	}
+	return fmt.Sprintf("[0, %g]", sh.hi)
+}
+
+// setShape sets the shape coefficient named name.
+func (c *Coefficients) setShape(name string, v float64) {
+	switch name {
+	case "serial_fraction":
+		c.SerialFraction = v
+	case "expert_overlap":
+		c.ExpertOverlap = v
+	}
 }

@@ -153,11 +153,12 @@ func TestProfileFitRoundTrip(t *testing.T) {
 	t.Chdir("../..") // run as `make generate` does, so the provenance paths match
 	// The Makefile's generate line for the shipped profile.
 	stdout, stderr, code := fleettwin(t, "profile", "fit", "--data", "testdata/published/published-serving.csv", "--chunk", "2048",
-		"--hold-out", "q4km-pp8192$", "--check", "perf/testdata/validation-dgx-spark.csv", "--fix", "attention_depth", "--out", out)
+		"--hold-out", "q4km-pp8192$", "--check", "perf/testdata/validation-dgx-spark.csv", "--fix", "attention_depth",
+		"--with", "serial_fraction", "--with", "expert_overlap", "--with", "multi_seq_expert_pass", "--out", out)
 	if code != 0 {
 		t.Fatalf("fit: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "fit: 25 rows") || !strings.Contains(stdout, "held out: 78 rows") {
+	if !strings.Contains(stdout, "fit: 25 rows") || !strings.Contains(stdout, "held out: 77 rows") || !strings.Contains(stdout, "outliers: 1 rows") {
 		t.Errorf("fit output lacks the row summary:\n%s", stdout)
 	}
 	shipped, err := os.ReadFile("profiles/dgx-spark.llama.cpp.toml")
@@ -172,7 +173,7 @@ func TestProfileFitRoundTrip(t *testing.T) {
 		t.Error("fitting the published rows no longer gives the shipped profile: run 'make generate'")
 	}
 	stdout, stderr, code = fleettwin(t, "profile", "check", "--data", "perf/testdata/validation-dgx-spark.csv", "--profile", out)
-	if code != 0 || !strings.Contains(stdout, "check: 76 rows") {
+	if code != 0 || !strings.Contains(stdout, "check: 75 rows") || !strings.Contains(stdout, "spark-lcpp-q3coder30b-q8-batched-pp512-b1-spp: the table's first measurement") {
 		t.Fatalf("check: exit %d: %s\n%s", code, stderr, stdout)
 	}
 	_, stderr, code = fleettwin(t, "profile", "fit", "--data", "perf/testdata/validation-dgx-spark.csv", "--hardware", "h100-sxm")

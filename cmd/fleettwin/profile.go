@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
@@ -68,7 +69,7 @@ func readBench(paths []string, hardware, engine string) ([]perf.BenchRow, error)
 }
 
 func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("profile fit", "profile fit --data rows.csv --hardware H --engine E [--hold-out REGEXP] [--check rows.csv] [--as ENGINE] [--out profile.toml]", stderr)
+	fs := newFlagSet("profile fit", "profile fit --data rows.csv --hardware H --engine E [--hold-out REGEXP] [--check rows.csv] [--fix TERM] [--with OPTIONAL] [--as ENGINE] [--out profile.toml]", stderr)
 	data := fs.String("data", "", "measurement rows CSV (format: testdata/published/MEASUREMENTS.md); the bench rows of --hardware and --engine are fitted")
 	hardware := fs.String("hardware", "dgx-spark", "hardware the rows were measured on")
 	engine := fs.String("engine", "llama.cpp", "engine the rows were measured with")
@@ -77,9 +78,10 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	holdOut := fs.String("hold-out", "", "rows whose id matches this regular expression are not fitted, only checked")
 	as := fs.String("as", "", "write the profile for this engine instead, with its own prior's settings (Ollama runs llama.cpp's kernels)")
 	out := fs.String("out", "", "write the profile here (atomically); default: print it")
-	var catalogs, checks, fixed stringList
+	var catalogs, checks, fixed, with stringList
 	fs.Var(&catalogs, "catalog", "extra catalog TOML (repeatable)")
 	fs.Var(&fixed, "fix", "hold this coefficient at perf.Prior's value instead of fitting it (repeatable)")
+	fs.Var(&with, "with", "also fit this optional coefficient (serial_fraction, expert_overlap, multi_seq_expert_pass); without it, it keeps perf.Prior's 0 (repeatable)")
 	fs.Var(&checks, "check", "measurement rows CSV never fitted, only checked (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -138,7 +140,7 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%s: %w", *data, err)
 	}
-	res, err := perf.FitProfileFixing(prior, obs, fixed)
+	res, err := perf.FitProfileWith(prior, obs, perf.FitOptions{Fixed: fixed, With: with})
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -162,6 +164,9 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	for _, f := range fixed {
 		cmd += " --fix " + f
 	}
+	for _, f := range with {
+		cmd += " --with " + f
+	}
 	p.Provenance.Notes = "Coefficients not listed in 'fitted' keep perf.Prior's value: the rows cannot inform them. " +
 		"stderr is one standard error; 0 = not fitted, nan = at a bound or not identifiable."
 	if *as != "" {
@@ -170,7 +175,8 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	p.Provenance.Command = cmd
 	writeRows(stdout, "fit", res.Rows)
-	if held := append(slices.Clone(heldRows), checkRows...); len(held) > 0 {
+	held, outliers := splitOutliers(append(slices.Clone(heldRows), checkRows...))
+	if len(held) > 0 {
 		hobs, err := perf.BenchObservations(e.cat, hw, *kv, res.Profile, held)
 		if err != nil {
 			return err
@@ -179,6 +185,18 @@ func runProfileFit(_ context.Context, args []string, stdout, stderr io.Writer) e
 		writeRows(stdout, "held out", hr)
 		s := perf.Summarize(hr)
 		what := strings.Join(append([]string{fmt.Sprintf("%d rows of %s matching %q", len(heldRows), *data, *holdOut)}, checks...), " + ")
+		if len(outliers) > 0 {
+			orows, err := writeOutliers(stdout, e, hw, *kv, res.Profile, outliers)
+			if err != nil {
+				return err
+			}
+			var names []string
+			for i, r := range orows {
+				names = append(names, fmt.Sprintf("%s %+.1f%%", outliers[i].ID, r.ErrorPct))
+			}
+			what += fmt.Sprintf("; %d outlier(s) not counted, reasons in their notes: %s", len(outliers), strings.Join(names, ", "))
+			p.Provenance.Notes += fmt.Sprintf(" Outliers predicted but not counted in check (their notes say why): %s.", strings.Join(names, ", "))
+		}
 		if *as == "" {
 			p.Provenance.SetHeldOut(len(hr), s.MedianAbsPct, s.MaxAbsPct, what)
 		} else {
@@ -248,12 +266,56 @@ func runProfileCheck(_ context.Context, args []string, stdout, stderr io.Writer)
 	if len(rows) == 0 {
 		return fmt.Errorf("%s: no bench rows of %s/%s", *data, hw.Name, *engine)
 	}
-	obs, err := perf.BenchObservations(e.cat, hw, *kv, p, rows)
-	if err != nil {
+	rows, outliers := splitOutliers(rows)
+	if len(rows) > 0 {
+		obs, err := perf.BenchObservations(e.cat, hw, *kv, p, rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *data, err)
+		}
+		writeRows(stdout, "check", perf.Evaluate(p, obs))
+	}
+	if _, err := writeOutliers(stdout, e, hw, *kv, p, outliers); err != nil {
 		return fmt.Errorf("%s: %w", *data, err)
 	}
-	writeRows(stdout, "check", perf.Evaluate(p, obs))
 	return nil
+}
+
+// splitOutliers separates the rows marked as outliers (perf.BenchRow.Outlier)
+// from the others, keeping each side's order.
+func splitOutliers(rows []perf.BenchRow) (ordinary, outliers []perf.BenchRow) {
+	for _, r := range rows {
+		if r.Outlier != "" {
+			outliers = append(outliers, r)
+		} else {
+			ordinary = append(ordinary, r)
+		}
+	}
+	return ordinary, outliers
+}
+
+// writeOutliers predicts the outlier rows and prints them apart from the
+// checked rows, with their count and each one's reason; none prints
+// nothing.
+func writeOutliers(w io.Writer, e *env, hw catalog.Hardware, kv string, p perf.Profile, rows []perf.BenchRow) ([]perf.FitRow, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	obs, err := perf.BenchObservations(e.cat, hw, kv, p, rows)
+	if err != nil {
+		return nil, err
+	}
+	out := perf.Evaluate(p, obs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OUTLIER\tMEASURED\tPREDICTED\tERROR\t")
+	for _, r := range out {
+		fmt.Fprintf(tw, "%s\t%.2f %s\t%.2f %s\t%+.1f%%\t\n", r.ID, r.Measured, r.Unit, r.Predicted, r.Unit, r.ErrorPct)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "outliers: %d rows, not counted above:\n", len(rows))
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %s: %s\n", r.ID, r.Outlier)
+	}
+	return out, nil
 }
 
 func runProfilePrior(_ context.Context, args []string, stdout, stderr io.Writer) error {
