@@ -26,7 +26,10 @@ func (s *simulator) admissible(in *instance) bool {
 		}
 		chunk = int(head.prompt)
 	}
-	return blocksFor(int32(chunk), int32(in.cfg.BlockTokens)) <= s.freeBlocks(in)
+	if blocksFor(int32(chunk), int32(in.cfg.BlockTokens)) > s.freeBlocks(in) {
+		return false
+	}
+	return !in.prefillFirst || s.reserveAdmits(in, head, s.reservedTokens(in), 0)
 }
 
 // startWork plans the instance's next segment if it is idle and has work.
@@ -87,7 +90,9 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				in.seg.prefill = append(in.seg.prefill, prefillChunk{id: id, n: n})
 				budget -= int(n)
 			}
-			// Admit from the waiting queue.
+			// Admit from the waiting queue. A prefill-first (SGLang)
+			// instance keeps room for its running requests' output.
+			reserve, admittedTokens := -1.0, 0.0
 			for len(in.waiting.ids) > 0 && len(in.running) < in.cfg.MaxSeqs && budget > 0 {
 				id := in.waiting.ids[0]
 				r := &s.reqs[id]
@@ -98,6 +103,15 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				nb := blocksFor(n, bt)
 				if nb > s.freeBlocks(in) {
 					break
+				}
+				if in.prefillFirst {
+					if reserve < 0 {
+						reserve = s.reservedTokens(in)
+					}
+					if !s.reserveAdmits(in, r, reserve, admittedTokens) {
+						break
+					}
+					admittedTokens += float64(r.prompt) + float64(min(r.output-r.generated, sglClipNewTokens))
 				}
 				heap.Pop(&in.waiting)
 				s.devs[in.node].waiting--
@@ -123,6 +137,9 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				// vLLM does.
 				s.preempt(in, now)
 				continue
+			}
+			if len(in.running) == 0 {
+				in.tokenRatio = sglInitRatio // SGLang re-inits it when idle
 			}
 			return // idle until something completes, frees blocks or arrives
 		}
@@ -225,6 +242,9 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 			r.generated += steps
 			r.context += steps
 		}
+	}
+	if in.prefillFirst && decodes > 0 {
+		in.tokenRatio = max(in.tokenRatio-sglRatioDecay*float64(steps), sglMinRatio)
 	}
 	if decodes > 0 && now >= s.sc.Warmup {
 		m.stats.itl.AddWeighted(wall/float64(steps), float64(decodes)*float64(steps))

@@ -48,6 +48,8 @@
 //     chunks.
 //   - kv.go: KV blocks (free, take, return, whether a request can ever
 //     fit) and preemption by recompute.
+//   - reserve.go: SGLang's admission rule for prefill-first instances:
+//     the KV room kept for running requests' output (new_token_ratio).
 //   - instance.go: the per-request and per-instance state: request,
 //     waitQueue, segment, instance, blocksFor.
 //   - run_cost.go: decodeRun, the closed-form cost of k decode steps that

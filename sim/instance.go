@@ -108,6 +108,10 @@ type instance struct {
 	front *frontEnd
 	// prefillFirst: a step with prompt chunks runs no decodes (SGLang).
 	prefillFirst bool
+	// tokenRatio is SGLang's new_token_ratio on a prefill-first instance:
+	// the share of their remaining output that running requests are still
+	// expected to need, which admission keeps free (see reserve.go).
+	tokenRatio float64
 	// Wall seconds of segments that ended after warm-up, split between
 	// prompt and generated tokens by token count: what cost and energy are
 	// shared out by.

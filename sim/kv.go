@@ -53,4 +53,7 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	s.models[r.model].stats.preemptions++
 	heap.Push(&in.waiting, id)
 	s.devs[in.node].waiting++
+	if in.prefillFirst {
+		s.retractRatio(in)
+	}
 }

@@ -198,7 +198,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 			sv := n.Profile.Serving
 			in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: withServing(cost, sv),
 				peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), blockKV: ni.KVBlockBytes(),
-				front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst()}
+				front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst(), tokenRatio: sglInitRatio}
 			in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
 			in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
 			if n.DynamicMemory {
