@@ -82,8 +82,12 @@ type StepCost struct {
 	Compute  float64 // seconds the tensor cores need at the fitted efficiencies
 	Memory   float64 // seconds the memory system needs at the fitted efficiencies
 	Overhead float64 // fixed seconds (launches, scheduling, sampling)
-	FLOPs    float64 // floating-point operations performed
-	Bytes    float64 // bytes moved to or from device memory
+	// Serial is the share of the smaller of Compute and Memory that does
+	// not overlap the larger (the profile's serial_fraction): Seconds is
+	// max + Serial × min + Overhead.
+	Serial float64
+	FLOPs  float64 // floating-point operations performed
+	Bytes  float64 // bytes moved to or from device memory
 }
 
 // MemoryBound reports whether memory, not compute, set the step's time.
@@ -321,6 +325,7 @@ func combine(t, coef *[numTerms]float64, serial float64) StepCost {
 		c.Overhead += t[i] * coef[i]
 	}
 	c.Seconds = math.Max(c.Compute, c.Memory) + c.Overhead
+	c.Serial = serial
 	if serial != 0 {
 		c.Seconds += serial * math.Min(c.Compute, c.Memory)
 	}

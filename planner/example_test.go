@@ -62,6 +62,6 @@ max_nodes = 8
 	fmt.Println("winner verified on fresh seeds:", r.Verify.Met)
 	// Output:
 	// q4_k_m: 1 nodes, $142/month
-	// bf16: 2 nodes, $286/month
+	// bf16: 3 nodes, $429/month
 	// winner verified on fresh seeds: true
 }

@@ -145,7 +145,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 		}
 		if b.PrefillTokens > 0 || decodes == 0 {
 			c := in.cost.Step(b)
-			in.seg.run = decodeRun{c0: c.Compute, m0: c.Memory, o: c.Overhead, f0: c.FLOPs, b0: c.Bytes}
+			in.seg.run = decodeRun{c0: c.Compute, m0: c.Memory, o: c.Overhead, s: c.Serial, f0: c.FLOPs, b0: c.Bytes}
 			in.seg.steps = 1
 		} else {
 			s.planDecodeRun(in, b)

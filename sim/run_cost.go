@@ -10,7 +10,7 @@ import (
 // Every term of the step model is linear in the batch's context sums, and
 // those grow by the same amount each step, so step j costs
 //
-//	max(c0 + j·dc, m0 + j·dm) + o
+//	max(c0 + j·dc, m0 + j·dm) + s·min(c0 + j·dc, m0 + j·dm) + o
 //
 // and a run of any length is summed in closed form. This is what lets the
 // simulator advance many steps in one event: events scale with arrivals and
@@ -19,6 +19,7 @@ type decodeRun struct {
 	c0, dc float64 // compute seconds of step 0 and growth per step
 	m0, dm float64 // memory seconds
 	o      float64 // overhead seconds, constant
+	s      float64 // serial fraction of the smaller of compute and memory
 	f0, df float64 // FLOPs
 	b0, db float64 // bytes
 }
@@ -28,7 +29,7 @@ func newDecodeRun(first, second perf.StepCost) decodeRun {
 	return decodeRun{
 		c0: first.Compute, dc: second.Compute - first.Compute,
 		m0: first.Memory, dm: second.Memory - first.Memory,
-		o:  first.Overhead,
+		o: first.Overhead, s: first.Serial,
 		f0: first.FLOPs, df: second.FLOPs - first.FLOPs,
 		b0: first.Bytes, db: second.Bytes - first.Bytes,
 	}
@@ -72,7 +73,12 @@ func (r decodeRun) parts(n int) (compute, memory float64) {
 // seconds is the alone time of the first n steps.
 func (r decodeRun) seconds(n int) float64 {
 	c, m := r.parts(n)
-	return c + m + float64(n)*r.o
+	secs := c + m + float64(n)*r.o
+	if r.s != 0 {
+		all, allm := r.busy(n)
+		secs += r.s * (all + allm - c - m) // Σ min = Σ (compute + memory) − Σ max
+	}
+	return secs
 }
 
 // busy returns the compute and memory seconds the first n steps demand of
