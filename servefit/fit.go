@@ -1,3 +1,15 @@
+// Package servefit fits the serving terms of a profile (perf.Serving: the
+// front end's latency and throughput, the scheduler's CPU time per step)
+// and the step model's efficiencies to published serving measurements, with
+// the simulator in the loop: each experiment the rows describe (a closed
+// loop of clients, a burst of requests) is reproduced by package validate
+// (validate.Prepare, Experiments.Reproduce: the generated scenario run in
+// sim, the metrics computed as `vllm bench serve` does), the same
+// reproduction `fleettwin validate` scores, and the terms are searched to
+// minimise its error.
+//
+// It sits at floor 4 next to calibrate: it runs validate, which builds
+// scenarios and runs sim. Rows are read with measure.Read.
 package servefit
 
 import (
@@ -6,15 +18,17 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/validate"
 )
 
 // Fitted metrics: the means and aggregates. p99 rows are reproduced but
 // not fitted (one long tail can pull the terms away from the bulk).
-var fittedMetrics = []string{"ttft_ms_mean", "tpot_ms_mean", "itl_ms_mean", "e2e_ms_mean", "output_tps_aggregate", "request_rps"}
+var fittedMetrics = []measure.Metric{measure.TTFTMean, measure.TPOTMean, measure.ITLMean, measure.E2EMean,
+	measure.OutputTPSAggregate, measure.RequestRPS}
 
 // maxRowLoss caps one row's squared log error (a factor of e^0.5, 65%).
 const maxRowLoss = 0.25
@@ -60,30 +74,59 @@ type Score struct {
 	Results   []perf.FitRow
 }
 
-// Evaluate runs every experiment and scores the rows whose metric is fitted.
+// Experiment is one published run: the rows read off it share its
+// conditions (measure.Experiment).
+type Experiment struct {
+	Rows []measure.Row
+}
+
+// Evaluate runs every experiment with profile p and scores the rows whose
+// metric is fitted.
 func Evaluate(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Experiment) (Score, error) {
+	return prepare(cat, exps).score(ctx, p)
+}
+
+// evaluator is a set of experiments prepared once (validate.Prepare) and
+// scored against each candidate profile.
+type evaluator struct {
+	cat *catalog.Catalog
+	x   *validate.Experiments
+}
+
+func prepare(cat *catalog.Catalog, exps []Experiment) evaluator {
+	var rows []measure.Row
+	for _, e := range exps {
+		rows = append(rows, e.Rows...)
+	}
+	return evaluator{cat: cat, x: validate.Prepare(rows)}
+}
+
+// score reproduces the experiments with p alone in the profile set.
+func (ev evaluator) score(ctx context.Context, p perf.Profile) (Score, error) {
+	set := perf.ProfileSet{}
+	set.Add(p)
+	res, err := ev.x.Reproduce(ctx, validate.Env{Catalog: ev.cat, Profiles: set})
+	if err != nil {
+		return Score{}, err
+	}
 	var s Score
 	var apes []float64
-	for _, e := range exps {
-		m, err := Run(ctx, cat, p, e)
-		if err != nil {
-			return s, err
+	for _, r := range res {
+		if r.Err != nil {
+			return Score{}, fmt.Errorf("experiment %s: %w", r.ID, r.Err)
 		}
-		for _, r := range e.Rows {
-			pred, ok := m[r.Metric]
-			if !ok || !slices.Contains(fittedMetrics, r.Metric) || !(pred > 0) {
-				continue
-			}
-			// Squared log error, capped: a row the model cannot follow (the
-			// 4-token bursts' TPOT, set by the API server's streaming) must
-			// not pull every term towards itself.
-			le := math.Log(pred / r.Value)
-			s.Loss += min(le*le, maxRowLoss)
-			ape := 100 * math.Abs(pred-r.Value) / r.Value
-			apes = append(apes, ape)
-			s.Results = append(s.Results, perf.FitRow{ID: r.ID, Measured: r.Value, Predicted: round(pred), Unit: unitOf(r.Metric),
-				ErrorPct: math.Round(1000*(pred-r.Value)/r.Value) / 10})
+		pred := r.Predicted
+		if !slices.Contains(fittedMetrics, r.Metric) || !(pred > 0) {
+			continue
 		}
+		// Squared log error, capped: a row the model cannot follow (the
+		// 4-token bursts' TPOT, set by the API server's streaming) must
+		// not pull every term towards itself.
+		le := math.Log(pred / r.Value)
+		s.Loss += min(le*le, maxRowLoss)
+		apes = append(apes, r.APE())
+		s.Results = append(s.Results, perf.FitRow{ID: r.ID, Measured: r.Value, Predicted: sig(pred), Unit: r.Metric.Unit(),
+			ErrorPct: math.Round(1000*(pred-r.Value)/r.Value) / 10})
 	}
 	s.Rows = len(apes)
 	if len(apes) > 0 {
@@ -95,20 +138,24 @@ func Evaluate(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []
 }
 
 // Fit searches the terms, one at a time in log space (golden-section on
-// each, a few sweeps), minimising the loss over exps. It is deterministic:
-// the same profile and experiments give the same terms.
+// each, up to sweeps passes, ending early after a pass that moves no term),
+// minimising the loss over exps. Each candidate is scored by reproducing
+// the experiments, prepared once, with package validate. It is
+// deterministic: the same profile and experiments give the same terms.
 func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Experiment, sweeps int) (perf.Profile, Score, error) {
 	if p.Serving == nil {
 		p.Serving = &perf.Serving{}
 	}
+	ev := prepare(cat, exps)
 	loss := func(q perf.Profile) float64 {
-		s, err := Evaluate(ctx, cat, q, exps)
+		s, err := ev.score(ctx, q)
 		if err != nil {
 			return math.Inf(1)
 		}
 		return s.Loss
 	}
 	for range sweeps {
+		moved := false
 		for _, t := range Terms {
 			lo, hi := math.Log(t.Lo), math.Log(t.Hi)
 			f := func(x float64) float64 {
@@ -120,10 +167,16 @@ func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Exper
 			if cur := t.get(&p); cur > 0 && f(math.Log(cur)) <= f(x) {
 				continue
 			}
-			t.set(&p, sig(math.Exp(x)))
+			if v := sig(math.Exp(x)); v != t.get(&p) {
+				t.set(&p, v)
+				moved = true
+			}
+		}
+		if !moved {
+			break // a sweep that moves nothing repeats itself: the rest would too
 		}
 	}
-	s, err := Evaluate(ctx, cat, p, exps)
+	s, err := ev.score(ctx, p)
 	return p, s, err
 }
 
@@ -165,8 +218,6 @@ func sig(v float64) float64 {
 	return r
 }
 
-func round(v float64) float64 { return sig(v) }
-
 func median(sorted []float64) float64 {
 	n := len(sorted)
 	if n%2 == 1 {
@@ -175,31 +226,25 @@ func median(sorted []float64) float64 {
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
-func unitOf(metric string) string {
-	switch {
-	case strings.HasSuffix(metric, "_ms_mean"), strings.HasSuffix(metric, "_ms_p99"):
-		return "ms"
-	case metric == "request_rps":
-		return "req/s"
-	}
-	return "tok/s"
-}
-
-// Split returns an engine's usable experiments on a device, fitted and
-// held out (HeldOut), and the rows that could not be used with why.
-func Split(rows []Row, hardware, engine string) (fit, held []Experiment, skipped []string) {
-	var use []Row
+// Split returns an engine's usable serving experiments on a device, fitted
+// and held out (HeldOut), and the rows that could not be used with why.
+func Split(rows []measure.Row, hardware, engine string) (fit, held []Experiment, skipped []string) {
+	var use []measure.Row
 	for _, r := range rows {
-		if r.Hardware != hardware || r.Engine != perf.NormalizeEngine(engine) {
+		if !r.Kind.Serving() || r.Hardware != hardware || r.Engine != perf.NormalizeEngine(engine) {
 			continue
 		}
-		if why := r.Usable(); why != "" {
+		if why := Usable(&r); why != "" {
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", r.ID, why))
 			continue
 		}
 		use = append(use, r)
 	}
-	for i, e := range Group(use) {
+	for i, g := range validate.Group(use) {
+		e := Experiment{}
+		for _, j := range g {
+			e.Rows = append(e.Rows, use[j])
+		}
 		if HeldOut(i) {
 			held = append(held, e)
 		} else {
@@ -207,4 +252,19 @@ func Split(rows []Row, hardware, engine string) (fit, held []Experiment, skipped
 		}
 	}
 	return fit, held, skipped
+}
+
+// Usable reports why the fit does not use a row, or "" if it does: the
+// twin cannot reproduce it yet (validate.Runnable: speculative decoding,
+// tensor parallelism, ...), or it names a non-default attention backend,
+// which validate runs as the default one but which would pull the
+// default's efficiencies.
+func Usable(r *measure.Row) string {
+	if err := validate.Runnable(r); err != nil {
+		return err.Error()
+	}
+	if _, ok := r.Settings.Get("attention_backend"); ok {
+		return "a non-default attention backend is not modelled"
+	}
+	return ""
 }

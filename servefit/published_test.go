@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/validate"
 )
 
 // The shipped H100 vLLM profile against the published rows: a lone
@@ -21,7 +23,7 @@ func publishedVLLM(t *testing.T) ([]Experiment, perf.Profile) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := ReadRows("published-serving.csv", f)
+	rows, err := measure.Read("published-serving.csv", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,24 +39,29 @@ func publishedVLLM(t *testing.T) ([]Experiment, perf.Profile) {
 	return append(fit, held...), p
 }
 
-func checkWithin(t *testing.T, exps []Experiment, p perf.Profile, idPrefix string, metrics []string, tol float64) {
+func checkWithin(t *testing.T, exps []Experiment, p perf.Profile, idPrefix string, metrics []measure.Metric, tol float64) {
 	t.Helper()
 	n := 0
 	for _, e := range exps {
 		if !strings.HasPrefix(e.Rows[0].ID, idPrefix) {
 			continue
 		}
-		m, err := Run(context.Background(), catalog.Default(), p, e)
+		set := perf.ProfileSet{}
+		set.Add(p)
+		res, err := validate.Reproduce(context.Background(), validate.Env{Catalog: catalog.Default(), Profiles: set}, e.Rows)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range e.Rows {
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("%s: %v", r.ID, r.Err)
+			}
 			for _, want := range metrics {
 				if r.Metric != want {
 					continue
 				}
 				n++
-				if got := m[r.Metric]; got < r.Value*(1-tol) || got > r.Value*(1+tol) {
+				if got := r.Predicted; got < r.Value*(1-tol) || got > r.Value*(1+tol) {
 					t.Errorf("%s: twin %.4g, published %.4g (%+.1f%%)", r.ID, got, r.Value, 100*(got-r.Value)/r.Value)
 				}
 			}
@@ -67,18 +74,18 @@ func checkWithin(t *testing.T, exps []Experiment, p perf.Profile, idPrefix strin
 
 func TestLoneRequestTTFT(t *testing.T) {
 	exps, p := publishedVLLM(t)
-	checkWithin(t, exps, p, "h100-vllm-qwen3-8b-bf16-c1-", []string{"ttft_ms_mean"}, 0.15)
+	checkWithin(t, exps, p, "h100-vllm-qwen3-8b-bf16-c1-", []measure.Metric{measure.TTFTMean}, 0.15)
 }
 
 func TestBurstOfShortPrompts(t *testing.T) {
 	exps, p := publishedVLLM(t)
-	checkWithin(t, exps, p, "h100-vllm-qwen3-32b-bf16-rand128-", []string{"output_tps_aggregate", "request_rps"}, 0.15)
+	checkWithin(t, exps, p, "h100-vllm-qwen3-32b-bf16-rand128-", []measure.Metric{measure.OutputTPSAggregate, measure.RequestRPS}, 0.15)
 }
 
 func TestClosedLoop1To8Clients(t *testing.T) {
 	exps, p := publishedVLLM(t)
 	for _, c := range []string{"c1", "c2", "c8"} {
-		checkWithin(t, exps, p, "h100-vllm-qwen3-8b-bf16-"+c+"-", []string{"ttft_ms_mean", "tpot_ms_mean", "output_tps_aggregate", "e2e_ms_mean"}, 0.15)
+		checkWithin(t, exps, p, "h100-vllm-qwen3-8b-bf16-"+c+"-", []measure.Metric{measure.TTFTMean, measure.TPOTMean, measure.OutputTPSAggregate, measure.E2EMean}, 0.15)
 	}
 }
 

@@ -60,24 +60,39 @@ const (
 	retries = 2
 )
 
-// serve reproduces a serving row: one node, one instance, the row's traffic,
-// run until every request has completed.
-func serve(ctx context.Context, env Env, r *measure.Row, buf *records) (servingMetrics, error) {
+// plan is what a serving experiment's runs share whatever the profile: its
+// generated scenario file and trace, or why it cannot be run. It is not
+// changed once built.
+type plan struct {
+	file  *scenario.File
+	files fstest.MapFS
+	err   error
+}
+
+// servingPlan builds the plan of a serving row's experiment.
+func servingPlan(r *measure.Row) plan {
 	k, err := rowKnobs(r)
 	if err != nil {
-		return servingMetrics{}, err
+		return plan{err: err}
 	}
 	f, files, err := servingFile(r, k)
-	if err != nil {
-		return servingMetrics{}, err
+	return plan{file: f, files: files, err: err}
+}
+
+// serve reproduces a serving row: one node, one instance, the row's traffic,
+// run until every request has completed.
+func serve(ctx context.Context, env Env, r *measure.Row, pl *plan, buf *records) (servingMetrics, error) {
+	if pl.err != nil {
+		return servingMetrics{}, pl.err
 	}
 	span, err := estimateSpan(env, r)
 	if err != nil {
 		return servingMetrics{}, err
 	}
+	f := *pl.file // the span is this run's; the plan is shared
 	for try := 0; ; try++ {
 		f.DurationS = min(span, scenario.MaxDurationS)
-		sc, err := scenario.Resolve(r.ID, f, env.Catalog, env.Profiles, files)
+		sc, err := scenario.Resolve(r.ID, &f, env.Catalog, env.Profiles, pl.files)
 		if err != nil {
 			return servingMetrics{}, fmt.Errorf("the generated scenario: %w", err)
 		}

@@ -109,3 +109,12 @@ func positive(s string, max int) (int, error) {
 	}
 	return v, nil
 }
+
+// Runnable says why the twin cannot reproduce the row yet (tensor
+// parallelism, speculative decoding, an unknown setting or a bad value), or
+// nil: the reason Reproduce gives, from the row alone (the catalog and the
+// profiles are not looked at).
+func Runnable(r *measure.Row) error {
+	_, err := rowKnobs(r)
+	return err
+}

@@ -57,11 +57,16 @@ func (r Result) APE() float64 { return math.Abs(r.ErrorPct()) }
 // are simulated once. A row that cannot be run has its reason in
 // Result.Err; Reproduce itself fails only when ctx ends.
 func Reproduce(ctx context.Context, env Env, rows []measure.Row) ([]Result, error) {
-	out := make([]Result, len(rows))
+	return Prepare(rows).Reproduce(ctx, env)
+}
+
+// Group gathers rows into their experiments (measure.Row.Experiment): the
+// indexes of each experiment's rows, in the rows' order, the experiments in
+// the order of their first rows.
+func Group(rows []measure.Row) [][]int {
 	index := map[measure.Experiment]int{}
-	var groups [][]int // row indexes per experiment, in first-row order
+	var groups [][]int
 	for i := range rows {
-		out[i] = Result{Row: rows[i], Predicted: math.NaN()}
 		e := rows[i].Experiment()
 		g, ok := index[e]
 		if !ok {
@@ -71,12 +76,52 @@ func Reproduce(ctx context.Context, env Env, rows []measure.Row) ([]Result, erro
 		}
 		groups[g] = append(groups[g], i)
 	}
+	return groups
+}
+
+// Experiments are rows grouped into their experiments (Group), each serving
+// experiment's generated scenario built once: what does not depend on the
+// profile (the settings mapped, the traffic, a burst's or a Poisson stream's
+// trace). A fitter prepares its rows once and reproduces them against each
+// candidate profile in Env.Profiles; the results are those of Reproduce on
+// the same rows. An Experiments may be reproduced from several goroutines
+// at once.
+type Experiments struct {
+	rows   []measure.Row
+	groups [][]int
+	plans  []plan // per group
+}
+
+// Prepare groups rows into experiments and builds their scenarios. Rows
+// that cannot be run are kept: Reproduce reports why.
+func Prepare(rows []measure.Row) *Experiments {
+	x := &Experiments{rows: slices.Clone(rows), groups: Group(rows)}
+	x.plans = make([]plan, len(x.groups))
+	for g, idx := range x.groups {
+		if r := &x.rows[idx[0]]; r.Kind.Serving() {
+			x.plans[g] = servingPlan(r)
+		}
+	}
+	return x
+}
+
+// Len is the number of experiments.
+func (x *Experiments) Len() int { return len(x.groups) }
+
+// Reproduce runs every experiment against env and returns one Result per
+// row, in the order of the rows given to Prepare (see the function
+// Reproduce).
+func (x *Experiments) Reproduce(ctx context.Context, env Env) ([]Result, error) {
+	out := make([]Result, len(x.rows))
+	for i := range x.rows {
+		out[i] = Result{Row: x.rows[i], Predicted: math.NaN()}
+	}
 	workers := env.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, len(groups))
-	next := make(chan []int)
+	workers = min(workers, len(x.groups))
+	next := make(chan int)
 	var (
 		mu   sync.Mutex
 		done int
@@ -88,18 +133,18 @@ func Reproduce(ctx context.Context, env Env, rows []measure.Row) ([]Result, erro
 			defer wg.Done()
 			var buf records
 			for g := range next {
-				reproduceGroup(ctx, env, out, g, &buf)
+				reproduceGroup(ctx, env, out, x.groups[g], &x.plans[g], &buf)
 				if env.Progress != nil {
 					mu.Lock()
 					done++
-					env.Progress(done, len(groups))
+					env.Progress(done, len(x.groups))
 					mu.Unlock()
 				}
 			}
 		}()
 	}
 feed:
-	for _, g := range groups {
+	for g := range x.groups {
 		select {
 		case next <- g:
 		case <-ctx.Done():
@@ -115,13 +160,13 @@ feed:
 }
 
 // reproduceGroup runs one experiment and fills its rows' results.
-func reproduceGroup(ctx context.Context, env Env, out []Result, g []int, buf *records) {
+func reproduceGroup(ctx context.Context, env Env, out []Result, g []int, pl *plan, buf *records) {
 	r := &out[g[0]].Row
 	var err error
 	switch {
 	case r.Kind.Serving():
 		var m servingMetrics
-		m, err = serve(ctx, env, r, buf)
+		m, err = serve(ctx, env, r, pl, buf)
 		if err == nil {
 			for _, i := range g {
 				out[i].Predicted = m.value(out[i].Metric)

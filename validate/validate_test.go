@@ -220,3 +220,54 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// Prepared experiments reproduced against several candidate profiles, at
+// once, give what Reproduce gives on the same rows with each profile.
+func TestPreparedAcrossProfiles(t *testing.T) {
+	rs := rows(t, append(closedLoop("c2", "max_seqs=1024;max_batched_tokens=8192", 2),
+		"b,h100-sxm,vllm,qwen3-8b,bf16,,,burst,,50,,300,80,,1,,output_tps_aggregate,1000,tok/s,s,",
+		"x,h100-sxm,vllm,qwen3-8b,bf16,,2,burst,,50,,300,80,,1,,output_tps_aggregate,1000,tok/s,s,")...)
+	x := Prepare(rs)
+	if x.Len() != 3 || len(Group(rs)) != 3 {
+		t.Fatalf("%d experiments, want 3", x.Len())
+	}
+	base, err := env(t).Profiles.Get("h100-sxm", "vllm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := make([]Env, 3)
+	for i := range envs {
+		p := base
+		p.Coefficients.WeightBandwidthEff *= 1 - 0.1*float64(i)
+		set := perf.ProfileSet{}
+		set.Add(p)
+		envs[i] = Env{Catalog: env(t).Catalog, Profiles: set}
+	}
+	got := make([][]Result, len(envs))
+	var wg sync.WaitGroup
+	for i := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = x.Reproduce(context.Background(), envs[i])
+		}()
+	}
+	wg.Wait()
+	for i, e := range envs {
+		want, err := Reproduce(context.Background(), e, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range want {
+			if math.Float64bits(got[i][j].Predicted) != math.Float64bits(want[j].Predicted) || (got[i][j].Err == nil) != (want[j].Err == nil) {
+				t.Errorf("profile %d, %s: prepared %v (%v), Reproduce %v (%v)", i, want[j].ID, got[i][j].Predicted, got[i][j].Err, want[j].Predicted, want[j].Err)
+			}
+		}
+		if i > 0 && got[i][2].Predicted == got[0][2].Predicted { // TPOT
+			t.Errorf("profile %d: the profile changed nothing", i)
+		}
+	}
+	if Runnable(&rs[len(rs)-1]) == nil || Runnable(&rs[0]) != nil {
+		t.Errorf("Runnable: %v, %v", Runnable(&rs[len(rs)-1]), Runnable(&rs[0]))
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
+	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/servefit"
 )
@@ -48,7 +49,7 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
 	defer f.Close()
-	rows, err := servefit.ReadRows(*data, f)
+	rows, err := measure.Read(*data, f)
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
