@@ -20,7 +20,8 @@
 //     cheapest fleet meeting the SLOs), calibrate (measure real servers,
 //     fit and replay profiles, with its clients ollama, openai and
 //     telemetry), randmodel (random-weight models),
-//     validate (published measurements reproduced in the twin, scored);
+//     validate (published measurements reproduced in the twin, scored),
+//     servefit (serving-engine terms fitted to published serving rows);
 //   - jobs (runs, plans and calibrations on a data directory) and report
 //     (HTML pages);
 //   - edges: web (the dashboard) and cmd/fleettwin (the CLI).
