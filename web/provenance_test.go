@@ -41,7 +41,6 @@ func newPriorServer(t *testing.T) *testServer {
 	return &testServer{wired: s, url: hs.URL, dir: dir, client: client}
 }
 
-
 // A run page names the profiles its numbers rest on; one resting on a
 // prior (fleet-h100 on a prior H100 vLLM profile) says so in a notice.
 func TestRunPageProvenance(t *testing.T) {
