@@ -19,29 +19,16 @@ func TestDocNamesEveryPackage(t *testing.T) {
 	}
 	doc := f.Doc.Text()
 	seen := map[string]bool{}
-	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
+	for _, path := range sourceFiles(t) {
 		dir := filepath.Dir(path)
 		if dir == "." || strings.HasPrefix(dir, "internal") {
-			return nil // the root itself; internal/... is named as a whole
+			continue // the root itself; internal/... is named as a whole
 		}
 		name := filepath.Base(dir)
 		if !seen[dir] && !regexp.MustCompile(`\b`+regexp.QuoteMeta(name)+`\b`).MatchString(doc) {
 			t.Errorf("the package doc in fleettwin.go does not name package %s (%s)", name, dir)
 		}
 		seen[dir] = true
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -70,16 +57,7 @@ func floorOf(dir string) (int, bool) {
 func TestFloors(t *testing.T) {
 	const module = "github.com/fleettwin/fleettwin"
 	seen := map[string]bool{}
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
+	for _, path := range sourceFiles(t) {
 		dir := filepath.Dir(path)
 		floor, ok := floorOf(dir)
 		if !ok {
@@ -87,12 +65,12 @@ func TestFloors(t *testing.T) {
 				t.Errorf("package %s has no floor: place it in docs/architecture.md and in floors", dir)
 			}
 			seen[dir] = true
-			return nil
+			continue
 		}
 		seen[dir] = true
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		for _, imp := range f.Imports {
 			p := strings.Trim(imp.Path.Value, `"`)
@@ -110,9 +88,28 @@ func TestFloors(t *testing.T) {
 				t.Errorf("%s imports %s: the dashboard reaches it through jobs", path, rel)
 			}
 		}
+	}
+}
+
+// sourceFiles lists the module's non-test Go files, in walk order, leaving
+// out hidden folders, testdata and node_modules.
+func sourceFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			files = append(files, path)
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return files
 }
