@@ -1,6 +1,7 @@
-// Package fit holds the small least-squares solvers fleettwin fits its
-// models with: non-negative least squares (Lawson-Hanson) and the standard
-// errors of a fit. It is pure computation over gonum matrices.
+// Package fit holds the small solvers fleettwin fits its models with:
+// non-negative least squares (Lawson-Hanson) and the standard errors of a
+// fit, and a golden-section search for the few coefficients that are not
+// linear. It is pure computation.
 package fit
 
 import (

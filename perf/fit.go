@@ -133,7 +133,7 @@ func FitProfileWith(prior Profile, obs []Observation, opts FitOptions) (FitResul
 				c.setRel(fam, math.Exp(logRel))
 				return score(c)
 			}
-			coef.setRel(fam, round(math.Exp(goldenMin(f, lo, hi, 40)), 4))
+			coef.setRel(fam, round(math.Exp(fit.GoldenSection(f, lo, hi, 40).Mid()), 4))
 		}
 		for _, sh := range coef.shapes() {
 			if !slices.Contains(search, sh.name) {
@@ -146,7 +146,7 @@ func FitProfileWith(prior Profile, obs []Observation, opts FitOptions) (FitResul
 			}
 			// The bound 0 (the model without it) is a candidate of its
 			// own: golden section never lands on an end.
-			v := round(goldenMin(f, 0, sh.hi*(1-1e-3), 40), 4)
+			v := round(fit.GoldenSection(f, 0, sh.hi*(1-1e-3), 40).Mid(), 4)
 			if f(0) <= f(v) {
 				v = 0
 			}
@@ -283,27 +283,6 @@ func rebind(obs []Observation, c Coefficients) []Observation {
 		out[i].Model = &m
 	}
 	return out
-}
-
-// goldenMin returns the minimiser of f on [lo, hi] by golden-section
-// search with n evaluations (f unimodal enough there).
-func goldenMin(f func(float64) float64, lo, hi float64, n int) float64 {
-	g := (math.Sqrt(5) - 1) / 2
-	a, b := lo, hi
-	c, d := b-g*(b-a), a+g*(b-a)
-	fc, fd := f(c), f(d)
-	for range n {
-		if fc < fd {
-			b, d, fd = d, c, fc
-			c = b - g*(b-a)
-			fc = f(c)
-		} else {
-			a, c, fc = c, d, fd
-			d = a + g*(b-a)
-			fd = f(d)
-		}
-	}
-	return (a + b) / 2
 }
 
 // Evaluate predicts every observation with profile p's coefficients and

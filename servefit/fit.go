@@ -20,6 +20,7 @@ import (
 	"strconv"
 
 	"github.com/fleettwin/fleettwin/catalog"
+	"github.com/fleettwin/fleettwin/fit"
 	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/validate"
@@ -163,7 +164,7 @@ func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Exper
 				t.set(&q, math.Exp(x))
 				return loss(q)
 			}
-			x := golden(f, lo, hi, 18)
+			x := fit.GoldenSection(f, lo, hi, 18).Best()
 			if cur := t.get(&p); cur > 0 && f(math.Log(cur)) <= f(x) {
 				continue
 			}
@@ -178,29 +179,6 @@ func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Exper
 	}
 	s, err := ev.score(ctx, p)
 	return p, s, err
-}
-
-// golden minimises f on [lo, hi] by golden-section search.
-func golden(f func(float64) float64, lo, hi float64, iters int) float64 {
-	g := (math.Sqrt(5) - 1) / 2
-	a, b := lo, hi
-	c, d := b-g*(b-a), a+g*(b-a)
-	fc, fd := f(c), f(d)
-	for range iters {
-		if fc < fd {
-			b, d, fd = d, c, fc
-			c = b - g*(b-a)
-			fc = f(c)
-		} else {
-			a, c, fc = c, d, fd
-			d = a + g*(b-a)
-			fd = f(d)
-		}
-	}
-	if fc < fd {
-		return c
-	}
-	return d
 }
 
 func clone(p perf.Profile) perf.Profile {
