@@ -61,7 +61,7 @@ type FitOptions struct {
 	Fixed []string
 	// With names the optional coefficients to fit beyond the rest: the
 	// shape coefficients (serial_fraction, expert_overlap, set by a 1-D
-	// search) and the opt-in terms (multi_seq_expert_pass). Those not named
+	// search) and the opt-in terms (multi_seq_expert_pass, attention_depth). Those not named
 	// keep the prior's value (0 in every prior: the model before them).
 	With []string
 }

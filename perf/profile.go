@@ -96,8 +96,10 @@ var optionalTerms = map[string]bool{
 
 // optInTerms are fitted only when a fit asks for them (FitOptions.With):
 // every other fit holds them at the prior's 0, so profiles fitted before
-// them (calibration's among them) keep their values.
-var optInTerms = []string{"multi_seq_expert_pass"}
+// them (calibration's among them) keep their values. attention_depth is
+// among them because a few rows without deep contexts cannot bound it: a
+// calibration on a CPU fitted it to 2453 (nonsense) until it was opt-in.
+var optInTerms = []string{"multi_seq_expert_pass", "attention_depth"}
 
 // isEfficiency reports whether term i is an efficiency (its coefficient in
 // the linear model is 1/efficiency) rather than an overhead in seconds or a

@@ -297,7 +297,7 @@ func TestFitRecoversNewTerms(t *testing.T) {
 	}
 	prior := truth
 	prior.Coefficients = Prior("dgx-spark", "llama.cpp").Coefficients
-	res, err := FitProfile(prior, obs)
+	res, err := FitProfileWith(prior, obs, FitOptions{With: []string{"attention_depth"}}) // opt-in
 	if err != nil {
 		t.Fatal(err)
 	}
