@@ -147,3 +147,39 @@ func TestTCOPrintsProvenance(t *testing.T) {
 		}
 	}
 }
+
+// profile prior --check scores a prior on the rows of its own hardware and
+// engine and records the error, which the label then states; a file
+// without such rows leaves the prior "not validated".
+func TestProfilePriorCheck(t *testing.T) {
+	dir := t.TempDir()
+	rows := "id,hardware,engine,model,quant,kv_cache,tp,kind,concurrency,requests,rate_rps,input_tokens,output_tokens,depth_tokens,length_cv,settings,metric,value,unit,source,notes\n" +
+		"a,dgx-spark,vllm,qwen3-8b,bf16,,,bench-decode,1,,,0,128,0,0,,decode_tps,10,tok/s,test,\n" +
+		"b,h100-sxm,vllm,qwen3-8b,bf16,,,bench-decode,1,,,0,128,0,0,,decode_tps,100,tok/s,test,\n"
+	csv := filepath.Join(dir, "rows.csv")
+	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		hw, want string
+	}{
+		{"dgx-spark", "prior: not fitted, median error"}, // one row of its own, far from the twin
+		{"l40s", "prior: not validated"},                 // none
+	} {
+		out := filepath.Join(dir, tc.hw+".vllm.toml")
+		if _, stderr, code := fleettwin(t, "profile", "prior", "--hardware", tc.hw, "--engine", "vllm", "--check", csv, "--out", out); code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.hw, code, stderr)
+		}
+		got, stderr, code := fleettwin(t, "predict", "--hardware", tc.hw, "--engine", "vllm", "--model", "qwen3-8b", "--profile", out)
+		if code != 0 {
+			t.Fatalf("%s: predict exit %d: %s", tc.hw, code, stderr)
+		}
+		if !strings.Contains(got, "profile: vllm on "+tc.hw+": "+tc.want) {
+			t.Errorf("%s: want a profile line with %q:\n%s", tc.hw, tc.want, got)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "dgx-spark.vllm.toml"))
+	if !strings.Contains(string(data), "rows = 1") || !strings.Contains(string(data), "1 dgx-spark/vllm rows of") {
+		t.Errorf("the check is not recorded:\n%s", data)
+	}
+}
