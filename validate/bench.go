@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 
+	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
 )
@@ -15,11 +16,7 @@ func bench(env Env, r *measure.Row) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	hw, err := env.Catalog.HardwareNamed(r.Hardware)
-	if err != nil {
-		return 0, err
-	}
-	p, err := profile(env, hw.Name, r.Engine)
+	hw, p, err := deviceProfile(env, r)
 	if err != nil {
 		return 0, err
 	}
@@ -53,11 +50,16 @@ func bench(env Env, r *measure.Row) (float64, error) {
 // default, 16-bit (every engine's default for 16-bit weights).
 const defaultKV = "fp16"
 
-// profile is the profile of (hardware, engine), or why there is none.
-func profile(env Env, hardware, engine string) (perf.Profile, error) {
-	p, err := env.Profiles.Get(hardware, engine)
+// deviceProfile is a row's device and the profile of (device, engine), or
+// why there is none.
+func deviceProfile(env Env, r *measure.Row) (catalog.Hardware, perf.Profile, error) {
+	hw, err := env.Catalog.HardwareNamed(r.Hardware)
 	if err != nil {
-		return p, fmt.Errorf("no profile for %s with %s", hardware, engine)
+		return hw, perf.Profile{}, err
 	}
-	return p, nil
+	p, err := env.Profiles.Get(hw.Name, r.Engine)
+	if err != nil {
+		return hw, p, fmt.Errorf("no profile for %s with %s", hw.Name, r.Engine)
+	}
+	return hw, p, nil
 }

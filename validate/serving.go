@@ -215,11 +215,7 @@ func traceCSV(r *measure.Row, spec workload.Spec, s uint64) ([]byte, error) {
 // arrival and a minute. Batching only shortens it; a run that still falls
 // short is rerun longer.
 func estimateSpan(env Env, r *measure.Row) (float64, error) {
-	hw, err := env.Catalog.HardwareNamed(r.Hardware)
-	if err != nil {
-		return 0, err
-	}
-	p, err := profile(env, hw.Name, r.Engine)
+	hw, p, err := deviceProfile(env, r)
 	if err != nil {
 		return 0, err
 	}
