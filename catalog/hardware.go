@@ -38,6 +38,13 @@ type Hardware struct {
 	HostPowerW             float64 `toml:"host_power_w"`               // the node's share not in the device: CPU, NIC, fans, PSU loss
 	ThermalResistanceCPerW float64 `toml:"thermal_resistance_c_per_w"` // heat sink to ambient
 	ThermalTimeConstantS   float64 `toml:"thermal_time_constant_s"`
+
+	// MIG lists the Multi-Instance GPU partitions the device offers (none:
+	// the device has no MIG), out of MIGComputeSlices GPU slices and
+	// MIGMemorySlices memory slices.
+	MIG              []MIGProfile `toml:"mig,omitempty"`
+	MIGComputeSlices int          `toml:"mig_compute_slices,omitempty"`
+	MIGMemorySlices  int          `toml:"mig_memory_slices,omitempty"`
 }
 
 // Default power and thermal figures, for hardware whose entry gives none.

@@ -1,6 +1,10 @@
 package scenario
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/fleettwin/fleettwin/catalog"
+)
 
 // The scenario's choices among named policies. Each has one list of valid
 // values, which both the check and its error message use, so a value cannot
@@ -56,3 +60,46 @@ var MemorySharings = []MemorySharing{MemoryStatic, MemoryDynamic}
 
 // Valid reports whether m is one of MemorySharings.
 func (m MemorySharing) Valid() bool { return slices.Contains(MemorySharings, m) }
+
+// Sharing is how co-located instances share a device's compute: what the
+// GPU does when two server processes (or one process with two models) run
+// on it at once.
+type Sharing string
+
+// The sharings.
+const (
+	// TimeSlice is separate processes without MPS, the CUDA default: the
+	// kernels of different processes never run at once; the GPU switches
+	// between contexts in time slices.
+	TimeSlice Sharing = "time-slice"
+	// MPS runs the kernels of every process at once under NVIDIA's
+	// Multi-Process Service, sharing SMs and bandwidth; an instance's
+	// mps_active_thread_pct caps its share of SMs.
+	MPS Sharing = "mps"
+	// MIG gives each instance a hard partition of the device (its mig
+	// profile): its own SMs, memory and bandwidth, and no contention.
+	MIG Sharing = "mig"
+	// OneProcess is one server hosting every model of the node, whose
+	// steps alternate: one model's step never overlaps another's.
+	OneProcess Sharing = "one-process"
+)
+
+// Sharings are the valid sharings, in the order errors list them.
+var Sharings = []Sharing{TimeSlice, MPS, MIG, OneProcess}
+
+// Valid reports whether s is one of Sharings.
+func (s Sharing) Valid() bool { return slices.Contains(Sharings, s) }
+
+// DefaultSharing is what a node does out of the box when its group names no
+// sharing. Every engine serves one model per process on a GPU (vLLM, SGLang,
+// TensorRT-LLM and llama-server load one model each; Ollama starts one
+// runner process per loaded model), and without MPS the CUDA driver
+// time-slices processes: time-slice. On a host whose servers are pinned to
+// their own cores (compute_units > 1, a CPU), the processes compute at once
+// and share memory bandwidth, which is what MPS does on a GPU: mps.
+func DefaultSharing(hw catalog.Hardware) Sharing {
+	if hw.Units() > 1 {
+		return MPS
+	}
+	return TimeSlice
+}

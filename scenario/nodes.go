@@ -21,8 +21,11 @@ type Node struct {
 	Profile       perf.Profile
 	DynamicMemory bool
 	BudgetBytes   float64 // usable memory × the engines' fraction
-	Interference  float64
-	Instances     []NodeInstance
+	// Sharing is how the instances share the device's compute (the group's,
+	// or DefaultSharing).
+	Sharing      Sharing
+	Interference float64
+	Instances    []NodeInstance
 
 	Power    power.Model // the device's draw; CapW is the scenario's cap
 	HostW    float64     // the rest of the node, constant
@@ -53,6 +56,17 @@ type NodeInstance struct {
 	// under static sharing; under dynamic sharing, the node's whole budget.
 	BudgetBytes float64
 	WeightBytes float64
+	// Hardware is the device the instance's steps run on: the node's, or
+	// under MIG its partition (catalog.Hardware.Partition).
+	Hardware catalog.Hardware
+	MIG      string // the partition's profile under MIG, else empty
+	// Priority ranks the instance on its device, lower more urgent.
+	Priority int
+	// SMShare is the share of SMs the instance may use (MPS active thread
+	// percentage / 100); 1 when uncapped.
+	SMShare float64
+
+	src int // index of the instance in its group's list
 }
 
 // KVBlockBytes is the size of one KV block of the instance.
@@ -126,14 +140,14 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.Count > MaxNodes {
 		return nil // reported by limits
 	}
-	sharing := g.Memory
-	if sharing == "" {
-		sharing = MemoryStatic
+	memory := g.Memory
+	if memory == "" {
+		memory = MemoryStatic
 	}
-	if !sharing.Valid() {
+	if !memory.Valid() {
 		r.Add(append(k, "memory"), "unknown memory sharing %q; valid: %s", g.Memory, workload.Join(MemorySharings))
 	}
-	dynamic := sharing == MemoryDynamic
+	dynamic := memory == MemoryDynamic
 	fraction := g.MemoryFraction
 	if fraction == 0 {
 		fraction = prof.MemoryFraction
@@ -152,7 +166,9 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 		r.noFit(append(k, "instances"), "a node may run at most %d model instances, got %d", MaxInstancesPerNode, len(g.Instances))
 		return nil
 	}
-	insts := r.place(k, g, hw, prof, index, models, fraction, budget, dynamic)
+	sharing := r.sharing(k, g, hw, prof)
+	insts := r.place(k, g, hw, prof, index, models, fraction, budget, dynamic && sharing != MIG, sharing == MIG)
+	r.shareDevice(k, g, hw, fraction, sharing, insts)
 	interference := prof.Interference
 	if g.Interference != nil {
 		interference = *g.Interference
@@ -171,7 +187,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	var nodes []Node
 	for i := range max(g.Count, 0) {
 		n := Node{Name: g.Name, Group: g.Name, Hardware: hw, Profile: prof, DynamicMemory: dynamic,
-			BudgetBytes: budget, Interference: interference, Instances: slices.Clone(insts),
+			BudgetBytes: budget, Sharing: sharing, Interference: interference, Instances: slices.Clone(insts),
 			Power: pm, HostW: hw.HostPowerW, Thermal: rc, Governor: gov, PriceUSD: price, CloudUSDPerHour: cloud}
 		if g.Count > 1 {
 			n.Name = fmt.Sprintf("%s-%d", g.Name, i)
@@ -186,7 +202,10 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 // weights and one KV block, and the shares the engines' fraction), the
 // node's whole budget under dynamic sharing (which must hold all the
 // weights).
-func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf.Profile, index map[string]int, models []Model, fraction, budget float64, dynamic bool) []NodeInstance {
+//
+// Under MIG (mig true) each instance's memory is its partition's, which
+// shareDevice gives and checks, so place checks no shares.
+func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf.Profile, index map[string]int, models []Model, fraction, budget float64, dynamic, mig bool) []NodeInstance {
 	var insts []NodeInstance
 	var shareSum, weightSum float64
 	for ii, in := range g.Instances {
@@ -195,6 +214,7 @@ func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf
 		if !ok {
 			continue
 		}
+		inst.src = ii
 		weightSum += inst.WeightBytes
 		share := in.MemoryFraction
 		if share == 0 {
@@ -210,13 +230,13 @@ func (r *resolver) place(k []string, g NodeGroup, hw catalog.Hardware, prof perf
 			if in.MemoryFraction != 0 {
 				r.noFit(append(ik, "memory_fraction"), "only allowed with memory = \"static\": dynamic sharing has one pool")
 			}
-		} else if need := inst.WeightBytes + inst.KVBlockBytes(); need > inst.BudgetBytes {
+		} else if need := inst.WeightBytes + inst.KVBlockBytes(); need > inst.BudgetBytes && !mig {
 			r.noFit(append(ik, "memory_fraction"), "%s weights (%s) and one KV block do not fit the instance's %s (%.3g of %s): short by %s",
 				inst.Deploy.Model.Name, gib(inst.WeightBytes), gib(inst.BudgetBytes), share, gib(hw.UsableMemoryBytes()), gib(need-inst.BudgetBytes))
 		}
 		insts = append(insts, inst)
 	}
-	if !dynamic && shareSum > fraction*(1+1e-9) {
+	if !dynamic && !mig && shareSum > fraction*(1+1e-9) {
 		r.noFit(append(k, "instances"), "instances take %.3g of %s's memory, more than the engines' %.3g", shareSum, hw.Name, fraction)
 	}
 	if dynamic && weightSum > budget {

@@ -116,6 +116,9 @@ type NodeGroup struct {
 	// MemoryFraction is the share of usable memory the engines may take in
 	// all; 0 means the profile's.
 	MemoryFraction float64 `toml:"memory_fraction,omitempty"`
+	// Sharing is how the instances share the device's compute, one of
+	// Sharings; empty means DefaultSharing (time-slice on a GPU).
+	Sharing Sharing `toml:"sharing,omitempty"`
 	// Interference slows co-located instances beyond the sharing of compute
 	// and bandwidth: each busy neighbour adds this to the slowdown factor.
 	// Unset, it is the profile's (fitted by calibration; 0 in priors).
@@ -154,6 +157,17 @@ type Instance struct {
 	// sharing; 0 splits the node's fraction evenly.
 	MemoryFraction float64 `toml:"memory_fraction,omitempty"`
 	BlockTokens    int     `toml:"block_tokens,omitempty"` // KV block size; default 16
+	// Priority ranks the instance against the others on its device, lower
+	// more urgent (as request classes): the sharing honours it where it
+	// can (time-slice and one-process run the most urgent first, MPS gives
+	// it the SMs and bandwidth it needs first; MIG needs none). Default 0.
+	Priority int `toml:"priority,omitempty"`
+	// MPSActiveThreadPct caps the instance's share of SMs under sharing =
+	// "mps", as CUDA_MPS_ACTIVE_THREAD_PERCENTAGE does; 0 means 100.
+	MPSActiveThreadPct float64 `toml:"mps_active_thread_pct,omitempty"`
+	// MIG is the instance's partition under sharing = "mig", a profile of
+	// the hardware's (e.g. "3g.40gb" on an H100).
+	MIG string `toml:"mig,omitempty"`
 }
 
 // Decode parses a scenario document without resolving names; errors name
