@@ -205,6 +205,14 @@ func (r *Row) checkKind() (int, error) {
 		},
 	}
 	switch k {
+	case ColocatedRatio:
+		checks = append(checks,
+			func() (int, error) {
+				return none(colRequests, r.Requests != 0, "the load behind a ratio is described in settings and notes")
+			},
+			func() (int, error) {
+				return none(colDepth, r.DepthTokens != 0, "depth_tokens is for bench kinds")
+			})
 	case BenchPrefill, BenchDecode:
 		checks = append(checks,
 			func() (int, error) {

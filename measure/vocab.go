@@ -23,10 +23,15 @@ const (
 	Burst Kind = "burst"
 	// Poisson: Poisson arrivals at rate_rps for requests requests.
 	Poisson Kind = "poisson"
+	// ColocatedRatio: the metric of each of several instances sharing one
+	// device (settings say how: sharing, instances, mps_sm_percent,
+	// gpu_mem_util) divided by the same metric with a device each, under
+	// the same load, which the row may not publish (colocation.csv).
+	ColocatedRatio Kind = "colocated-ratio"
 )
 
 // Kinds lists every valid Kind, in the order MEASUREMENTS.md gives them.
-var Kinds = []Kind{BenchPrefill, BenchDecode, BatchedBench, ClosedLoop, Burst, Poisson}
+var Kinds = []Kind{BenchPrefill, BenchDecode, BatchedBench, ClosedLoop, Burst, Poisson, ColocatedRatio}
 
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool { return contains(Kinds, k) }
@@ -46,6 +51,8 @@ func (k Kind) Metrics() []Metric {
 		return []Metric{PrefillTPS, DecodeTPSAggregate}
 	case ClosedLoop, Burst, Poisson:
 		return ServingMetrics
+	case ColocatedRatio:
+		return RatioMetrics
 	}
 	return nil
 }
@@ -66,11 +73,20 @@ const (
 	E2EMean            Metric = "e2e_ms_mean"          // mean time from sent to last token
 	OutputTPSAggregate Metric = "output_tps_aggregate" // all output tokens / (first sent to last completed)
 	RequestRPS         Metric = "request_rps"          // completed requests / that time
+
+	// Ratios shared / dedicated (colocated-ratio rows).
+	TPOTP50Ratio    Metric = "tpot_p50_ratio_colocated"    // median TPOT
+	TTFTP50Ratio    Metric = "ttft_p50_ratio_colocated"    // median TTFT
+	OutputTPSRatio  Metric = "output_tps_ratio_colocated"  // output tokens/s
+	RequestRPSRatio Metric = "request_rps_ratio_colocated" // completed requests/s
 )
 
 // Metrics lists every valid Metric.
 var Metrics = []Metric{PrefillTPS, DecodeTPS, DecodeTPSAggregate, TTFTMean, TTFTP99, TPOTMean,
-	ITLMean, E2EMean, OutputTPSAggregate, RequestRPS}
+	ITLMean, E2EMean, OutputTPSAggregate, RequestRPS, TPOTP50Ratio, TTFTP50Ratio, OutputTPSRatio, RequestRPSRatio}
+
+// RatioMetrics are the metrics of colocated-ratio rows.
+var RatioMetrics = []Metric{TPOTP50Ratio, TTFTP50Ratio, OutputTPSRatio, RequestRPSRatio}
 
 // ServingMetrics are the metrics of the serving kinds.
 var ServingMetrics = []Metric{TTFTMean, TTFTP99, TPOTMean, ITLMean, E2EMean, OutputTPSAggregate, RequestRPS}
@@ -88,6 +104,8 @@ func (m Metric) Unit() string {
 		return "req/s"
 	case TTFTMean, TTFTP99, TPOTMean, ITLMean, E2EMean:
 		return "ms"
+	case TPOTP50Ratio, TTFTP50Ratio, OutputTPSRatio, RequestRPSRatio:
+		return "ratio"
 	}
 	return ""
 }

@@ -66,12 +66,12 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *jsonOut != "" {
 		errs = append(errs, writeJSON(*jsonOut, validateJSON(res, sum)))
 	}
-	fmt.Fprintf(stdout, "validate: n=%d failed=%d median APE %s%% max APE %s%%\n", sum.N, sum.Failed, valPct(sum.MedianAPE), valPct(sum.MaxAPE))
+	fmt.Fprintf(stdout, "validate: n=%d failed=%d median APE %s max APE %s\n", sum.N, sum.Failed, valPct(sum.MedianAPE), valPct(sum.MaxAPE))
 	if *maxMedian > 0 && !(sum.MedianAPE <= *maxMedian) {
-		errs = append(errs, fmt.Errorf("median APE %s%% is above the bar of %g%%", valPct(sum.MedianAPE), *maxMedian))
+		errs = append(errs, fmt.Errorf("median APE %s is above the bar of %g%%", valPct(sum.MedianAPE), *maxMedian))
 	}
 	if *maxRow > 0 && !(sum.MaxAPE <= *maxRow) {
-		errs = append(errs, fmt.Errorf("max APE %s%% (row %s) is above the bar of %g%%", valPct(sum.MaxAPE), sum.WorstID, *maxRow))
+		errs = append(errs, fmt.Errorf("max APE %s (row %s) is above the bar of %g%%", valPct(sum.MaxAPE), sum.WorstID, *maxRow))
 	}
 	return errors.Join(errs...)
 }
@@ -117,7 +117,7 @@ func valPct(v float64) string {
 	if math.IsNaN(v) {
 		return "n/a"
 	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
+	return strconv.FormatFloat(v, 'f', 1, 64) + "%"
 }
 
 // validateRow is one row of `validate --json`.
