@@ -202,6 +202,10 @@ type Profile struct {
 	// beyond the sharing of compute and bandwidth (see sim); calibration
 	// fits it from runs of models served together.
 	Interference float64 `toml:"interference,omitzero"`
+	// Sharing holds the coefficients of the ways co-located instances
+	// share the device (time-slicing's switch cost, MPS's memory
+	// contention; perf/sharing.go); nil uses DefaultSharing's priors.
+	Sharing *Sharing `toml:"sharing,omitempty"`
 	// Power and Thermal are fitted by calibration from telemetry; nil
 	// where a profile has not been calibrated for them.
 	Power   *Power   `toml:"power,omitempty"`
@@ -308,6 +312,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 		errs.AddKind(tomlcheck.OutOfRange, []string{"interference"}, "must be in [0, %d], got %v", maxInterference, p.Interference)
 	}
 	p.checkPhysics(errs)
+	if p.Sharing != nil {
+		p.Sharing.check(md, errs)
+	}
 	if p.Serving != nil {
 		p.Serving.check(errs)
 	}
