@@ -159,4 +159,81 @@ func (v *validator) hardware(h Hardware) {
 	if h.MeasuredTFLOPSBF16 > h.TFLOPSBF16 {
 		v.Add(k("measured_tflops_bf16"), "must not exceed tflops_bf16 (%v), got %v", h.TFLOPSBF16, h.MeasuredTFLOPSBF16)
 	}
+	v.mig(h, k)
+}
+
+// maxMIGSlices bounds a device's MIG slices: every MIG device so far has 7
+// GPU slices and 8 memory slices (4 and 4 on the RTX PRO 6000), and a small
+// bound keeps a profile's max_count × slices far from overflow.
+const maxMIGSlices = 64
+
+// mig checks a device's MIG partitions. The scenario adds up the slices of
+// a node's partitions and computes on each partition as Partition makes
+// it, trusting every profile: so each must be a whole row (positive
+// fields), fit the device (its slices within the device's, its SMs and
+// memory within the whole device's), and max_count of it must fit at once.
+// Partition scales the peaks by the share of SMs, so a device with
+// partitions must give its own sms.
+func (v *validator) mig(h Hardware, k func(string) []string) {
+	totals := []struct {
+		n int
+		f string
+	}{{h.MIGComputeSlices, "mig_compute_slices"}, {h.MIGMemorySlices, "mig_memory_slices"}}
+	if len(h.MIG) == 0 {
+		for _, t := range totals {
+			if v.md.IsDefined(k(t.f)...) {
+				v.Add(k(t.f), "only allowed with MIG partitions ([[hardware.%s.mig]])", h.Name)
+			}
+		}
+		return
+	}
+	for _, t := range totals {
+		if !v.md.IsDefined(k(t.f)...) {
+			v.AddKind(tomlcheck.Missing, k(t.f), "required with MIG partitions: the slices they take are out of it")
+		} else if t.n < 1 || t.n > maxMIGSlices {
+			v.AddKind(tomlcheck.OutOfRange, k(t.f), "must be in [1, %d], got %d", maxMIGSlices, t.n)
+		}
+	}
+	if h.SMs < 1 {
+		v.AddKind(tomlcheck.Missing, k("sms"), "required with MIG partitions: a partition's tensor peaks scale by its share of the SMs")
+	}
+	memory, memoryKey := h.MemoryGiB, "memory_gib"
+	if memory <= 0 {
+		memory, memoryKey = h.UsableMemoryGiB, "usable_memory_gib"
+	}
+	seen := map[string]bool{}
+	for i, p := range h.MIG {
+		pk := func(f string) []string { return append(k("mig"), tomlcheck.Index(i), f) }
+		switch {
+		case p.Name == "":
+			v.AddKind(tomlcheck.Missing, pk("name"), "required field is missing")
+		case seen[p.Name]:
+			v.Add(pk("name"), "duplicate MIG profile %q", p.Name)
+		}
+		seen[p.Name] = true
+		for _, f := range []struct {
+			n, total int
+			f, of    string
+		}{{p.ComputeSlices, h.MIGComputeSlices, "compute_slices", "mig_compute_slices"}, {p.MemorySlices, h.MIGMemorySlices, "memory_slices", "mig_memory_slices"},
+			{p.SMs, h.SMs, "sms", "sms"}, {p.MaxCount, h.MIGComputeSlices, "max_count", "mig_compute_slices"}} {
+			switch {
+			case f.n < 1:
+				v.AddKind(tomlcheck.OutOfRange, pk(f.f), "must be positive, got %d", f.n)
+			case f.total > 0 && f.n > f.total:
+				v.AddKind(tomlcheck.OutOfRange, pk(f.f), "must not exceed the device's %s (%d), got %d", f.of, f.total, f.n)
+			}
+		}
+		if !(p.MemoryGiB > 0) || math.IsInf(p.MemoryGiB, 0) {
+			v.AddKind(tomlcheck.OutOfRange, pk("memory_gib"), "must be positive, got %v", p.MemoryGiB)
+		} else if memory > 0 && p.MemoryGiB > memory {
+			v.AddKind(tomlcheck.OutOfRange, pk("memory_gib"), "must not exceed the device's %s (%v GiB), got %v GiB", memoryKey, memory, p.MemoryGiB)
+		}
+		// max_count is at most the GPU slices (checked above), so the
+		// products stay small.
+		if p.MaxCount >= 1 && p.MaxCount <= h.MIGComputeSlices && p.ComputeSlices >= 1 && p.MemorySlices >= 1 &&
+			(p.MaxCount*p.ComputeSlices > h.MIGComputeSlices || p.MaxCount*p.MemorySlices > h.MIGMemorySlices) {
+			v.Add(pk("max_count"), "%d × %s takes %d of %d GPU slices and %d of %d memory slices: more than the device has",
+				p.MaxCount, p.Name, p.MaxCount*p.ComputeSlices, h.MIGComputeSlices, p.MaxCount*p.MemorySlices, h.MIGMemorySlices)
+		}
+	}
 }
