@@ -53,7 +53,7 @@ func (h *hostSource) Read(now time.Time) ([]Sample, error) {
 			}
 		}
 		h.prevEnergyUJ, h.prevT = uj, now
-		x.EnergyJ, x.Has.Energy = h.energyJ, true
+		x.EnergyJ, x.Has.Energy, x.PowerScope = h.energyJ, true, ScopeHostRAPL
 	}
 	if c, ok := h.temperature(); ok {
 		x.TempC, x.Has.Temp = c, true

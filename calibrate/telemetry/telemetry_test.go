@@ -22,6 +22,13 @@ func write(t *testing.T, root, rel, content string) {
 	}
 }
 
+// hostMem is a host tree whose /proc/meminfo says 128 GiB, 100 GiB free.
+func hostMem(t *testing.T) *hostSource {
+	root := t.TempDir()
+	write(t, root, "proc/meminfo", "MemTotal:       134217728 kB\nMemFree:        100000000 kB\nMemAvailable:   104857600 kB\n")
+	return &hostSource{root: root}
+}
+
 // TestHostReadings reads a host tree on disk twice: utilization and power
 // are rates over the interval, RAPL counters may wrap, the hottest thermal
 // zone wins.
