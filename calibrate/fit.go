@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,9 +124,11 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 	if err != nil {
 		rep.Notes = append(rep.Notes, "telemetry: "+err.Error())
 	}
-	if pw, note := FitPower(samples); pw != nil {
+	pw, note := FitPower(samples)
+	if pw != nil {
 		p.Power = pw
-	} else {
+	}
+	if note != "" { // why not fitted, or what was left out
 		rep.Notes = append(rep.Notes, note)
 	}
 	if th, note := FitThermal(samples, 1/r.Plan.TelemetryHz); th != nil {
@@ -369,12 +373,37 @@ func ReadTelemetry(dir string) ([]telemetry.Sample, error) {
 }
 
 // FitPower fits power = idle + dynamic × utilization over the samples that
-// have a power reading, by non-negative least squares.
+// have a power reading, by non-negative least squares, and records what
+// the watts measured (perf.Power.Scope): the twin adds the catalog's host
+// share on top, which is right for a board, GPU-rail or RAPL fit and would
+// count twice on a wall one. A curve mixes no scopes: where samples differ
+// (a resumed run on another source) the scope most of them have is fitted
+// and the note says what was left out. note is also why nothing was fitted.
 func FitPower(samples []telemetry.Sample) (*perf.Power, string) {
+	n := map[string]int{}
+	for _, s := range samples {
+		if s.Has.Power {
+			n[s.Scope()]++
+		}
+	}
+	scope, notes := "", []string{}
+	for _, k := range slices.Sorted(maps.Keys(n)) {
+		if n[k] > n[scope] {
+			scope = k
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(n)) {
+		if k != scope {
+			notes = append(notes, fmt.Sprintf("%d power samples of scope %q left out of the %q fit", n[k], k, scope))
+		}
+	}
+	if scope == "" && n[""] > 0 {
+		notes = append(notes, "power fitted on samples that do not say what they measured (telemetry from before power_scope)")
+	}
 	var rows [][2]float64
 	var y []float64
 	for _, s := range samples {
-		if s.Has.Power {
+		if s.Has.Power && s.Scope() == scope {
 			rows = append(rows, [2]float64{1, s.UtilPct / 100})
 			y = append(y, s.PowerW)
 		}
@@ -391,7 +420,7 @@ func FitPower(samples []telemetry.Sample) (*perf.Power, string) {
 		return nil, "power not fitted: " + err.Error()
 	}
 	se := fit.StdErrors(A, y, x, []bool{true, true})
-	pw := &perf.Power{IdleW: x[0], DynamicW: x[1], Samples: len(y)}
+	pw := &perf.Power{IdleW: x[0], DynamicW: x[1], Samples: len(y), Scope: scope}
 	if len(se) == 2 {
 		pw.IdleWStdErr, pw.DynamicWStdErr = se[0], se[1]
 	}
@@ -401,7 +430,7 @@ func FitPower(samples []telemetry.Sample) (*perf.Power, string) {
 		ss += d * d
 	}
 	pw.RMSEW = math.Sqrt(ss / float64(len(y)))
-	return pw, ""
+	return pw, strings.Join(notes, "; ")
 }
 
 // FitThermal fits the first-order RC model from consecutive samples with
@@ -410,7 +439,10 @@ func FitPower(samples []telemetry.Sample) (*perf.Power, string) {
 //	T[i+1] − T[i] = dt/(R·C) · (ambient + R·P[i] − T[i])
 //
 // which is linear in (P, 1, T): a·P + b − c·T with c = dt/τ, R = a/c,
-// ambient = b/c.
+// ambient = b/c. The throttle onset is the lowest temperature seen with a
+// thermal reason (telemetry.Sample.ThermalLimit): a power cap holds the
+// clocks at any temperature, and taking it for heat would put the onset
+// wherever the card first hit its power limit.
 func FitThermal(samples []telemetry.Sample, dt float64) (*perf.Thermal, string) {
 	byDev := map[string][]telemetry.Sample{}
 	for _, s := range samples {
@@ -427,7 +459,7 @@ func FitThermal(samples []telemetry.Sample, dt float64) (*perf.Thermal, string) 
 			y = append(y, ss[i+1].TempC-ss[i].TempC)
 		}
 		for _, s := range ss {
-			if s.Throttled && (onset == 0 || s.TempC < onset) {
+			if s.ThermalLimit() && (onset == 0 || s.TempC < onset) {
 				onset = s.TempC
 			}
 		}

@@ -32,10 +32,53 @@ func TestFitPower(t *testing.T) {
 	}
 }
 
-// TestFitThermal recovers R, C and ambient from a simulated RC trace with
-// a square wave of power.
-func TestFitThermal(t *testing.T) {
-	const R, C, amb, dt = 0.3, 400.0, 25.0, 0.1
+// TestFitPowerScope: the fit records what its watts measured and mixes no
+// scopes; a host sample from before power_scope was RAPL.
+func TestFitPowerScope(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sample := func(dev, scope string, idle, dyn float64) telemetry.Sample {
+		u := 100 * rng.Float64()
+		return telemetry.Sample{Device: dev, PowerScope: scope, UtilPct: u, PowerW: idle + dyn*u/100, Has: telemetry.Fields{Power: true}}
+	}
+	var gpuRail, mixed, oldHost, oldGPU []telemetry.Sample
+	for i := range 100 {
+		gpuRail = append(gpuRail, sample("gpu0", telemetry.ScopeGPURail, 4, 60))
+		mixed = append(mixed, sample("gpu0", telemetry.ScopeGPURail, 4, 60))
+		if i < 30 {
+			mixed = append(mixed, sample("host", telemetry.ScopeHostRAPL, 20, 200))
+		}
+		oldHost = append(oldHost, sample("host", "", 20, 200))
+		oldGPU = append(oldGPU, sample("gpu0", "", 60, 600))
+	}
+	for _, c := range []struct {
+		name      string
+		samples   []telemetry.Sample
+		scope     string
+		idle, dyn float64
+		note      string
+	}{
+		{"GB10", gpuRail, telemetry.ScopeGPURail, 4, 60, ""},
+		{"mixed: the majority is fitted", mixed, telemetry.ScopeGPURail, 4, 60, `30 power samples of scope "host-rapl" left out of the "gpu-rail" fit`},
+		{"old host samples", oldHost, telemetry.ScopeHostRAPL, 20, 200, ""},
+		{"old GPU samples", oldGPU, "", 60, 600, "do not say what they measured"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, note := FitPower(c.samples)
+			if p == nil {
+				t.Fatal(note)
+			}
+			if p.Scope != c.scope || math.Abs(p.IdleW-c.idle) > 0.01 || math.Abs(p.DynamicW-c.dyn) > 0.01 {
+				t.Errorf("fit %+v, want %v + %v W on %q", p, c.idle, c.dyn, c.scope)
+			}
+			if c.note == "" && note != "" || !strings.Contains(note, c.note) {
+				t.Errorf("note %q, want %q", note, c.note)
+			}
+		})
+	}
+}
+
+// rcTrace is a simulated RC trace with a square wave of power, dt apart.
+func rcTrace(R, C, amb, dt float64) []telemetry.Sample {
 	temp := amb
 	rng := rand.New(rand.NewPCG(5, 6))
 	var ss []telemetry.Sample
@@ -44,9 +87,19 @@ func TestFitThermal(t *testing.T) {
 		if (i/1000)%2 == 1 {
 			p = 200
 		}
-		ss = append(ss, telemetry.Sample{Device: "gpu0", PowerW: p, TempC: temp, Throttled: temp > 70,
-			Has: telemetry.Fields{Power: true, Temp: true}})
+		ss = append(ss, telemetry.Sample{Device: "gpu0", PowerW: p, TempC: temp, Has: telemetry.Fields{Power: true, Temp: true}})
 		temp += dt/(R*C)*(amb+R*p-temp) + 0.002*rng.NormFloat64() // process noise
+	}
+	return ss
+}
+
+// TestFitThermal recovers R, C and ambient from a simulated RC trace with
+// a square wave of power.
+func TestFitThermal(t *testing.T) {
+	const R, C, amb, dt = 0.3, 400.0, 25.0, 0.1
+	ss := rcTrace(R, C, amb, dt)
+	for i := range ss {
+		ss[i].ThermalThrottled = ss[i].TempC > 70
 	}
 	th, note := FitThermal(ss, dt)
 	if th == nil {
@@ -67,6 +120,64 @@ func TestFitThermal(t *testing.T) {
 	}
 	if th, note := FitThermal(ss, dt); th != nil || !strings.Contains(note, "not fitted") {
 		t.Errorf("flat trace: %+v %q", th, note)
+	}
+}
+
+// TestFitThermalOnset: only heat sets the throttle onset. A card at its
+// power cap is held at any temperature, here from 45 °C; the thermal
+// slowdown comes at 65 °C. Samples from before the split carry the raw
+// mask, which says the same.
+func TestFitThermalOnset(t *testing.T) {
+	const dt = 0.1
+	capped := func(s *telemetry.Sample) {
+		s.ThrottleReasons, s.Throttled, s.PowerCapped = telemetry.ReasonSwPowerCap, true, true
+	}
+	hot := func(s *telemetry.Sample) {
+		s.ThrottleReasons |= telemetry.ReasonSwThermalSlowdown
+		s.Throttled, s.ThermalThrottled = true, true
+	}
+	for _, c := range []struct {
+		name string
+		mark func(s *telemetry.Sample)
+		want float64 // onset in [want, want+1); 0: none
+	}{
+		{"power-capped, never hot", func(s *telemetry.Sample) {
+			if s.TempC > 45 {
+				capped(s)
+			}
+		}, 0},
+		{"power-capped from 45 °C, thermal from 65 °C", func(s *telemetry.Sample) {
+			if s.TempC > 45 {
+				capped(s)
+			}
+			if s.TempC > 65 {
+				hot(s)
+			}
+		}, 65},
+		{"old sample: throttled and the thermal bit only", func(s *telemetry.Sample) {
+			if s.TempC > 65 {
+				s.ThrottleReasons, s.Throttled = telemetry.ReasonSwThermalSlowdown, true
+			}
+		}, 65},
+		{"old sample: throttled by a hardware slowdown, cause unsaid", func(s *telemetry.Sample) {
+			if s.TempC > 45 {
+				s.ThrottleReasons, s.Throttled = telemetry.ReasonHwSlowdown, true
+			}
+		}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ss := rcTrace(0.3, 400, 25, dt)
+			for i := range ss {
+				c.mark(&ss[i])
+			}
+			th, note := FitThermal(ss, dt)
+			if th == nil {
+				t.Fatal(note)
+			}
+			if got := th.ThrottleOnsetC; c.want == 0 && got != 0 || c.want != 0 && (got < c.want || got >= c.want+1) {
+				t.Errorf("throttle onset %v °C, want %v", got, c.want)
+			}
+		})
 	}
 }
 

@@ -226,6 +226,18 @@ type Power struct {
 	DynamicWStdErr float64 `toml:"dynamic_w_stderr" tomlcheck:"nonfinite"`
 	Samples        int     `toml:"samples"`
 	RMSEW          float64 `toml:"rmse_w"`
+	// Scope is what the fitted watts measured (calibrate/telemetry's
+	// power scopes), since the same curve means a different share of the
+	// node on each: "board", a discrete card's total board power; "gpu-rail",
+	// the GPU rail of a SoC such as GB10 (DGX Spark), without its CPU
+	// cores, memory or the rest of the box; "host-rapl", the CPU packages'
+	// RAPL counters. The twin draws IdleW + DynamicW·activity for the
+	// device and adds the catalog's host_power_w (CPU, NIC, fans, supply
+	// loss) for the rest of the node, so none of these counts that share
+	// twice; a fit on wall power would. A gpu-rail curve also leaves out
+	// the SoC's CPU and memory, which the catalog's GB10 figures include.
+	// Empty: not recorded (fitted before scopes were).
+	Scope string `toml:"scope,omitempty"`
 }
 
 // Thermal is a first-order RC model of the device temperature:
