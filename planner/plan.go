@@ -69,6 +69,11 @@ type Space struct {
 	Layouts []string `toml:"layouts,omitempty"`
 	// Memory is how co-located instances share memory: static, dynamic.
 	Memory []scenario.MemorySharing `toml:"memory,omitempty"`
+	// Sharing is how co-located instances share the device's compute:
+	// time-slice, mps, one-process (engines that host several models). MIG
+	// is not searched: it needs a partition per instance, which a scenario
+	// names. Empty means each device's default (scenario.DefaultSharing).
+	Sharing []scenario.Sharing `toml:"sharing,omitempty"`
 	// MaxSeqs and MaxBatchedTokens are engine settings; 0 is the engine's
 	// default.
 	MaxSeqs          []int `toml:"max_seqs,omitempty"`
@@ -264,6 +269,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 			c.Add(k("memory", tomlcheck.Index(i)), "unknown memory sharing %q; valid: %s", m, workload.Join(scenario.MemorySharings))
 		}
 	}
+	c.sharing(s, cat, profiles, k)
 	if len(s.MaxSeqs) == 0 {
 		s.MaxSeqs = []int{0}
 	}
@@ -296,5 +302,41 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	}
 	if len(f.Models) > 6 && slices.Contains(s.Layouts, LayoutAll) {
 		c.Add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
+	}
+}
+
+// sharing checks the space's sharings and defaults them to each device's
+// own. A sharing that no hardware and engine of the space supports would
+// add no candidate, so it is an error rather than silently nothing.
+func (c *checker) sharing(s *Space, cat *catalog.Catalog, profiles perf.ProfileSet, k func(...string) []string) {
+	if len(s.Sharing) == 0 {
+		s.Sharing = []scenario.Sharing{""}
+		return
+	}
+	for i, sh := range s.Sharing {
+		ik := k("sharing", tomlcheck.Index(i))
+		switch {
+		case sh == scenario.MIG:
+			c.Add(ik, "the planner does not choose MIG partitions: write a scenario that names each instance's mig")
+			continue
+		case !sh.Valid():
+			c.Add(ik, "unknown sharing %q; valid here: %s, %s, %s", sh, scenario.TimeSlice, scenario.MPS, scenario.OneProcess)
+			continue
+		case slices.Index(s.Sharing, sh) < i:
+			c.Add(ik, "%q is listed twice", sh)
+			continue
+		}
+		supported := false
+		for _, hw := range s.Hardware {
+			h, err := cat.HardwareNamed(hw)
+			for _, eng := range s.Engines {
+				if _, perr := profiles.Get(hw, eng); err == nil && perr == nil && sh.Supported(h, eng) {
+					supported = true
+				}
+			}
+		}
+		if !supported && len(s.Hardware) > 0 && len(s.Engines) > 0 {
+			c.Add(ik, "%q suits none of the search's hardware and engines", sh)
+		}
 	}
 }

@@ -16,13 +16,20 @@ type Settings struct {
 	Quant            string                 `json:"quant"`
 	KVCache          string                 `json:"kv_cache"`
 	Memory           scenario.MemorySharing `json:"memory"`
+	Sharing          scenario.Sharing       `json:"sharing,omitempty"` // empty: the device's default
 	MaxSeqs          int                    `json:"max_seqs,omitempty"`
 	MaxBatchedTokens int                    `json:"max_batched_tokens,omitempty"`
 	PowerCapW        float64                `json:"power_cap_w,omitempty"`
 }
 
+// key names the settings. A sharing is named only when the plan chose
+// one, so the keys of plans that search none are those they always were.
 func (s Settings) key() string {
-	return fmt.Sprintf("%s/%s/%s/kv-%s/%s/seqs-%d/tokens-%d/cap-%g", s.Hardware, s.Engine, s.Quant, s.KVCache, s.Memory, s.MaxSeqs, s.MaxBatchedTokens, s.PowerCapW)
+	k := fmt.Sprintf("%s/%s/%s/kv-%s/%s/seqs-%d/tokens-%d/cap-%g", s.Hardware, s.Engine, s.Quant, s.KVCache, s.Memory, s.MaxSeqs, s.MaxBatchedTokens, s.PowerCapW)
+	if s.Sharing != "" {
+		k += "/share-" + string(s.Sharing)
+	}
+	return k
 }
 
 // Candidate is one configuration: settings, and which served models share
@@ -57,15 +64,16 @@ type group struct {
 
 func (g group) key() string { return g.Settings.key() + "/" + strings.Join(g.Models, "+") }
 
-// groups splits a candidate into its node groups. Memory sharing means
-// nothing to a group of one model, so such groups are keyed as static and
-// shared between the candidates that differ only there.
+// groups splits a candidate into its node groups. Memory and compute
+// sharing mean nothing to a group of one model, so such groups are keyed
+// as static with the default sharing and shared between the candidates
+// that differ only there.
 func (c Candidate) groups() []group {
 	out := make([]group, len(c.Placement))
 	for i, ms := range c.Placement {
 		s := c.Settings
 		if len(ms) == 1 {
-			s.Memory = scenario.MemoryStatic
+			s.Memory, s.Sharing = scenario.MemoryStatic, ""
 		}
 		out[i] = group{Settings: s, Models: ms}
 	}
@@ -73,17 +81,20 @@ func (c Candidate) groups() []group {
 }
 
 // Candidates enumerates the search space in a fixed order: hardware,
-// engine, weight format, layout, memory sharing, max sequences, batched
-// tokens, power cap. Hardware and engine pairs without a profile are left
-// out, and so are a memory choice for layouts where no node has two
-// models and a power cap at or above the hardware's limit.
+// engine, weight format, layout, memory sharing, compute sharing, max
+// sequences, batched tokens, power cap. Hardware and engine pairs without
+// a profile are left out, and so are a memory or compute sharing choice
+// for layouts where no node has two models, a sharing the hardware or the
+// engine cannot do (one-process under vLLM), and a power cap at or above
+// the hardware's limit.
 func (p *Plan) Candidates() []Candidate {
 	s := p.File.Search
 	layouts := p.layouts()
 	var out []Candidate
 	for _, hw := range s.Hardware {
 		limit := math.Inf(1)
-		if h, err := p.cat.HardwareNamed(hw); err == nil && h.PowerLimitW > 0 {
+		h, err := p.cat.HardwareNamed(hw)
+		if err == nil && h.PowerLimitW > 0 {
 			limit = h.PowerLimitW
 		}
 		for _, eng := range s.Engines {
@@ -100,16 +111,27 @@ func (p *Plan) Candidates() []Candidate {
 						if !shared {
 							mem = scenario.MemoryStatic
 						}
-						for _, seqs := range s.MaxSeqs {
-							for _, toks := range s.MaxBatchedTokens {
-								for _, capW := range s.PowerCapW {
-									if capW >= limit {
-										continue // no cap at all: the uncapped candidate (0) covers it
+						for si, sh := range s.Sharing {
+							if !shared && si > 0 {
+								continue
+							}
+							if !shared {
+								sh = ""
+							}
+							if !sh.Supported(h, eng) {
+								continue
+							}
+							for _, seqs := range s.MaxSeqs {
+								for _, toks := range s.MaxBatchedTokens {
+									for _, capW := range s.PowerCapW {
+										if capW >= limit {
+											continue // no cap at all: the uncapped candidate (0) covers it
+										}
+										out = append(out, Candidate{Index: len(out), Placement: l, Settings: Settings{
+											Hardware: hw, Engine: eng, Quant: q, KVCache: s.KVCache, Memory: mem, Sharing: sh,
+											MaxSeqs: seqs, MaxBatchedTokens: toks, PowerCapW: capW,
+										}})
 									}
-									out = append(out, Candidate{Index: len(out), Placement: l, Settings: Settings{
-										Hardware: hw, Engine: eng, Quant: q, KVCache: s.KVCache, Memory: mem,
-										MaxSeqs: seqs, MaxBatchedTokens: toks, PowerCapW: capW,
-									}})
 								}
 							}
 						}
