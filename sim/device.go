@@ -224,7 +224,7 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		seg := &in.seg
 		seg.slowdown = slow * seg.theta
 		remaining := max(seg.alone-seg.progress, 0)
-		end := now + engine.FromSeconds(remaining*slow)
+		end := now + engine.FromSeconds(remaining*seg.slowdown)
 		s.sim.Cancel(seg.end)
 		seg.end = s.sim.Schedule(end, event{kind: evSegmentEnd, target: int32(i)})
 		if wall := seg.alone * seg.slowdown; wall > 0 {
