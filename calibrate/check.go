@@ -31,6 +31,7 @@ func LoadRun(dir string, cat *catalog.Catalog) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.keepModes(plan)
 	recs, skipped, err := ReadRequests(dir)
 	if err != nil {
 		return nil, err

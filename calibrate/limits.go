@@ -126,10 +126,12 @@ func (p *Plan) experimentCount() int {
 	if m > 1 && (e.Together == nil || *e.Together) {
 		groups++
 	}
-	n := groups*len(e.Inputs)*len(e.Outputs)*len(e.Concurrency) + m*len(e.Rates)
+	grid := groups * len(e.Inputs) * len(e.Outputs) * len(e.Concurrency)
+	n := grid + m*len(e.Rates) // the first mode runs the rates and the sustained phase too
 	if e.SustainedS > 0 {
 		n++
 	}
+	n += (len(p.Modes()) - 1) * grid
 	return n * max(e.Passes, 1)
 }
 

@@ -2,15 +2,15 @@ package calibrate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/fleettwin/fleettwin/calibrate/ollama"
 	"github.com/fleettwin/fleettwin/catalog"
-	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/randmodel"
 )
 
@@ -86,21 +86,29 @@ func ServeLocal(ctx context.Context, p *Plan, cat *catalog.Catalog, opt LocalOpt
 	return srv, nil
 }
 
-// RecordServers writes what the server reports of itself and each model
-// (version, parameters, template, architecture) to the run directory.
+// RecordServers records the server ServeLocal started in the run
+// directory's servers.json: its version, and per model what it says of it
+// (parameters, template, architecture).
 func RecordServers(ctx context.Context, dir string, srv *ollama.Server, p *Plan) (map[string]string, error) {
 	v, err := srv.Version(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"engine": "ollama", "version": v, "pid": srv.PID(), "models": map[string]any{}}
+	shows := map[string]any{}
+	var names []string
 	for _, m := range p.Models {
 		show, err := srv.Show(ctx, m.Name)
 		if err != nil {
 			return nil, err
 		}
-		out["models"].(map[string]any)[m.Name] = show
+		shows[m.Name] = show
+		names = append(names, m.Name)
 	}
-	data, _ := json.MarshalIndent(out, "", "  ")
-	return map[string]string{"ollama": v}, atomicfile.WriteFile(filepath.Join(dir, ServersFile), append(data, '\n'), 0o644)
+	b, err := openBook(dir)
+	if err != nil {
+		return nil, err
+	}
+	_, err = b.add(ServerRecord{Name: "ollama", Sharing: p.Modes()[0], Engine: "ollama", URL: strings.TrimSuffix(srv.BaseURL(), "/v1"),
+		Models: names, PID: srv.PID(), Started: time.Now().UTC(), Version: v, Info: map[string]any{"models": shows}})
+	return map[string]string{"ollama": v}, err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // Plan is a calibration plan, decoded from TOML.
@@ -46,6 +47,21 @@ type Plan struct {
 	KVCache     string      `toml:"kv_cache"`
 	Models      []PlanModel `toml:"models"`
 	Experiments Experiments `toml:"experiments"`
+	// Servers are the server processes the run starts and stops itself
+	// (see PlanServer); empty: the models' URLs are servers already up.
+	Servers []PlanServer `toml:"servers"`
+	// Sharing lists the ways the servers share the device that the run
+	// measures, in order (see Plan.Modes): for each, the servers are
+	// started that way, and the grid's alone and together experiments
+	// run. Empty: the servers as they are, recorded as the hardware's
+	// default (scenario.DefaultSharing: time-slice on a GPU, mps on a
+	// host whose servers compute on their own cores).
+	Sharing []scenario.Sharing `toml:"sharing"`
+	// MPSControl is the nvidia-cuda-mps-control binary a "mps" mode
+	// starts the MPS daemon with (default: that name, on PATH).
+	MPSControl string `toml:"mps_control"`
+
+	modes []scenario.Sharing // Sharing, or the hardware's default; set by parsePlan
 }
 
 // PlanModel is one served model.
@@ -58,8 +74,12 @@ type PlanModel struct {
 	URL     string `toml:"url"`
 	MaxSeqs int    `toml:"max_seqs"` // sequences the server batches (vLLM max_num_seqs, OLLAMA_NUM_PARALLEL)
 	// MetricsURL is a Prometheus endpoint to scrape (vLLM's /metrics);
-	// empty for none.
+	// empty for none, or, for a vLLM model a [[servers]] entry hosts, that
+	// server's /metrics.
 	MetricsURL string `toml:"metrics_url"`
+	// GGUF is the weights file a kind = "ollama" server creates the model
+	// from; empty: a random-weight GGUF of Arch and Format (randmodel).
+	GGUF string `toml:"gguf"`
 }
 
 // Local is the URL of a model fleettwin serves itself (ServeLocal).
@@ -125,6 +145,9 @@ type Experiment struct {
 	Requests    int     // per model; 0 for sustained
 	DurationS   float64 // sustained only
 	HeldOut     bool
+	// Sharing is how the servers shared the device while it ran (one of
+	// the plan's Modes); replays simulate it so.
+	Sharing scenario.Sharing
 }
 
 // LoadPlan reads and validates a plan.
@@ -231,10 +254,13 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 				addKind(tomlcheck.NotFound, k("format"), "%v", err)
 			}
 		}
-		if str(k("url"), m.URL) && m.URL != Local && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
+		// An empty url is a model a [[servers]] entry hosts: checkServers
+		// derives it, or says none does.
+		if str(k("url"), m.URL) && m.URL != "" && m.URL != Local && !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
 			add(k("url"), "must be an http(s) URL ending in /v1, or %q, got %q", Local, m.URL)
 		}
 		str(k("metrics_url"), m.MetricsURL)
+		str(k("gguf"), m.GGUF)
 		if m.MaxSeqs <= 0 {
 			addKind(tomlcheck.OutOfRange, k("max_seqs"), "must be positive (the sequences the server batches), got %d", m.MaxSeqs)
 		} else if msg := tomlcheck.Int(m.MaxSeqs, 1, MaxSeqs); msg != "" {
@@ -265,6 +291,7 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 	if e.Passes == 0 {
 		e.Passes = 1
 	}
+	p.checkServers(errs, cat)
 	p.checkNumbers(errs)
 	// The problems are reported in the order they were checked, as
 	// before the collector was shared: Err would sort them by line.
@@ -292,20 +319,34 @@ func (p *Plan) Model(name string) (PlanModel, bool) {
 }
 
 // Expand lists the plan's experiments in the order they run, marking those
-// held out of the fit.
+// held out of the fit. Each sharing mode (Modes) runs the whole grid, all
+// passes; the rate sweep and the sustained phase, which measure one model
+// at a time or the box's heat, run in the first mode only. The first
+// mode's IDs are as they were before modes existed; a later mode's carry
+// "-<mode>" before any "-pass<n>".
 func (p *Plan) Expand() []Experiment {
-	one := p.expandPass()
-	out := slices.Clone(one)
-	for pass := 2; pass <= p.Experiments.Passes; pass++ {
-		for _, e := range one {
-			e.ID = fmt.Sprintf("%s-pass%d", e.ID, pass)
-			out = append(out, e)
+	var out []Experiment
+	for mi, mode := range p.Modes() {
+		one := p.expandPass(mi == 0)
+		suffix := ""
+		if mi > 0 {
+			suffix = "-" + string(mode)
+		}
+		for pass := 1; pass <= max(p.Experiments.Passes, 1); pass++ {
+			for _, e := range one {
+				e.ID += suffix
+				if pass > 1 {
+					e.ID = fmt.Sprintf("%s-pass%d", e.ID, pass)
+				}
+				e.Sharing = mode
+				out = append(out, e)
+			}
 		}
 	}
 	return out
 }
 
-func (p *Plan) expandPass() []Experiment {
+func (p *Plan) expandPass(first bool) []Experiment {
 	e := p.Experiments
 	var names []string
 	for _, m := range p.Models {
@@ -336,6 +377,9 @@ func (p *Plan) expandPass() []Experiment {
 	}
 	if len(names) > 1 && (e.Together == nil || *e.Together) {
 		grid(Together, names, "all")
+	}
+	if !first {
+		return out
 	}
 	var rates []Experiment
 	for _, n := range names {

@@ -244,7 +244,10 @@ func (r *Run) replayInput(e Experiment, interference float64) (*replayInput, err
 	in := &replayInput{name: fileName(e.ID) + ".toml", traces: fstest.MapFS{}}
 	f := &scenario.File{Name: e.ID, Seed: r.Plan.Seed + 1, Models: map[string]scenario.ServedModel{}}
 	chunked := true
-	group := scenario.NodeGroup{Name: "box", Hardware: r.Plan.Hardware, Engine: r.Plan.Engine, Count: 1, Memory: scenario.MemoryDynamic, Interference: &interference}
+	// The replay shares the device as the servers did (empty: the
+	// hardware's default, as in a run made before modes).
+	group := scenario.NodeGroup{Name: "box", Hardware: r.Plan.Hardware, Engine: r.Plan.Engine, Count: 1, Memory: scenario.MemoryDynamic,
+		Sharing: e.Sharing, Interference: &interference}
 	for _, name := range e.Models {
 		m := ms[name]
 		if m == nil || m.Requests == 0 {
@@ -275,9 +278,11 @@ func (r *Run) replayInput(e Experiment, interference float64) (*replayInput, err
 			spec.Arrival = workload.Arrival{Process: workload.Closed, Concurrency: e.Concurrency}
 		}
 		f.Models[name] = scenario.ServedModel{Model: pm.Arch, Workload: spec}
-		group.Instances = append(group.Instances, scenario.Instance{
-			Model: name, Quant: pm.Format, KVCache: r.Plan.KVCache, MaxSeqs: pm.MaxSeqs, ChunkedPrefill: &chunked,
-		})
+		inst := scenario.Instance{Model: name, Quant: pm.Format, KVCache: r.Plan.KVCache, MaxSeqs: pm.MaxSeqs, ChunkedPrefill: &chunked}
+		if e.Sharing == scenario.MPS {
+			inst.MPSActiveThreadPct = r.Plan.serverOf(name).MPSActiveThreadPct
+		}
+		group.Instances = append(group.Instances, inst)
 	}
 	f.Nodes = []scenario.NodeGroup{group}
 	in.file = f

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,10 +28,19 @@ type Runner struct {
 	// experiment's requests fail (default 0.5): the server is likely gone.
 	FailFraction float64
 
+	// Servers, when set, let Run start and stop the plan's [[servers]];
+	// a plan with servers is refused without them.
+	Servers *ServerOptions
+
 	release func() // the run folder's lock, while held
+	book    *serverBook
+	mu      sync.Mutex // the plan's model URLs and the state's versions, as servers start
 }
 
-// same directory to resume.
+// Run executes the plan's experiments not yet done, appending records;
+// mode by mode (Plan.Modes), it starts the plan's servers (with Servers
+// set), warms them up, runs that mode's experiments and stops them. Call
+// it again on the same directory to resume.
 func (r *Runner) Run(ctx context.Context) error {
 	if err := r.Lock(); err != nil {
 		return err
@@ -41,6 +51,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	if err := r.repairFiles(); err != nil {
+		return err
+	}
+	st.keepModes(r.Plan)
+	if len(r.Plan.Servers) > 0 && r.Servers == nil {
+		return fmt.Errorf("plan %s starts its own servers ([[servers]]): only `fleettwin calibrate run` starts server processes, and this caller does not", r.Plan.Name)
+	}
+	if r.book, err = openBook(r.Dir); err != nil {
 		return err
 	}
 	reqs, err := os.OpenFile(filepath.Join(r.Dir, RequestsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -56,9 +73,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { stopTelemetry(); twg.Wait() }()
-	if err := r.startScrapes(tctx, &twg); err != nil {
-		return err
-	}
 
 	exps := r.Plan.Expand()
 	total, done := 0, 0
@@ -70,11 +84,64 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	prog := &progress{w: r.Progress, total: total, done: done, start: time.Now()}
 	prompts := map[string]*promptShaper{}
+	for i := 0; i < len(exps); {
+		j := i
+		for j < len(exps) && exps[j].Sharing == exps[i].Sharing {
+			j++
+		}
+		if slices.ContainsFunc(exps[i:j], func(e Experiment) bool { return !st.done(e.ID) }) {
+			if err := r.runMode(ctx, exps[i:j], i, len(exps), st, reqs, prompts, prog); err != nil {
+				return err
+			}
+		}
+		i = j
+	}
+	prog.finish()
+	st.Finished = true
+	return st.write(r.Dir)
+}
+
+// runMode runs the experiments of one sharing mode (exps, the ones from
+// index first of n): its servers up, a warm-up, each experiment not done,
+// its servers down.
+func (r *Runner) runMode(ctx context.Context, exps []Experiment, first, n int, st *State, reqs io.Writer, prompts map[string]*promptShaper, prog *progress) error {
+	mode := exps[0].Sharing
+	stk, err := r.startMode(ctx, mode, st)
+	if err != nil {
+		st.Note = fmt.Sprintf("stopped starting the %s servers: %v", mode, err)
+		_ = st.write(r.Dir)
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while starting the %s servers; resume with --resume %s", mode, r.Dir)
+		}
+		return fmt.Errorf("mode %s: %w; resume with --resume %s once it is fixed", mode, err, r.Dir)
+	}
+	defer stk.stop()
+	if err := st.write(r.Dir); err != nil { // the servers' versions
+		return err
+	}
+	mctx := stk.ctx
+	sctx, stopScrapes := context.WithCancel(mctx)
+	var swg sync.WaitGroup
+	defer func() { stopScrapes(); swg.Wait() }()
+	if err := r.startScrapes(sctx, &swg); err != nil {
+		return err
+	}
+	died := func(during string) error {
+		se := stk.died()
+		if se == nil {
+			return nil
+		}
+		st.Note = fmt.Sprintf("stopped %s: server %s %s", during, se.Server, se.What)
+		_ = st.write(r.Dir)
+		return fmt.Errorf("%w\nduring %s; the records gathered are kept in %s: resume with --resume %s", se, during, r.Dir, r.Dir)
+	}
 	// A server's first request pays for loading and graph set-up; one
 	// request per model, recorded as experiment "warmup" and never
 	// analysed, keeps that out of the first experiment.
-	warm := Experiment{ID: WarmupID, Kind: Warmup, Models: r.modelNames(), Concurrency: 1, Input: 16, Output: 4, Requests: 2}
-	if _, _, _, last, err := r.experiment(ctx, warm, st.Attempts[WarmupID]+1, reqs, prompts, &progress{}); err != nil {
+	warm := Experiment{ID: WarmupID, Kind: Warmup, Models: r.modelNames(), Concurrency: 1, Input: 16, Output: 4, Requests: 2, Sharing: mode}
+	if _, _, _, last, err := r.experiment(mctx, warm, st.Attempts[WarmupID]+1, reqs, prompts, &progress{}); err != nil {
+		return err
+	} else if err := died("the warm-up"); err != nil {
 		return err
 	} else if last != "" {
 		r.logf("calibrate: warm-up request failed: %s", last)
@@ -88,13 +155,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err := st.write(r.Dir); err != nil {
 			return err
 		}
-		prog.exp = fmt.Sprintf("%d/%d %s", i+1, len(exps), e.ID)
-		failed, unreachable, n, last, err := r.experiment(ctx, e, st.Attempts[e.ID], reqs, prompts, prog)
+		prog.exp = fmt.Sprintf("%d/%d %s", first+i+1, n, e.ID)
+		failed, unreachable, n, last, err := r.experiment(mctx, e, st.Attempts[e.ID], reqs, prompts, prog)
 		if err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during %s: %d requests recorded; resume with --resume %s", e.ID, n, r.Dir)
+		}
+		if stk.died() != nil && failed > 0 {
+			return died(e.ID)
 		}
 		frac := r.FailFraction
 		if frac == 0 {
@@ -114,10 +184,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err := st.write(r.Dir); err != nil {
 			return err
 		}
+		// A server that died after its last request of this experiment:
+		// the experiment is complete, the next one cannot run.
+		if err := died("the run, after " + e.ID); err != nil {
+			return err
+		}
 	}
-	prog.finish()
-	st.Finished = true
-	return st.write(r.Dir)
+	return nil
 }
 
 // WarmupID names the warm-up requests in requests.jsonl.

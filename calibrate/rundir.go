@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/calibrate/openai"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
+	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // Files of a run directory.
@@ -51,6 +52,10 @@ type State struct {
 	Created  time.Time         `json:"created"`
 	Updated  time.Time         `json:"updated"`
 	Versions map[string]string `json:"versions,omitempty"`
+	// Sharing is the plan's modes as resolved when the run started (a
+	// plan that lists none takes the hardware's default, which a later
+	// catalog could change): the run's experiments keep them.
+	Sharing []scenario.Sharing `json:"sharing,omitempty"`
 	// Done lists completed experiments; Attempts counts starts of each.
 	Done     []string       `json:"done"`
 	Attempts map[string]int `json:"attempts"`
@@ -75,6 +80,14 @@ func (s *State) write(dir string) error {
 	s.Updated = time.Now().UTC()
 	data, _ := json.MarshalIndent(s, "", "  ")
 	return atomicfile.WriteFile(filepath.Join(dir, StateFile), append(data, '\n'), 0o644)
+}
+
+// keepModes gives p the modes the run started with, where the plan lists
+// none of its own.
+func (s *State) keepModes(p *Plan) {
+	if len(s.Sharing) > 0 && len(p.Sharing) == 0 {
+		p.modes = s.Sharing
+	}
 }
 
 func (s *State) done(id string) bool {
@@ -120,7 +133,7 @@ func Start(root string, p *Plan, planData []byte, versions map[string]string) (s
 		return "", err
 	}
 	st := &State{ID: id, Plan: p.Name, Hardware: p.Hardware, Engine: p.Engine, Created: time.Now().UTC(),
-		Versions: versions, Attempts: map[string]int{}}
+		Versions: versions, Attempts: map[string]int{}, Sharing: p.Modes()}
 	return dir, st.write(dir)
 }
 

@@ -103,8 +103,18 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 }
 
-// PID is the server's process id (and process group).
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+// Attach is a client of an Ollama listening at addr (host:port) that
+// someone else started: Create, Show and Version work; Stop does nothing
+// and PID is 0.
+func Attach(addr string) *Server { return &Server{Addr: addr} }
+
+// PID is the server's process id (and process group); 0 for Attach.
+func (s *Server) PID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
 
 // BaseURL is the OpenAI-compatible API root.
 func (s *Server) BaseURL() string { return "http://" + s.Addr + "/v1" }
@@ -112,6 +122,9 @@ func (s *Server) BaseURL() string { return "http://" + s.Addr + "/v1" }
 // Stop ends the server and its runners: SIGTERM to the process group,
 // SIGKILL after five seconds. It is safe to call more than once.
 func (s *Server) Stop() error {
+	if s.cmd == nil {
+		return nil
+	}
 	select {
 	case <-s.done:
 		return nil

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,6 +52,7 @@ func runCalibrateRun(ctx context.Context, args []string, stdout, stderr io.Write
 	resume := fs.String("resume", "", "run directory of a broken run to continue")
 	ollamaBin := fs.String("ollama", "", `ollama binary serving the plan's url = "local" models (scripts/build-ollama.sh builds one)`)
 	threads := fs.Int("threads", 1, "threads per locally served model (Ollama num_thread)")
+	mpsControl := fs.String("mps-control", "", "the nvidia-cuda-mps-control a sharing = \"mps\" mode runs (default: the plan's mps_control, or that name on PATH)")
 	fs.Var(&catalogs, "catalog", "extra catalog file (repeatable)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -78,6 +81,11 @@ func runCalibrateRun(ctx context.Context, args []string, stdout, stderr io.Write
 		r = &calibrate.Runner{Plan: plan, Dir: *resume, Progress: stderr}
 		if err := r.Lock(); err != nil {
 			return err
+		}
+	}
+	for _, s := range plan.Servers {
+		if s.Kind == calibrate.KindOllama && len(s.Command) == 0 && *ollamaBin == "" {
+			return usagef(`server %s is kind = "ollama" with no command: pass --ollama with an Ollama binary`, s.Name)
 		}
 	}
 	var srv *ollama.Server
@@ -110,11 +118,30 @@ func runCalibrateRun(ctx context.Context, args []string, stdout, stderr io.Write
 	if r == nil {
 		r = &calibrate.Runner{Plan: plan, Dir: dir, Progress: stderr}
 	}
+	// This command, and no other caller, starts the programs a plan's
+	// [[servers]] name.
+	r.Servers = &calibrate.ServerOptions{Catalog: e.cat, Ollama: *ollamaBin, MPSControl: *mpsControl}
 	if err := r.Run(ctx); err != nil {
 		return err
 	}
+	printServers(stdout, dir)
 	fmt.Fprintf(stdout, "calibrate: done; next: fleettwin calibrate fit %s\n", dir)
 	return nil
+}
+
+// printServers prints what servers.json says of the run's servers, if the
+// run has one.
+func printServers(w io.Writer, dir string) {
+	recs, err := calibrate.ReadServers(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(w, "servers: %v\n", err)
+		}
+		return
+	}
+	for _, line := range recs.Summary() {
+		fmt.Fprintln(w, line)
+	}
 }
 
 func localModels(p *calibrate.Plan) int {
@@ -162,6 +189,7 @@ func runCalibrateFit(ctx context.Context, args []string, stdout, stderr io.Write
 	for _, n := range rep.Notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
+	printServers(stdout, run.Dir)
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
 }
@@ -213,6 +241,7 @@ func runCalibrateCheck(ctx context.Context, args []string, stdout, stderr io.Wri
 			fmt.Fprintln(stdout)
 		}
 	}
+	printServers(stdout, run.Dir)
 	if *plot != "" {
 		format := strings.TrimPrefix(filepath.Ext(*plot), ".")
 		if format != "svg" && format != "png" {
