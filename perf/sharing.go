@@ -34,6 +34,17 @@ type Sharing struct {
 	MPSMemoryContention float64 `toml:"mps_memory_contention"`
 	// MPSMemoryContentionStdErr is its standard error; 0 = not fitted.
 	MPSMemoryContentionStdErr float64 `toml:"mps_memory_contention_stderr" tomlcheck:"nonfinite"`
+	// MPSComputeContention (κ_c, in [0, 1]) is the same for the tensor
+	// cores: the joint compute term is max c + κ_c × (Σ c − max c). A
+	// step's compute demand is its FLOPs at the fitted efficiency, well
+	// below peak (tail waves, occupancy, the launch gaps between kernels),
+	// and another process's kernels fill some of what one leaves idle. 1
+	// (additive) is the rule before sharing modes; the published MPS case
+	// (TTFT p50 +1.4% with two instances under load) is the evidence a fit
+	// would set it from.
+	MPSComputeContention float64 `toml:"mps_compute_contention"`
+	// MPSComputeContentionStdErr is its standard error; 0 = not fitted.
+	MPSComputeContentionStdErr float64 `toml:"mps_compute_contention_stderr" tomlcheck:"nonfinite"`
 	// Source says what the coefficients were fitted on, or "prior: ..."
 	// and why where they were not.
 	Source string `toml:"source,omitempty"`
@@ -66,18 +77,21 @@ const (
 	// (two vLLM Qwen3-4B FP8 on one A100: TPOT p50 +19.5%) suggests about
 	// a third, which a fit is to establish.
 	priorMPSMemoryContention = 1
+	// priorMPSComputeContention: 1 too, for the same reason.
+	priorMPSComputeContention = 1
 )
 
 // DefaultSharing is the sharing coefficients of a profile with no
 // [sharing] table: priors, none fitted.
 func DefaultSharing() Sharing {
 	return Sharing{
-		TimeSliceS:          priorTimeSliceS,
-		SwitchS:             priorSwitchS,
-		MPSMemoryContention: priorMPSMemoryContention,
+		TimeSliceS:           priorTimeSliceS,
+		SwitchS:              priorSwitchS,
+		MPSMemoryContention:  priorMPSMemoryContention,
+		MPSComputeContention: priorMPSComputeContention,
 		Source: "prior: time_slice_s nvidia-smi's short slice (the default's length is undocumented); " +
 			"switch_s an estimate of saving and restoring the SMs' state at memory bandwidth; " +
-			"mps_memory_contention 1 (additive, the rule before sharing modes); none fitted",
+			"mps_memory_contention and mps_compute_contention 1 (additive, the rule before sharing modes); none fitted",
 	}
 }
 
@@ -118,6 +132,9 @@ func (s *Sharing) check(md toml.MetaData, errs *tomlcheck.Errors) {
 	if !md.IsDefined("sharing", "mps_memory_contention") {
 		s.MPSMemoryContention = def.MPSMemoryContention
 	}
+	if !md.IsDefined("sharing", "mps_compute_contention") {
+		s.MPSComputeContention = def.MPSComputeContention
+	}
 	key := func(k string) []string { return []string{"sharing", k} }
 	if !(s.TimeSliceS > 0 && s.TimeSliceS <= maxTimeSliceS) {
 		errs.AddKind(tomlcheck.OutOfRange, key("time_slice_s"), "must be in (0, %g] seconds, got %v", maxTimeSliceS, s.TimeSliceS)
@@ -126,13 +143,19 @@ func (s *Sharing) check(md toml.MetaData, errs *tomlcheck.Errors) {
 	if !(s.SwitchS >= 0 && (s.SwitchS < hi || !(s.TimeSliceS > 0))) {
 		errs.AddKind(tomlcheck.OutOfRange, key("switch_s"), "must be in [0, time_slice_s = %g) seconds, got %v", hi, s.SwitchS)
 	}
-	if !(s.MPSMemoryContention >= 0 && s.MPSMemoryContention <= 1) {
-		errs.AddKind(tomlcheck.OutOfRange, key("mps_memory_contention"), "must be in [0, 1] (1 = additive), got %v", s.MPSMemoryContention)
+	for _, k := range []struct {
+		name string
+		v    float64
+	}{{"mps_memory_contention", s.MPSMemoryContention}, {"mps_compute_contention", s.MPSComputeContention}} {
+		if !(k.v >= 0 && k.v <= 1) {
+			errs.AddKind(tomlcheck.OutOfRange, key(k.name), "must be in [0, 1] (1 = additive), got %v", k.v)
+		}
 	}
 	for _, se := range []struct {
 		name string
 		v    float64
-	}{{"switch_s_stderr", s.SwitchSStdErr}, {"mps_memory_contention_stderr", s.MPSMemoryContentionStdErr}} {
+	}{{"switch_s_stderr", s.SwitchSStdErr}, {"mps_memory_contention_stderr", s.MPSMemoryContentionStdErr},
+		{"mps_compute_contention_stderr", s.MPSComputeContentionStdErr}} {
 		if se.v < 0 {
 			errs.AddKind(tomlcheck.OutOfRange, key(se.name), "a standard error must not be negative, got %v", se.v)
 		}

@@ -34,18 +34,22 @@ func TestSharingTable(t *testing.T) {
 		key         string // the error's key, when kind is set
 	}{
 		{name: "none"},
-		{name: "complete", table: "[sharing]\ntime_slice_s = 0.01\nswitch_s = 1e-4\nswitch_s_stderr = 2e-5\nmps_memory_contention = 0.33\nmps_memory_contention_stderr = 0.05\nsource = \"fit: 2 runs\"\n",
-			want: &Sharing{TimeSliceS: 0.01, SwitchS: 1e-4, SwitchSStdErr: 2e-5, MPSMemoryContention: 0.33, MPSMemoryContentionStdErr: 0.05, Source: "fit: 2 runs"}},
+		{name: "complete", table: "[sharing]\ntime_slice_s = 0.01\nswitch_s = 1e-4\nswitch_s_stderr = 2e-5\nmps_memory_contention = 0.33\nmps_memory_contention_stderr = 0.05\n" +
+			"mps_compute_contention = 0.5\nmps_compute_contention_stderr = 0.2\nsource = \"fit: 2 runs\"\n",
+			want: &Sharing{TimeSliceS: 0.01, SwitchS: 1e-4, SwitchSStdErr: 2e-5, MPSMemoryContention: 0.33, MPSMemoryContentionStdErr: 0.05,
+				MPSComputeContention: 0.5, MPSComputeContentionStdErr: 0.2, Source: "fit: 2 runs"}},
 		// A fit may write only what it fitted: the rest are the priors.
 		{name: "partial", table: "[sharing]\nmps_memory_contention = 0.4\n",
-			want: &Sharing{TimeSliceS: def.TimeSliceS, SwitchS: def.SwitchS, MPSMemoryContention: 0.4}},
-		{name: "zero contention is allowed", table: "[sharing]\nmps_memory_contention = 0\n",
-			want: &Sharing{TimeSliceS: def.TimeSliceS, SwitchS: def.SwitchS, MPSMemoryContention: 0}},
+			want: &Sharing{TimeSliceS: def.TimeSliceS, SwitchS: def.SwitchS, MPSMemoryContention: 0.4, MPSComputeContention: 1}},
+		{name: "zero contention is allowed", table: "[sharing]\nmps_memory_contention = 0\nmps_compute_contention = 0\n",
+			want: &Sharing{TimeSliceS: def.TimeSliceS, SwitchS: def.SwitchS, MPSMemoryContention: 0, MPSComputeContention: 0}},
 		{name: "zero slice", table: "[sharing]\ntime_slice_s = 0\n", kind: tomlcheck.OutOfRange, key: "sharing.time_slice_s"},
 		{name: "slice over a second", table: "[sharing]\ntime_slice_s = 2\n", kind: tomlcheck.OutOfRange, key: "sharing.time_slice_s"},
 		{name: "switch as long as the slice", table: "[sharing]\ntime_slice_s = 0.001\nswitch_s = 0.001\n", kind: tomlcheck.OutOfRange, key: "sharing.switch_s"},
 		{name: "negative switch", table: "[sharing]\nswitch_s = -1e-6\n", kind: tomlcheck.OutOfRange, key: "sharing.switch_s"},
 		{name: "contention above 1", table: "[sharing]\nmps_memory_contention = 1.5\n", kind: tomlcheck.OutOfRange, key: "sharing.mps_memory_contention"},
+		{name: "negative compute contention", table: "[sharing]\nmps_compute_contention = -0.1\n", kind: tomlcheck.OutOfRange, key: "sharing.mps_compute_contention"},
+		{name: "negative compute stderr", table: "[sharing]\nmps_compute_contention_stderr = -1\n", kind: tomlcheck.OutOfRange, key: "sharing.mps_compute_contention_stderr"},
 		{name: "negative stderr", table: "[sharing]\nswitch_s_stderr = -1\n", kind: tomlcheck.OutOfRange, key: "sharing.switch_s_stderr"},
 		{name: "unknown key", table: "[sharing]\ncompute_contention = 0.5\n", kind: tomlcheck.Unknown, key: "sharing.compute_contention"},
 		{name: "nan", table: "[sharing]\nswitch_s = nan\n", kind: tomlcheck.OutOfRange, key: "sharing.switch_s"},
@@ -85,7 +89,8 @@ func TestSharingRoundTrip(t *testing.T) {
 	if strings.Contains(string(out), "[sharing]") {
 		t.Errorf("a profile without [sharing] wrote one:\n%s", out)
 	}
-	s := Sharing{TimeSliceS: 0.01, SwitchS: 2e-4, SwitchSStdErr: 3e-5, MPSMemoryContention: 0.3, MPSMemoryContentionStdErr: 0.1, Source: "fit"}
+	s := Sharing{TimeSliceS: 0.01, SwitchS: 2e-4, SwitchSStdErr: 3e-5, MPSMemoryContention: 0.3, MPSMemoryContentionStdErr: 0.1,
+		MPSComputeContention: 0.7, MPSComputeContentionStdErr: 0.2, Source: "fit"}
 	p.Sharing = &s
 	out, err = EncodeProfile(p, "test")
 	if err != nil {
@@ -109,13 +114,13 @@ func TestSharingDefaults(t *testing.T) {
 	// The priors: additive MPS memory (the rule before sharing modes, so a
 	// CPU host's calibration is unchanged), a switch of 50 µs in a 2 ms
 	// slice: 2.5% of the GPU time lost to switching.
-	if def.MPSMemoryContention != 1 || def.TimeSliceS != 0.002 || def.SwitchS != 50e-6 {
+	if def.MPSMemoryContention != 1 || def.MPSComputeContention != 1 || def.TimeSliceS != 0.002 || def.SwitchS != 50e-6 {
 		t.Errorf("priors %+v", def)
 	}
 	if got := def.SwitchShare(); got < 0.025-1e-15 || got > 0.025+1e-15 {
 		t.Errorf("SwitchShare = %v, want 0.025", got)
 	}
-	if !strings.HasPrefix(def.Source, "prior:") || def.SwitchSStdErr != 0 || def.MPSMemoryContentionStdErr != 0 {
+	if !strings.HasPrefix(def.Source, "prior:") || def.SwitchSStdErr != 0 || def.MPSMemoryContentionStdErr != 0 || def.MPSComputeContentionStdErr != 0 {
 		t.Errorf("priors must say so and carry no standard errors: %+v", def)
 	}
 	if (Sharing{}).SwitchShare() != 0 {

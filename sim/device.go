@@ -27,6 +27,12 @@ type device struct {
 	// Piecewise-constant rates between events, summed over busy segments.
 	flopsRate, normRate, bytesRate float64 // FLOP/s, (FLOP/peak)/s, byte/s
 
+	// share is the node's sharing rule; demands and slow are reshare's
+	// scratch, one per busy segment, kept to not allocate per event.
+	share   sharer
+	demands []demand
+	slow    []float64
+
 	tot  totals
 	snap totals // at the last snapshot
 	ctl  totals // at the last control tick
@@ -90,7 +96,7 @@ func (t totals) sub(o totals) totals {
 }
 
 func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
-	d := &device{idx: idx, node: n, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full}
+	d := &device{idx: idx, node: n, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
 	d.gov.Disabled = d.gov.Disabled || unthrottled
 	// The box has been on, idle, long enough to settle.
 	d.setWatts()
@@ -181,52 +187,46 @@ func (d *device) stop(in *instance) {
 	d.busy = slices.DeleteFunc(d.busy, func(i int) bool { return i == in.idx })
 }
 
-// reshare brings every busy segment's progress up to now, recomputes the
-// contention slowdown and reschedules the segments' ends.
-//
-// While n instances are busy, each runs at 1/s of its alone speed with
-//
-//	s = max(1, compute, Σ memory demand) + interference × (n − 1)
-//	compute = max(Σ compute demand / units, largest compute demand)
-//
-// where an instance's demand is the fraction of its alone time a resource
-// is busy and units the device's compute units (1 on a GPU: its SMs are
-// shared; CPU servers pinned to their own cores do not share compute). A
-// lone instance has demands <= 1 and so s = 1 exactly.
+// reshare brings every busy segment's progress up to now, recomputes each
+// one's slowdown under the node's sharing (sharing.go) and reschedules the
+// segments' ends. A starved segment (slowdown +Inf) gets no end: it waits
+// for the next reshare, which comes whenever a segment on the device
+// starts, stops or is cut short.
 //
 // Below full clock each segment first stretches by its own throttle
 // factor θ (its compute-bound steps at the compute speed, its memory-bound
 // steps at the memory speed, overheads unchanged), and its demands are
 // taken at that stretched time.
 func (d *device) reshare(s *simulator, now engine.Time) {
-	var sumC, maxC, sumM float64
 	clock := d.clocks.Clock()
 	kc, km := power.Speeds(clock)
-	for _, i := range d.busy {
-		seg := &s.insts[i].seg
-		seg.progress += (now - seg.updated).Seconds() / seg.slowdown
-		seg.updated = now
-		seg.theta = 1
-		c, m := seg.demandC, seg.demandM
-		if clock < 1 && seg.alone > 0 {
-			seg.theta = seg.run.scaled(1/kc, 1/km).seconds(seg.steps) / seg.alone
-			c, m = c/(kc*seg.theta), m/(km*seg.theta)
-		}
-		sumC += c
-		maxC = max(maxC, c)
-		sumM += m
-	}
-	compute := max(sumC/float64(d.node.Hardware.Units()), maxC)
-	slow := max(1, compute, sumM) + d.node.Interference*float64(max(len(d.busy)-1, 0))
-	d.flopsRate, d.normRate, d.bytesRate = 0, 0, 0
+	d.demands = d.demands[:0]
 	for _, i := range d.busy {
 		in := s.insts[i]
 		seg := &in.seg
-		seg.slowdown = slow * seg.theta
-		remaining := max(seg.alone-seg.progress, 0)
-		end := now + engine.FromSeconds(remaining*seg.slowdown)
+		seg.progress += (now - seg.updated).Seconds() / seg.slowdown
+		seg.updated = now
+		seg.theta = 1
+		dm := demand{c: seg.demandC, m: seg.demandM, g: seg.demandG, share: in.smShare, prio: in.cfg.Priority}
+		if clock < 1 && seg.alone > 0 {
+			seg.theta = seg.run.scaled(1/kc, 1/km).seconds(seg.steps) / seg.alone
+			dm.c, dm.m, dm.g = dm.c/(kc*seg.theta), dm.m/(km*seg.theta), 1-(1-dm.g)/seg.theta
+		}
+		dm.step = seg.alone * seg.theta / float64(seg.steps)
+		d.demands = append(d.demands, dm)
+	}
+	d.slow = append(d.slow[:0], make([]float64, len(d.busy))...)
+	d.share.slowdowns(d.demands, d.slow)
+	d.flopsRate, d.normRate, d.bytesRate = 0, 0, 0
+	for k, i := range d.busy {
+		in := s.insts[i]
+		seg := &in.seg
+		seg.slowdown = d.slow[k] * seg.theta
 		s.sim.Cancel(seg.end)
-		seg.end = s.sim.Schedule(end, event{kind: evSegmentEnd, target: int32(i)})
+		seg.end = engine.EventID{}
+		if wall, ok := seg.wallLeft(); ok {
+			seg.end = s.sim.Schedule(now+engine.FromSeconds(wall), event{kind: evSegmentEnd, target: int32(i)})
+		}
 		if wall := seg.alone * seg.slowdown; wall > 0 {
 			d.flopsRate += seg.flops / wall
 			d.normRate += seg.flops / in.peak / wall
@@ -241,6 +241,22 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 			s.armControl(now)
 		}
 	}
+}
+
+// neverS is a wall time no run reaches (scenarios last at most a month):
+// a segment that would take longer at its slowdown, or forever (starved),
+// gets no end event until the device is reshared.
+const neverS = 1e9
+
+// wallLeft is the wall time the segment still needs at its slowdown, and
+// whether that is short enough to schedule its end.
+func (seg *segment) wallLeft() (float64, bool) {
+	remaining := max(seg.alone-seg.progress, 0)
+	if remaining == 0 {
+		return 0, true // whatever the slowdown (0 × Inf is NaN)
+	}
+	wall := remaining * seg.slowdown
+	return wall, wall < neverS
 }
 
 // setWatts computes the draw of the device's current rates and clock.
@@ -259,9 +275,10 @@ func (seg *segment) plan() {
 	seg.alone = seg.run.seconds(seg.steps)
 	c, m := seg.run.busy(seg.steps)
 	seg.flops, seg.bytes = seg.run.work(seg.steps)
-	seg.demandC, seg.demandM = 0, 0
+	seg.demandC, seg.demandM, seg.demandG = 0, 0, 0
 	if seg.alone > 0 {
 		seg.demandC, seg.demandM = c/seg.alone, m/seg.alone
+		seg.demandG = max(0, 1-seg.run.o*float64(seg.steps)/seg.alone)
 	}
 }
 

@@ -76,6 +76,7 @@ type segment struct {
 	end      engine.EventID
 	demandC  float64 // share of the alone time the tensor cores are busy
 	demandM  float64 // share of the alone time the memory system is busy
+	demandG  float64 // share of the alone time kernels run (all but the overhead)
 	flops    float64 // work of the whole segment
 	bytes    float64
 }
@@ -88,12 +89,15 @@ type prefillChunk struct {
 // instance is one model server: continuous batching over a waiting queue,
 // KV blocks, chunked prefill, preemption by recompute.
 type instance struct {
-	idx     int
-	node    int
-	model   int
-	cfg     scenario.NodeInstance
-	cost    StepCoster
-	peak    float64 // FLOP/s of the device in the instance's compute dtype (MFU)
+	idx   int
+	node  int
+	model int
+	cfg   scenario.NodeInstance
+	cost  StepCoster
+	peak  float64 // FLOP/s of the device in the instance's compute dtype (MFU)
+	// smShare is the share of the SMs the instance may use under MPS (its
+	// mps_active_thread_pct), 1 uncapped.
+	smShare float64
 	blockKV float64 // bytes of one KV block
 	// Static memory: the instance's own block pool.
 	blocksTotal int64

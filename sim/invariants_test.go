@@ -26,7 +26,9 @@ func init() {
 }
 
 // TestInvariantsRandomScenarios builds random scenarios (hardware, models,
-// formats, batching settings, memory sharing, arrival processes, classes)
+// formats, batching settings, memory sharing, sharing of compute with
+// instance priorities, SM caps and MIG partitions, arrival processes,
+// classes)
 // and checks on each what must hold on every run: Little's law, every
 // request accounted for, the KV cache within capacity, and determinism.
 func TestInvariantsRandomScenarios(t *testing.T) {
@@ -60,14 +62,34 @@ func TestInvariantsRandomScenarios(t *testing.T) {
 			}
 		}
 		memory := pick("static", "dynamic")
-		fmt.Fprintf(&b, "[[nodes]]\nname = \"n\"\nhardware = %q\nengine = %q\ncount = %d\nmemory = %q\nmemory_fraction = %g\ninterference = %g\n",
-			hw.name, hw.engine, 1+rng.IntN(3), memory, 0.3+rng.Float64()*0.6, rng.Float64()*0.2)
+		// Every sharing the device and engine can do: one-process needs a
+		// multi-model engine, MIG a device with partitions (and static
+		// memory, each partition's own).
+		sharings := []string{"time-slice", "mps"}
+		if hw.engine == "llama.cpp" {
+			sharings = append(sharings, "one-process")
+		}
+		migs := cat.Hardware[hw.name].MIG
+		if len(migs) > 0 && memory == "static" {
+			sharings = append(sharings, "mig")
+		}
+		sharing := pick(sharings...)
+		fmt.Fprintf(&b, "[[nodes]]\nname = \"n\"\nhardware = %q\nengine = %q\ncount = %d\nmemory = %q\nmemory_fraction = %g\ninterference = %g\nsharing = %q\n",
+			hw.name, hw.engine, 1+rng.IntN(3), memory, 0.3+rng.Float64()*0.6, rng.Float64()*0.2, sharing)
 		for _, m := range models[:nModels] {
 			chunked := rng.IntN(3) > 0
-			fmt.Fprintf(&b, "[[nodes.instances]]\nmodel = %q\nquant = %q\nkv_cache = %q\nmax_seqs = %d\nmax_batched_tokens = %d\nchunked_prefill = %v\nblock_tokens = %d\n",
-				m, pick("bf16", "fp8", "q4_k_m"), pick("fp16", "fp8"), 1+rng.IntN(64), 256+rng.IntN(8192), chunked, []int{1, 16, 32}[rng.IntN(3)])
+			fmt.Fprintf(&b, "[[nodes.instances]]\nmodel = %q\nquant = %q\nkv_cache = %q\nmax_seqs = %d\nmax_batched_tokens = %d\nchunked_prefill = %v\nblock_tokens = %d\npriority = %d\n",
+				m, pick("bf16", "fp8", "q4_k_m"), pick("fp16", "fp8"), 1+rng.IntN(64), 256+rng.IntN(8192), chunked, []int{1, 16, 32}[rng.IntN(3)], rng.IntN(3))
 			if chunked && rng.IntN(2) == 0 {
 				fmt.Fprintf(&b, "chunk_tokens = %d\n", 64+rng.IntN(1024))
+			}
+			switch sharing {
+			case "mps":
+				if rng.IntN(2) == 0 {
+					fmt.Fprintf(&b, "mps_active_thread_pct = %d\n", 10+rng.IntN(91))
+				}
+			case "mig":
+				fmt.Fprintf(&b, "mig = %q\n", migs[rng.IntN(len(migs))].Name)
 			}
 		}
 		sc, err := scenario.Parse("random.toml", []byte(b.String()), cat, profiles, nil)

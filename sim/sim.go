@@ -197,8 +197,11 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 			}
 			sv := n.Profile.Serving
 			in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: withServing(cost, sv),
-				peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), blockKV: ni.KVBlockBytes(),
+				peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), smShare: ni.SMShare, blockKV: ni.KVBlockBytes(),
 				front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst(), tokenRatio: sglInitRatio}
+			if !(in.smShare > 0 && in.smShare < 1) {
+				in.smShare = 1 // uncapped, or a node built without sharing
+			}
 			in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
 			in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
 			if n.DynamicMemory {
@@ -214,11 +217,19 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 	return s, nil
 }
 
+// costFor builds an instance's step model on the device its steps run on:
+// under MIG its partition (fewer SMs, its memory slices' bandwidth), else
+// the node's. Device figures (MFU, MBU, power) stay the whole device's:
+// instance.peak and the node's bandwidth normalise them.
 func (s *simulator) costFor(n scenario.Node, ni scenario.NodeInstance) (StepCoster, error) {
 	if s.opt.costFor != nil {
 		return s.opt.costFor(n, ni)
 	}
-	return perf.NewStepModel(n.Hardware, ni.Deploy, n.Profile)
+	hw := ni.Hardware
+	if hw.Name == "" {
+		hw = n.Hardware // a node built without the scenario's resolution
+	}
+	return perf.NewStepModel(hw, ni.Deploy, n.Profile)
 }
 
 func (s *simulator) run(ctx context.Context) (*Result, error) {
