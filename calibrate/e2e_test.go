@@ -4,20 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/fleettwin/fleettwin/calibrate/ollama"
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // ollamaBin finds the Ollama that `make test` builds (scripts/build-ollama.sh
@@ -35,32 +38,54 @@ func ollamaBin(t *testing.T) string {
 	return bin
 }
 
-func ciSetup(t *testing.T, planEdit func(*Plan)) (*catalog.Catalog, *Plan, *ollama.Server, string) {
+// ciColocation loads the co-location plan `make test` runs, with its text
+// edited (from, to pairs) before it is parsed, and the folder its runs go
+// under.
+func ciColocation(t *testing.T, edits ...string) (*catalog.Catalog, *Plan, []byte, string) {
 	t.Helper()
-	bin := ollamaBin(t)
 	cat, err := catalog.Load(filepath.Join("testdata", "ci-catalog.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _, err := LoadPlan(filepath.Join("testdata", "ci-plan.toml"), cat)
+	data := []byte(edit(colocationPlan(t), edits...))
+	p, err := ParsePlan("ci-colocation.toml", data, cat)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if planEdit != nil {
-		planEdit(p)
 	}
 	dir := t.TempDir()
 	if keep := os.Getenv("FLEETTWIN_CALIBRATE_DIR"); keep != "" {
 		dir = keep // keep the run for a look afterwards
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := ServeLocal(ctx, p, cat, LocalOptions{Bin: bin, Dir: filepath.Join(dir, "ollama"), Threads: 1, Context: 1024, Log: testWriter{t}})
+	return cat, p, data, dir
+}
+
+// managed is a Runner that starts the plan's Ollama servers itself, as
+// `fleettwin calibrate run --ollama BIN` does.
+func managed(t *testing.T, cat *catalog.Catalog, p *Plan, dir string, progress io.Writer) *Runner {
+	return &Runner{Plan: p, Dir: dir, Progress: progress, Servers: &ServerOptions{Catalog: cat, Ollama: ollamaBin(t)}}
+}
+
+// serversGone checks that every server the run recorded has no process
+// left in its process group (Ollama's runners included).
+func serversGone(t *testing.T, runDir string) *ServerRecords {
+	t.Helper()
+	recs, err := ReadServers(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Stop() }) // by process group, even when the test fails
-	return cat, p, srv, dir
+	for _, r := range recs.Servers {
+		if r.PID == 0 {
+			t.Errorf("server %s (%s): no pid recorded", r.Name, r.Sharing)
+			continue
+		}
+		if left := waitGone(t, r.PID); len(left) > 0 {
+			t.Errorf("server %s (%s, pid %d) left processes %v running", r.Name, r.Sharing, r.PID, left)
+		}
+		if r.Stopped == nil {
+			t.Errorf("server %s (%s): no stop recorded", r.Name, r.Sharing)
+		}
+	}
+	return recs
 }
 
 type testWriter struct{ t *testing.T }
@@ -79,37 +104,52 @@ func encodePlan(t *testing.T, p *Plan) []byte {
 	return b.Bytes()
 }
 
-// TestCalibrateOllamaCPU is the sim-to-real check: two random-weight Qwen3
-// models served at once by a real Ollama on this CPU, measured alone and
-// together, a profile fitted on some experiments and the simulator checked
-// against the others.
+// TestCalibrateOllamaCPU is the sim-to-real check of co-location: the run
+// starts two Ollama servers itself, one random-weight Qwen3 model each, on
+// this CPU; measures each alone and both together; stops them; a profile
+// is fitted on some experiments and the simulator checked against the
+// others.
 func TestCalibrateOllamaCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skips the real-engine calibration")
 	}
-	cat, p, srv, dir := ciSetup(t, nil)
+	cat, p, planData, dir := ciColocation(t)
 	ctx := context.Background()
 	versions := map[string]string{"go": "test"}
-	runDir, err := Start(filepath.Join(dir, "runs"), p, encodePlan(t, p), versions)
+	runDir, err := Start(filepath.Join(dir, "runs"), p, planData, versions)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := RecordServers(ctx, runDir, srv, p); err != nil {
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
 	start := time.Now()
-	if err := (&Runner{Plan: p, Dir: runDir, Progress: &progress}).Run(ctx); err != nil {
-		t.Fatalf("run: %v\n%s", err, progress.String())
+	if err := managed(t, cat, p, runDir, io.MultiWriter(&progress, testWriter{t})).Run(ctx); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	t.Logf("calibration run took %v", time.Since(start).Round(time.Second))
 	if !strings.Contains(progress.String(), "requests, ") || !strings.Contains(progress.String(), "left") {
 		t.Errorf("no progress lines:\n%s", progress.String())
 	}
+	recs := serversGone(t, runDir)
+	if len(recs.Servers) != 2 {
+		t.Fatalf("%d server records, want 2: %+v", len(recs.Servers), recs.Servers)
+	}
+	for _, r := range recs.Servers {
+		if !r.Managed || r.Sharing != scenario.MPS || r.Version == "" || r.KV == nil || r.KV.Tokens != 1024*4 ||
+			r.Env["OLLAMA_NUM_PARALLEL"] != "4" || r.Exit != "exit status 0" || len(r.Models) != 1 {
+			t.Errorf("server record %+v (KV %+v)", r, r.KV)
+		}
+		if log, err := os.ReadFile(filepath.Join(runDir, r.Log)); err != nil || !strings.Contains(string(log), "Listening on") {
+			t.Errorf("server %s log: %v", r.Name, err)
+		}
+	}
+	st, err := ReadState(runDir)
+	if err != nil || !strings.HasPrefix(st.Versions["server ollama-a"], "ollama ") {
+		t.Errorf("run.json versions %v, %v", st.Versions, err)
+	}
 
 	// Every request ran to max_tokens (the special tokens cannot win) and
 	// prompts hit their target length once the shaper has learned.
-	recs, skipped, err := ReadRequests(runDir)
+	requests, skipped, err := ReadRequests(runDir)
 	if err != nil || skipped != 0 {
 		t.Fatalf("read requests: %v (%d skipped)", err, skipped)
 	}
@@ -118,15 +158,15 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 		want += e.Requests * len(e.Models)
 	}
 	var warmups int
-	for _, r := range recs {
+	for _, r := range requests {
 		if r.Experiment == WarmupID {
 			warmups++
 		}
 	}
-	if len(recs)-warmups != want || warmups != 2*len(p.Models) {
-		t.Errorf("%d records (%d warm-up), plan has %d requests", len(recs), warmups, want)
+	if len(requests)-warmups != want || warmups != 2*len(p.Models) {
+		t.Errorf("%d records (%d warm-up), plan has %d requests", len(requests), warmups, want)
 	}
-	for i, r := range recs {
+	for i, r := range requests {
 		if !r.OK() {
 			t.Errorf("request %d of %s failed: %s", r.Seq, r.Experiment, r.Error)
 			continue
@@ -145,10 +185,6 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	if el := time.Since(start).Seconds(); float64(len(samples)) < 8*el {
 		t.Errorf("%d telemetry samples in %.0f s: below 10 Hz", len(samples), el)
 	}
-	if _, err := os.Stat(filepath.Join(runDir, ServersFile)); err != nil {
-		t.Error(err)
-	}
-
 	run, err := LoadRun(runDir, cat)
 	if err != nil {
 		t.Fatal(err)
@@ -216,21 +252,22 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	}
 }
 
-// TestOllamaServerDiesAndRunResumes kills the server in the middle of a
-// run: the run stops with a clear error, every record gathered stays on
-// disk, and --resume on a fresh server finishes the plan without redoing
-// the experiments already complete.
+// smallGrid cuts the co-location plan to a few seconds per mode: one
+// user, short prompts, two requests per point, no rates, one pass.
+var smallGrid = []string{
+	"concurrency = [1, 2, 3, 4]", "concurrency = [1]", "inputs = [48, 192]", "inputs = [16]", "outputs = [24]", "outputs = [8]",
+	"requests = 10", "requests = 2", "rates = [1.0, 2.0, 3.0]", "rates = []", "passes = 2", "passes = 1",
+}
+
+// TestOllamaServerDiesAndRunResumes kills one of the run's servers in the
+// middle of a run: the run stops with an error naming that server and
+// ending with its log, the other server is stopped, every record gathered
+// stays on disk, and --resume (which starts both servers afresh) finishes
+// the plan without redoing the experiments already complete.
 func TestOllamaServerDiesAndRunResumes(t *testing.T) {
-	small := func(p *Plan) {
-		p.Experiments.Concurrency = []int{1, 2}
-		p.Experiments.Inputs = []int{16}
-		p.Experiments.Outputs = []int{48}
-		p.Experiments.Requests = 4
-		p.Experiments.Rates = nil
-		p.Experiments.Passes = 1
-		p.StallS = 5
-	}
-	cat, p, srv, dir := ciSetup(t, small)
+	cat, p, _, dir := ciColocation(t, "concurrency = [1, 2, 3, 4]", "concurrency = [1, 2]", "inputs = [48, 192]", "inputs = [16]",
+		"outputs = [24]", "outputs = [48]", "requests = 10", "requests = 4", "rates = [1.0, 2.0, 3.0]", "rates = []", "passes = 2", "passes = 1",
+		"stall_s = 60", "stall_s = 5")
 	ctx := context.Background()
 	// Ollama has no Prometheus endpoint; vLLM's format is served beside it
 	// so the scrape path runs too.
@@ -244,22 +281,38 @@ func TestOllamaServerDiesAndRunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Kill the server once a few requests of the plan are recorded.
+	// Kill server ollama-b's process group once a few requests of the
+	// plan are recorded.
+	killed := make(chan int, 1)
 	go func() {
 		for {
 			recs, _, _ := ReadRequests(runDir)
-			if len(recs) >= 2*len(p.Models)+6 {
-				srv.Stop()
-				return
+			if servers, err := ReadServers(runDir); err == nil && len(recs) >= 2*len(p.Models)+6 {
+				for _, s := range servers.Servers {
+					if s.Name == "ollama-b" {
+						syscall.Kill(-s.PID, syscall.SIGKILL)
+						killed <- s.PID
+						return
+					}
+				}
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	err = (&Runner{Plan: p, Dir: runDir}).Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), "requests failed") || !strings.Contains(err.Error(), "resume") {
-		t.Fatalf("run with a dead server: %v", err)
+	err = managed(t, cat, p, runDir, testWriter{t}).Run(ctx)
+	for _, want := range []string{"server ollama-b exited during the run (signal: killed); its log is " + filepath.Join(runDir, "servers", "ollama-b.log"),
+		"during alone-ci-", "records gathered are kept in " + runDir, "resume with --resume " + runDir} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("run with a dying server: error lacks %q:\n%v", want, err)
+		}
 	}
 	t.Logf("first run stopped: %v", err)
+	select {
+	case <-killed:
+	default:
+		t.Fatal("the server was never killed")
+	}
+	serversGone(t, runDir) // ollama-a, still healthy, was stopped with the run
 	before, _, err := ReadRequests(runDir)
 	if err != nil {
 		t.Fatal(err)
@@ -268,23 +321,21 @@ func TestOllamaServerDiesAndRunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Done) == 0 || st.Finished || !strings.Contains(st.Note, "failed") {
+	if len(st.Done) == 0 || st.Finished || !strings.Contains(st.Note, "server ollama-b exited during the run") {
 		t.Fatalf("state after the failure: %+v", st)
 	}
 
-	// A fresh server (new port); resume.
-	p2 := *p
-	p2.Models = append([]PlanModel(nil), p.Models...)
-	for i := range p2.Models {
-		p2.Models[i].URL = Local
-	}
-	srv2, err := ServeLocal(ctx, &p2, cat, LocalOptions{Bin: ollamaBin(t), Dir: filepath.Join(dir, "ollama2"), Threads: 1, Context: 1024})
+	// Resume as `calibrate run --resume` does: the plan from the run
+	// folder, the servers started afresh on new ports.
+	p2, _, err := LoadRunPlan(runDir, cat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv2.Stop() })
-	if err := (&Runner{Plan: &p2, Dir: runDir}).Run(ctx); err != nil {
+	if err := managed(t, cat, p2, runDir, testWriter{t}).Run(ctx); err != nil {
 		t.Fatalf("resume: %v", err)
+	}
+	if recs := serversGone(t, runDir); len(recs.Servers) != 4 {
+		t.Errorf("%d server records after the resume, want 2 starts of 2", len(recs.Servers))
 	}
 	after, _, err := ReadRequests(runDir)
 	if err != nil {
@@ -334,5 +385,113 @@ func TestOllamaServerDiesAndRunResumes(t *testing.T) {
 	scraped, err := os.ReadFile(filepath.Join(runDir, ServerMetricsFile))
 	if err != nil || !strings.Contains(string(scraped), `"vllm:kv_cache_usage_perc":0.25`) || strings.Count(string(scraped), "\n") < 10 {
 		t.Errorf("server metrics: %v, %d lines", err, strings.Count(string(scraped), "\n"))
+	}
+}
+
+// TestOllamaSharingModes runs the co-location plan in two sharing modes,
+// time-slice then mps, with a stand-in for nvidia-cuda-mps-control (there
+// is no GPU here): the servers are started and stopped once per mode, the
+// MPS daemon is started before the mps mode's servers and quit after them,
+// with pipes under the run folder that the mps servers are given (and
+// the time-slice servers are not), and each mode's experiments carry it.
+// A second run is cancelled during the mps mode, as Ctrl-C does: it
+// returns at once, leaving no server process and no daemon behind.
+func TestOllamaSharingModes(t *testing.T) {
+	edits := append([]string{`name = "ci-colocation"`, "name = \"ci-colocation\"\nsharing = [\"time-slice\", \"mps\"]",
+		"models = [\"ci-b\"]", "models = [\"ci-b\"]\nmps_active_thread_pct = 50"}, smallGrid...)
+	cat, p, planData, dir := ciColocation(t, edits...)
+	bin, calls := fakeMPSControl(t, t.TempDir(), 0)
+	runDir, err := Start(filepath.Join(dir, "runs"), p, planData, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := managed(t, cat, p, runDir, testWriter{t})
+	r.Servers.MPSControl = bin
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := serversGone(t, runDir)
+	pipe := filepath.Join(runDir, "mps", "pipe")
+	if abs, err := filepath.Abs(pipe); err == nil {
+		pipe = abs
+	}
+	got, _ := os.ReadFile(calls)
+	if want := "args=[-d] stdin=[] pipe=" + pipe + " log=" + filepath.Join(filepath.Dir(pipe), "log") + "\nargs=[] stdin=[quit] pipe=" + pipe + " log=" + filepath.Join(filepath.Dir(pipe), "log") + "\n"; string(got) != want {
+		t.Errorf("MPS control calls:\n%s\nwant:\n%s", got, want)
+	}
+	if len(recs.Servers) != 4 || len(recs.MPS) != 1 || recs.MPS[0].Stopped == nil || recs.MPS[0].QuitError != "" {
+		t.Fatalf("servers.json: %d servers, MPS %+v", len(recs.Servers), recs.MPS)
+	}
+	daemon := recs.MPS[0]
+	for _, s := range recs.Servers {
+		pct := s.Env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"]
+		switch s.Sharing {
+		case scenario.TimeSlice:
+			if s.Env["CUDA_MPS_PIPE_DIRECTORY"] != "" || pct != "" || s.Stopped.After(daemon.Started) {
+				t.Errorf("time-slice server %s: env %v, stopped %v (daemon started %v)", s.Name, s.Env, s.Stopped, daemon.Started)
+			}
+		case scenario.MPS:
+			if s.Env["CUDA_MPS_PIPE_DIRECTORY"] != pipe || s.Started.Before(daemon.Started) || s.Stopped.After(*daemon.Stopped) {
+				t.Errorf("mps server %s: env %v, %v-%v outside the daemon's %v-%v", s.Name, s.Env, s.Started, s.Stopped, daemon.Started, daemon.Stopped)
+			}
+			if (s.Name == "ollama-b") != (pct == "50" && s.MPSActiveThreadPct == 50) {
+				t.Errorf("mps server %s: active thread percentage %q (%v)", s.Name, pct, s.MPSActiveThreadPct)
+			}
+		default:
+			t.Errorf("server %s: sharing %q", s.Name, s.Sharing)
+		}
+	}
+	run, err := LoadRun(runDir, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := map[scenario.Sharing]int{}
+	for _, e := range run.Experiments {
+		if m := run.Measured[e.ID]; m == nil {
+			t.Errorf("%s: no records", e.ID)
+		}
+		if strings.HasSuffix(e.ID, "-mps") != (e.Sharing == scenario.MPS) {
+			t.Errorf("%s: sharing %s", e.ID, e.Sharing)
+		}
+		modes[e.Sharing]++
+	}
+	if modes[scenario.TimeSlice] != 3 || modes[scenario.MPS] != 3 {
+		t.Errorf("experiments per mode %v, want 3 each (a alone, b alone, together)", modes)
+	}
+
+	// Cancel during the mps mode.
+	os.Remove(calls)
+	runDir2, err := Start(filepath.Join(dir, "runs"), p, planData, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			recs, _, _ := ReadRequests(runDir2)
+			if slices.ContainsFunc(recs, func(r RequestRecord) bool { return strings.HasSuffix(r.Experiment, "-mps") }) {
+				cancel()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	r2 := managed(t, cat, p, runDir2, testWriter{t})
+	r2.Servers.MPSControl = bin
+	err = r2.Run(ctx)
+	cancelled := time.Now()
+	if err == nil || !strings.Contains(err.Error(), "interrupted during ") || !strings.Contains(err.Error(), "-mps") {
+		t.Errorf("cancelled run: %v", err)
+	}
+	recs2 := serversGone(t, runDir2)
+	if time.Since(cancelled) > 10*time.Second {
+		t.Errorf("cancelled run took %v to stop its servers", time.Since(cancelled))
+	}
+	if len(recs2.Servers) != 4 || len(recs2.MPS) != 1 || recs2.MPS[0].Stopped == nil {
+		t.Errorf("cancelled run's servers.json: %d servers, MPS %+v", len(recs2.Servers), recs2.MPS)
+	}
+	if got, _ := os.ReadFile(calls); strings.Count(string(got), "args=[-d]") != 1 || strings.Count(string(got), "stdin=[quit]") != 1 {
+		t.Errorf("MPS control calls of the cancelled run:\n%s", got)
 	}
 }

@@ -53,9 +53,10 @@ type Plan struct {
 	// Sharing lists the ways the servers share the device that the run
 	// measures, in order (see Plan.Modes): for each, the servers are
 	// started that way, and the grid's alone and together experiments
-	// run. Empty: the servers as they are, recorded as the hardware's
-	// default (scenario.DefaultSharing: time-slice on a GPU, mps on a
-	// host whose servers compute on their own cores).
+	// run; "mps" listed runs them under an MPS control daemon. Empty:
+	// the servers as they are, recorded as the hardware's default
+	// (scenario.DefaultSharing: time-slice on a GPU, mps on a host whose
+	// servers compute on their own cores), and no daemon.
 	Sharing []scenario.Sharing `toml:"sharing"`
 	// MPSControl is the nvidia-cuda-mps-control binary a "mps" mode
 	// starts the MPS daemon with (default: that name, on PATH).

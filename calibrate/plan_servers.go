@@ -244,8 +244,8 @@ func (p *Plan) checkServers(errs *tomlcheck.Errors, cat *catalog.Catalog) {
 		case pct == 0:
 		case !(pct > 0 && pct <= 100):
 			addKind(tomlcheck.OutOfRange, k("mps_active_thread_pct"), "must be in (0, 100], got %v", pct)
-		case !slices.Contains(p.modes, scenario.MPS):
-			add(k("mps_active_thread_pct"), "only with \"mps\" among the plan's sharing modes, got %v", p.modes)
+		case !slices.Contains(p.Sharing, scenario.MPS):
+			add(k("mps_active_thread_pct"), "only with \"mps\" among the plan's sharing modes (which start the MPS daemon), got %v", p.Sharing)
 		}
 		if s.Kind != KindOllama {
 			for _, f := range []struct {

@@ -79,7 +79,9 @@ func (r *Runner) startMode(ctx context.Context, mode scenario.Sharing, st *State
 			s.stop()
 		}
 	}()
-	if mode == scenario.MPS {
+	// The daemon runs where the plan asks for mps; mps as a host's
+	// default (servers on their own cores) is the servers as they are.
+	if mode == scenario.MPS && slices.Contains(r.Plan.Sharing, scenario.MPS) {
 		bin := r.Servers.MPSControl
 		if bin == "" {
 			bin = r.Plan.MPSControl
