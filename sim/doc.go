@@ -6,9 +6,15 @@
 // per-step token budget and free KV blocks, chunked prefill mixing prompt
 // chunks with decode tokens, and preemption by recompute when KV blocks run
 // out. Instances on one device share its memory (fixed shares or one pool)
-// and its compute and bandwidth: while several are busy each runs slower by
-// max(1, Σ compute demand, Σ memory demand) + interference × (busy − 1),
-// which is exactly 1 for a lone instance.
+// and its compute and bandwidth as the node's sharing says: time-slice
+// (the CUDA default: contexts take turns on the GPU, paying a switch
+// cost), mps (kernels run at once; compute and bandwidth demands add, as
+// far as the profile's contention coefficients say, within each instance's
+// SM cap), mig (hard partitions that never slow each other, each instance
+// computing on its partition) or one-process (one server whose models'
+// steps alternate). More urgent instances (lower priority) take the device
+// first. A lone instance runs exactly as the single-instance model says
+// under every sharing (under MPS, within its SM cap).
 //
 // A batch whose composition does not change (decode only, no admission, no
 // completion) advances many steps in one event, in closed form, so events
@@ -24,8 +30,9 @@
 //
 //   - sim.go: the event loop. [Options], the event kinds, the simulator's
 //     state, newSimulator (one modelState per served model, one device per
-//     node, one instance per model on a node), the run loop that advances
-//     the engine one snapshot window at a time, and handle, which
+//     node, one instance per model on a node, its step model built on the
+//     hardware it computes on: under MIG its partition), the run loop that
+//     advances the engine one snapshot window at a time, and handle, which
 //     dispatches every event. The governors' control loop (armControl,
 //     sleepControl, evControl) is here too.
 //   - arrivals.go: where requests come from and go to. scheduleArrival
@@ -54,9 +61,14 @@
 //     waitQueue, segment, instance, blocksFor.
 //   - run_cost.go: decodeRun, the closed-form cost of k decode steps that
 //     lets one event stand for many steps.
-//   - device.go: a device shared by instances: contention (reshare), clock
-//     governors (power cap, temperature), and the integrals behind every
-//     device figure and time series.
+//   - device.go: a device shared by instances: reshare (each busy
+//     segment's progress, slowdown and end), clock governors (power cap,
+//     temperature), and the integrals behind every device figure and time
+//     series.
+//   - sharing.go: the sharing rules reshare applies: what each busy
+//     segment asks of the device (demand) and the slowdown each mode and
+//     priority give it, including +Inf for a starved segment, which gets
+//     no end event until the next reshare.
 //   - stats.go, results.go: per-request records, latency sketches, and the
 //     [Result] a run returns.
 //   - throttle.go: [PriceThrottling], the rerun at full clock that prices
