@@ -196,6 +196,14 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	t.Logf("fit: %d observations, step-model error median %.1f%% max %.1f%%; interference %.3f; notes: %v",
 		rep.Observations, rep.Step.MedianAbsPct, rep.Step.MaxAbsPct, prof.Interference, rep.Notes)
 	t.Logf("coefficients %+v; admission lag %.4f s", prof.Coefficients, prof.AdmissionLagS)
+	// The together experiments (mps: this host's default) fit the MPS
+	// memory contention, with a standard error from the replays' curvature.
+	if s := prof.Sharing; s == nil || !strings.Contains(s.Source, "mps_memory_contention fitted on 12 together experiments of run "+filepath.Base(runDir)+" (mps), held-out error ") ||
+		!(s.MPSMemoryContention >= 0 && s.MPSMemoryContention <= 1) || !(s.MPSMemoryContentionStdErr > 0) {
+		t.Errorf("sharing fit: %+v", s)
+	} else {
+		t.Logf("sharing: mps_memory_contention %.4g ± %.2g; %s", s.MPSMemoryContention, s.MPSMemoryContentionStdErr, s.Source)
+	}
 	for _, r := range prof.Rows {
 		t.Logf("fit row %-36s measured %9.2f predicted %9.2f %s %+6.1f%%", r.ID, r.Measured, r.Predicted, r.Unit, r.ErrorPct)
 	}

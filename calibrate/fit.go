@@ -117,6 +117,9 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 	if work == "" {
 		work = filepath.Join(r.Dir, "fit")
 	}
+	if err := r.fitSharing(ctx, cat, &p, &rep); err != nil {
+		return p, rep, err
+	}
 	if err := r.fitInterference(ctx, cat, &p, &rep, work); err != nil {
 		return p, rep, err
 	}

@@ -180,6 +180,10 @@ func runCalibrateFit(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "fit: %d observations · median |error| %.1f%% · max %.1f%% (%s)\n", rep.Observations, rep.Step.MedianAbsPct, rep.Step.MaxAbsPct, rep.Step.WorstID)
 	fmt.Fprintf(stdout, "interference %.4g · admission lag %.3g s\n", p.Interference, p.AdmissionLagS)
+	if s := p.Sharing; s != nil {
+		fmt.Fprintf(stdout, "sharing: mps_memory_contention %.4g ± %.2g · switch_s %.3g ± %.2g (time_slice_s %.3g): %s\n",
+			s.MPSMemoryContention, s.MPSMemoryContentionStdErr, s.SwitchS, s.SwitchSStdErr, s.TimeSliceS, s.Source)
+	}
 	if p.Power != nil {
 		fmt.Fprintf(stdout, "power: idle %.1f W + %.1f W at full activity (rmse %.2f W, %d samples)\n", p.Power.IdleW, p.Power.DynamicW, p.Power.RMSEW, p.Power.Samples)
 	}
