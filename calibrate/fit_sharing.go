@@ -66,8 +66,8 @@ var sharingCoefficients = []sharingCoefficient{
 //
 // The standard error is from the curvature of that cost at the optimum,
 // the Gauss-Newton approximation of least squares: with S(x) the sum of
-// the n squared log errors, σ² = S(x̂)/(n−1) and Var(x̂) ≈ 2σ²/S”(x̂),
-// S” by a second difference 5% of the range wide. It is NaN where the
+// the n squared log errors, σ² = S(x̂)/(n−1) and Var(x̂) ≈ 2σ²/S″(x̂),
+// S″ by a second difference 5% of the range wide. It is NaN where the
 // cost does not curve up (the coefficient is not identified there), and
 // at a bound of the range it understates the uncertainty on the far side.
 // The held-out error in the source is the median |error| of the median
@@ -192,7 +192,7 @@ func curvatureStdErr(f func(float64) float64, x, fx, lo, hi float64, n int) floa
 	if !(d2 > 0) {
 		return math.NaN()
 	}
-	// S = n·f, σ² = S(x)/(n−1), Var = 2σ²/S'' = 2·f(x)/((n−1)·f'').
+	// S = n·f, σ² = S(x)/(n−1), Var = 2σ²/S″ = 2·f(x)/((n−1)·f″).
 	return math.Sqrt(2 * fx / (float64(n-1) * d2))
 }
 
