@@ -68,7 +68,7 @@ func newSharer(n scenario.Node) sharer {
 
 // slowdowns sets out[i] to the factor by which busy segment ds[i] runs
 // slower than alone (+Inf: starved).
-func (sh sharer) slowdowns(ds []demand, out []float64) {
+func (sh *sharer) slowdowns(ds []demand, out []float64) {
 	switch len(ds) {
 	case 0:
 		return
@@ -106,6 +106,17 @@ func (sh sharer) slowdowns(ds []demand, out []float64) {
 	}
 }
 
+// uniform reports whether every segment of ds has the same priority: one
+// level, the common case, which needs no search for the levels.
+func uniform(ds []demand) bool {
+	for _, d := range ds[1:] {
+		if d.prio != ds[0].prio {
+			return false
+		}
+	}
+	return true
+}
+
 // levels calls f with each priority of ds once, most urgent first.
 func levels(ds []demand, f func(prio int)) {
 	last, first := 0, true
@@ -139,32 +150,40 @@ func levels(ds []demand, f func(prio int)) {
 // twin's time-slice scheduler runs the high-priority model first; the
 // driver has no cross-process priority); each level leaves the next R less
 // the GPU time it uses, Σ (1 + σ) g_i / s_i, which can be nothing.
-func (sh sharer) timeSlice(ds []demand, out []float64) {
+func (sh *sharer) timeSlice(ds []demand, out []float64) {
+	if uniform(ds) {
+		sh.timeSliceLevel(ds, out, ds[0].prio, 1)
+		return
+	}
 	left := 1.0
-	levels(ds, func(prio int) {
-		var sumG float64
-		for _, d := range ds {
-			if d.prio == prio {
-				sumG += d.g
-			}
+	levels(ds, func(prio int) { left = sh.timeSliceLevel(ds, out, prio, left) })
+}
+
+// timeSliceLevel sets the slowdowns of the segments of priority prio on a
+// GPU with left of its time left, and returns what they leave.
+func (sh *sharer) timeSliceLevel(ds []demand, out []float64, prio int, left float64) float64 {
+	var sumG float64
+	for _, d := range ds {
+		if d.prio == prio {
+			sumG += d.g
 		}
-		need := (1 + sh.sigma) * sumG
-		var used float64
-		for i, d := range ds {
-			switch {
-			case d.prio != prio:
-				continue
-			case d.g <= 0:
-				out[i] = 1 // needs no GPU time
-			case left <= starvedBelow:
-				out[i] = math.Inf(1)
-			default:
-				out[i] = max(1+sh.sigma*d.g, need/left)
-				used += (1 + sh.sigma) * d.g / out[i]
-			}
+	}
+	need := (1 + sh.sigma) * sumG
+	var used float64
+	for i, d := range ds {
+		switch {
+		case d.prio != prio:
+			continue
+		case d.g <= 0:
+			out[i] = 1 // needs no GPU time
+		case left <= starvedBelow:
+			out[i] = math.Inf(1)
+		default:
+			out[i] = max(1+sh.sigma*d.g, need/left)
+			used += (1 + sh.sigma) * d.g / out[i]
 		}
-		left -= used
-	})
+	}
+	return left - used
 }
 
 // mps is NVIDIA's Multi-Process Service (and a CPU host whose servers
@@ -183,47 +202,60 @@ func (sh sharer) timeSlice(ds []demand, out []float64) {
 // gets the compute left, R_c − κ_c Σ c_i / s_i, and the bandwidth left,
 // R_m − κ Σ m_i / s_i (only κ of a more urgent stream counts against it,
 // as in the joint term).
-func (sh sharer) mps(ds []demand, out []float64) {
+func (sh *sharer) mps(ds []demand, out []float64) {
+	if uniform(ds) {
+		sh.mpsLevel(ds, out, ds[0].prio, sh.units, 1, false)
+		return
+	}
 	leftC, leftM := sh.units, 1.0
-	levels(ds, func(prio int) {
-		var sumC, maxC, sumM, maxM float64
-		for _, d := range ds {
-			if d.prio == prio {
-				sumC += d.c
-				maxC = max(maxC, d.c)
-				sumM += d.m
-				maxM = max(maxM, d.m)
-			}
+	levels(ds, func(prio int) { leftC, leftM = sh.mpsLevel(ds, out, prio, leftC, leftM, true) })
+}
+
+// mpsLevel sets the slowdowns of the segments of priority prio with leftC
+// units of compute and leftM of the bandwidth left, and returns what they
+// leave (when asked to: the last level need not).
+func (sh *sharer) mpsLevel(ds []demand, out []float64, prio int, leftC, leftM float64, leave bool) (float64, float64) {
+	var sumC, maxC, sumM, maxM float64
+	for _, d := range ds {
+		if d.prio == prio {
+			sumC += d.c
+			maxC = max(maxC, d.c)
+			sumM += d.m
+			maxM = max(maxM, d.m)
 		}
-		// Written so that κ = 1 gives Σ exactly.
-		compute := sumC - (1-sh.kappaC)*(sumC-maxC)
-		memory := sumM - (1-sh.kappa)*(sumM-maxM)
-		starved := sumC > 0 && leftC <= starvedBelow || memory > 0 && leftM <= starvedBelow
-		s := math.Inf(1)
-		if !starved {
-			s = 1
-			if sumC > 0 {
-				s = max(s, compute/leftC, maxC/min(1, leftC))
-			}
-			if memory > 0 {
-				s = max(s, memory/leftM)
-			}
+	}
+	// Written so that κ = 1 gives Σ exactly.
+	compute := sumC - (1-sh.kappaC)*(sumC-maxC)
+	memory := sumM - (1-sh.kappa)*(sumM-maxM)
+	starved := sumC > 0 && leftC <= starvedBelow || memory > 0 && leftM <= starvedBelow
+	s := math.Inf(1)
+	if !starved {
+		s = 1
+		if sumC > 0 {
+			s = max(s, compute/leftC, maxC/min(1, leftC))
 		}
-		var usedC, usedM float64
-		for i, d := range ds {
-			if d.prio != prio {
-				continue
-			}
-			out[i] = s
-			if !starved {
-				out[i] = max(s, d.c/d.share)
-				usedC += d.c / out[i]
-				usedM += d.m / out[i]
-			}
+		if memory > 0 {
+			s = max(s, memory/leftM)
 		}
-		leftC -= sh.kappaC * usedC
-		leftM -= sh.kappa * usedM
-	})
+	}
+	var usedC, usedM float64
+	for i, d := range ds {
+		if d.prio != prio {
+			continue
+		}
+		out[i] = s
+		if starved {
+			continue
+		}
+		if d.share < 1 {
+			out[i] = max(s, d.c/d.share)
+		}
+		if leave {
+			usedC += d.c / out[i]
+			usedM += d.m / out[i]
+		}
+	}
+	return leftC - sh.kappaC*usedC, leftM - sh.kappa*usedM
 }
 
 // oneProcess is one server hosting every model of the node (Ollama,
@@ -236,7 +268,7 @@ func (sh sharer) mps(ds []demand, out []float64) {
 //
 // with step the alone time per step. Less urgent segments wait until no
 // more urgent one is busy (starved meanwhile).
-func (sh sharer) oneProcess(ds []demand, out []float64) {
+func (sh *sharer) oneProcess(ds []demand, out []float64) {
 	top := ds[0].prio
 	for _, d := range ds {
 		top = min(top, d.prio)

@@ -39,3 +39,18 @@ func BenchmarkSeedColocatedMPS(b *testing.B) {
 	}
 	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
 }
+
+// BenchmarkSlowdowns is the rule alone, for two busy segments of one
+// priority (the common co-located case) under each sharing.
+func BenchmarkSlowdowns(b *testing.B) {
+	ds := []demand{{c: 0.1, m: 0.9, g: 0.9, step: 0.02, share: 1}, {c: 0.6, m: 0.3, g: 0.95, step: 0.05, share: 1}}
+	out := make([]float64, len(ds))
+	for _, mode := range scenario.Sharings {
+		sh := sharer{mode: mode, sigma: sigma, kappa: 1, kappaC: 1, units: 1, interference: 0.05}
+		b.Run(string(mode), func(b *testing.B) {
+			for b.Loop() {
+				sh.slowdowns(ds, out)
+			}
+		})
+	}
+}
