@@ -21,7 +21,9 @@
 //     fit and replay profiles, with its clients ollama, openai and
 //     telemetry), randmodel (random-weight models),
 //     validate (published measurements reproduced in the twin, scored),
-//     servefit (serving-engine terms fitted to published serving rows);
+//     servefit (serving-engine terms fitted to published serving rows),
+//     sharefit (the sharing coefficients fitted to published co-location
+//     cases);
 //   - jobs (runs, plans and calibrations on a data directory) and report
 //     (HTML pages);
 //   - edges: web (the dashboard) and cmd/fleettwin (the CLI).
