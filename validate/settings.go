@@ -34,9 +34,9 @@ var UnsupportedSettings = map[string]string{
 	"pp":              "pipeline parallelism is not modelled yet",
 	"attention_dp":    "data-parallel attention is not modelled yet",
 	"nodes":           "several linked machines are not modelled yet",
-	"sharing":         "co-located servers are not reproduced by validate",
-	"instances":       "co-located servers are not reproduced by validate",
-	"mps_sm_percent":  "co-located servers are not reproduced by validate",
+	"sharing":         "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
+	"instances":       "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
+	"mps_sm_percent":  "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
 }
 
 // MappedSettings are the settings keys that set the twin's instance, with
