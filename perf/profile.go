@@ -249,7 +249,8 @@ type Thermal struct {
 	AmbientC        float64 `toml:"ambient_c"`
 	TimeConstantS   float64 `toml:"time_constant_s"`
 	// ThrottleOnsetC is the lowest temperature at which the clocks were
-	// seen cut for heat or power; 0 if never seen.
+	// seen cut for heat (thermal reasons only: a power cap is not the onset
+	// of thermal throttling); 0 if never seen.
 	ThrottleOnsetC float64 `toml:"throttle_onset_c"`
 	Samples        int     `toml:"samples"`
 	RMSEC          float64 `toml:"rmse_c"`

@@ -168,7 +168,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	}
 	sharing := r.sharing(k, g, hw, prof)
 	insts := r.place(k, g, hw, prof, index, models, fraction, budget, dynamic && sharing != MIG, sharing == MIG)
-	r.shareDevice(k, g, hw, fraction, sharing, insts)
+	r.shareDevice(k, g, hw, prof, fraction, sharing, insts)
 	interference := prof.Interference
 	if g.Interference != nil {
 		interference = *g.Interference

@@ -62,7 +62,7 @@ func (r *resolver) sharing(k []string, g NodeGroup, hw catalog.Hardware, prof pe
 // applies to the MIG device it runs on. The partitions' slices are counted
 // for every instance that names a known profile, placed or not, so that a
 // node that cannot hold them says so even when another field is wrong.
-func (r *resolver) shareDevice(k []string, g NodeGroup, hw catalog.Hardware, fraction float64, s Sharing, insts []NodeInstance) {
+func (r *resolver) shareDevice(k []string, g NodeGroup, hw catalog.Hardware, prof perf.Profile, fraction float64, s Sharing, insts []NodeInstance) {
 	var computeSlices, memorySlices int
 	count := map[string]int{}
 	// An unknown sharing is reported alone, not as every field it lacks.
@@ -113,6 +113,7 @@ func (r *resolver) shareDevice(k []string, g NodeGroup, hw catalog.Hardware, fra
 		}
 		inst.MIG, inst.Hardware = p.Name, hw.Partition(p)
 		inst.BudgetBytes = inst.Hardware.UsableMemoryBytes() * share
+		partitionDefaults(inst, in, prof)
 		if need := inst.WeightBytes + inst.KVBlockBytes(); need > inst.BudgetBytes {
 			r.noFit(append(ik, "mig"), "%s weights (%s) and one KV block do not fit MIG %s's %s (%.3g of %s): short by %s",
 				inst.Deploy.Model.Name, gib(inst.WeightBytes), p.Name, gib(inst.BudgetBytes), share, gib(inst.Hardware.UsableMemoryBytes()), gib(need-inst.BudgetBytes))
@@ -145,4 +146,17 @@ func migNames(hw catalog.Hardware) string {
 		names[i] = p.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// partitionDefaults redoes the batch bounds the instance leaves unset for
+// its MIG partition: an engine's defaults follow the memory it sees (vLLM
+// takes 1024 sequences and 8192 tokens from 70 GiB up, less below), and a
+// 3g.40gb partition of an H100 sees 39.5 GiB, not 80.
+func partitionDefaults(inst *NodeInstance, in Instance, prof perf.Profile) {
+	inst.MaxSeqs, inst.MaxBatchedTokens, inst.BlockTokens, inst.ChunkTokens = in.MaxSeqs, in.MaxBatchedTokens, in.BlockTokens, in.ChunkTokens
+	inst.ChunkedPrefill = in.ChunkedPrefill == nil || *in.ChunkedPrefill
+	applyDefaults(inst, in, inst.Hardware, prof)
+	if inst.ChunkTokens == 0 || !inst.ChunkedPrefill {
+		inst.ChunkTokens = inst.MaxBatchedTokens
+	}
 }

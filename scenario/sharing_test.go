@@ -321,3 +321,25 @@ func mustParse(t *testing.T, src string) *Scenario {
 	}
 	return sc
 }
+
+// TestPartitionDefaults: under MIG an instance's engine defaults follow its
+// partition's memory, as the engine sees it: vLLM on a whole H100 (80 GiB)
+// takes 1024 sequences and 8192 tokens, on a 3g.40gb partition (39.5 GiB)
+// its smaller defaults, 256 and 2048; bounds the scenario sets stay.
+func TestPartitionDefaults(t *testing.T) {
+	whole := mustParse(t, h100Base)
+	if in := whole.Nodes[0].Instances[0]; in.MaxSeqs != 1024 || in.MaxBatchedTokens != 8192 {
+		t.Fatalf("whole H100: max_seqs %d, max_batched_tokens %d; want vLLM's 1024 and 8192", in.MaxSeqs, in.MaxBatchedTokens)
+	}
+	src := edit(t, h100Base, "count = 1", "count = 1\nsharing = \"mig\"",
+		mig8b, mig8b+"\n  mig = \"3g.40gb\"\n  max_seqs = 64",
+		mig32b, mig32b+"\n  mig = \"3g.40gb\"")
+	sc := mustParse(t, src)
+	a, b := sc.Nodes[0].Instances[0], sc.Nodes[0].Instances[1]
+	if a.MaxSeqs != 64 || a.MaxBatchedTokens != 2048 {
+		t.Errorf("8b on 3g.40gb: max_seqs %d (set 64), max_batched_tokens %d (want 2048)", a.MaxSeqs, a.MaxBatchedTokens)
+	}
+	if b.MaxSeqs != 256 || b.MaxBatchedTokens != 2048 || b.ChunkTokens != 2048 {
+		t.Errorf("32b on 3g.40gb: max_seqs %d, max_batched_tokens %d, chunk_tokens %d; want 256, 2048, 2048", b.MaxSeqs, b.MaxBatchedTokens, b.ChunkTokens)
+	}
+}
