@@ -168,6 +168,32 @@ type Instance struct {
 	// MIG is the instance's partition under sharing = "mig", a profile of
 	// the hardware's (e.g. "3g.40gb" on an H100).
 	MIG string `toml:"mig,omitempty"`
+
+	// Parallelism: the instance spans TP × PP devices of its node (tensor
+	// and pipeline parallel), EP of them holding MoE experts apart (expert
+	// parallel, within TP × PP), and DP identical replicas of it. 0 means 1.
+	TP int `toml:"tp,omitempty"`
+	PP int `toml:"pp,omitempty"`
+	EP int `toml:"ep,omitempty"`
+	DP int `toml:"dp,omitempty"`
+
+	// Speculative is the instance's speculative decoding; nil for none.
+	Speculative *Speculative `toml:"speculative,omitempty"`
+}
+
+// Speculative is speculative decoding: a draft proposes tokens that one
+// step of the target verifies.
+type Speculative struct {
+	// Method is "draft" (a smaller model, DraftModel), "eagle" or "mtp"
+	// (heads built into or trained for the target).
+	Method     string `toml:"method"`
+	DraftModel string `toml:"draft_model,omitempty"` // catalog model, for method "draft"
+	DraftQuant string `toml:"draft_quant,omitempty"` // its weight format; default the target's
+	// ProposalTokens is how many tokens the draft proposes per step (k).
+	ProposalTokens int `toml:"proposal_tokens"`
+	// AcceptanceRate is the chance each proposed token is accepted (α, per
+	// token, the workload's); the expected tokens per step follow from α and k.
+	AcceptanceRate float64 `toml:"acceptance_rate"`
 }
 
 // Decode parses a scenario document without resolving names; errors name
