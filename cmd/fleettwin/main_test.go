@@ -196,10 +196,16 @@ func TestCatalogList(t *testing.T) {
 	}
 }
 
-// TestSimulateGolden runs every shipped scenario through the CLI and
-// compares the JSON result with testdata (rewrite with -update).
+// TestSimulateGolden runs every shipped scenario (every file of scenarios/,
+// so a new one cannot go without a golden) through the CLI and compares the
+// JSON result with testdata (rewrite with -update).
 func TestSimulateGolden(t *testing.T) {
-	for _, name := range []string{"seed-colocated", "seed-colocated-dynamic", "seed-colocated-closet", "seed-separate", "fleet-h100"} {
+	files, err := filepath.Glob("../../scenarios/*.toml")
+	if err != nil || len(files) < 7 {
+		t.Fatalf("shipped scenarios: %v, %v", files, err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".toml")
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "r.json")
 			stdout, stderr, code := fleettwin(t, "simulate", "../../scenarios/"+name+".toml", "--json", out, "--quiet")
