@@ -196,13 +196,30 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	t.Logf("fit: %d observations, step-model error median %.1f%% max %.1f%%; interference %.3f; notes: %v",
 		rep.Observations, rep.Step.MedianAbsPct, rep.Step.MaxAbsPct, prof.Interference, rep.Notes)
 	t.Logf("coefficients %+v; admission lag %.4f s", prof.Coefficients, prof.AdmissionLagS)
-	// The together experiments (mps: this host's default) fit the MPS
-	// memory contention, with a standard error from the replays' curvature.
-	if s := prof.Sharing; s == nil || !strings.Contains(s.Source, "mps_memory_contention fitted on 12 together experiments of run "+filepath.Base(runDir)+" (mps), held-out error ") ||
-		!(s.MPSMemoryContention >= 0 && s.MPSMemoryContention <= 1) || !(s.MPSMemoryContentionStdErr > 0) {
-		t.Errorf("sharing fit: %+v", s)
-	} else {
-		t.Logf("sharing: mps_memory_contention %.4g ± %.2g; %s", s.MPSMemoryContention, s.MPSMemoryContentionStdErr, s.Source)
+	// The 12 together experiments not held out (mps: this host's default)
+	// fit the MPS memory contention, with a standard error from the
+	// replays' curvature, where the replays move with it: in the simulator
+	// it acts only while the two instances ask for more bandwidth than
+	// there is, which depends on the step model this run fitted (the
+	// recorded run's does: 0.2052 ± 0.092). Where they do not, the prior
+	// is kept and the source says so.
+	what := "mps_memory_contention %s 12 together experiments of run " + filepath.Base(runDir) + " (mps)"
+	switch s := prof.Sharing; {
+	case s == nil:
+		t.Errorf("no [sharing] table: %v", rep.Notes)
+	case strings.Contains(s.Source, fmt.Sprintf(what, "fitted on")+", held-out error "):
+		if !(s.MPSMemoryContention >= 0 && s.MPSMemoryContention <= 1) || !(s.MPSMemoryContentionStdErr > 0) {
+			t.Errorf("sharing fit: %+v", s)
+		}
+	case strings.Contains(s.Source, fmt.Sprintf(what, "prior kept: the replays of")+" do not move with it"):
+		if s.MPSMemoryContention != perf.DefaultSharing().MPSMemoryContention || s.MPSMemoryContentionStdErr != 0 {
+			t.Errorf("prior kept, but: %+v", s)
+		}
+	default:
+		t.Errorf("sharing source %q", s.Source)
+	}
+	if s := prof.Sharing; s != nil {
+		t.Logf("sharing: mps_memory_contention %.4g ± %.2g; interference %.4g; %s", s.MPSMemoryContention, s.MPSMemoryContentionStdErr, prof.Interference, s.Source)
 	}
 	for _, r := range prof.Rows {
 		t.Logf("fit row %-36s measured %9.2f predicted %9.2f %s %+6.1f%%", r.ID, r.Measured, r.Predicted, r.Unit, r.ErrorPct)
@@ -320,7 +337,11 @@ func TestOllamaServerDiesAndRunResumes(t *testing.T) {
 	default:
 		t.Fatal("the server was never killed")
 	}
-	serversGone(t, runDir) // ollama-a, still healthy, was stopped with the run
+	for _, s := range serversGone(t, runDir).Servers { // ollama-a, still healthy, was stopped with the run
+		if s.Died != (s.Name == "ollama-b") {
+			t.Errorf("server %s: died %v", s.Name, s.Died)
+		}
+	}
 	before, _, err := ReadRequests(runDir)
 	if err != nil {
 		t.Fatal(err)

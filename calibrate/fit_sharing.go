@@ -22,6 +22,9 @@ type sharingCoefficient struct {
 	lo, hi func(perf.Sharing) float64
 	get    func(perf.Sharing) float64
 	set    func(s *perf.Sharing, v, stderr float64)
+	// acts says when the simulator's replays depend on it: why a run's
+	// together experiments may leave it unidentified.
+	acts string
 }
 
 // sharingCoefficients are the modes with a coefficient of their own: under
@@ -38,14 +41,14 @@ var sharingCoefficients = []sharingCoefficient{
 		get: func(s perf.Sharing) float64 { return s.MPSMemoryContention },
 		set: func(s *perf.Sharing, v, se float64) {
 			s.MPSMemoryContention, s.MPSMemoryContentionStdErr = v, se
-		}},
+		}, acts: "it acts only while the instances computing at once ask for more memory bandwidth than the device has"},
 	{mode: scenario.TimeSlice, name: "switch_s",
 		lo:  func(perf.Sharing) float64 { return 0 },
 		hi:  func(s perf.Sharing) float64 { return 0.9 * s.TimeSliceS },
 		get: func(s perf.Sharing) float64 { return s.SwitchS },
 		set: func(s *perf.Sharing, v, se float64) {
 			s.SwitchS, s.SwitchSStdErr = v, se
-		}},
+		}, acts: "it acts only while two instances want the GPU at once"},
 }
 
 // fitSharing fits, for each sharing mode the run measured that has a
@@ -122,8 +125,8 @@ func (r *Run) fitSharing(ctx context.Context, cat *catalog.Catalog, p *perf.Prof
 		}
 		what := fmt.Sprintf("%s of run %s (%s)", plural(len(on), "together experiment"), r.State.ID, c.mode)
 		if spread := math.Max(math.Max(flo, fhi), fx) - fx; !(spread > 1e-12) {
-			sources = append(sources, fmt.Sprintf("%s prior kept: the replays of %s do not move with it", c.name, what))
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not fitted: the replays of %s do not move with it (does the simulator model %s?)", c.name, what, c.mode))
+			sources = append(sources, fmt.Sprintf("%s prior kept: the replays of %s do not move with it (%s)", c.name, what, c.acts))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not fitted: the replays of %s do not move with it (%s); interference takes the co-location slowdown", c.name, what, c.acts))
 			continue
 		}
 		x = sig(x, 4)

@@ -144,7 +144,9 @@ func (p *Plan) checkServers(errs *tomlcheck.Errors, cat *catalog.Catalog) {
 	p.modes = slices.Clone(p.Sharing)
 	if len(p.modes) == 0 {
 		p.modes = []scenario.Sharing{scenario.TimeSlice}
-		if hw, err := cat.HardwareNamed(p.Hardware); err == nil {
+		// A name too long to check is not looked up: the catalog's
+		// suggestions cost the product of two names' lengths.
+		if hw, err := cat.HardwareNamed(p.Hardware); checkString(p.Hardware) == "" && err == nil {
 			p.modes[0] = scenario.DefaultSharing(hw)
 		}
 	}

@@ -109,6 +109,19 @@ func FuzzParsePlan(f *testing.F) {
 		f.Add([]byte(strings.Replace(string(good), edit[0], edit[1], 1)))
 	}
 	f.Add([]byte("\xff\xfe\x00[models\n=\"\"\"\n"))
+	co, err := os.ReadFile(filepath.Join("testdata", "ci-colocation.toml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(co)
+	for _, edit := range [][2]string{
+		{`name = "ci-colocation"`, "name = \"x\"\nsharing = [\"mps\", \"one-process\", \"time-slice\"]"},
+		{`name = "ci-colocation"`, "name = \"x\"\nsharing = [\"mig\", \"" + strings.Repeat("m", 2000) + "\"]"},
+		{`models = ["ci-b"]`, `models = ["ci-b", "ci-a", "ci-a"]`},
+		{`kind = "ollama"      #`, "command = [\"{port}{dir}{name}\"]\nenv = { \"{port}\" = \"{dir}\" } #"},
+	} {
+		f.Add([]byte(strings.Replace(string(co), edit[0], edit[1], 1)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePlan("fuzz.toml", data, cat)
 		if err != nil {
@@ -117,9 +130,18 @@ func FuzzParsePlan(f *testing.F) {
 			}
 			return
 		}
-		for _, e := range p.Expand() {
-			if len(e.Models) == 0 || e.Input < 1 || e.Output < 1 {
+		exps := p.Expand()
+		for _, e := range exps {
+			if len(e.Models) == 0 || e.Input < 1 || e.Output < 1 || !e.Sharing.Valid() {
 				t.Fatalf("valid plan expands to a bad experiment %+v", e)
+			}
+		}
+		if n := p.experimentCount(); n != len(exps) {
+			t.Fatalf("experimentCount %d, Expand %d", n, len(exps))
+		}
+		for _, m := range p.Models { // every model has an address, or a server to give it one
+			if m.URL == "" && p.serverOf(m.Name).Name == "" {
+				t.Fatalf("model %s has neither a url nor a server", m.Name)
 			}
 		}
 	})

@@ -47,8 +47,11 @@ type ServerRecord struct {
 	ReadyS             float64           `json:"ready_s,omitempty"` // from start to healthy
 	Stopped            *time.Time        `json:"stopped,omitempty"`
 	Exit               string            `json:"exit,omitempty"`
-	Version            string            `json:"version,omitempty"`
-	KV                 *KVInfo           `json:"kv,omitempty"`
+	// Died: it exited on its own (at start or mid-run), before the run
+	// stopped it.
+	Died    bool    `json:"died,omitempty"`
+	Version string  `json:"version,omitempty"`
+	KV      *KVInfo `json:"kv,omitempty"`
 	// Info holds the server's own answers the record was read from
 	// (llama.cpp /props, SGLang /get_server_info, Ollama /api/show).
 	Info        map[string]any `json:"info,omitempty"`
@@ -221,7 +224,7 @@ func (s *ServerRecords) Summary() []string {
 		if len(r.Command) > 0 {
 			fmt.Fprintf(&b, "; command %s", strings.Join(r.Command, " "))
 		}
-		if r.Exit != "" && r.Stopped == nil {
+		if r.Died {
 			fmt.Fprintf(&b, "; died: %s", r.Exit)
 		}
 		out = append(out, b.String())

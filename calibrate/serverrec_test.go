@@ -42,7 +42,7 @@ func TestServerBook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := again.add(ServerRecord{Name: "vllm-8b", Sharing: scenario.MPS, Engine: "vllm", Version: "0.10.2", Models: []string{"Qwen/Qwen3-8B"}, Exit: "signal: killed"}); err != nil {
+	if _, err := again.add(ServerRecord{Name: "vllm-8b", Sharing: scenario.MPS, Engine: "vllm", Version: "0.10.2", Models: []string{"Qwen/Qwen3-8B"}, Exit: "signal: killed", Died: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := again.add(ServerRecord{Name: "127.0.0.1:9000", Engine: "vllm", URL: "http://127.0.0.1:9000"}); err != nil {

@@ -369,6 +369,7 @@ func (r *Runner) randomGGUF(m PlanModel, i, numCtx int) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
+	r.logf("calibrate: model %s: writing a random-weight GGUF of %s (%s) to %s", m.Name, m.Arch, m.Format, path)
 	f, err := randmodel.Build(arch, randmodel.Options{Weights: typ, Seed: uint64(i + 1), ContextLength: numCtx})
 	if err != nil {
 		return "", err
@@ -398,9 +399,12 @@ func (s *stack) stop() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			died := p.proc.exited()
 			p.proc.stop(seconds(p.spec.StopS))
 			now := time.Now().UTC()
-			if err := s.r.book.update(p.rec, func(rec *ServerRecord) { rec.Stopped, rec.Exit = &now, exitString(p.proc.err) }); err != nil {
+			if err := s.r.book.update(p.rec, func(rec *ServerRecord) {
+				rec.Stopped, rec.Exit, rec.Died = &now, exitString(p.proc.err), died
+			}); err != nil {
 				s.r.logf("calibrate: %v", err)
 			}
 		}()
