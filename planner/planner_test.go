@@ -347,10 +347,14 @@ func TestCapacityAndMemoryRejections(t *testing.T) {
 	}
 }
 
-// The seed plan answers the seed claim with numbers: the cheapest fleet of
-// each placement, and whether one Spark carries both models. Its verdict on
-// the one-Spark configuration of scenarios/seed-colocated.toml agrees with
-// simulating that scenario on its own.
+// The seed plan answers the seed claim with numbers, under each way two
+// llama.cpp models can share a DGX Spark (time-slice, mps, one-process; GB10
+// has no MIG): the cheapest fleet of each placement, and whether one Spark
+// carries both models. Under each sharing, its verdict on the one-Spark
+// configuration of the seed scenario (q4_k_m, static memory, 4 slots) agrees
+// with simulating the shipped scenario of that sharing on its own; and the
+// verdicts are not all alike (time-slice fails on one Spark, mps passes), so
+// the comparison can tell the modes apart.
 func TestSeedPlanAnswersTheClaim(t *testing.T) {
 	p := load(t, "../plans/seed.toml")
 	s, r := searchAndFinish(t, p)
@@ -366,39 +370,63 @@ func TestSeedPlanAnswersTheClaim(t *testing.T) {
 	if r.Winner == nil || !r.Verify.Met {
 		t.Fatalf("no verified winner: %+v", r.Verify)
 	}
-	// The seed scenario's own configuration, found in the plan's space.
-	var seed *Outcome
-	for i, o := range s.Outcomes {
-		if len(o.Placement) == 1 && o.Quant == "q4_k_m" && o.Memory == "static" && o.MaxSeqs == 4 && o.MaxBatchedTokens == 0 {
-			seed = &s.Outcomes[i]
-		}
-	}
-	if seed == nil || len(seed.Groups) != 1 {
-		t.Fatal("the seed scenario's configuration is not in the seed plan's space, or was not simulated")
-	}
-	var oneSpark *Trial
-	for i, tr := range seed.Groups[0].Trials {
-		if tr.Nodes == 1 {
-			oneSpark = &seed.Groups[0].Trials[i]
-		}
-	}
-	if oneSpark == nil {
-		t.Fatal("the plan never tried one Spark for both models")
+	if len(r.Winner.Placement) != 1 || r.Winner.Metrics.Nodes != 1 {
+		t.Errorf("winner #%d %s: %d nodes, want one Spark for both models", r.Winner.Index, r.Winner.Key, r.Winner.Metrics.Nodes)
 	}
 	cat, profs := env(t)
-	sc, err := scenario.Load("../scenarios/seed-colocated.toml", cat, profs)
-	if err != nil {
-		t.Fatal(err)
+	verdicts := map[scenario.Sharing]bool{}
+	for _, tt := range []struct {
+		sharing scenario.Sharing
+		file    string
+	}{
+		{scenario.TimeSlice, "seed-colocated.toml"},
+		{scenario.MPS, "seed-colocated-mps.toml"},
+		{scenario.OneProcess, "seed-colocated-one-process.toml"},
+	} {
+		// The seed scenario's own configuration under this sharing, found
+		// in the plan's space.
+		var seed *Outcome
+		for i, o := range s.Outcomes {
+			if len(o.Placement) == 1 && o.Quant == "q4_k_m" && o.Memory == scenario.MemoryStatic && o.Sharing == tt.sharing && o.MaxSeqs == 4 && o.MaxBatchedTokens == 0 {
+				seed = &s.Outcomes[i]
+			}
+		}
+		if seed == nil || len(seed.Groups) != 1 {
+			t.Errorf("%s: the seed scenario's configuration is not in the seed plan's space, or was not simulated", tt.sharing)
+			continue
+		}
+		var oneSpark *Trial
+		for i, tr := range seed.Groups[0].Trials {
+			if tr.Nodes == 1 {
+				oneSpark = &seed.Groups[0].Trials[i]
+			}
+		}
+		if oneSpark == nil {
+			t.Errorf("%s: the plan never tried one Spark for both models", tt.sharing)
+			continue
+		}
+		sc, err := scenario.Load("../scenarios/"+tt.file, cat, profs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sc.Nodes) != 1 || sc.Nodes[0].Sharing != tt.sharing {
+			t.Fatalf("%s: want one node with sharing %q", tt.file, tt.sharing)
+		}
+		res, err := sim.Run(context.Background(), sc, sim.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		met := true
+		for _, m := range res.Models {
+			met = met && m.SLOMet
+		}
+		if met != oneSpark.OK {
+			t.Errorf("one Spark for both, %s: the plan says ok=%v (%s), scenarios/%s says SLOs met=%v", tt.sharing, oneSpark.OK, oneSpark.Detail, tt.file, met)
+		}
+		verdicts[tt.sharing] = oneSpark.OK
+		t.Logf("%s: one Spark ok=%v (%s)", tt.sharing, oneSpark.OK, oneSpark.Detail)
 	}
-	res, err := sim.Run(context.Background(), sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	met := true
-	for _, m := range res.Models {
-		met = met && m.SLOMet
-	}
-	if met != oneSpark.OK {
-		t.Errorf("one Spark for both: the plan says ok=%v (%s), scenarios/seed-colocated.toml says SLOs met=%v", oneSpark.OK, oneSpark.Detail, met)
+	if verdicts[scenario.TimeSlice] || !verdicts[scenario.MPS] {
+		t.Errorf("one Spark at the seed's settings: time-slice ok=%v, mps ok=%v; want it to fail time-sliced and pass under MPS (scenarios/README.md)", verdicts[scenario.TimeSlice], verdicts[scenario.MPS])
 	}
 }
