@@ -44,7 +44,9 @@ func TestCalibrateFitCheckRecordedRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("fit: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"fit: 8 observations", "admission lag", "power not fitted", "wrote " + filepath.Join(dir, "profile.toml")} {
+	for _, want := range []string{"fit: 8 observations", "admission lag", "power not fitted", "wrote " + filepath.Join(dir, "profile.toml"),
+		"sharing: mps_memory_contention 0.2052 ± 0.092", "fitted on 2 together experiments of run 20261125-094332-ci-cpu (mps)",
+		"server ollama: ollama 0.0.0 serving ci-a, ci-b"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("fit output lacks %q:\n%s", want, out)
 		}
@@ -94,6 +96,7 @@ func TestCalibrateErrors(t *testing.T) {
 		{[]string{"calibrate", "fit", "testdata/no-such-run"}, 1, "no-such-run"},
 		{[]string{"calibrate", "run"}, 2, "give a plan file"},
 		{[]string{"calibrate", "run", "../../calibrate/testdata/ci-plan.toml", "--catalog", ciCatalog}, 2, `have url = "local": pass --ollama`},
+		{[]string{"calibrate", "run", "../../calibrate/testdata/ci-colocation.toml", "--catalog", ciCatalog}, 2, `server ollama-a is kind = "ollama" with no command: pass --ollama`},
 		{[]string{"calibrate", "check", copyRun(t), "--catalog", ciCatalog, "--profile", "nope.toml"}, 1, "nope.toml"},
 	}
 	for _, c := range cases {
