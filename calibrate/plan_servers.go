@@ -128,10 +128,14 @@ func (p *Plan) checkServers(errs *tomlcheck.Errors, cat *catalog.Catalog) {
 			add(k, "entry %d: %q is listed twice", i+1, s)
 		case s == scenario.MIG:
 			add(k, "entry %d: mig is not run by calibrate yet (partitions are made as root with nvidia-smi mig, and each server pinned to one by CUDA_VISIBLE_DEVICES=MIG-<uuid>); measure time-slice, mps or one-process", i+1)
+		case s == scenario.OneProcess && p.Engine == "ollama":
+			add(k, "entry %d: Ollama runs each model in a runner process of its own, even in one server (docs/simulator.md): that is time-slice on a GPU, mps on a host of pinned cores; one-process is one program stepping every model in one loop (engine llama.cpp)", i+1)
 		case s == scenario.OneProcess && !slices.Contains(multiModelEngines, p.Engine):
 			add(k, "entry %d: %s serves one model per process; one-process needs an engine that hosts several (%s)", i+1, p.Engine, strings.Join(multiModelEngines, ", "))
-		case s == scenario.OneProcess && len(p.Servers) > 0 && !p.canMerge():
-			add(k, "entry %d: one-process needs one server hosting every model: one [[servers]] entry with all of them, or kind = \"ollama\" servers (which the run merges into one)", i+1)
+		case s == scenario.OneProcess && len(p.Servers) > 0 && !(len(p.Servers) == 1 && len(p.Servers[0].Models) == len(p.Models)):
+			add(k, "entry %d: one-process needs one server hosting every model: one [[servers]] entry listing them all", i+1)
+		case s == scenario.OneProcess && len(p.Servers) == 0 && len(p.roots()) > 1:
+			add(k, "entry %d: one-process needs one server hosting every model, and the models' urls name %d", i+1, len(p.roots()))
 		}
 		seen[s] = true
 	}
@@ -308,19 +312,18 @@ func (p *Plan) deriveURL(i int, root string) {
 	}
 }
 
-// canMerge reports whether the plan's servers can become one server
-// hosting every model for sharing "one-process": they are one already,
-// or they are all the run's own Ollama servers.
-func (p *Plan) canMerge() bool {
-	if len(p.Servers) == 1 {
-		return len(p.Servers[0].Models) == len(p.Models)
-	}
-	for _, s := range p.Servers {
-		if s.Kind != KindOllama {
-			return false
+// roots are the server addresses (scheme and host) the models' urls
+// name.
+func (p *Plan) roots() map[string]bool {
+	out := map[string]bool{}
+	for _, m := range p.Models {
+		if u, err := url.Parse(m.URL); err == nil && u.Host != "" {
+			out[u.Scheme+"://"+u.Host] = true
+		} else {
+			out[m.URL] = true // "local": one Ollama for all
 		}
 	}
-	return true
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -332,41 +335,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// modeServers are the servers a mode starts: the plan's, or under
-// one-process the run's Ollama servers merged into the first, hosting
-// every model (each model keeps its own server's parameters).
+// modeServers are the servers a mode starts: the plan's, each with the
+// mode it runs in.
 func (p *Plan) modeServers(mode scenario.Sharing) []serverSpec {
 	var out []serverSpec
 	for _, s := range p.Servers {
-		sp := serverSpec{PlanServer: s, mode: mode, params: map[string]PlanServer{}}
-		for _, m := range s.Models {
-			sp.params[m] = s
-		}
-		out = append(out, sp)
+		out = append(out, serverSpec{PlanServer: s, mode: mode})
 	}
-	if mode != scenario.OneProcess || len(out) < 2 {
-		return out
-	}
-	merged := out[0]
-	merged.Models = nil
-	for _, m := range p.Models {
-		merged.Models = append(merged.Models, m.Name)
-	}
-	for _, s := range out[1:] {
-		for m, ps := range s.params {
-			merged.params[m] = ps
-		}
-	}
-	return []serverSpec{merged}
+	return out
 }
 
 // serverSpec is a server as one mode starts it.
 type serverSpec struct {
 	PlanServer
 	mode scenario.Sharing
-	// params is, per model, the [[servers]] entry whose Ollama
-	// parameters (num_thread, num_ctx) it is created with.
-	params map[string]PlanServer
 }
 
 func (s serverSpec) String() string { return fmt.Sprintf("%s (%s)", s.Name, s.mode) }

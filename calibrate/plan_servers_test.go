@@ -95,7 +95,7 @@ func TestParsePlanServers(t *testing.T) {
 		{name: "twice", base: vllmPlan, defaultCat: true, from: `"time-slice", "mps"`, to: `"mps", "mps"`, want: `sharing: entry 2: "mps" is listed twice`},
 		{name: "one-process on vllm", base: vllmPlan, defaultCat: true, from: `"time-slice", "mps"`, to: `"one-process"`, want: "vllm serves one model per process"},
 		{name: "one-process of two commands", base: edit(vllmPlan, `engine = "vllm"`, `engine = "llama.cpp"`, "mps_active_thread_pct = 50", ""),
-			defaultCat: true, from: `"time-slice", "mps"`, to: `"one-process"`, want: "sharing: entry 1: one-process needs one server hosting every model"},
+			defaultCat: true, from: `"time-slice", "mps"`, to: `"one-process"`, want: "sharing: entry 1: one-process needs one server hosting every model: one [[servers]] entry listing them all"},
 		{name: "one-process of one llama-server", base: edit(vllmPlan, `engine = "vllm"`, `engine = "llama.cpp"`, "mps_active_thread_pct = 50", "",
 			`models = ["Qwen/Qwen3-8B"]`, `models = ["Qwen/Qwen3-8B", "Qwen/Qwen3-14B"]`,
 			"[[servers]]\nname = \"vllm-14b\"\ncommand = [\"vllm\", \"serve\", \"Qwen/Qwen3-14B\", \"--port\", \"{port}\"]\nport = 8001\nmodels = [\"Qwen/Qwen3-14B\"]\n", ""),
@@ -164,24 +164,36 @@ max_seqs = 4 #`, want: `models[0].url: "ci-a" is hosted by server "ollama-a", wh
 // edit applies from, to pairs to a plan's text.
 func edit(s string, pairs ...string) string { return strings.NewReplacer(pairs...).Replace(s) }
 
-// One-process with a plan of two commands is refused (above); with kind =
-// "ollama" servers the run merges them into one hosting both models.
-func TestModeServers(t *testing.T) {
-	data := strings.Replace(colocationPlan(t), `name = "ci-colocation"`, "name = \"ci-colocation\"\nsharing = [\"mps\", \"one-process\"]", 1)
-	data = strings.Replace(data, "num_thread = 1\nnum_ctx = 1024\nready_s = 60\n\n[[models]]", "num_thread = 2\nnum_ctx = 512\nready_s = 60\n\n[[models]]", 1)
-	p, err := ParsePlan("plan.toml", []byte(data), ciCatalog(t))
+// One-process is one program stepping every model in one loop: Ollama,
+// even as one server, runs a runner process per model, so an Ollama plan
+// cannot name it, with one server or two, or with url = "local".
+func TestOneProcessNeedsOneLoop(t *testing.T) {
+	cat := ciCatalog(t)
+	oneServer := edit(colocationPlan(t), `models = ["ci-a"]`, `models = ["ci-a", "ci-b"]`,
+		"[[servers]]\nname = \"ollama-b\"\nkind = \"ollama\"\nmodels = [\"ci-b\"]\nnum_thread = 1\nnum_ctx = 1024\nready_s = 60\n", "")
+	if p, err := ParsePlan("plan.toml", []byte(oneServer), cat); err != nil || len(p.Servers) != 1 || len(p.modeServers(scenario.MPS)[0].Models) != 2 {
+		t.Fatalf("one Ollama hosting both: %v", err)
+	}
+	ciPlan, err := os.ReadFile(filepath.Join("testdata", "ci-plan.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.modeServers(scenario.MPS); len(got) != 2 || got[1].Name != "ollama-b" || !slices.Equal(got[1].Models, []string{"ci-b"}) {
-		t.Errorf("mps servers: %v", got)
+	for name, plan := range map[string]string{"two servers": colocationPlan(t), "one server": oneServer, "local": string(ciPlan)} {
+		data := strings.Replace(plan, "seed = 7", "seed = 7\nsharing = [\"one-process\"]", 1)
+		if _, err := ParsePlan("plan.toml", []byte(data), cat); err == nil || !strings.Contains(err.Error(), "sharing: entry 1: Ollama runs each model in a runner process of its own") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
-	got := p.modeServers(scenario.OneProcess)
-	if len(got) != 1 || got[0].Name != "ollama-a" || !slices.Equal(got[0].Models, []string{"ci-a", "ci-b"}) {
-		t.Fatalf("one-process servers: %v", got)
+	// llama.cpp at two addresses is two processes.
+	data := edit(vllmPlan, `engine = "vllm"`, `engine = "llama.cpp"`, "mps_active_thread_pct = 50", "", `"time-slice", "mps"`, `"one-process"`)
+	data = data[:strings.Index(data, "[[servers]]")] + data[strings.Index(data, "[[models]]"):]
+	data = strings.Replace(data, "max_seqs = 16\n\n[[models]]", "max_seqs = 16\nurl = \"http://127.0.0.1:8080/v1\"\n\n[[models]]", 1)
+	data = strings.Replace(data, "max_seqs = 16\n\n[experiments]", "max_seqs = 16\nurl = \"http://127.0.0.1:8081/v1\"\n\n[experiments]", 1)
+	if _, err := ParsePlan("plan.toml", []byte(data), catalog.Default()); err == nil || !strings.Contains(err.Error(), "one-process needs one server hosting every model, and the models' urls name 2") {
+		t.Errorf("two llama.cpp addresses: %v", err)
 	}
-	if a, b := got[0].params["ci-a"], got[0].params["ci-b"]; a.NumThread != 1 || b.NumThread != 2 || b.NumCtx != 512 {
-		t.Errorf("each model keeps its own server's parameters: %+v, %+v", a, b)
+	if _, err := ParsePlan("plan.toml", []byte(strings.ReplaceAll(data, "8081", "8080")), catalog.Default()); err != nil {
+		t.Errorf("one llama.cpp address: %v", err)
 	}
 }
 

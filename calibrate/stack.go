@@ -301,7 +301,7 @@ func (r *Runner) ollamaHome() string {
 
 // createOllamaModels creates each model of a kind = "ollama" server from
 // its gguf, or from a random-weight GGUF of its architecture (written
-// once under the Ollama home, like ServeLocal's), with its server's
+// once under the Ollama home, like ServeLocal's), with the server's
 // num_thread and num_ctx. Its KV cache is num_ctx × OLLAMA_NUM_PARALLEL
 // per model: Ollama gives each parallel sequence num_ctx.
 func (r *Runner) createOllamaModels(ctx context.Context, spec serverSpec, root string, info map[string]any) (*KVInfo, error) {
@@ -315,8 +315,7 @@ func (r *Runner) createOllamaModels(ctx context.Context, spec serverSpec, root s
 	for _, name := range spec.Models {
 		i := slices.IndexFunc(r.Plan.Models, func(m PlanModel) bool { return m.Name == name })
 		m := r.Plan.Models[i]
-		ps := spec.params[name]
-		numCtx := ps.NumCtx
+		numCtx := spec.NumCtx
 		if numCtx == 0 {
 			numCtx = defaultNumCtx
 		}
@@ -327,8 +326,8 @@ func (r *Runner) createOllamaModels(ctx context.Context, spec serverSpec, root s
 			}
 		}
 		p := map[string]any{"num_ctx": numCtx}
-		if ps.NumThread > 0 {
-			p["num_thread"] = ps.NumThread
+		if spec.NumThread > 0 {
+			p["num_thread"] = spec.NumThread
 		}
 		r.logf("calibrate: server %s: creating %s from %s", spec.Name, name, path)
 		if err := srv.Create(ctx, name, path, randmodel.OllamaTemplate, p); err != nil {
