@@ -161,6 +161,9 @@ func Describe(o planner.Outcome) string {
 	if o.Memory != scenario.MemoryStatic {
 		fmt.Fprintf(&b, " · %s memory", o.Memory)
 	}
+	if o.Sharing != "" {
+		fmt.Fprintf(&b, " · %s", o.Sharing)
+	}
 	if o.MaxSeqs > 0 {
 		fmt.Fprintf(&b, " · seqs %d", o.MaxSeqs)
 	}

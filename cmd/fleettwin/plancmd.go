@@ -285,7 +285,7 @@ func profileMark(o planner.Outcome) string {
 func writePlanCSV(path string, r *planner.Result) error {
 	var b bytesWriter
 	w := csv.NewWriter(&b)
-	w.Write([]string{"index", "status", "rank", "pareto", "hardware", "engine", "quant", "kv_cache", "layout", "memory", "max_seqs", "max_batched_tokens", "power_cap_w",
+	w.Write([]string{"index", "status", "rank", "pareto", "hardware", "engine", "quant", "kv_cache", "layout", "memory", "sharing", "max_seqs", "max_batched_tokens", "power_cap_w",
 		"nodes", "usd_per_month", "usd_per_hour", "usd_per_m_tokens", "hardware_usd", "worst_ttft_p95_s", "worst_tpot_p95_s", "utilization", "node_power_w", "temp_peak_c", "throttled_pct",
 		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail", "prior", "provenance"})
 	pareto := map[int]bool{}
@@ -293,7 +293,7 @@ func writePlanCSV(path string, r *planner.Result) error {
 		pareto[i] = true
 	}
 	row := func(o planner.Outcome, status string, rank int) {
-		rec := []string{strconv.Itoa(o.Index), status, "", strconv.FormatBool(pareto[o.Index]), o.Hardware, o.Engine, o.Quant, o.KVCache, o.Layout(), string(o.Memory),
+		rec := []string{strconv.Itoa(o.Index), status, "", strconv.FormatBool(pareto[o.Index]), o.Hardware, o.Engine, o.Quant, o.KVCache, o.Layout(), string(o.Memory), string(o.Sharing),
 			strconv.Itoa(o.MaxSeqs), strconv.Itoa(o.MaxBatchedTokens), num(o.PowerCapW)}
 		if rank > 0 {
 			rec[2] = strconv.Itoa(rank)
