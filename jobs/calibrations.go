@@ -94,6 +94,11 @@ func (c *Calibrations) Start(name string, data []byte, fromFolder bool) (string,
 		}
 		return "", err
 	}
+	// A plan that starts programs of its own is for `fleettwin calibrate
+	// run` on the measured box: the dashboard starts no server processes.
+	if len(plan.Servers) > 0 {
+		return "", fmt.Errorf("%s: the plan starts %d server process(es) itself ([[servers]]); the dashboard starts none: run it with `fleettwin calibrate run`", name, len(plan.Servers))
+	}
 	local := 0
 	for _, m := range plan.Models {
 		if m.URL == calibrate.Local {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,12 +20,8 @@ import (
 // read with a size limit; errors about the server's files never quote them.
 func TestCalibrationStartReadsNoPaths(t *testing.T) {
 	plans, outside, runs := t.TempDir(), t.TempDir(), t.TempDir()
-	good, err := os.ReadFile("../calibration-plans/dgx-spark-qwen3-8b-14b.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Nothing listens on port 1: the calibration starts and then fails.
-	unreachable := strings.ReplaceAll(string(good), "127.0.0.1:800", "127.0.0.1:1")
+	unreachable := unreachablePlan
 	os.WriteFile(filepath.Join(plans, "good.toml"), []byte(unreachable), 0o644)
 	os.WriteFile(filepath.Join(plans, "bad.toml"), []byte("name = \"x\"\nhardware = \"SECRET-HW-NAME\"\n"), 0o644)
 	os.WriteFile(filepath.Join(plans, "big.toml"), []byte(strings.Repeat("# padding\n", tomlcheck.MaxBytes/10+1)), 0o644)
@@ -121,5 +118,64 @@ func TestCalibrationStartReadsNoPaths(t *testing.T) {
 	}
 	if strings.Contains(page.String(), `value="fifo.toml"`) || strings.Contains(page.String(), `value="dir.toml"`) {
 		t.Error("the calibration page offers a FIFO or a folder")
+	}
+}
+
+// unreachablePlan is a valid calibration plan of two vLLM endpoints where
+// nothing listens: it starts and then fails.
+const unreachablePlan = `name = "unreachable"
+hardware = "dgx-spark"
+engine = "vllm"
+
+[[models]]
+name = "Qwen/Qwen3-8B"
+arch = "qwen3-8b"
+format = "bf16"
+url = "http://127.0.0.1:1/v1"
+max_seqs = 4
+
+[[models]]
+name = "Qwen/Qwen3-14B"
+arch = "qwen3-14b"
+format = "bf16"
+url = "http://127.0.0.1:1/v1"
+max_seqs = 4
+
+[experiments]
+concurrency = [1]
+inputs = [16]
+outputs = [4]
+requests = 1
+`
+
+// TestCalibrationRefusesServers: a plan whose [[servers]] name programs to
+// start (the shipped DGX Spark plan) is refused when it is submitted, with
+// a message saying where it runs, and no run folder is made.
+func TestCalibrationRefusesServers(t *testing.T) {
+	plans, runs := t.TempDir(), t.TempDir()
+	shipped, err := os.ReadFile("../calibration-plans/dgx-spark-qwen3-8b-14b.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(plans, "spark.toml"), shipped, 0o644)
+	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{runs}, CalibrationPlans: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer func() { hs.Close(); s.Close() }()
+	for _, v := range []url.Values{{"plan": {"spark.toml"}}, {"toml": {string(shipped)}}} {
+		resp, err := http.PostForm(hs.URL+"/calibration/start", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 400 || !strings.Contains(string(b), "fleettwin calibrate run") {
+			t.Errorf("%v: %d %q, want a refusal pointing at calibrate run", v, resp.StatusCode, b)
+		}
+	}
+	if entries, _ := os.ReadDir(runs); len(entries) != 0 {
+		t.Errorf("a refused plan made %d run folders", len(entries))
 	}
 }

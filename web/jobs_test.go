@@ -122,8 +122,8 @@ func TestPanickingPlanAndCalibrationFailAlone(t *testing.T) {
 	ts.Calibrations.Run = func(context.Context, *calibrate.Plan, string, bool, io.Writer) error {
 		panic("injected calibration panic")
 	}
-	good, _ := os.ReadFile("../calibration-plans/dgx-spark-qwen3-8b-14b.toml")
-	resp, body := ts.do(t, "POST", "/calibration/start", strings.NewReader(url.Values{"toml": {string(good)}}.Encode()), "application/x-www-form-urlencoded")
+	good := unreachablePlan
+	resp, body := ts.do(t, "POST", "/calibration/start", strings.NewReader(url.Values{"toml": {good}}.Encode()), "application/x-www-form-urlencoded")
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start a calibration: %d %s", resp.StatusCode, body)
 	}
@@ -211,12 +211,9 @@ func TestOneCalibrationAtATime(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	good, err := os.ReadFile("../calibration-plans/dgx-spark-qwen3-8b-14b.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := unreachablePlan
 	start := func() (*http.Response, string) {
-		return ts.do(t, "POST", "/calibration/start", strings.NewReader(url.Values{"toml": {string(good)}}.Encode()), "application/x-www-form-urlencoded")
+		return ts.do(t, "POST", "/calibration/start", strings.NewReader(url.Values{"toml": {good}}.Encode()), "application/x-www-form-urlencoded")
 	}
 	resp, body := start()
 	if resp.StatusCode != http.StatusSeeOther {
