@@ -21,12 +21,19 @@ type Catalog struct {
 	Formats  map[string]Format   `toml:"formats"`
 	KVTypes  map[string]KVType   `toml:"kv_types"`
 	Hardware map[string]Hardware `toml:"hardware"`
+	// Interconnects and NodeTypes describe machines of several devices
+	// (node.go); a node group names a node type or a plain device.
+	Interconnects map[string]Interconnect `toml:"interconnects"`
+	NodeTypes     map[string]NodeType     `toml:"node_types"`
 }
 
 // Default returns the built-in catalog. It panics if the embedded file is
 // invalid, which the package tests rule out.
 func Default() *Catalog {
 	c, err := Parse(fleettwin.CatalogFile, fleettwin.CatalogTOML)
+	if err == nil {
+		err = c.checkRefs()
+	}
 	if err != nil {
 		panic(fmt.Sprintf("built-in catalog: %v", err))
 	}
@@ -47,6 +54,9 @@ func Load(paths ...string) (*Catalog, error) {
 			return nil, err
 		}
 		c.Merge(o)
+	}
+	if err := c.checkRefs(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -86,6 +96,18 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		c.Hardware[n] = h
 		v.hardware(h)
 	}
+	for _, n := range sortedKeys(c.Interconnects) {
+		l := c.Interconnects[n]
+		l.Name = n
+		c.Interconnects[n] = l
+		v.interconnect(l)
+	}
+	for _, n := range sortedKeys(c.NodeTypes) {
+		nt := c.NodeTypes[n]
+		nt.Name = n
+		c.NodeTypes[n] = nt
+		v.nodeType(nt)
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -98,6 +120,8 @@ func (c *Catalog) Merge(o *Catalog) {
 	c.Formats = mergeMap(c.Formats, o.Formats)
 	c.KVTypes = mergeMap(c.KVTypes, o.KVTypes)
 	c.Hardware = mergeMap(c.Hardware, o.Hardware)
+	c.Interconnects = mergeMap(c.Interconnects, o.Interconnects)
+	c.NodeTypes = mergeMap(c.NodeTypes, o.NodeTypes)
 }
 
 func mergeMap[V any](dst, src map[string]V) map[string]V {

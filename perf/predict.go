@@ -188,8 +188,8 @@ func (p *Prediction) fill(w Workload) {
 // MemoryPlan reports whether weights plus kvTokens of KV cache fit in the
 // profile's share of the device's memory.
 func (s *StepModel) MemoryPlan(kvTokens int) MemoryPlan {
-	budget := s.hw.UsableMemoryBytes() * s.profile.MemoryFraction
-	return planMemory(budget, s.WeightBytes(), s.kvBytesPerToken, kvTokens)
+	budget := s.hw.UsableMemoryBytes() * s.profile.MemoryFraction * float64(s.Devices())
+	return planMemory(budget, s.WeightBytes(), s.KVBytesPerToken(), kvTokens)
 }
 
 func planMemory(budget, weights, kvPerToken float64, kvTokens int) MemoryPlan {
@@ -267,7 +267,7 @@ func PredictColocated(models []*StepModel, loads []Workload) (Colocated, error) 
 	out.PrefillSlowdown = math.Max(1, math.Max(loadC[0], loadM[0]))
 	out.DecodeSlowdown = math.Max(1, math.Max(loadC[1], loadM[1]))
 
-	budget := models[0].hw.UsableMemoryBytes() * models[0].profile.MemoryFraction
+	budget := models[0].hw.UsableMemoryBytes() * models[0].profile.MemoryFraction * float64(models[0].Devices())
 	out.Memory.BudgetBytes = budget
 	for i, p := range out.Alone {
 		w := loads[i]

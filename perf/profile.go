@@ -210,6 +210,10 @@ type Profile struct {
 	// where a profile has not been calibrated for them.
 	Power   *Power   `toml:"power,omitempty"`
 	Thermal *Thermal `toml:"thermal,omitempty"`
+	// Parallel holds the coefficients of collectives between the devices
+	// of an instance over several (perf/parallel.go); nil uses
+	// DefaultParallel's priors.
+	Parallel *Parallel `toml:"parallel,omitempty"`
 	// Serving holds what a real server adds around the GPU steps (front
 	// end, scheduler); nil where a profile models the steps alone.
 	Serving    *Serving   `toml:"serving,omitempty"`
@@ -330,6 +334,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	}
 	if p.Serving != nil {
 		p.Serving.check(errs)
+	}
+	if p.Parallel != nil {
+		p.Parallel.check(md, errs)
 	}
 	if errs.Len() > 0 {
 		// In the order found, as profiles have always reported them (not

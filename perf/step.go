@@ -31,6 +31,9 @@ type Instance struct {
 	Model   catalog.Model
 	Weights catalog.Format
 	KV      catalog.KVType
+	// Layout spreads the instance over several devices of its node
+	// (parallel.go); the zero value is one device.
+	Layout Layout
 }
 
 // Batch is the work of one step, reduced to the sums the step time depends on.
@@ -88,6 +91,10 @@ type StepCost struct {
 	Serial float64
 	FLOPs  float64 // floating-point operations performed
 	Bytes  float64 // bytes moved to or from device memory
+	// Comm is the collectives' seconds on the step's critical path, of an
+	// instance over several devices (parallel.go); Overhead includes it.
+	// FLOPs and Bytes are then one device's, the most loaded.
+	Comm float64
 }
 
 // MemoryBound reports whether memory, not compute, set the step's time.
@@ -125,6 +132,9 @@ type StepModel struct {
 	// expert_overlap (nil without it, or for a dense model). Shared by
 	// copies, never written after setFactors.
 	distinct []float64
+	// par is the layout of an instance over several devices; nil for one
+	// device, whose steps are priced as before parallelism.
+	par *parallelState
 }
 
 // NewStepModel builds the step model for an instance on hardware hw.
@@ -154,6 +164,11 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 	if !(s.linearPeak > 0) || !(s.attnPeak > 0) || !(s.bandwidth > 0) {
 		return nil, fmt.Errorf("hardware %s: no peak for %s/%s compute or no bandwidth", hw.Name, inst.Weights.Compute, inst.KV.Compute)
 	}
+	if !inst.Layout.Trivial() {
+		if err := s.applyLayout(p); err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", m.Name, hw.Name, err)
+		}
+	}
 	return s, nil
 }
 
@@ -163,6 +178,7 @@ func (s *StepModel) setProfile(p Profile) {
 	s.profile = p
 	s.coef = p.Coefficients.vector()
 	s.setFactors(p.Coefficients)
+	s.setParallel(p)
 }
 
 // setFactors takes the coefficients that are not linear terms from c.
@@ -191,13 +207,18 @@ func (s *StepModel) Hardware() catalog.Hardware { return s.hw }
 // Profile returns the profile in use.
 func (s *StepModel) Profile() Profile { return s.profile }
 
-// WeightBytes is the memory the weights occupy.
-func (s *StepModel) WeightBytes() float64 {
-	return float64(s.inst.Model.WeightParams()) * s.inst.Weights.BitsPerWeight / 8
-}
+// WeightBytes is the memory the weights occupy, over all the instance's
+// devices.
+func (s *StepModel) WeightBytes() float64 { return s.inst.WeightBytes() }
 
-// KVBytesPerToken is the KV-cache memory one token of context occupies.
-func (s *StepModel) KVBytesPerToken() float64 { return s.kvBytesPerToken }
+// KVBytesPerToken is the KV-cache memory one token of context occupies,
+// over all the instance's devices.
+func (s *StepModel) KVBytesPerToken() float64 {
+	if s.par != nil {
+		return float64(s.par.devices) * s.kvBytesPerToken
+	}
+	return s.kvBytesPerToken
+}
 
 // DistinctExperts is the expected number of different experts a batch of
 // tokens touches in one layer when each token picks topK of n uniformly:
@@ -305,6 +326,9 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 
 // Step predicts the cost of one step. It does not allocate.
 func (s *StepModel) Step(b Batch) StepCost {
+	if s.par != nil {
+		return s.parallelStep(b)
+	}
 	t, flops, bytes := s.terms(b)
 	c := combine(&t, &s.coef, s.serial)
 	c.FLOPs, c.Bytes = flops, bytes

@@ -15,9 +15,16 @@ import (
 
 // Node is one machine of a node group.
 type Node struct {
-	Name          string // group name, then "-i" when the group has several
-	Group         string
-	Hardware      catalog.Hardware
+	Name     string // group name, then "-i" when the group has several
+	Group    string
+	Hardware catalog.Hardware // one device's
+	// NodeType is the node type the group names, empty for a plain
+	// device; Devices is how many devices of Hardware the node has (1 for
+	// a device; 0, in nodes built in code, means 1) and Link joins them
+	// (scenario/parallel.go).
+	NodeType      string
+	Devices       int
+	Link          catalog.Interconnect
 	Profile       perf.Profile
 	DynamicMemory bool
 	BudgetBytes   float64 // usable memory × the engines' fraction
@@ -27,11 +34,12 @@ type Node struct {
 	Interference float64
 	Instances    []NodeInstance
 
-	Power    power.Model // the device's draw; CapW is the scenario's cap
+	Power    power.Model // one device's draw; CapW is the scenario's cap
 	HostW    float64     // the rest of the node, constant
 	Thermal  power.RC
 	Governor power.Governor
-	// PriceUSD and CloudUSDPerHour are per device, overrides applied.
+	// PriceUSD and CloudUSDPerHour are the node's (its node type's, or
+	// its one device's), overrides applied.
 	PriceUSD        float64
 	CloudUSDPerHour float64
 }
@@ -65,13 +73,17 @@ type NodeInstance struct {
 	// SMShare is the share of SMs the instance may use (MPS active thread
 	// percentage / 100); 1 when uncapped.
 	SMShare float64
+	// FirstDevice is the first of the node's devices the instance runs on,
+	// Deploy.Layout.Devices() of them (scenario/parallel.go); 0 on a node
+	// of one device.
+	FirstDevice int
 
 	src int // index of the instance in its group's list
 }
 
 // KVBlockBytes is the size of one KV block of the instance.
 func (i NodeInstance) KVBlockBytes() float64 {
-	return float64(i.BlockTokens) * i.Deploy.Model.KVBytesPerToken(i.Deploy.KV)
+	return float64(i.BlockTokens) * i.Deploy.KVBytesPerToken()
 }
 
 // nodes resolves the node groups in file order, expanding each into its
@@ -124,11 +136,12 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 			served[mi] = true
 		}
 	}
-	hw, err := r.cat.HardwareNamed(g.Hardware)
+	spec, err := r.cat.NodeSpec(g.Hardware) // a node type, or a device
 	if err != nil {
 		r.AddKind(tomlcheck.NotFound, append(k, "hardware"), "%v", err)
 		return nil
 	}
+	hw := spec.Hardware
 	prof, err := r.profiles.Get(hw.Name, perf.NormalizeEngine(g.Engine))
 	if err != nil {
 		r.AddKind(tomlcheck.NotFound, append(k, "engine"), "%v", err)
@@ -158,7 +171,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.Interference != nil && !(*g.Interference >= 0 && *g.Interference <= MaxInterference) {
 		r.AddKind(tomlcheck.OutOfRange, append(k, "interference"), "must be between 0 and %d, got %v", MaxInterference, *g.Interference)
 	}
-	budget := hw.UsableMemoryBytes() * fraction
+	budget := hw.UsableMemoryBytes() * fraction * float64(spec.Devices)
 	if len(g.Instances) == 0 {
 		r.noFit(append(k, "instances"), "a node needs at least one model instance")
 	}
@@ -166,15 +179,22 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 		r.noFit(append(k, "instances"), "a node may run at most %d model instances, got %d", MaxInstancesPerNode, len(g.Instances))
 		return nil
 	}
-	sharing := r.sharing(k, g, hw, prof)
-	insts := r.place(k, g, hw, prof, index, models, fraction, budget, dynamic && sharing != MIG, sharing == MIG)
-	r.shareDevice(k, g, hw, prof, fraction, sharing, insts)
+	var insts []NodeInstance
+	sharing := DefaultSharing(hw)
+	if spec.Devices > 1 {
+		insts = r.onDevices(k, g, spec, prof, index, models, fraction) // scenario/parallel.go
+	} else {
+		r.singleDevice(k, g, spec)
+		sharing = r.sharing(k, g, hw, prof)
+		insts = r.place(k, g, hw, prof, index, models, fraction, budget, dynamic && sharing != MIG, sharing == MIG)
+		r.shareDevice(k, g, hw, prof, fraction, sharing, insts)
+	}
 	interference := prof.Interference
 	if g.Interference != nil {
 		interference = *g.Interference
 	}
 	pm, rc, gov := r.physics(k, g, hw, prof, site)
-	price, cloud := hw.PriceUSD, hw.CloudUSDPerHour
+	price, cloud := spec.PriceUSD, spec.CloudUSDPerHour
 	if g.PriceUSD > 0 {
 		price = g.PriceUSD
 	}
@@ -182,13 +202,17 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 		cloud = g.CloudUSDPerHour
 	}
 	if pricing == PricingCloud && cloud == 0 {
-		r.AddKind(tomlcheck.Missing, append(k, "cloud_usd_per_hour"), "cost.pricing is \"cloud\" but %s has no cloud price: set one here", hw.Name)
+		r.AddKind(tomlcheck.Missing, append(k, "cloud_usd_per_hour"), "cost.pricing is \"cloud\" but %s has no cloud price: set one here", spec.Name)
 	}
 	var nodes []Node
 	for i := range max(g.Count, 0) {
 		n := Node{Name: g.Name, Group: g.Name, Hardware: hw, Profile: prof, DynamicMemory: dynamic,
 			BudgetBytes: budget, Sharing: sharing, Interference: interference, Instances: slices.Clone(insts),
-			Power: pm, HostW: hw.HostPowerW, Thermal: rc, Governor: gov, PriceUSD: price, CloudUSDPerHour: cloud}
+			Power: pm, HostW: spec.HostPowerW, Thermal: rc, Governor: gov, PriceUSD: price, CloudUSDPerHour: cloud,
+			Devices: spec.Devices, Link: spec.Link}
+		if spec.Type {
+			n.NodeType = spec.Name
+		}
 		if g.Count > 1 {
 			n.Name = fmt.Sprintf("%s-%d", g.Name, i)
 		}

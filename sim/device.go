@@ -11,10 +11,13 @@ import (
 
 // device is one accelerator (one node) and the instances sharing it. It
 // divides compute and bandwidth among busy instances and integrates its
-// activity into totals and time-series bins.
+// activity into totals and time-series bins. On a node of several devices
+// it is a group of size identical devices in lockstep (parallel.go): its
+// figures are each device's, its energy all of theirs.
 type device struct {
 	idx        int
 	node       scenario.Node
+	size       int // devices it stands for; 1 for a lone device
 	insts      []int
 	kvCapacity float64 // bytes of KV the instances can hold in all
 	kvUsed     float64
@@ -96,7 +99,7 @@ func (t totals) sub(o totals) totals {
 }
 
 func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
-	d := &device{idx: idx, node: n, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
+	d := &device{idx: idx, node: n, size: 1, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
 	d.gov.Disabled = d.gov.Disabled || unthrottled
 	// The box has been on, idle, long enough to settle.
 	d.setWatts()
@@ -151,7 +154,7 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 			Seconds: dt, Busy: busy * dt,
 			FLOPs: d.flopsRate * dt, PeakFLOPs: d.normRate * dt, Bytes: d.bytesRate * dt,
 			KVBytesSec: d.kvUsed * dt, RunningSec: float64(d.running) * dt, WaitingSec: float64(d.waiting) * dt,
-			EnergyJ: watts * dt, HostJ: d.node.HostW * dt, TempSec: tempSec, ClockSec: clock * dt,
+			EnergyJ: watts * float64(d.size) * dt, HostJ: d.node.HostW * dt, TempSec: tempSec, ClockSec: clock * dt,
 		}
 		if reason != power.None {
 			span.Throttled = dt

@@ -91,6 +91,12 @@ type ClassResult struct {
 type DeviceResult struct {
 	Node     string `json:"node"`
 	Hardware string `json:"hardware"`
+	// Devices and NodeType are a node of several devices' (a node type's):
+	// then the power and energy figures are all its devices' together,
+	// and the others each device's mean (sim/parallel.go). Left out for a
+	// node of one device.
+	Devices  int    `json:"devices,omitempty"`
+	NodeType string `json:"node_type,omitempty"`
 	// Utilization is the share of time a step was running, as nvidia-smi
 	// reports it (a kernel on the device, however small).
 	Utilization float64 `json:"utilization"`
@@ -194,9 +200,9 @@ func (s *simulator) result() *Result {
 	for i, m := range s.models {
 		res.Models = append(res.Models, m.stats.result(window, inFlight[i]))
 	}
-	for _, d := range s.devs {
-		res.Devices = append(res.Devices, d.result(s, now))
-		res.Series = append(res.Series, d.series(now))
+	for ni := range s.sc.Nodes {
+		res.Devices = append(res.Devices, s.nodeResult(ni))
+		res.Series = append(res.Series, s.nodeView(ni).series(now))
 	}
 	s.shareEnergy(res)
 	return res
@@ -206,18 +212,8 @@ func (s *simulator) result() *Result {
 // devices it ran on, in proportion to the time its instances kept each
 // device busy; idle time is shared the same way.
 func (s *simulator) shareEnergy(res *Result) {
-	for di, d := range s.devs {
-		var busy float64
-		for _, i := range d.insts {
-			busy += s.insts[i].prefillSec + s.insts[i].decodeSec
-		}
-		if busy <= 0 {
-			continue
-		}
-		for _, i := range d.insts {
-			in := s.insts[i]
-			res.Models[in.model].EnergyJ += res.Devices[di].WindowNodeEnergyJ * (in.prefillSec + in.decodeSec) / busy
-		}
+	for ni := range s.sc.Nodes {
+		s.shareNodeEnergy(res, ni)
 	}
 	for i := range res.Models {
 		m := &res.Models[i]
@@ -312,7 +308,7 @@ func (d *device) result(s *simulator, now engine.Time) DeviceResult {
 	a := d.activity(d.tot)
 	r := DeviceResult{Node: d.node.Name, Hardware: d.node.Hardware.Name, Utilization: a.Utilization, MFU: a.MFU, MBU: a.MBU,
 		KVUseMean: a.KVUse, RunningMean: a.Running, WaitingMean: a.Waiting,
-		PowerMeanW: a.PowerW, PowerPeakW: d.powerPeak, EnergyJ: d.tot.EnergyJ, TempMeanC: a.TempC, TempPeakC: d.tempPeak,
+		PowerMeanW: a.PowerW, PowerPeakW: d.powerPeak * float64(d.size), EnergyJ: d.tot.EnergyJ, TempMeanC: a.TempC, TempPeakC: d.tempPeak,
 		ClockMean: a.Clock, ThrottledS: d.tot.Throttled, ThermalS: d.tot.ThermalSec, PowerCapS: d.tot.CappedSec}
 	if d.tot.Seconds > 0 {
 		r.NodePowerMeanW = (d.tot.EnergyJ + d.tot.HostJ) / d.tot.Seconds
@@ -396,9 +392,9 @@ func (s *simulator) snapshot(done bool) Snapshot {
 	}
 	for _, d := range s.devs {
 		d.advance(now, s.insts)
-		sn.Devices = append(sn.Devices, DeviceSnapshot{Node: d.node.Name, Activity: d.activity(d.tot.sub(d.snap)),
-			TempNowC: d.temp, ClockNow: d.clocks.Clock(), Throttle: d.clocks.Reason().String()})
-		d.snap = d.tot
+	}
+	for ni := range s.sc.Nodes {
+		sn.Devices = append(sn.Devices, s.nodeSnapshot(ni))
 	}
 	return sn
 }

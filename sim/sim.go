@@ -96,7 +96,11 @@ type simulator struct {
 	models []*modelState
 	insts  []*instance
 	devs   []*device
-	users  []user
+	// nodeDevs lists each node's devices in devs: one, or on a node of
+	// several devices one per instance and one for the idle rest
+	// (parallel.go).
+	nodeDevs [][]int
+	users    []user
 
 	// Little's law accounting over requests arriving after warm-up.
 	inSystem   int
@@ -188,31 +192,39 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 		ms.rngThink = s.streams.Stream("think/" + m.Name)
 		s.models = append(s.models, ms)
 	}
-	for ni, n := range sc.Nodes {
-		d := newDevice(ni, n, sc, opt.Unthrottled)
-		for _, ni := range n.Instances {
-			cost, err := s.costFor(n, ni)
-			if err != nil {
-				return nil, fmt.Errorf("node %s: %s: %w", n.Name, ni.Deploy.Model.Name, err)
+	s.nodeDevs = make([][]int, len(sc.Nodes))
+	for node, whole := range sc.Nodes {
+		// One device, or on a node of several a group per instance
+		// (parallel.go).
+		for _, g := range groupsOf(whole) {
+			n := g.node
+			d := newDevice(len(s.devs), n, sc, opt.Unthrottled)
+			d.size = g.size
+			for _, ni := range n.Instances {
+				cost, err := s.costFor(n, ni)
+				if err != nil {
+					return nil, fmt.Errorf("node %s: %s: %w", n.Name, ni.Deploy.Model.Name, err)
+				}
+				sv := n.Profile.Serving
+				in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: withServing(cost, sv),
+					peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), smShare: ni.SMShare, blockKV: ni.KVBlockBytes(),
+					front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst(), tokenRatio: sglInitRatio}
+				if !(in.smShare > 0 && in.smShare < 1) {
+					in.smShare = 1 // uncapped, or a node built without sharing
+				}
+				in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
+				in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
+				if n.DynamicMemory {
+					in.blocksTotal = int64(d.kvCapacity / in.blockKV)
+				}
+				d.insts = append(d.insts, in.idx)
+				d.addInstance(in)
+				s.insts = append(s.insts, in)
+				s.models[ni.Model].instances = append(s.models[ni.Model].instances, in.idx)
 			}
-			sv := n.Profile.Serving
-			in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: withServing(cost, sv),
-				peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), smShare: ni.SMShare, blockKV: ni.KVBlockBytes(),
-				front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst(), tokenRatio: sglInitRatio}
-			if !(in.smShare > 0 && in.smShare < 1) {
-				in.smShare = 1 // uncapped, or a node built without sharing
-			}
-			in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
-			in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
-			if n.DynamicMemory {
-				in.blocksTotal = int64(d.kvCapacity / in.blockKV)
-			}
-			d.insts = append(d.insts, in.idx)
-			d.addInstance(in)
-			s.insts = append(s.insts, in)
-			s.models[ni.Model].instances = append(s.models[ni.Model].instances, in.idx)
+			s.nodeDevs[node] = append(s.nodeDevs[node], d.idx)
+			s.devs = append(s.devs, d)
 		}
-		s.devs = append(s.devs, d)
 	}
 	return s, nil
 }
