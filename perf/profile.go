@@ -216,9 +216,12 @@ type Profile struct {
 	Parallel *Parallel `toml:"parallel,omitempty"`
 	// Serving holds what a real server adds around the GPU steps (front
 	// end, scheduler); nil where a profile models the steps alone.
-	Serving    *Serving   `toml:"serving,omitempty"`
-	Provenance Provenance `toml:"provenance"`
-	Rows       []FitRow   `toml:"rows"`
+	Serving *Serving `toml:"serving,omitempty"`
+	// Speculative holds the coefficients of speculative decoding rounds
+	// (perf/speculative.go); nil uses DefaultSpeculative's priors.
+	Speculative *SpeculativeCoefficients `toml:"speculative,omitempty"`
+	Provenance  Provenance               `toml:"provenance"`
+	Rows        []FitRow                 `toml:"rows"`
 }
 
 // Power is a device's power curve: idle plus dynamic power in proportion
@@ -337,6 +340,9 @@ func ParseProfile(name string, data []byte) (Profile, error) {
 	}
 	if p.Parallel != nil {
 		p.Parallel.check(md, errs)
+	}
+	if p.Speculative != nil {
+		p.Speculative.check(md, errs)
 	}
 	if errs.Len() > 0 {
 		// In the order found, as profiles have always reported them (not

@@ -34,6 +34,9 @@ type Instance struct {
 	// Layout spreads the instance over several devices of its node
 	// (parallel.go); the zero value is one device.
 	Layout Layout
+	// Speculative is the instance's speculative decoding (perf/speculative.go);
+	// nil for none.
+	Speculative *Speculative
 }
 
 // Batch is the work of one step, reduced to the sums the step time depends on.
@@ -95,6 +98,11 @@ type StepCost struct {
 	// instance over several devices (parallel.go); Overhead includes it.
 	// FLOPs and Bytes are then one device's, the most loaded.
 	Comm float64
+	// DraftCompute and DraftMemory are the compute and memory seconds of
+	// a speculative step's draft steps (perf/speculative.go), which run
+	// apart from the target's kernels: Seconds adds their max (and Serial ×
+	// their min). 0 without speculative decoding.
+	DraftCompute, DraftMemory float64
 }
 
 // MemoryBound reports whether memory, not compute, set the step's time.
@@ -135,6 +143,9 @@ type StepModel struct {
 	// par is the layout of an instance over several devices; nil for one
 	// device, whose steps are priced as before parallelism.
 	par *parallelState
+	// spec is the speculative decoding part (perf/speculative.go); nil for
+	// none.
+	spec *specModel
 }
 
 // NewStepModel builds the step model for an instance on hardware hw.
@@ -168,6 +179,9 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 		if err := s.applyLayout(p); err != nil {
 			return nil, fmt.Errorf("%s on %s: %w", m.Name, hw.Name, err)
 		}
+	}
+	if err := s.setSpeculative(hw, p); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -324,11 +338,21 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes
 }
 
-// Step predicts the cost of one step. It does not allocate.
+// Step predicts the cost of one step. It does not allocate. A speculative
+// instance's decode-only step is one round of speculative decoding
+// (perf/speculative.go), which yields TokensPerStep tokens per sequence.
 func (s *StepModel) Step(b Batch) StepCost {
 	if s.par != nil {
 		return s.parallelStep(b)
 	}
+	if s.spec != nil {
+		return s.specStep(b)
+	}
+	return s.step(b)
+}
+
+// step is the target's step, without speculative decoding.
+func (s *StepModel) step(b Batch) StepCost {
 	t, flops, bytes := s.terms(b)
 	c := combine(&t, &s.coef, s.serial)
 	c.FLOPs, c.Bytes = flops, bytes

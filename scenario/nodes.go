@@ -81,9 +81,10 @@ type NodeInstance struct {
 	src int // index of the instance in its group's list
 }
 
-// KVBlockBytes is the size of one KV block of the instance.
+// KVBlockBytes is the size of one KV block of the instance (with its
+// drafter's cache under speculative decoding).
 func (i NodeInstance) KVBlockBytes() float64 {
-	return float64(i.BlockTokens) * i.Deploy.KVBytesPerToken()
+	return float64(i.BlockTokens) * (i.Deploy.KVBytesPerToken() + i.Deploy.Speculative.KVBytesPerToken(i.Deploy))
 }
 
 // nodes resolves the node groups in file order, expanding each into its
@@ -327,6 +328,12 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 		}
 	}
 	inst.WeightBytes = float64(m.WeightParams()) * quant.BitsPerWeight / 8
+	if in.Speculative != nil { // scenario/speculative.go: the drafter's weights count in the instance's memory
+		if inst.Deploy.Speculative, ok = r.speculative(k, in.Speculative, inst.Deploy); !ok {
+			return NodeInstance{}, false
+		}
+		inst.WeightBytes += inst.Deploy.Speculative.WeightBytes(inst.Deploy)
+	}
 	return inst, true
 }
 

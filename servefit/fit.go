@@ -244,5 +244,8 @@ func Usable(r *measure.Row) string {
 	if _, ok := r.Settings.Get("attention_backend"); ok {
 		return "a non-default attention backend is not modelled"
 	}
+	if _, ok := r.Settings.Get("speculative"); ok {
+		return "speculative decoding: fitted apart (FitSpeculative, profile fit-speculative)"
+	}
 	return ""
 }

@@ -145,7 +145,8 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 		}
 		if b.PrefillTokens > 0 || decodes == 0 {
 			c := in.cost.Step(b)
-			in.seg.run = decodeRun{c0: c.Compute, m0: c.Memory, o: c.Overhead, s: c.Serial, f0: c.FLOPs, b0: c.Bytes}
+			in.seg.run = decodeRun{c0: c.Compute, m0: c.Memory, o: c.Overhead, s: c.Serial, f0: c.FLOPs, b0: c.Bytes,
+				dc0: c.DraftCompute, dm0: c.DraftMemory}
 			in.seg.steps = 1
 		} else {
 			s.planDecodeRun(in, b)
@@ -193,7 +194,7 @@ func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
 		k = lo
 	}
 	s.takeBlocks(in, extra(k))
-	in.seg.run = newDecodeRun(in.cost.Step(first), in.cost.Step(second))
+	in.seg.run = newDecodeRun(s.decodeStep(in, first), s.decodeStep(in, second))
 	in.seg.steps = int(k)
 	in.seg.decode = true
 }
@@ -247,7 +248,7 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 		in.tokenRatio = max(in.tokenRatio-sglRatioDecay*float64(steps), sglMinRatio)
 	}
 	if decodes > 0 && now >= s.sc.Warmup {
-		m.stats.itl.AddWeighted(wall/float64(steps), float64(decodes)*float64(steps))
+		m.stats.itl.AddWeighted(chunkGaps(in, seg, wall, decodes))
 	}
 	if now >= s.sc.Warmup {
 		var prompt float64

@@ -22,6 +22,12 @@ type decodeRun struct {
 	s      float64 // serial fraction of the smaller of compute and memory
 	f0, df float64 // FLOPs
 	b0, db float64 // bytes
+	// A speculative round's draft steps (perf.StepCost's DraftCompute and
+	// DraftMemory): compute and memory seconds of their own, which add
+	// max(dc0 + j·ddc, dm0 + j·ddm) + s·min(...) to step j. All 0 without
+	// speculative decoding (sim/speculative.go).
+	dc0, ddc float64
+	dm0, ddm float64
 }
 
 // newDecodeRun derives the run from the costs of its first two steps.
@@ -32,6 +38,8 @@ func newDecodeRun(first, second perf.StepCost) decodeRun {
 		o: first.Overhead, s: first.Serial,
 		f0: first.FLOPs, df: second.FLOPs - first.FLOPs,
 		b0: first.Bytes, db: second.Bytes - first.Bytes,
+		dc0: first.DraftCompute, ddc: second.DraftCompute - first.DraftCompute,
+		dm0: first.DraftMemory, ddm: second.DraftMemory - first.DraftMemory,
 	}
 }
 
@@ -40,6 +48,8 @@ func newDecodeRun(first, second perf.StepCost) decodeRun {
 func (r decodeRun) scaled(kc, km float64) decodeRun {
 	r.c0, r.dc = r.c0*kc, r.dc*kc
 	r.m0, r.dm = r.m0*km, r.dm*km
+	r.dc0, r.ddc = r.dc0*kc, r.ddc*kc
+	r.dm0, r.ddm = r.dm0*km, r.ddm*km
 	return r
 }
 
@@ -56,7 +66,12 @@ func arith(a, d float64, lo, hi int) float64 {
 // seconds over the memory-bound steps among the first n steps. compute -
 // memory is linear in j, so the regime changes at most once.
 func (r decodeRun) parts(n int) (compute, memory float64) {
-	diff0, ddiff := r.c0-r.m0, r.dc-r.dm // compute - memory at step j
+	return maxParts(r.c0, r.dc, r.m0, r.dm, n)
+}
+
+// maxParts is parts for compute c0 + j·dc and memory m0 + j·dm at step j.
+func maxParts(c0, dc, m0, dm float64, n int) (compute, memory float64) {
+	diff0, ddiff := c0-m0, dc-dm // compute - memory at step j
 	computeFirst := diff0 > 0
 	cut := n // steps [0, cut) are in the regime of step 0
 	if ddiff != 0 && (diff0 > 0) != (ddiff > 0) {
@@ -65,9 +80,9 @@ func (r decodeRun) parts(n int) (compute, memory float64) {
 		}
 	}
 	if computeFirst {
-		return arith(r.c0, r.dc, 0, cut), arith(r.m0, r.dm, cut, n)
+		return arith(c0, dc, 0, cut), arith(m0, dm, cut, n)
 	}
-	return arith(r.c0, r.dc, cut, n), arith(r.m0, r.dm, 0, cut)
+	return arith(c0, dc, cut, n), arith(m0, dm, 0, cut)
 }
 
 // seconds is the alone time of the first n steps.
@@ -75,16 +90,31 @@ func (r decodeRun) seconds(n int) float64 {
 	c, m := r.parts(n)
 	secs := c + m + float64(n)*r.o
 	if r.s != 0 {
-		all, allm := r.busy(n)
+		all, allm := arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
 		secs += r.s * (all + allm - c - m) // Σ min = Σ (compute + memory) − Σ max
+	}
+	if r.drafts() {
+		dc, dm := maxParts(r.dc0, r.ddc, r.dm0, r.ddm, n)
+		secs += dc + dm
+		if r.s != 0 {
+			secs += r.s * (arith(r.dc0, r.ddc, 0, n) + arith(r.dm0, r.ddm, 0, n) - dc - dm)
+		}
 	}
 	return secs
 }
 
+// drafts reports whether the run has a speculative draft part.
+func (r decodeRun) drafts() bool { return r.dc0 != 0 || r.ddc != 0 || r.dm0 != 0 || r.ddm != 0 }
+
 // busy returns the compute and memory seconds the first n steps demand of
 // the device (both resources, whichever bound the time), for sharing.
 func (r decodeRun) busy(n int) (compute, memory float64) {
-	return arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
+	compute, memory = arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
+	if r.drafts() {
+		compute += arith(r.dc0, r.ddc, 0, n)
+		memory += arith(r.dm0, r.ddm, 0, n)
+	}
+	return compute, memory
 }
 
 // work is the FLOPs and bytes of the first n steps.

@@ -67,16 +67,26 @@ type plan struct {
 	file  *scenario.File
 	files fstest.MapFS
 	err   error
+	spec  *specPlan // speculative decoding (speculative.go); nil for none
 }
 
-// servingPlan builds the plan of a serving row's experiment.
-func servingPlan(r *measure.Row) plan {
+// servingPlan builds the plan of a serving row's experiment; accepted is
+// the tokens per round its rows publish (acceptedLength), which a
+// speculative experiment takes as its acceptance.
+func servingPlan(r *measure.Row, accepted float64) plan {
 	k, err := rowKnobs(r)
 	if err != nil {
 		return plan{err: err}
 	}
-	f, files, err := servingFile(r, k)
-	return plan{file: f, files: files, err: err}
+	var sp *scenario.Speculative
+	var spl *specPlan
+	if k.spec != nil {
+		if sp, spl, err = k.spec.speculative(accepted); err != nil {
+			return plan{err: err}
+		}
+	}
+	f, files, err := servingFile(r, k, sp)
+	return plan{file: f, files: files, err: err, spec: spl}
 }
 
 // serve reproduces a serving row: one node, one instance, the row's traffic,
@@ -96,6 +106,7 @@ func serve(ctx context.Context, env Env, r *measure.Row, pl *plan, buf *records)
 		if err != nil {
 			return servingMetrics{}, fmt.Errorf("the generated scenario: %w", err)
 		}
+		pl.spec.setVerify(sc)
 		if err := run(ctx, sc, r.Requests, buf); err != nil {
 			return servingMetrics{}, err
 		}
@@ -103,7 +114,11 @@ func serve(ctx context.Context, env Env, r *measure.Row, pl *plan, buf *records)
 			return servingMetrics{}, fmt.Errorf("the twin rejected %d of %d requests: they never fit its KV cache", buf.rejected, r.Requests)
 		}
 		if len(buf.reqs) == r.Requests {
-			return buf.metrics(), nil
+			chunk := 1.0 // tokens per streamed chunk
+			if pl.spec != nil {
+				chunk = pl.spec.tokens
+			}
+			return buf.metrics(chunk), nil
 		}
 		if try == retries || f.DurationS == scenario.MaxDurationS {
 			return servingMetrics{}, fmt.Errorf("only %d of %d requests completed in %.0f simulated seconds", len(buf.reqs), r.Requests, f.DurationS)
@@ -143,7 +158,7 @@ func run(ctx context.Context, sc *scenario.Scenario, n int, buf *records) error 
 // onto the instance, and its traffic. A closed loop is the scenario's closed
 // process; a burst or a Poisson stream is a trace of exactly the row's
 // requests, lengths drawn from the row's seed.
-func servingFile(r *measure.Row, k knobs) (*scenario.File, fstest.MapFS, error) {
+func servingFile(r *measure.Row, k knobs, speculative *scenario.Speculative) (*scenario.File, fstest.MapFS, error) {
 	lengths := func(n int) workload.Lengths {
 		if r.LengthCV == 0 {
 			return workload.Lengths{Dist: workload.Fixed, Value: n}
@@ -165,7 +180,7 @@ func servingFile(r *measure.Row, k knobs) (*scenario.File, fstest.MapFS, error) 
 		spec.Arrival = workload.Arrival{Process: workload.Trace, Trace: traceFile}
 	}
 	inst := scenario.Instance{Model: servedName, Quant: r.Quant, KVCache: r.KVCache, MaxSeqs: k.maxSeqs,
-		MaxBatchedTokens: k.maxBatchedTokens, ChunkedPrefill: k.chunkedPrefill}
+		MaxBatchedTokens: k.maxBatchedTokens, ChunkedPrefill: k.chunkedPrefill, Speculative: speculative}
 	if inst.MaxBatchedTokens == 0 && k.ubatch > 0 {
 		inst.MaxBatchedTokens = k.ubatch
 	}
@@ -258,10 +273,11 @@ func estimateSpan(env Env, r *measure.Row) (float64, error) {
 // metrics computes the serving metrics from the run's requests as
 // `vllm bench serve` does: TTFT mean and p99 over requests; TPOT per
 // request (e2e − ttft) / (output − 1) and its mean over requests with more
-// than one output token; ITL the mean of every gap between tokens, Σ(e2e −
-// ttft) / Σ(output − 1); throughput over the time from the first request
-// sent to the last completed.
-func (b *records) metrics() servingMetrics {
+// than one output token; ITL the mean of every gap between streamed
+// chunks of chunk tokens each (1, or a speculative round's tokens), Σ(e2e −
+// ttft) / Σ((output − 1) / chunk); throughput over the time from the first
+// request sent to the last completed.
+func (b *records) metrics(chunk float64) servingMetrics {
 	var m servingMetrics
 	n := float64(len(b.reqs))
 	b.ttft = b.ttft[:0]
@@ -289,6 +305,9 @@ func (b *records) metrics() servingMetrics {
 	if tpotN > 0 {
 		m.tpotMean = 1e3 * tpotSum / float64(tpotN)
 		m.itlMean = 1e3 * gapSum / float64(gaps)
+		if chunk != 1 {
+			m.itlMean *= chunk
+		}
 	}
 	if span := last - first; span > 0 {
 		m.outputTPS = tokens / span

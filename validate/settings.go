@@ -3,7 +3,6 @@ package validate
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/fleettwin/fleettwin/measure"
 )
@@ -25,10 +24,9 @@ var IgnoredSettings = map[string]string{
 }
 
 // UnsupportedSettings are the settings keys of experiments the twin cannot
-// reproduce yet, each with why; a row with one is not run. Keys starting
-// with spec_ are speculative decoding's.
+// reproduce yet, each with why; a row with one is not run. Speculative
+// decoding's keys (speculative, spec_*) are SpecSettings.
 var UnsupportedSettings = map[string]string{
-	"speculative":     "speculative decoding is not modelled yet",
 	"ep":              "expert parallelism is not modelled yet",
 	"expert_parallel": "expert parallelism is not modelled yet",
 	"pp":              "pipeline parallelism is not modelled yet",
@@ -55,6 +53,7 @@ type knobs struct {
 	maxSeqs, maxBatchedTokens, ubatch int
 	chunkedPrefill                    *bool
 	memFraction                       float64
+	spec                              *specKnobs // speculative decoding (speculative.go); nil for none
 }
 
 // rowKnobs maps a row's tp and settings onto the twin, or says why the row
@@ -68,9 +67,10 @@ func rowKnobs(r *measure.Row) (knobs, error) {
 		if why, ok := UnsupportedSettings[s.Key]; ok {
 			return k, fmt.Errorf("setting %s: %s", s.Key, why)
 		}
-		if strings.HasPrefix(s.Key, "spec_") {
-			return k, fmt.Errorf("setting %s: speculative decoding is not modelled yet", s.Key)
-		}
+	}
+	var err error
+	if k.spec, err = rowSpec(r); err != nil {
+		return k, err
 	}
 	for _, s := range r.Settings {
 		var err error
@@ -91,6 +91,9 @@ func rowKnobs(r *measure.Row) (knobs, error) {
 				err = fmt.Errorf("want a fraction in (0, 1]")
 			}
 		default:
+			if _, ok := SpecSettings[s.Key]; ok {
+				continue // rowSpec
+			}
 			if _, ok := IgnoredSettings[s.Key]; !ok {
 				return k, fmt.Errorf("setting %s: unknown to the twin, which cannot tell whether it changes the result", s.Key)
 			}

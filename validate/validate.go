@@ -99,7 +99,7 @@ func Prepare(rows []measure.Row) *Experiments {
 	x.plans = make([]plan, len(x.groups))
 	for g, idx := range x.groups {
 		if r := &x.rows[idx[0]]; r.Kind.Serving() {
-			x.plans[g] = servingPlan(r)
+			x.plans[g] = servingPlan(r, acceptedLength(x.rows, idx))
 		}
 	}
 	return x

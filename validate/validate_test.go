@@ -60,8 +60,13 @@ func TestNotRun(t *testing.T) {
 		name, row, want string
 	}{
 		{"tensor parallel", "a,h100-sxm,vllm,qwen3-8b,bf16,,2,closed-loop,1,10,,100,100,,0,,ttft_ms_mean,50,ms,s,", "tp 2"},
-		{"speculative", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3,ttft_ms_mean,50,ms,s,", "speculative decoding"},
-		{"spec key", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,spec_num_steps=4,ttft_ms_mean,50,ms,s,", "spec_num_steps"},
+		{"speculative defaults", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3,ttft_ms_mean,50,ms,s,", "vllm's defaults are not known"},
+		{"spec key alone", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,spec_num_steps=4,ttft_ms_mean,50,ms,s,", "spec_num_steps without speculative"},
+		{"spec key unknown", "a,h100-sxm,sglang,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3;spec_tree_mode=deep,ttft_ms_mean,50,ms,s,", "spec_tree_mode: a speculative-decoding flag the twin does not map"},
+		{"spec algorithm", "a,h100-sxm,sglang,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=medusa,ttft_ms_mean,50,ms,s,", "speculative=medusa"},
+		{"spec partial", "a,h100-sxm,sglang,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3;spec_num_steps=3,ttft_ms_mean,50,ms,s,", "together or none"},
+		{"spec bad steps", "a,h100-sxm,sglang,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3;spec_num_steps=40;spec_eagle_topk=1;spec_num_draft_tokens=4,ttft_ms_mean,50,ms,s,", "spec_num_steps=40"},
+		{"spec no acceptance", "a,h100-sxm,sglang,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3,ttft_ms_mean,50,ms,s,", "no ITL and TPOT"},
 		{"expert parallel", "a,h100-sxm,vllm,qwen3-30b-a3b,bf16,,,burst,,10,,100,100,,0,ep=8,ttft_ms_mean,50,ms,s,", "expert parallelism"},
 		{"linked nodes", "a,dgx-spark,vllm,qwen3-8b,bf16,,,bench-decode,1,,,0,32,0,0,nodes=2,decode_tps,20,tok/s,s,", "linked machines"},
 		{"unknown key", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,warp_speed=9,ttft_ms_mean,50,ms,s,", "warp_speed: unknown"},
@@ -187,7 +192,7 @@ func TestMetrics(t *testing.T) {
 		{ArrivalS: 1, TTFTS: 0.3, E2ES: 0.3, Output: 1},
 		{ArrivalS: 2, TTFTS: 0.2, E2ES: 2.2, Output: 5},
 	}}
-	m := b.metrics()
+	m := b.metrics(1)
 	near := func(name string, got, want float64) {
 		if math.Abs(got-want) > 1e-9 {
 			t.Errorf("%s = %v, want %v", name, got, want)

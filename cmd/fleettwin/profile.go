@@ -28,6 +28,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"fit-serving": runProfileFitServing, // profile_serving.go
 		"fit-sharing": runProfileFitSharing, // profile_sharing.go
 	}
+	subs["fit-speculative"] = runProfileFitSpeculative // profile_speculative.go
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, `Usage: fleettwin profile <fit|fit-serving|fit-sharing|check|prior|list> [flags]
 

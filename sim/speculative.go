@@ -1,0 +1,64 @@
+package sim
+
+import "github.com/fleettwin/fleettwin/perf"
+
+// Speculative decoding in the simulator. A speculative instance's step
+// model prices a decode-only step as one round (perf/speculative.go): the
+// drafter's steps, the verification of every sequence's drafted tokens and
+// the round's fixed cost, yielding E tokens per sequence in expectation.
+// The simulator keeps its one-token steps and takes the fluid expectation:
+// a decode run's step is 1/E of a round (every cost of the round divided by
+// E), so each sequence advances one token per step and a run of k steps
+// costs k/E rounds, in closed form as before. No randomness is drawn: the
+// same scenario gives the same bytes, and an instance without speculative
+// decoding takes none of these paths (every golden file is unchanged).
+//
+// Steps holding prompt chunks stay whole steps of one token per decode
+// (the drafter prefills the chunks; see perf.StepModel.Step).
+
+// specTokens is the tokens a decode round yields per sequence of the
+// instance: E under speculative decoding, else 1.
+func specTokens(in *instance) float64 {
+	if sp := in.cfg.Deploy.Speculative; sp != nil {
+		return sp.ExpectedTokens()
+	}
+	return 1
+}
+
+// decodeStep is the cost of one step of a decode-only run: the step
+// model's, or under speculative decoding its round's cost per token.
+func (s *simulator) decodeStep(in *instance, b perf.Batch) perf.StepCost {
+	c := in.cost.Step(b)
+	if e := specTokens(in); e != 1 {
+		c = perToken(c, e)
+	}
+	return c
+}
+
+// perToken is a round's cost divided among the e tokens it yields.
+func perToken(c perf.StepCost, e float64) perf.StepCost {
+	c.Seconds /= e
+	c.Compute /= e
+	c.Memory /= e
+	c.Overhead /= e
+	c.DraftCompute /= e
+	c.DraftMemory /= e
+	c.FLOPs /= e
+	c.Bytes /= e
+	return c
+}
+
+// chunkGaps is a finished segment's inter-token latencies as a client sees
+// them, for the ITL sketch: the gap and how many gaps have it. A decode
+// run without speculation streams one token per step, a gap of its mean
+// step time per token; with speculative decoding a round streams its E
+// accepted tokens as one chunk, so the gap is a round's time (E steps) and
+// there are 1/E as many (vllm bench serve's ITL is per streamed chunk).
+func chunkGaps(in *instance, seg *segment, wall float64, decodes int) (gap, weight float64) {
+	steps := float64(seg.steps)
+	gap, weight = wall/steps, float64(decodes)*steps
+	if e := specTokens(in); e != 1 && seg.decode {
+		gap, weight = gap*e, weight/e
+	}
+	return gap, weight
+}
