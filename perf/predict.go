@@ -89,7 +89,8 @@ type PhaseCost struct {
 	Overhead    float64
 	FLOPs       float64
 	Bytes       float64
-	MemoryBound int // steps where memory set the time
+	Comm        float64 // Σ collectives' seconds, of Overhead (a layout over several devices)
+	MemoryBound int     // steps where memory set the time
 }
 
 // Run sums the cost of steps.
@@ -104,6 +105,7 @@ func (s *StepModel) Run(steps []Batch) PhaseCost {
 		p.Overhead += c.Overhead
 		p.FLOPs += c.FLOPs
 		p.Bytes += c.Bytes
+		p.Comm += c.Comm
 		if c.MemoryBound() {
 			p.MemoryBound++
 		}

@@ -16,6 +16,9 @@ func bench(env Env, r *measure.Row) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := benchOnOneDevice(r); err != nil { // parallel.go
+		return 0, err
+	}
 	hw, p, err := deviceProfile(env, r)
 	if err != nil {
 		return 0, err

@@ -49,6 +49,6 @@ c4-tp2,h100-sxm,vllm,qwen3-8b,bf16,,2,closed-loop,4,100,,233,221,,0,,request_rps
 	// Output:
 	// c4-tpot: published 7.5 ms, predicted: positive true
 	// c4-rps: published 2.2 req/s, predicted: positive true
-	// c4-tp2: not run: tp 2: tensor parallelism is not modelled yet
-	// n 3 failed 1
+	// c4-tp2: published 4.1 req/s, predicted: positive true
+	// n 3 failed 0
 }

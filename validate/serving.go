@@ -100,6 +100,9 @@ func serve(ctx context.Context, env Env, r *measure.Row, pl *plan, buf *records)
 		return servingMetrics{}, err
 	}
 	f := *pl.file // the span is this run's; the plan is shared
+	if err := onNodeType(env.Catalog, r, &f); err != nil {
+		return servingMetrics{}, err
+	}
 	for try := 0; ; try++ {
 		f.DurationS = min(span, scenario.MaxDurationS)
 		sc, err := scenario.Resolve(r.ID, &f, env.Catalog, env.Profiles, pl.files)
@@ -184,6 +187,7 @@ func servingFile(r *measure.Row, k knobs, speculative *scenario.Speculative) (*s
 	if inst.MaxBatchedTokens == 0 && k.ubatch > 0 {
 		inst.MaxBatchedTokens = k.ubatch
 	}
+	k.layout.setLayout(&inst) // parallel.go
 	f := &scenario.File{
 		Name:   r.ID,
 		Seed:   s,

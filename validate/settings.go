@@ -27,14 +27,10 @@ var IgnoredSettings = map[string]string{
 // reproduce yet, each with why; a row with one is not run. Speculative
 // decoding's keys (speculative, spec_*) are SpecSettings.
 var UnsupportedSettings = map[string]string{
-	"ep":              "expert parallelism is not modelled yet",
-	"expert_parallel": "expert parallelism is not modelled yet",
-	"pp":              "pipeline parallelism is not modelled yet",
-	"attention_dp":    "data-parallel attention is not modelled yet",
-	"nodes":           "several linked machines are not modelled yet",
-	"sharing":         "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
-	"instances":       "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
-	"mps_sm_percent":  "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
+	"attention_dp":   "data-parallel attention is not modelled yet",
+	"sharing":        "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
+	"instances":      "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
+	"mps_sm_percent": "co-located servers: their ratios are fitted and reproduced by `fleettwin profile fit-sharing` (package sharefit), which fits the load they do not publish",
 }
 
 // MappedSettings are the settings keys that set the twin's instance, with
@@ -53,15 +49,17 @@ type knobs struct {
 	maxSeqs, maxBatchedTokens, ubatch int
 	chunkedPrefill                    *bool
 	memFraction                       float64
-	spec                              *specKnobs // speculative decoding (speculative.go); nil for none
+	layout                            layoutKnobs // tp, pp, ep, nodes (parallel.go)
+	spec                              *specKnobs  // speculative decoding (speculative.go); nil for none
 }
 
 // rowKnobs maps a row's tp and settings onto the twin, or says why the row
 // cannot be run.
 func rowKnobs(r *measure.Row) (knobs, error) {
 	var k knobs
-	if r.TP > 1 {
-		return k, fmt.Errorf("tp %d: tensor parallelism is not modelled yet", r.TP)
+	var layoutErr error
+	if k.layout, layoutErr = rowLayout(r); layoutErr != nil {
+		return k, layoutErr
 	}
 	for _, s := range r.Settings {
 		if why, ok := UnsupportedSettings[s.Key]; ok {
@@ -79,6 +77,7 @@ func rowKnobs(r *measure.Row) (knobs, error) {
 			k.maxSeqs, err = positive(s.Value, measure.MaxConcurrency)
 		case "max_batched_tokens":
 			k.maxBatchedTokens, err = positive(s.Value, measure.MaxTokens)
+		case "pp", "ep", "expert_parallel", "nodes": // rowLayout (parallel.go)
 		case "ubatch":
 			k.ubatch, err = positive(s.Value, measure.MaxTokens)
 		case "chunked_prefill":

@@ -59,7 +59,7 @@ func TestNotRun(t *testing.T) {
 	cases := []struct {
 		name, row, want string
 	}{
-		{"tensor parallel", "a,h100-sxm,vllm,qwen3-8b,bf16,,2,closed-loop,1,10,,100,100,,0,,ttft_ms_mean,50,ms,s,", "tp 2"},
+		{"tensor parallel past every node", "a,h100-sxm,vllm,qwen3-8b,bf16,,16,closed-loop,1,10,,100,100,,0,,ttft_ms_mean,50,ms,s,", "16 devices over 1 machine(s): no node type of h100-sxm has them"},
 		{"speculative defaults", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3,ttft_ms_mean,50,ms,s,", "vllm's defaults are not known"},
 		{"spec key alone", "a,h100-sxm,vllm,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,spec_num_steps=4,ttft_ms_mean,50,ms,s,", "spec_num_steps without speculative"},
 		{"spec key unknown", "a,h100-sxm,sglang,qwen3-8b,bf16,,,closed-loop,1,10,,100,100,,0,speculative=eagle3;spec_tree_mode=deep,ttft_ms_mean,50,ms,s,", "spec_tree_mode: a speculative-decoding flag the twin does not map"},
@@ -231,7 +231,7 @@ func TestCanceled(t *testing.T) {
 func TestPreparedAcrossProfiles(t *testing.T) {
 	rs := rows(t, append(closedLoop("c2", "max_seqs=1024;max_batched_tokens=8192", 2),
 		"b,h100-sxm,vllm,qwen3-8b,bf16,,,burst,,50,,300,80,,1,,output_tps_aggregate,1000,tok/s,s,",
-		"x,h100-sxm,vllm,qwen3-8b,bf16,,2,burst,,50,,300,80,,1,,output_tps_aggregate,1000,tok/s,s,")...)
+		"x,h100-sxm,vllm,qwen3-8b,bf16,,2,burst,,50,,300,80,,1,attention_dp=true,output_tps_aggregate,1000,tok/s,s,")...)
 	x := Prepare(rs)
 	if x.Len() != 3 || len(Group(rs)) != 3 {
 		t.Fatalf("%d experiments, want 3", x.Len())

@@ -49,7 +49,7 @@ func loadEnv(catalogs, profiles []string) (*env, error) {
 func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", "predict --hardware H --engine E --model M [--model M2 ...] --quant Q [flags]", stderr)
 	var models, quants, catalogs, profiles stringList
-	hardware := fs.String("hardware", "dgx-spark", "hardware name from the catalog")
+	hardware := fs.String("hardware", "dgx-spark", "hardware or node type from the catalog (hgx-h100-8: 8 H100s on NVSwitch)")
 	engine := fs.String("engine", "llama.cpp", "serving engine: "+strings.Join(perf.Engines, ", "))
 	fs.Var(&models, "model", "model name (repeat, or comma-separate, for co-located models)")
 	fs.Var(&quants, "quant", "weight format: one for all models, or one per model")
@@ -58,6 +58,9 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	input := fs.Int("input", 2048, "prompt tokens per sequence")
 	output := fs.Int("output", 128, "generated tokens per sequence")
 	depth := fs.Int("depth", 0, "tokens already cached per sequence before the prompt")
+	tp := fs.Int("tp", 1, "tensor-parallel degree: devices of the node type one model's layers are split over")
+	pp := fs.Int("pp", 1, "pipeline-parallel degree: stages of the model's layers, each on tp devices")
+	ep := fs.Int("ep", 1, "expert-parallel degree of a MoE model: devices of a stage its experts are spread over (divides tp)")
 	asJSON := fs.Bool("json", false, "print JSON (fields documented in the README)")
 	fs.Var(&catalogs, "catalog", "extra catalog TOML whose entries override the built-in ones (repeatable)")
 	fs.Var(&profiles, "profile", "extra profile TOML, overriding the built-in one for its hardware and engine (repeatable)")
@@ -81,7 +84,8 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	req := predictRequest{Hardware: *hardware, Engine: *engine, KV: *kv, Models: models, Quants: quants,
-		Workload: perf.Workload{Batch: *batch, Input: *input, Output: *output, Depth: *depth}}
+		Workload: perf.Workload{Batch: *batch, Input: *input, Output: *output, Depth: *depth},
+		Layout:   perf.Layout{TP: *tp, PP: *pp, EP: *ep}}
 	rep, err := e.predict(req)
 	if err != nil {
 		return err
@@ -98,12 +102,15 @@ type predictRequest struct {
 	Hardware, Engine, KV string
 	Models, Quants       []string
 	Workload             perf.Workload
+	// Layout is the model's tp, pp and ep; the link is the node's.
+	Layout perf.Layout
 }
 
 // PredictReport is the JSON output of `fleettwin predict --json`. Field names
 // are stable; the README documents each. Times are seconds, sizes bytes.
 type PredictReport struct {
 	Hardware   string            `json:"hardware"`
+	Node       *nodeInfo         `json:"node,omitempty"` // a node type's, or a layout over several devices
 	Engine     string            `json:"engine"`
 	Profile    profileInfo       `json:"profile"`
 	Workload   workloadInfo      `json:"workload"`
@@ -168,6 +175,20 @@ type memoryInfo struct {
 	Fits          bool    `json:"fits"`
 }
 
+// nodeInfo is the node type and the layout of a prediction over several
+// devices. Memory figures are then over the layout's devices.
+type nodeInfo struct {
+	Type         string  `json:"type,omitempty"` // empty for a plain device
+	Devices      int     `json:"devices"`
+	Interconnect string  `json:"interconnect,omitempty"`
+	TP           int     `json:"tp"`
+	PP           int     `json:"pp"`
+	EP           int     `json:"ep"`
+	LayoutDevs   int     `json:"layout_devices"`
+	DecodeCommS  float64 `json:"decode_comm_s"`  // collectives' seconds per decode step (exposed)
+	PrefillCommS float64 `json:"prefill_comm_s"` // over the whole prefill
+}
+
 type contentionInfo struct {
 	Rule            string  `json:"rule"`
 	PrefillSlowdown float64 `json:"prefill_slowdown"`
@@ -176,9 +197,15 @@ type contentionInfo struct {
 
 // predict builds the report for a request.
 func (e *env) predict(r predictRequest) (*PredictReport, error) {
-	hw, err := e.cat.HardwareNamed(r.Hardware)
+	spec, err := e.cat.NodeSpec(r.Hardware)
 	if err != nil {
 		return nil, usageError{err.Error()}
+	}
+	hw := spec.Hardware
+	layout := r.Layout
+	layout.Link = spec.Link
+	if err := checkPredictLayout(spec, layout, len(r.Models), e.cat.NodeTypesOf(hw.Name)); err != nil {
+		return nil, err
 	}
 	prof, err := e.profiles.Get(hw.Name, r.Engine)
 	if err != nil {
@@ -209,7 +236,10 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 		if err != nil {
 			return nil, usageError{err.Error()}
 		}
-		sm, err := perf.NewStepModel(hw, perf.Instance{Model: m, Weights: f, KV: kv}, prof)
+		for _, le := range perf.CheckLayout(m, layout) {
+			return nil, usageError{fmt.Sprintf("--%s: %s", le.Field, le.Msg)}
+		}
+		sm, err := perf.NewStepModel(hw, perf.Instance{Model: m, Weights: f, KV: kv, Layout: layout}, prof)
 		if err != nil {
 			return nil, err
 		}
@@ -239,8 +269,11 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 		}
 		rep.Models = append(rep.Models, mp)
 	}
+	if spec.Devices > 1 || !layout.Trivial() {
+		rep.Node = newNodeInfo(spec, layout, co.Predictions[0])
+	}
 	rep.Memory = memoryInfo{
-		UsableBytes: math.Round(hw.UsableMemoryBytes()), BudgetBytes: math.Round(co.Memory.BudgetBytes),
+		UsableBytes: math.Round(hw.UsableMemoryBytes() * float64(layout.Devices())), BudgetBytes: math.Round(co.Memory.BudgetBytes),
 		WeightBytes: math.Round(co.Memory.WeightBytes), KVBytesNeeded: math.Round(co.Memory.KVBytesNeeded),
 		FreeBytes: math.Round(co.Memory.FreeBytes), Fits: co.Memory.Fits,
 	}
@@ -268,7 +301,16 @@ func sig(v float64) float64 {
 }
 
 func (r *PredictReport) writeText(w io.Writer) error {
-	fmt.Fprintf(w, "%s · engine %s\n", r.Hardware, r.Engine)
+	if n := r.Node; n != nil {
+		name := r.Hardware
+		if n.Type != "" {
+			name = fmt.Sprintf("%s (%d × %s over %s)", n.Type, n.Devices, r.Hardware, dash(n.Interconnect))
+		}
+		fmt.Fprintf(w, "%s · engine %s\nlayout: tp %d · pp %d · ep %d on %d devices · collectives %s per decode step, %s in all of prefill\n",
+			name, r.Engine, n.TP, n.PP, n.EP, n.LayoutDevs, seconds(n.DecodeCommS), seconds(n.PrefillCommS))
+	} else {
+		fmt.Fprintf(w, "%s · engine %s\n", r.Hardware, r.Engine)
+	}
 	fmt.Fprintf(w, "workload per model: batch %d · input %d · output %d · depth %d\n\n",
 		r.Workload.Batch, r.Workload.Input, r.Workload.Output, r.Workload.Depth)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

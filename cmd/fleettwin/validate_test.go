@@ -19,7 +19,7 @@ func TestValidate(t *testing.T) {
 		lastLine string   // prefix of stdout's last line
 	}{
 		{name: "rows", args: []string{rows, "--quiet"}, code: 0,
-			stdout:   []string{"t-prefill", "t-c2-tpot", "not run: tp 2: tensor parallelism"},
+			stdout:   []string{"t-prefill", "t-c2-tpot", "not run: 16 devices over 1 machine(s): no node type of h100-sxm has them"},
 			lastLine: "validate: n=5 failed=1 median APE "},
 		{name: "progress", args: []string{rows}, code: 0, stderr: []string{"validate:", "experiments", "done in"}},
 		{name: "row bar", args: []string{rows, "--quiet", "--max-row", "0.0001"}, code: 1,
@@ -89,7 +89,7 @@ func TestValidateJSONDeterministic(t *testing.T) {
 		if len(doc.Rows) != 5 || doc.Summary.N != 5 || doc.Summary.Failed != 1 {
 			t.Fatalf("json: %+v", doc)
 		}
-		if r := doc.Rows[4]; r.ID != "t-tp2" || r.Predicted != nil || r.NotRun == "" {
+		if r := doc.Rows[4]; r.ID != "t-tp16" || r.Predicted != nil || r.NotRun == "" {
 			t.Errorf("row not run written as %+v", r)
 		}
 	}
