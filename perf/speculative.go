@@ -222,6 +222,11 @@ func (s *StepModel) setSpeculative(hw catalog.Hardware, p Profile) error {
 	if sp == nil {
 		return nil
 	}
+	if !s.inst.Layout.Trivial() {
+		// A round's verification and draft steps would each need the
+		// layout's collectives (parallel.go): not modelled yet.
+		return fmt.Errorf("speculative decoding over several devices (tp, pp or ep above 1) is not modelled yet")
+	}
 	if sp.ProposalTokens < 1 || sp.ProposalTokens > MaxProposalTokens {
 		return fmt.Errorf("speculative decoding: proposal tokens must be in [1, %d], got %d", MaxProposalTokens, sp.ProposalTokens)
 	}

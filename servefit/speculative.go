@@ -125,43 +125,54 @@ type SpecFit struct {
 	HeadCostStdErr, RoundSStdErr float64
 }
 
-// FitSpeculative searches the speculative coefficients of p, one at a
-// time in log space (golden section, up to sweeps passes, ending after a
-// pass that moves neither), from the priors (DefaultSpeculative, whatever
-// table p has, so that a refit writes the same values), minimising the
-// capped squared log errors of specMetrics over exps; every other term
-// stays p's. Deterministic.
+// FitSpeculative searches the speculative coefficients of p in log space
+// from the priors (DefaultSpeculative, whatever table p has, so that a
+// refit writes the same values), minimising the capped squared log errors
+// of specMetrics over exps; every other term stays p's. Two sweeps of
+// golden sections, one coefficient at a time over its whole range, find
+// the basin; Levenberg-Marquardt steps on the log errors (derivatives by
+// central differences) then follow its valley to the bottom: head_cost and
+// round_s trade off along it (a slower head and a cheaper round price the
+// runs' rounds alike), where coordinates alone crawl. Deterministic.
 func FitSpeculative(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Experiment, sweeps int) (SpecFit, error) {
 	sc := perf.DefaultSpeculative()
 	p.Speculative = &sc
 	ev := prepare(cat, exps)
-	loss := func(q perf.Profile) float64 {
-		s, _, err := ev.specScore(ctx, q)
-		if err != nil {
-			return math.Inf(1)
-		}
-		return s.Loss
+	n := len(SpecTerms)
+	lo, hi := make([]float64, n), make([]float64, n)
+	x := make([]float64, n)
+	for i, t := range SpecTerms {
+		lo[i], hi[i] = math.Log(t.Lo), math.Log(t.Hi)
+		x[i] = math.Log(min(max(t.get(&p), t.Lo), t.Hi))
 	}
-	for range sweeps {
-		moved := false
-		for _, t := range SpecTerms {
-			f := func(x float64) float64 {
-				q := cloneSpec(p)
-				t.set(&q, math.Exp(x))
-				return loss(q)
-			}
-			x := fit.GoldenSection(f, math.Log(t.Lo), math.Log(t.Hi), 18).Best()
-			if cur := t.get(&p); cur > 0 && f(math.Log(cur)) <= f(x) {
-				continue
-			}
-			if v := sig(math.Exp(x)); v != t.get(&p) {
-				t.set(&p, v)
-				moved = true
+	at := func(x []float64) perf.Profile {
+		q := cloneSpec(p)
+		for i, t := range SpecTerms {
+			t.set(&q, math.Exp(x[i]))
+		}
+		return q
+	}
+	eval := func(x []float64) (float64, []float64) {
+		s, logs, err := ev.specScore(ctx, at(x))
+		if err != nil {
+			return math.Inf(1), nil
+		}
+		return s.Loss, logs
+	}
+	cur, _ := eval(x)
+	for range min(sweeps, 2) {
+		for i := range n {
+			y := slices.Clone(x)
+			f := func(v float64) float64 { y[i] = v; l, _ := eval(y); return l }
+			if v := fit.GoldenSection(f, lo[i], hi[i], 18).Best(); f(v) < cur {
+				x[i], cur = v, f(v)
 			}
 		}
-		if !moved {
-			break
-		}
+	}
+	x, _ = ev.levenbergMarquardt(eval, x, cur, lo, hi, 10*sweeps)
+	p = at(x)
+	for _, t := range SpecTerms {
+		t.set(&p, sig(t.get(&p)))
 	}
 	s, logs, err := ev.specScore(ctx, p)
 	if err != nil {
@@ -175,6 +186,81 @@ func FitSpeculative(ctx context.Context, cat *catalog.Catalog, p perf.Profile, e
 		return SpecFit{}, err
 	}
 	return SpecFit{Profile: p, Score: s, HeadCostStdErr: se[0], RoundSStdErr: se[1]}, nil
+}
+
+// levenbergMarquardt minimises eval's loss from x (loss cur) within
+// [lo, hi], over the rows whose squared log error is under the cap, in at
+// most iters steps: each solves (JᵀJ + λ·diag(JᵀJ)) δ = −Jᵀr for the log
+// errors r and their derivatives J (central differences, ±1% in log space),
+// taking δ when the loss falls (λ shrinks) and raising λ when it does not.
+func (ev evaluator) levenbergMarquardt(eval func([]float64) (float64, []float64), x []float64, cur float64, lo, hi []float64, iters int) ([]float64, float64) {
+	const h = 0.01
+	n := len(x)
+	lambda := 1e-3
+	clamp := func(y []float64) {
+		for i := range y {
+			y[i] = min(max(y[i], lo[i]), hi[i])
+		}
+	}
+	for range iters {
+		_, r := eval(x)
+		if r == nil {
+			break
+		}
+		jac := make([][]float64, n)
+		for i := range n {
+			up, down := slices.Clone(x), slices.Clone(x)
+			up[i] += h
+			down[i] -= h
+			_, ru := eval(up)
+			_, rd := eval(down)
+			if len(ru) != len(r) || len(rd) != len(r) {
+				return x, cur
+			}
+			jac[i] = make([]float64, len(r))
+			for k := range r {
+				jac[i][k] = (ru[k] - rd[k]) / (2 * h)
+			}
+		}
+		var a [2][2]float64
+		var g [2]float64
+		for k := range r {
+			if r[k]*r[k] >= maxRowLoss {
+				continue // capped: the loss does not move with it
+			}
+			for i := range n {
+				g[i] += jac[i][k] * r[k]
+				for j := range n {
+					a[i][j] += jac[i][k] * jac[j][k]
+				}
+			}
+		}
+		moved := false
+		for lambda < 1e8 {
+			m00, m11, m01 := a[0][0]*(1+lambda), a[1][1]*(1+lambda), a[0][1]
+			det := m00*m11 - m01*m01
+			if !(det > 0) {
+				lambda *= 4
+				continue
+			}
+			y := []float64{x[0] - (m11*g[0]-m01*g[1])/det, x[1] - (m00*g[1]-m01*g[0])/det}
+			clamp(y)
+			if l, _ := eval(y); l < cur {
+				step := math.Hypot(y[0]-x[0], y[1]-x[1])
+				x, cur, moved = y, l, true
+				lambda = max(lambda/3, 1e-7)
+				if step < 1e-5 {
+					return x, cur
+				}
+				break
+			}
+			lambda *= 4
+		}
+		if !moved {
+			break
+		}
+	}
+	return x, cur
 }
 
 // specStdErr is the Gauss-Newton standard error of each SpecTerm at p:
