@@ -30,7 +30,8 @@
 //
 //   - sim.go: the event loop. [Options], the event kinds, the simulator's
 //     state, newSimulator (one modelState per served model, one device per
-//     node, one instance per model on a node, its step model built on the
+//     node, or per group of a node of several devices, one instance per
+//     model on a node, its step model built on the
 //     hardware it computes on: under MIG its partition), the run loop that
 //     advances the engine one snapshot window at a time, and handle, which
 //     dispatches every event. The governors' control loop (armControl,
@@ -61,12 +62,13 @@
 //     waitQueue, segment, instance, blocksFor.
 //   - run_cost.go: decodeRun, the closed-form cost of k decode steps that
 //     lets one event stand for many steps.
-//   - speculative.go: speculative decoding's decode runs (each step 1/E of
-//     a round, one token per sequence) and its ITL per streamed chunk.
 //   - device.go: a device shared by instances: reshare (each busy
 //     segment's progress, slowdown and end), clock governors (power cap,
 //     temperature), and the integrals behind every device figure and time
 //     series.
+//   - parallel.go: nodes of several devices (a node type): each instance's
+//     tp × pp devices (and the idle rest) are one device of the simulator,
+//     in lockstep, its energy × its devices; a node's result merges them.
 //   - sharing.go: the sharing rules reshare applies: what each busy
 //     segment asks of the device (demand) and the slowdown each mode and
 //     priority give it, including +Inf for a starved segment, which gets
