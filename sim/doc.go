@@ -62,6 +62,8 @@
 //     waitQueue, segment, instance, blocksFor.
 //   - run_cost.go: decodeRun, the closed-form cost of k decode steps that
 //     lets one event stand for many steps.
+//   - speculative.go: speculative decoding's decode runs (each step 1/E of
+//     a round, one token per sequence) and its ITL per streamed chunk.
 //   - device.go: a device shared by instances: reshare (each busy
 //     segment's progress, slowdown and end), clock governors (power cap,
 //     temperature), and the integrals behind every device figure and time
