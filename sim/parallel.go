@@ -64,15 +64,16 @@ func groupsOf(n scenario.Node) []group {
 }
 
 // nodeView is node ni as one device for its results: its only group, or
-// a device whose integrals merge its groups'.
-func (s *simulator) nodeView(ni int) *device {
+// a device whose integrals merge its groups' (their time-series bins too
+// when bins is set: a snapshot needs none).
+func (s *simulator) nodeView(ni int, bins bool) *device {
 	gs := s.nodeDevs[ni]
 	if len(gs) == 1 {
 		return s.devs[gs[0]]
 	}
 	n := s.sc.Nodes[ni]
 	g0 := s.devs[gs[0]]
-	m := &device{idx: -1, node: n, res: g0.res, size: 1, bins: make([]totals, len(g0.bins))}
+	m := &device{idx: -1, node: n, res: g0.res, size: 1}
 	w := make([]float64, len(gs))
 	for k, i := range gs {
 		d := s.devs[i]
@@ -94,8 +95,11 @@ func (s *simulator) nodeView(ni int) *device {
 	m.tot = merge(func(d *device) totals { return d.tot })
 	m.warm = merge(func(d *device) totals { return d.warm })
 	m.snap = merge(func(d *device) totals { return d.snap })
-	for b := range m.bins {
-		m.bins[b] = merge(func(d *device) totals { return d.bins[b] })
+	if bins {
+		m.bins = make([]totals, len(g0.bins))
+		for b := range m.bins {
+			m.bins[b] = merge(func(d *device) totals { return d.bins[b] })
+		}
 	}
 	return m
 }
@@ -124,7 +128,7 @@ func (t *totals) addDevice(o totals, w float64) {
 // nodeResult is node ni's result: its view's, with the node's devices
 // named where it has several.
 func (s *simulator) nodeResult(ni int) DeviceResult {
-	r := s.nodeView(ni).result(s, s.sim.Now())
+	r := s.nodeView(ni, false).result(s, s.sim.Now())
 	if n := s.sc.Nodes[ni]; n.Devices > 1 {
 		r.Devices, r.NodeType = n.Devices, n.NodeType
 	}
@@ -134,7 +138,7 @@ func (s *simulator) nodeResult(ni int) DeviceResult {
 // nodeSnapshot is node ni's activity since the last snapshot, which it
 // then moves on for each of its groups.
 func (s *simulator) nodeSnapshot(ni int) DeviceSnapshot {
-	v := s.nodeView(ni)
+	v := s.nodeView(ni, false)
 	clock, reason := v.clocks.Clock(), v.clocks.Reason()
 	if gs := s.nodeDevs[ni]; len(gs) > 1 {
 		clock, reason = 0, power.None

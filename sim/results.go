@@ -202,7 +202,7 @@ func (s *simulator) result() *Result {
 	}
 	for ni := range s.sc.Nodes {
 		res.Devices = append(res.Devices, s.nodeResult(ni))
-		res.Series = append(res.Series, s.nodeView(ni).series(now))
+		res.Series = append(res.Series, s.nodeView(ni, true).series(now))
 	}
 	s.shareEnergy(res)
 	return res
