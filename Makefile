@@ -80,6 +80,7 @@ generate: build ## regenerate the templ components and the built-in profiles
 	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --with serial_fraction --with expert_overlap --with multi_seq_expert_pass --as ollama --out profiles/dgx-spark.ollama.toml
 	./$(BIN) profile fit-sharing --data testdata/published/colocation.csv --dedicated testdata/published/colocation-dedicated.toml --profile profiles/a100-80gb.vllm.toml --out profiles/a100-80gb.vllm.toml
 	for p in $(SHARING_CARRIED); do ./$(BIN) profile fit-sharing --carry-from profiles/a100-80gb.vllm.toml --profile profiles/$$p.toml --out profiles/$$p.toml; done
+	./$(BIN) profile fit-speculative --data testdata/published/published-serving.csv --profile profiles/h100-sxm.sglang.toml --out profiles/h100-sxm.sglang.toml
 
 check-generated: generate ## fail if `make generate` changes a committed file
 	@if ! git diff --quiet -- profiles web; then echo "generated files are stale: run 'make generate' and commit"; git diff --stat -- profiles web; exit 1; fi

@@ -30,14 +30,15 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	subs["fit-speculative"] = runProfileFitSpeculative // profile_speculative.go
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, `Usage: fleettwin profile <fit|fit-serving|fit-sharing|check|prior|list> [flags]
+		fmt.Fprint(stdout, `Usage: fleettwin profile <fit|fit-serving|fit-sharing|fit-speculative|check|prior|list> [flags]
 
-  fit          fit a profile's coefficients to benchmark rows (CSV) and write it
-  fit-serving  fit an engine's serving terms to published serving rows, simulator in the loop
-  fit-sharing  fit a profile's [sharing] coefficients to published co-location cases
-  check        compare a profile's predictions with benchmark rows it was not fitted on
-  prior        write the datasheet-based starting profile for a hardware and engine
-  list         list the profiles built in (and any given with --profile)
+  fit              fit a profile's coefficients to benchmark rows (CSV) and write it
+  fit-serving      fit an engine's serving terms to published serving rows, simulator in the loop
+  fit-sharing      fit a profile's [sharing] coefficients to published co-location cases
+  fit-speculative  fit a profile's [speculative] terms to published speculative-decoding rows
+  check            compare a profile's predictions with benchmark rows it was not fitted on
+  prior            write the datasheet-based starting profile for a hardware and engine
+  list             list the profiles built in (and any given with --profile)
 `)
 		if len(args) == 0 {
 			return usagef("missing subcommand")
@@ -46,7 +47,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	sub, ok := subs[args[0]]
 	if !ok {
-		return usagef("unknown subcommand %q; valid: check, fit, fit-serving, fit-sharing, list, prior", args[0])
+		return usagef("unknown subcommand %q; valid: check, fit, fit-serving, fit-sharing, fit-speculative, list, prior", args[0])
 	}
 	return sub(ctx, args[1:], stdout, stderr)
 }
