@@ -218,6 +218,13 @@ func Split(rows []measure.Row, hardware, engine string) (fit, held []Experiment,
 		}
 		use = append(use, r)
 	}
+	fit, held = splitExperiments(use)
+	return fit, held, skipped
+}
+
+// splitExperiments groups rows into experiments (validate.Group) and holds
+// out every third (HeldOut).
+func splitExperiments(use []measure.Row) (fit, held []Experiment) {
 	for i, g := range validate.Group(use) {
 		e := Experiment{}
 		for _, j := range g {
@@ -229,7 +236,7 @@ func Split(rows []measure.Row, hardware, engine string) (fit, held []Experiment,
 			fit = append(fit, e)
 		}
 	}
-	return fit, held, skipped
+	return fit, held
 }
 
 // Usable reports why the fit does not use a row, or "" if it does: the

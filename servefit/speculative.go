@@ -60,17 +60,7 @@ func SplitSpeculative(rows []measure.Row, hardware, engine string) (fitted, held
 		}
 		use = append(use, r)
 	}
-	for i, g := range validate.Group(use) {
-		e := Experiment{}
-		for _, j := range g {
-			e.Rows = append(e.Rows, use[j])
-		}
-		if HeldOut(i) {
-			held = append(held, e)
-		} else {
-			fitted = append(fitted, e)
-		}
-	}
+	fitted, held = splitExperiments(use)
 	return fitted, held, skipped
 }
 

@@ -44,12 +44,7 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	if *carry != "" {
 		return carryServing(*carry, *hw, eng, *out, args)
 	}
-	f, err := os.Open(*data)
-	if err != nil {
-		return fmt.Errorf("profile fit-serving: %w", err)
-	}
-	defer f.Close()
-	rows, err := measure.Read(*data, f)
+	rows, err := readRows(*data)
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
@@ -155,4 +150,14 @@ func carryServing(from, hw, engine, out string, args []string) error {
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
 	return atomicfile.WriteFile(out, enc, 0o644)
+}
+
+// readRows reads a measurement file (testdata/published/MEASUREMENTS.md).
+func readRows(path string) ([]measure.Row, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return measure.Read(path, f)
 }

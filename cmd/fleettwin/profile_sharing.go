@@ -12,7 +12,6 @@ import (
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
-	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/sharefit"
 )
@@ -55,12 +54,7 @@ func runProfileFitSharing(ctx context.Context, args []string, stdout, stderr io.
 		p.Sharing = &s
 		return writeSharing(p, pb, *out, args, stdout, fmt.Sprintf("%s: [sharing] carried from %s", *out, *carry))
 	}
-	f, err := os.Open(*data)
-	if err != nil {
-		return fail(err)
-	}
-	defer f.Close()
-	rows, err := measure.Read(*data, f)
+	rows, err := readRows(*data)
 	if err != nil {
 		return fail(err)
 	}

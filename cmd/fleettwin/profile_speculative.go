@@ -5,12 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
-	"github.com/fleettwin/fleettwin/measure"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/servefit"
 )
@@ -40,12 +38,7 @@ func runProfileFitSpeculative(ctx context.Context, args []string, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	f, err := os.Open(*data)
-	if err != nil {
-		return fail(err)
-	}
-	defer f.Close()
-	rows, err := measure.Read(*data, f)
+	rows, err := readRows(*data)
 	if err != nil {
 		return fail(err)
 	}
