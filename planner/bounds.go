@@ -43,6 +43,11 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 	node := sc.Nodes[0]
 	var b Bounds
 	var computeS, memoryS float64 // device-seconds per second the load needs
+	// On a node of several devices each model's instances own their
+	// devices, dp replicas of them: a node carries each model's load on
+	// its own replicas, so the nodes needed are the most any model needs.
+	multi := node.Devices > 1
+	var perNode float64
 	var weights float64
 	for _, in := range node.Instances {
 		weights += in.WeightBytes
@@ -68,7 +73,9 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 		}
 		var one perf.Batch
 		one.AddDecode(minIn)
-		lone := sm.Step(one).Seconds
+		// Under speculative decoding one step yields TokensPerStep tokens
+		// of each sequence on average; the TPOT is the step over them.
+		lone := sm.Step(one).Seconds / sm.TokensPerStep()
 		b.TPOTS = math.Max(b.TPOTS, tpotBoundShare*lone)
 		if t := m.SLO.TPOTS; t > 0 && len(m.Classes) <= 1 && tpotBoundShare*lone > t {
 			return b, ReasonSLO, fmt.Sprintf("%s: even a lone request decodes at %.1f ms per token on %s, above the TPOT target of %g ms",
@@ -88,23 +95,45 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 			dec.AddDecode(minIn)
 		}
 		dc := sm.Step(dec)
-		computeS += rate * (meanIn*pc.Compute/float64(chunk) + meanOut*dc.Compute/float64(in.MaxSeqs))
-		memoryS += rate * (meanIn*pc.Memory/float64(chunk) + meanOut*dc.Memory/float64(in.MaxSeqs))
+		perSeq := float64(in.MaxSeqs) * sm.TokensPerStep()
+		c := rate * (meanIn*pc.Compute/float64(chunk) + meanOut*dc.Compute/perSeq)
+		mem := rate * (meanIn*pc.Memory/float64(chunk) + meanOut*dc.Memory/perSeq)
+		computeS += c
+		memoryS += mem
+		if multi {
+			// dp replicas of this instance: node.Instances holds each one.
+			perNode = math.Max(perNode, math.Max(c, mem)/float64(replicas(node.Instances, in.Model)))
+		}
 	}
 	// The means come from samples: take 10% off so that sampling error
 	// cannot turn the bound into an overestimate.
 	need := 0.9 * math.Max(computeS, memoryS)
+	if multi {
+		need = 0.9 * perNode
+	}
 	b.MinNodes = max(1, int(math.Ceil(need-1e-9)))
 	if b.MinNodes > p.File.Search.MaxNodes {
 		return b, ReasonCapacity, fmt.Sprintf("the design load needs at least %d nodes of %s even at full batches (%.1f device-seconds of compute and %.1f of memory traffic per second); max_nodes is %d",
 			b.MinNodes, g.Hardware, computeS, memoryS, p.File.Search.MaxNodes)
 	}
-	idle, err := tco.NodeHourly(sc.Cost, sc.Site, node, node.Power.IdleW+node.HostW)
+	// A node idles all of its devices and its host.
+	idle, err := tco.NodeHourly(sc.Cost, sc.Site, node, float64(max(node.Devices, 1))*node.Power.IdleW+node.HostW)
 	if err != nil {
 		return b, ReasonInvalid, err.Error()
 	}
 	b.USDPerHour = idle.USDPerHour * float64(b.MinNodes)
 	return b, "", ""
+}
+
+// replicas counts a model's instances on a node (its dp).
+func replicas(insts []scenario.NodeInstance, model int) int {
+	n := 0
+	for _, in := range insts {
+		if in.Model == model {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // lengthStats returns a length distribution's mean (from a fixed set of

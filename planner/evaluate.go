@@ -128,8 +128,13 @@ func (p *Plan) baseFile(models []string, seed uint64) *scenario.File {
 func (p *Plan) nodeGroup(name string, g group, nodes int) scenario.NodeGroup {
 	ng := scenario.NodeGroup{Name: name, Hardware: g.Hardware, Engine: g.Engine, Count: nodes, Memory: g.Memory, Sharing: g.Sharing, PowerCapW: g.PowerCapW}
 	for _, m := range g.Models {
-		ng.Instances = append(ng.Instances, scenario.Instance{Model: m, Quant: g.Quant, KVCache: g.KVCache,
-			MaxSeqs: g.MaxSeqs, MaxBatchedTokens: g.MaxBatchedTokens})
+		in := scenario.Instance{Model: m, Quant: g.Quant, KVCache: g.KVCache,
+			MaxSeqs: g.MaxSeqs, MaxBatchedTokens: g.MaxBatchedTokens, TP: g.TP, PP: g.PP, EP: g.EP, DP: g.DP}
+		if g.Speculative != nil {
+			sp := *g.Speculative
+			in.Speculative = &sp
+		}
+		ng.Instances = append(ng.Instances, in)
 	}
 	return ng
 }

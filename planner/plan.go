@@ -82,6 +82,18 @@ type Space struct {
 	PowerCapW []float64 `toml:"power_cap_w,omitempty"`
 	// MaxNodes bounds each node group's count.
 	MaxNodes int `toml:"max_nodes,omitempty"`
+	// TP, PP and EP are the parallel layouts searched on node types of
+	// several devices (planner/layout.go): every instance of a candidate
+	// spans tp × pp devices, ep of them holding experts apart, and runs as
+	// many dp replicas as fill the node. A node of one device takes only
+	// 1. Empty means [1].
+	TP []int `toml:"tp,omitempty"`
+	PP []int `toml:"pp,omitempty"`
+	EP []int `toml:"ep,omitempty"`
+	// Speculative lists the speculative decodings searched, each a
+	// scenario's instance [speculative] table; method "off" is none.
+	// Empty means off only.
+	Speculative []scenario.Speculative `toml:"speculative,omitempty"`
 }
 
 // Layouts a plan may name.
@@ -221,7 +233,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		c.Add(k("hardware"), "name at least one hardware type")
 	}
 	for i, h := range s.Hardware {
-		if _, err := cat.HardwareNamed(h); err != nil {
+		if _, err := cat.NodeSpec(h); err != nil {
 			c.Add(k("hardware", tomlcheck.Index(i)), "%v", err)
 		}
 	}
@@ -231,7 +243,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	pairs := 0
 	for _, h := range s.Hardware {
 		for _, e := range s.Engines {
-			if _, err := profiles.Get(h, e); err == nil {
+			if _, err := profiles.Get(deviceOf(cat, h), e); err == nil {
 				pairs++
 			}
 		}
@@ -300,6 +312,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 	if s.MaxNodes < 1 || s.MaxNodes > scenario.MaxNodes {
 		c.Add(k("max_nodes"), "must be in [1, %d], got %d", scenario.MaxNodes, s.MaxNodes)
 	}
+	c.layout(s, k)
 	if len(f.Models) > 6 && slices.Contains(s.Layouts, LayoutAll) {
 		c.Add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
 	}
@@ -328,9 +341,10 @@ func (c *checker) sharing(s *Space, cat *catalog.Catalog, profiles perf.ProfileS
 		}
 		supported := false
 		for _, hw := range s.Hardware {
-			h, err := cat.HardwareNamed(hw)
+			spec, err := cat.NodeSpec(hw)
+			h := spec.Hardware
 			for _, eng := range s.Engines {
-				if _, perr := profiles.Get(hw, eng); err == nil && perr == nil && sh.Supported(h, eng) {
+				if _, perr := profiles.Get(h.Name, eng); err == nil && perr == nil && sh.Supported(h, eng) {
 					supported = true
 				}
 			}

@@ -152,6 +152,11 @@ func TestParseErrors(t *testing.T) {
 		{"no engine profile", `engines = ["llama.cpp"]`, `engines = ["sglang"]`, "no profile for any of these engines"},
 		{"growth", "replicas = 1", "replicas = 1\ngrowth = -2", "growth: must be positive"},
 		{"malformed", "seed = 7", "seed = = 7", "small.toml:4"},
+		{"tp zero", "max_seqs = [2, 8]", "max_seqs = [2, 8]\ntp = [1, 0]", "search.tp[1]: must be in [1, 72], got 0"},
+		{"tp twice", "max_seqs = [2, 8]", "max_seqs = [2, 8]\ntp = [2, 2]", "search.tp[1]: 2 is listed twice"},
+		{"unknown node type", `hardware = ["dgx-spark"]`, `hardware = ["hgx-h100-9"]`, "search.hardware[0]"},
+		{"speculative method", "max_seqs = [2, 8]", "max_seqs = [2, 8]\nspeculative = [{method = \"medusa\"}]", `search.speculative[0].method: unknown speculative method "medusa"`},
+		{"speculative off", "max_seqs = [2, 8]", "max_seqs = [2, 8]\nspeculative = [{method = \"off\", proposal_tokens = 4}]", `search.speculative[0]: method "off" takes no other field`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := bytes.Replace(base, []byte(tc.from), []byte(tc.to), 1)

@@ -7,12 +7,12 @@ package planner
 func (p *Plan) markProvenance(r *Result) {
 	seen := map[string]bool{}
 	mark := func(o *Outcome) {
-		prof, err := p.profiles.Get(o.Hardware, o.Engine)
+		prof, err := p.profiles.Get(deviceOf(p.cat, o.Hardware), o.Engine)
 		if err != nil {
 			return // the plan's check refused such pairs
 		}
 		o.Provenance, o.Prior = prof.Label(), prof.Provenance.IsPrior()
-		if k := o.Hardware + "/" + o.Engine; !seen[k] {
+		if k := deviceOf(p.cat, o.Hardware) + "/" + o.Engine; !seen[k] {
 			seen[k] = true
 			r.Profiles = append(r.Profiles, prof.Info())
 		}

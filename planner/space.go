@@ -20,6 +20,12 @@ type Settings struct {
 	MaxSeqs          int                    `json:"max_seqs,omitempty"`
 	MaxBatchedTokens int                    `json:"max_batched_tokens,omitempty"`
 	PowerCapW        float64                `json:"power_cap_w,omitempty"`
+	// TP, PP and EP are each instance's parallel layout (0 or 1: one
+	// device); Speculative its speculative decoding (nil: none).
+	TP          int                   `json:"tp,omitempty"`
+	PP          int                   `json:"pp,omitempty"`
+	EP          int                   `json:"ep,omitempty"`
+	Speculative *scenario.Speculative `json:"speculative,omitempty"`
 }
 
 // key names the settings. A sharing is named only when the plan chose
@@ -29,7 +35,7 @@ func (s Settings) key() string {
 	if s.Sharing != "" {
 		k += "/share-" + string(s.Sharing)
 	}
-	return k
+	return k + s.layoutKey()
 }
 
 // Candidate is one configuration: settings, and which served models share
@@ -38,6 +44,9 @@ type Candidate struct {
 	Index int `json:"index"` // position in the plan's enumeration
 	Settings
 	Placement [][]string `json:"placement"`
+	// DP is each group's replicas of every instance on a node of several
+	// devices (as many as fill it); nil on nodes of one device.
+	DP []int `json:"dp,omitempty"`
 }
 
 // Key names the candidate uniquely within its plan.
@@ -60,6 +69,7 @@ func layoutKey(groups [][]string) string {
 type group struct {
 	Settings
 	Models []string
+	DP     int // replicas of each instance on a node of several devices; 0 on one
 }
 
 func (g group) key() string { return g.Settings.key() + "/" + strings.Join(g.Models, "+") }
@@ -76,46 +86,57 @@ func (c Candidate) groups() []group {
 			s.Memory, s.Sharing = scenario.MemoryStatic, ""
 		}
 		out[i] = group{Settings: s, Models: ms}
+		if i < len(c.DP) {
+			out[i].DP = c.DP[i]
+		}
 	}
 	return out
 }
 
 // Candidates enumerates the search space in a fixed order: hardware,
 // engine, weight format, layout, memory sharing, compute sharing, max
-// sequences, batched tokens, power cap. Hardware and engine pairs without
+// sequences, batched tokens, power cap, then the parallel layout (tp, pp,
+// ep) and the speculative decoding. Hardware and engine pairs without
 // a profile are left out, and so are a memory or compute sharing choice
 // for layouts where no node has two models, a sharing the hardware or the
-// engine cannot do (one-process under vLLM), and a power cap at or above
-// the hardware's limit.
+// engine cannot do (one-process under vLLM), a power cap at or above
+// the hardware's limit, and parallel layouts the node cannot hold
+// (planner/layout.go). A plan that searches no node type, layout or
+// speculative decoding enumerates what it did before those keys existed.
 func (p *Plan) Candidates() []Candidate {
 	s := p.File.Search
 	layouts := p.layouts()
 	var out []Candidate
 	for _, hw := range s.Hardware {
 		limit := math.Inf(1)
-		h, err := p.cat.HardwareNamed(hw)
+		spec, err := p.cat.NodeSpec(hw)
+		h := spec.Hardware
 		if err == nil && h.PowerLimitW > 0 {
 			limit = h.PowerLimitW
 		}
+		multi := err == nil && spec.Devices > 1
 		for _, eng := range s.Engines {
-			if _, err := p.profiles.Get(hw, eng); err != nil {
+			if _, err := p.profiles.Get(h.Name, eng); err != nil {
 				continue
 			}
 			for _, q := range s.Quants {
 				for _, l := range layouts {
 					shared := slices.ContainsFunc(l, func(g []string) bool { return len(g) > 1 })
+					// Instances on a node of several devices own theirs:
+					// there is no memory or compute to share.
+					pooled := shared && !multi
 					for mi, mem := range s.Memory {
-						if !shared && mi > 0 {
+						if !pooled && mi > 0 {
 							continue
 						}
-						if !shared {
+						if !pooled {
 							mem = scenario.MemoryStatic
 						}
 						for si, sh := range s.Sharing {
-							if !shared && si > 0 {
+							if !pooled && si > 0 {
 								continue
 							}
-							if !shared {
+							if !pooled {
 								sh = ""
 							}
 							if !sh.Supported(h, eng) {
@@ -127,10 +148,12 @@ func (p *Plan) Candidates() []Candidate {
 										if capW >= limit {
 											continue // no cap at all: the uncapped candidate (0) covers it
 										}
-										out = append(out, Candidate{Index: len(out), Placement: l, Settings: Settings{
-											Hardware: hw, Engine: eng, Quant: q, KVCache: s.KVCache, Memory: mem, Sharing: sh,
-											MaxSeqs: seqs, MaxBatchedTokens: toks, PowerCapW: capW,
-										}})
+										base := Settings{Hardware: hw, Engine: eng, Quant: q, KVCache: s.KVCache, Memory: mem, Sharing: sh,
+											MaxSeqs: seqs, MaxBatchedTokens: toks, PowerCapW: capW}
+										for _, c := range p.parallel(base, spec, l) {
+											c.Index = len(out)
+											out = append(out, c)
+										}
 									}
 								}
 							}

@@ -154,6 +154,9 @@ func Describe(o planner.Outcome) string {
 			n = g.Metrics.Nodes
 		}
 		fmt.Fprintf(&b, "%s%d× [%s]", sep, n, strings.Join(g.Models, "+"))
+		if i < len(o.DP) && o.DP[i] > 1 {
+			fmt.Fprintf(&b, " dp %d", o.DP[i])
+		}
 	}
 	if len(o.Groups) == 0 {
 		fmt.Fprintf(&b, " · %s", o.Layout())
@@ -172,6 +175,20 @@ func Describe(o planner.Outcome) string {
 	}
 	if o.PowerCapW > 0 {
 		fmt.Fprintf(&b, " · cap %g W", o.PowerCapW)
+	}
+	// The parallel layout on a node type of several devices: each
+	// instance's tp (pp and ep where above 1); dp follows each group.
+	if o.TP > 0 {
+		fmt.Fprintf(&b, " · tp %d", o.TP)
+		if o.PP > 1 {
+			fmt.Fprintf(&b, " pp %d", o.PP)
+		}
+		if o.EP > 1 {
+			fmt.Fprintf(&b, " ep %d", o.EP)
+		}
+	}
+	if o.Speculative != nil {
+		fmt.Fprintf(&b, " · speculative %s", planner.SpecLabel(o.Speculative))
 	}
 	return b.String()
 }

@@ -287,7 +287,7 @@ func writePlanCSV(path string, r *planner.Result) error {
 	w := csv.NewWriter(&b)
 	w.Write([]string{"index", "status", "rank", "pareto", "hardware", "engine", "quant", "kv_cache", "layout", "memory", "sharing", "max_seqs", "max_batched_tokens", "power_cap_w",
 		"nodes", "usd_per_month", "usd_per_hour", "usd_per_m_tokens", "hardware_usd", "worst_ttft_p95_s", "worst_tpot_p95_s", "utilization", "node_power_w", "temp_peak_c", "throttled_pct",
-		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail", "prior", "provenance"})
+		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail", "prior", "provenance", "tp", "pp", "ep", "dp", "speculative"})
 	pareto := map[int]bool{}
 	for _, i := range r.Pareto {
 		pareto[i] = true
@@ -306,6 +306,19 @@ func writePlanCSV(path string, r *planner.Result) error {
 		}
 		rec = append(rec, strconv.Itoa(o.Bounds.MinNodes), num(o.Bounds.USDPerHour), num(o.Bounds.TPOTS), o.Reason, o.Detail,
 			strconv.FormatBool(o.Prior), o.Provenance)
+		// The layout, empty on a node of one device; dp per node group
+		// ("8 8"), and the speculative decoding ("off" where none).
+		var dp []string
+		for _, d := range o.DP {
+			dp = append(dp, strconv.Itoa(d))
+		}
+		deg := func(v int) string {
+			if o.TP == 0 {
+				return ""
+			}
+			return strconv.Itoa(max(v, 1))
+		}
+		rec = append(rec, deg(o.TP), deg(o.PP), deg(o.EP), strings.Join(dp, " "), planner.SpecLabel(o.Speculative))
 		w.Write(rec)
 	}
 	for i, o := range r.Ranked {

@@ -129,7 +129,7 @@ func TestPlanMarksPriors(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if !strings.HasSuffix(lines[0], ",prior,provenance") || !strings.Contains(lines[1], ",true,ollama on dgx-spark: prior: not validated") {
+	if !strings.HasSuffix(lines[0], ",prior,provenance,tp,pp,ep,dp,speculative") || !strings.Contains(lines[1], ",true,ollama on dgx-spark: prior: not validated") {
 		t.Errorf("CSV header %q, first row %q", lines[0], lines[1])
 	}
 }
