@@ -209,7 +209,12 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortFunc(models, func(a, b string) int { return int(cat.Models[a].Params() - cat.Models[b].Params()) })
 	slices.Sort(hw)
-	render(w, r, http.StatusOK, catalogPage(cat, models, hw))
+	var nodeTypes []string
+	for n := range cat.NodeTypes {
+		nodeTypes = append(nodeTypes, n)
+	}
+	slices.Sort(nodeTypes)
+	render(w, r, http.StatusOK, catalogPage(cat, models, hw, nodeTypes))
 }
 
 func (s *Server) sortedProfiles() []perf.Profile {

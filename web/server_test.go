@@ -289,6 +289,16 @@ func TestCatalogAndCalibrationPages(t *testing.T) {
 	if n := byTestID(d, "hardware").Find("tbody tr").Length(); n != len(cat.Hardware) {
 		t.Errorf("%d hardware rows, catalog has %d", n, len(cat.Hardware))
 	}
+	// Node types: devices, interconnect, power and price.
+	if n := byTestID(d, "node-type").Length(); n != len(cat.NodeTypes) {
+		t.Errorf("%d node type rows, catalog has %d", n, len(cat.NodeTypes))
+	}
+	nt := byTestID(d, "node-types").Text()
+	for _, want := range []string{"hgx-h100-8", "8 × h100-sxm", "nvlink4-nvswitch", "5600 W", "2500 W", "$270000", "dgx-spark-pair"} {
+		if !strings.Contains(nt, want) {
+			t.Errorf("node types table lacks %q", want)
+		}
+	}
 	c := ts.doc(t, "/calibration")
 	if n := byTestID(c, "profile").Length(); n != len(profiles) {
 		t.Errorf("%d profiles shown, %d loaded", n, len(profiles))

@@ -39,7 +39,16 @@ func groupViews(f *scenario.File) []groupView {
 	for i, g := range f.Nodes {
 		v := groupView{Index: i, Name: g.Name, Hardware: g.Hardware, Count: g.Count}
 		for _, in := range g.Instances {
-			v.Instances = append(v.Instances, fmt.Sprintf("%s (%s)", in.Model, in.Quant))
+			desc := in.Quant
+			for _, d := range []struct {
+				name string
+				v    int
+			}{{"tp", in.TP}, {"pp", in.PP}, {"ep", in.EP}, {"dp", in.DP}} {
+				if d.v > 1 {
+					desc += fmt.Sprintf(", %s %d", d.name, d.v)
+				}
+			}
+			v.Instances = append(v.Instances, fmt.Sprintf("%s (%s)", in.Model, desc))
 		}
 		out = append(out, v)
 	}
@@ -150,7 +159,8 @@ func parseInt(name, s string) (int, error) {
 
 // bindings lists the form's fields for a scenario file: run length, site
 // and cost, per served model its rate and SLO, per node group its
-// hardware, count and physics, per instance its model, format and batch.
+// hardware (a device or a node type), count and physics, per instance its
+// model, format, batch and parallel layout.
 func bindings(f *scenario.File) []binding {
 	floatField := func(name, label string, ptr func(*scenario.File) *float64) binding {
 		return binding{name, label,
@@ -242,6 +252,11 @@ func bindings(f *scenario.File) []binding {
 				strField(q+".model", label+": model", func(f *scenario.File) *string { return &in(f).Model }),
 				strField(q+".quant", label+": weights", func(f *scenario.File) *string { return &in(f).Quant }),
 				intField(q+".max_seqs", label+": max sequences", func(f *scenario.File) *int { return &in(f).MaxSeqs }),
+				// The layout over a node type's devices (0 = 1): on a
+				// plain device every degree must stay 1.
+				intField(q+".tp", label+": tp (tensor parallel)", func(f *scenario.File) *int { return &in(f).TP }),
+				intField(q+".pp", label+": pp (pipeline stages)", func(f *scenario.File) *int { return &in(f).PP }),
+				intField(q+".ep", label+": ep (expert parallel)", func(f *scenario.File) *int { return &in(f).EP }),
 			)
 		}
 	}

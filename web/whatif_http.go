@@ -128,11 +128,14 @@ func (s *Server) whatifPost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/runs/"+run.State().ID, http.StatusSeeOther)
 }
 
-// choices lists the catalog's hardware and weight formats, the engines,
+// choices lists the catalog's hardware and node types, weight formats, the engines,
 // and the served models of f (or of the default scenario).
 func (s *Server) choices(f *scenario.File) choices {
 	var c choices
 	for n := range s.Catalog.Hardware {
+		c.Hardware = append(c.Hardware, n)
+	}
+	for n := range s.Catalog.NodeTypes {
 		c.Hardware = append(c.Hardware, n)
 	}
 	for n := range s.Catalog.Formats {

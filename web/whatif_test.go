@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"io"
 	"maps"
 	"mime/multipart"
@@ -52,9 +53,10 @@ func TestWhatIf(t *testing.T) {
 	if form[rate] != "0.1" || form["nodes.0.hardware"] != "dgx-spark" || !strings.Contains(form["toml"], `name = "seed-colocated"`) {
 		t.Fatalf("form from the seed: rate %q, hardware %q", form[rate], form["nodes.0.hardware"])
 	}
-	// Hardware, engines, weight formats and served models are offered.
+	// Hardware and node types, engines, weight formats and served models
+	// are offered.
 	d := ts.doc(t, "/whatif")
-	if list, _ := byTestID(d, "field-nodes.0.hardware").Attr("list"); d.Find("datalist#"+list+" option").Length() != len(cat.Hardware) {
+	if list, _ := byTestID(d, "field-nodes.0.hardware").Attr("list"); d.Find("datalist#"+list+" option").Length() != len(cat.Hardware)+len(cat.NodeTypes) {
 		t.Errorf("hardware field's list %q offers %d devices", list, d.Find("datalist#"+list+" option").Length())
 	}
 	if d.Find(`datalist#choices-models option[value="qwen3-14b"]`).Length() != 1 {
@@ -222,4 +224,44 @@ func TestWhatIfPlacement(t *testing.T) {
 		t.Fatalf("run: %d\n%s", resp.StatusCode, page)
 	}
 	ts.wait(t, strings.TrimPrefix(resp.Header.Get("Location"), "/runs/"))
+}
+
+// The form takes a node type as hardware and each instance's tp, pp and
+// ep; the placement names the layout, and a layout on a plain device is
+// refused under its field.
+func TestWhatIfLayout(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	for _, tc := range []struct {
+		name  string
+		edit  map[string]string
+		code  int
+		wants []string
+	}{
+		{"tp4 on an HGX board", map[string]string{"nodes.0.hardware": "hgx-h100-8", "nodes.0.engine": "vllm",
+			"nodes.0.instances.0.quant": "fp8", "nodes.0.instances.1.quant": "fp8", "nodes.0.instances.0.tp": "4", "nodes.0.instances.1.tp": "4"},
+			http.StatusOK, []string{`hardware = "hgx-h100-8"`, "tp = 4"}},
+		{"tp2 on one Spark", map[string]string{"nodes.0.instances.0.tp": "2"},
+			http.StatusUnprocessableEntity, []string{"nodes[0].instances[0].tp", "needs a node of several devices"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := whatifFields(t, ts.doc(t, "/whatif"))
+			for k, v := range tc.edit {
+				if _, ok := f[k]; !ok {
+					t.Fatalf("no field %q in the form", k)
+				}
+				f[k] = v
+			}
+			f["action"] = "download"
+			body, ctype := multipartForm(t, f, "")
+			resp, page := ts.do(t, "POST", "/whatif", body, ctype)
+			if resp.StatusCode != tc.code {
+				t.Fatalf("status %d, want %d\n%s", resp.StatusCode, tc.code, page)
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(html.UnescapeString(page), w) {
+					t.Errorf("response lacks %q:\n%s", w, page)
+				}
+			}
+		})
+	}
 }
