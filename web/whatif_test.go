@@ -265,3 +265,14 @@ func TestWhatIfLayout(t *testing.T) {
 		})
 	}
 }
+
+// The placement lists an instance's layout where it has one.
+func TestGroupViewsNameTheLayout(t *testing.T) {
+	f := &scenario.File{Nodes: []scenario.NodeGroup{{Name: "g", Hardware: "hgx-h100-8", Count: 1, Instances: []scenario.Instance{
+		{Model: "qwen3-8b", Quant: "fp8", TP: 4}, {Model: "qwen3-14b", Quant: "fp8", TP: 1, DP: 2}, {Model: "qwen3-0.6b", Quant: "bf16"}}}}}
+	got := groupViews(f)[0].Instances
+	want := []string{"qwen3-8b (fp8, tp 4)", "qwen3-14b (fp8, dp 2)", "qwen3-0.6b (bf16)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("instances %q, want %q", got, want)
+	}
+}
