@@ -77,6 +77,9 @@ type NodeInstance struct {
 	// Deploy.Layout.Devices() of them (scenario/parallel.go); 0 on a node
 	// of one device.
 	FirstDevice int
+	// Role is the instance's part under disaggregated serving, empty when
+	// it does both (scenario/disagg.go).
+	Role Role
 
 	src int // index of the instance in its group's list
 }

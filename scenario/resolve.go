@@ -31,6 +31,9 @@ type Scenario struct {
 	Cost             Cost    // defaults applied
 	Models           []Model // sorted by served name
 	Nodes            []Node  // node groups expanded, in file order
+	// Network is the link between nodes KV transfers cross (the file's
+	// [network], or DefaultNetwork).
+	Network catalog.Interconnect
 }
 
 // Model is a served model, resolved.
@@ -128,6 +131,8 @@ func (r *resolver) resolve(f *File) *Scenario {
 	var index map[string]int
 	sc.Models, index = r.models(f, r.router(f))
 	sc.Nodes = r.nodes(f, index, sc.Models, sc.Site, sc.Cost.Pricing)
+	sc.Network = r.network(f)
+	r.roles(f, sc.Nodes, sc.Models) // scenario/disagg.go
 	return sc
 }
 

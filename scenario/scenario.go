@@ -38,6 +38,9 @@ type File struct {
 	Cost   *Cost                  `toml:"cost,omitempty"`
 	Models map[string]ServedModel `toml:"models"`
 	Nodes  []NodeGroup            `toml:"nodes"`
+	// Network is the link between nodes that disaggregated prefill ships
+	// KV over (scenario/disagg.go); nil means DefaultNetwork.
+	Network *Network `toml:"network,omitempty"`
 }
 
 // Site is where the fleet runs: the room's temperature and what power
@@ -135,6 +138,10 @@ type NodeGroup struct {
 	PriceUSD        float64    `toml:"price_usd,omitempty"`
 	CloudUSDPerHour float64    `toml:"cloud_usd_per_hour,omitempty"`
 	Instances       []Instance `toml:"instances"`
+	// Role makes the group's instances a prefill or a decode pool of
+	// disaggregated serving (one of Roles, scenario/disagg.go); empty
+	// means they do both.
+	Role Role `toml:"role,omitempty"`
 }
 
 // Instance is one model server process on a node.
@@ -179,6 +186,8 @@ type Instance struct {
 
 	// Speculative is the instance's speculative decoding; nil for none.
 	Speculative *Speculative `toml:"speculative,omitempty"`
+	// Role overrides the group's role for this instance.
+	Role Role `toml:"role,omitempty"`
 }
 
 // Speculative is speculative decoding: a draft proposes tokens that one

@@ -33,6 +33,10 @@ type modelState struct {
 	rngThink  *rand.Rand
 	rr        int
 	stats     *modelStats
+	// kv is the decode pool of a disaggregated model, nil for a
+	// co-located one (disagg.go); rngDecode its router's stream.
+	kv        *kvState
+	rngDecode *rand.Rand
 }
 
 // scheduleArrival schedules a model's next open-loop or trace arrival.

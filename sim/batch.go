@@ -6,6 +6,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // admissible reports whether the head of the waiting queue could join the
@@ -18,6 +19,9 @@ func (s *simulator) admissible(in *instance) bool {
 	budget := in.cfg.MaxBatchedTokens - len(in.running)
 	if budget <= 0 {
 		return false
+	}
+	if head.shipped() { // its KV arrived from a prefill instance (disagg.go)
+		return blocksFor(head.context, int32(in.cfg.BlockTokens)) <= s.freeBlocks(in)
 	}
 	chunk := min(int(head.prompt), budget, in.cfg.ChunkTokens)
 	if !in.cfg.ChunkedPrefill {
@@ -40,6 +44,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 	bt := int32(in.cfg.BlockTokens)
 	decodeOnly := false // prefill-first found no prompt chunk to run: decode
 	for {
+		admittedKV := false // requests with their KV joined: plan a step for them
 		// Blocks the decode tokens of the next step need; preempt the
 		// lowest-priority, latest request until they fit.
 		var need int64
@@ -96,6 +101,18 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 			for len(in.waiting.ids) > 0 && len(in.running) < in.cfg.MaxSeqs && budget > 0 {
 				id := in.waiting.ids[0]
 				r := &s.reqs[id]
+				if r.shipped() { // its KV arrived: it decodes from the next step (disagg.go)
+					nb := blocksFor(r.context, bt)
+					if nb > s.freeBlocks(in) {
+						break
+					}
+					heap.Pop(&in.waiting)
+					s.devs[in.node].waiting--
+					s.takeBlocks(in, nb)
+					in.running = append(in.running, id)
+					admittedKV = true
+					continue
+				}
 				n := min(r.prompt, int32(budget), int32(in.cfg.ChunkTokens))
 				if !in.cfg.ChunkedPrefill && r.prompt > int32(budget) {
 					break
@@ -124,6 +141,9 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				in.seg.prefill = append(in.seg.prefill, prefillChunk{id: id, n: n})
 				budget -= int(n)
 			}
+		}
+		if b.Tokens() == 0 && admittedKV {
+			continue
 		}
 		if b.Tokens() == 0 && in.prefillFirst && decodes > 0 && !in.seg.decodes {
 			decodeOnly = true
@@ -274,10 +294,12 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	}
 	// Completions, keeping the running order of the rest.
 	kept := in.running[:0]
-	var done []int32
+	var done, ship []int32
 	for _, id := range in.running {
 		if r := &s.reqs[id]; r.generated >= r.output {
 			done = append(done, id)
+		} else if in.role == scenario.RolePrefill && r.decoding() {
+			ship = append(ship, id) // the first token is out: the KV goes to a decoder
 		} else {
 			kept = append(kept, id)
 		}
@@ -286,6 +308,9 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	for _, id := range done {
 		s.takeBlocks(in, -blocksFor(s.reqs[id].context, int32(in.cfg.BlockTokens)))
 		s.finish(in, id, now, false)
+	}
+	for _, id := range ship {
+		s.handoff(in, id, now) // disagg.go
 	}
 	d.reshare(s, now)
 	s.startWork(in, now)

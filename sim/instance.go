@@ -120,6 +120,8 @@ type instance struct {
 	// prompt and generated tokens by token count: what cost and energy are
 	// shared out by.
 	prefillSec, decodeSec float64
+	// kvPort is the instance's part in disaggregated serving (disagg.go).
+	kvPort
 }
 
 // StepCoster is what the simulator needs of a performance model: the cost of

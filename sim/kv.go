@@ -4,6 +4,7 @@ import (
 	"container/heap"
 
 	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // canEverFit reports whether the request could run on an empty instance.
@@ -11,7 +12,11 @@ func (in *instance) canEverFit(r *request) bool {
 	if !in.cfg.ChunkedPrefill && int(r.input) > in.cfg.MaxBatchedTokens {
 		return false
 	}
-	return blocksFor(r.input+r.output, int32(in.cfg.BlockTokens)) <= in.blocksTotal
+	tokens := r.input + r.output
+	if in.role == scenario.RolePrefill {
+		tokens = r.input + 1 // its output is the first token; the rest decodes elsewhere
+	}
+	return blocksFor(tokens, int32(in.cfg.BlockTokens)) <= in.blocksTotal
 }
 
 // freeBlocks is how many KV blocks the instance can still take.

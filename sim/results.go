@@ -75,6 +75,14 @@ type ModelResult struct {
 	E2E   Latency `json:"e2e_s"`
 
 	Classes []ClassResult `json:"classes,omitempty"`
+
+	// Disaggregated serving (sim/disagg.go), left out for a co-located
+	// model: how many KV transfers started after warm-up, their mean
+	// size, and their time from the end of the prefill to the KV's
+	// arrival at the decode instance (queueing on the link included).
+	KVTransfers     int64    `json:"kv_transfers,omitempty"`
+	KVTransferBytes float64  `json:"kv_transfer_bytes,omitempty"`
+	KVTransferS     *Latency `json:"kv_transfer_s,omitempty"`
 }
 
 // ClassResult is a priority class's outcome.
@@ -189,6 +197,9 @@ func (s *simulator) result() *Result {
 				s.inFlight(id, now, &sojourn, inFlight)
 			}
 		}
+		for _, id := range in.arriving { // KV on its way (disagg.go)
+			s.inFlight(id, now, &sojourn, inFlight)
+		}
 	}
 	if window > 0 {
 		res.Little = LittleCheck{MeanInSystem: s.littleArea / window, ArrivalRate: float64(s.arrivals) / window}
@@ -198,7 +209,9 @@ func (s *simulator) result() *Result {
 		res.Little.LambdaW = res.Little.ArrivalRate * res.Little.MeanSojournS
 	}
 	for i, m := range s.models {
-		res.Models = append(res.Models, m.stats.result(window, inFlight[i]))
+		mr := m.stats.result(window, inFlight[i])
+		m.kv.result(&mr)
+		res.Models = append(res.Models, mr)
 	}
 	for ni := range s.sc.Nodes {
 		res.Devices = append(res.Devices, s.nodeResult(ni))

@@ -1,20 +1,30 @@
 package sim
 
-import "github.com/fleettwin/fleettwin/scenario"
+import (
+	"math/rand/v2"
 
-// route picks the instance for a request of model m.
+	"github.com/fleettwin/fleettwin/scenario"
+)
+
+// route picks the instance for a request of model m (its prefill
+// instance under disaggregated serving).
 func (s *simulator) route(m *modelState) int {
-	ids := m.instances
+	return s.pick(m, m.instances, &m.rr, m.rngRoute)
+}
+
+// pick applies model m's router to the instances ids, with its rotation
+// rr and random stream rng (a decode pool has its own).
+func (s *simulator) pick(m *modelState, ids []int, rr *int, rng *rand.Rand) int {
 	if len(ids) == 1 {
 		return ids[0]
 	}
 	switch m.spec.Router {
 	case scenario.RoundRobin:
-		m.rr = (m.rr + 1) % len(ids)
-		return ids[m.rr]
+		*rr = (*rr + 1) % len(ids)
+		return ids[*rr]
 	case scenario.PowerOfTwo:
-		a := m.rngRoute.IntN(len(ids))
-		b := m.rngRoute.IntN(len(ids) - 1)
+		a := rng.IntN(len(ids))
+		b := rng.IntN(len(ids) - 1)
 		if b >= a {
 			b++
 		}
@@ -23,10 +33,10 @@ func (s *simulator) route(m *modelState) int {
 		}
 		return ids[a]
 	default: // least-outstanding; ties rotate so equal instances share load
-		m.rr = (m.rr + 1) % len(ids)
-		best := ids[m.rr]
+		*rr = (*rr + 1) % len(ids)
+		best := ids[*rr]
 		for k := range ids {
-			i := ids[(m.rr+k)%len(ids)]
+			i := ids[(*rr+k)%len(ids)]
 			if s.insts[i].outstanding < s.insts[best].outstanding {
 				best = i
 			}

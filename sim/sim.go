@@ -220,7 +220,11 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 				d.insts = append(d.insts, in.idx)
 				d.addInstance(in)
 				s.insts = append(s.insts, in)
-				s.models[ni.Model].instances = append(s.models[ni.Model].instances, in.idx)
+				if in.role = ni.Role; in.role == scenario.RoleDecode {
+					s.addDecode(s.models[ni.Model], in.idx) // disagg.go
+				} else {
+					s.models[ni.Model].instances = append(s.models[ni.Model].instances, in.idx)
+				}
 			}
 			s.nodeDevs[node] = append(s.nodeDevs[node], d.idx)
 			s.devs = append(s.devs, d)
@@ -302,6 +306,8 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		s.endSegment(s.insts[e.target], now)
 	case evFrontend:
 		s.reachEngine(s.insts[e.target], now)
+	case evKVArrive:
+		s.kvArrive(e.target, now)
 	case evSnapshot:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)
