@@ -3,7 +3,9 @@ package sim
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/fleettwin/fleettwin/internal/jsonfmt"
@@ -151,5 +153,42 @@ func TestDisaggDeterministic(t *testing.T) {
 	}
 	if a, b := enc(1), enc(4); !bytes.Equal(a, b) {
 		t.Fatal("GOMAXPROCS 1 and 4 differ")
+	}
+}
+
+// TestKVTransferTime holds a transfer to latency + bytes / bandwidth, and
+// two prompts sent at once to the FIFO: the second, prefilled one step
+// (0.11 s) after the first, waits on the link until the first KV is
+// through, so it takes nearly two transfers. Qwen3-8B's KV is 147,456 bytes per token at fp16
+// (36 layers × 8 KV heads × 128 × K and V × 2 bytes), so a 4096-token
+// prompt ships 604 MB: 0.604 s at 1 GB/s, plus 1 ms of latency.
+func TestKVTransferTime(t *testing.T) {
+	const bytes = 4096 * 147456.0
+	one := bytes/1e9 + 0.001
+	for _, tt := range []struct {
+		name     string
+		arrival  string
+		p50, max float64 // max within 20% below
+	}{
+		{"alone", "process = \"poisson\"\nrate = 0.05", one, one},
+		{"two at once", "process = \"closed\"\nconcurrency = 2\nthink_s = 30.0", one, one + bytes/1e9},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := disaggScenario(true, 1, 4096, 64, "bandwidth_gbs = 1.0\nlatency_us = 1000.0\n")
+			src = strings.Replace(src, "process = \"poisson\"\nrate = 1", tt.arrival, 1)
+			src = strings.Replace(src, "dist = \"lognormal\"\nmean = 4096.0\nstddev = 2048.0", "dist = \"fixed\"\nvalue = 4096", 1)
+			src = strings.Replace(src, "warmup_s = 60", "warmup_s = 0", 1)
+			res := run(t, parse(t, src), Options{})
+			m := res.Models[0]
+			if m.KVTransfers == 0 || m.KVTransferBytes != bytes {
+				t.Fatalf("%d transfers of %v bytes, want %v", m.KVTransfers, m.KVTransferBytes, bytes)
+			}
+			if got := m.KVTransferS.P50; math.Abs(got/tt.p50-1) > 2*SketchAlpha {
+				t.Errorf("kv_transfer_s p50 = %.6f s, want %.6f s", got, tt.p50)
+			}
+			if got := m.KVTransferS.Max; !(got > 0.8*tt.max && got <= tt.max*(1+2*SketchAlpha)) {
+				t.Errorf("kv_transfer_s max = %.6f s, want in (%.6f, %.6f] s", got, 0.8*tt.max, tt.max)
+			}
+		})
 	}
 }
