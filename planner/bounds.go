@@ -52,7 +52,14 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 	for _, in := range node.Instances {
 		weights += in.WeightBytes
 	}
+	seen := map[int]bool{}
 	for _, in := range node.Instances {
+		// dp replicas of a model's instance are alike: its load is
+		// counted once, and split over them below.
+		if seen[in.Model] {
+			continue
+		}
+		seen[in.Model] = true
 		m := sc.Models[in.Model]
 		sm, err := perf.NewStepModel(node.Hardware, in.Deploy, node.Profile)
 		if err != nil {
