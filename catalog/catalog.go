@@ -72,42 +72,12 @@ func Parse(name string, data []byte) (*Catalog, error) {
 	}
 	v := validator{Errors: tomlcheck.NewErrors(name, data), md: md}
 	v.Unknown(md)
-	for _, n := range sortedKeys(c.Models) {
-		m := c.Models[n]
-		m.Name = n
-		c.Models[n] = m
-		v.model(m)
-	}
-	for _, n := range sortedKeys(c.Formats) {
-		f := c.Formats[n]
-		f.Name = n
-		c.Formats[n] = f
-		v.format(f)
-	}
-	for _, n := range sortedKeys(c.KVTypes) {
-		k := c.KVTypes[n]
-		k.Name = n
-		c.KVTypes[n] = k
-		v.kvType(k)
-	}
-	for _, n := range sortedKeys(c.Hardware) {
-		h := c.Hardware[n]
-		h.Name = n
-		c.Hardware[n] = h
-		v.hardware(h)
-	}
-	for _, n := range sortedKeys(c.Interconnects) {
-		l := c.Interconnects[n]
-		l.Name = n
-		c.Interconnects[n] = l
-		v.interconnect(l)
-	}
-	for _, n := range sortedKeys(c.NodeTypes) {
-		nt := c.NodeTypes[n]
-		nt.Name = n
-		c.NodeTypes[n] = nt
-		v.nodeType(nt)
-	}
+	nameAll(c.Models, func(m *Model, n string) { m.Name = n }, v.model)
+	nameAll(c.Formats, func(f *Format, n string) { f.Name = n }, v.format)
+	nameAll(c.KVTypes, func(k *KVType, n string) { k.Name = n }, v.kvType)
+	nameAll(c.Hardware, func(h *Hardware, n string) { h.Name = n }, v.hardware)
+	nameAll(c.Interconnects, func(l *Interconnect, n string) { l.Name = n }, v.interconnect)
+	nameAll(c.NodeTypes, func(t *NodeType, n string) { t.Name = n }, v.nodeType)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -188,4 +158,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// nameAll gives every entry of a table its key as its name, then checks
+// it, in key order so that errors come out in a stable order.
+func nameAll[T any](m map[string]T, setName func(*T, string), check func(T)) {
+	for _, n := range sortedKeys(m) {
+		x := m[n]
+		setName(&x, n)
+		m[n] = x
+		check(x)
+	}
 }

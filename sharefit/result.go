@@ -89,6 +89,9 @@ func Fit(ctx context.Context, env Env, c Case) (Result, error) {
 			return Result{}, err
 		}
 	}
+	if math.IsInf(bestLoss, 1) || math.IsNaN(bestLoss) {
+		return Result{}, fmt.Errorf("case %s: no candidate gave a finite error (the twin's figures are zero or not numbers)", c.ID)
+	}
 	winner := slices.IndexFunc(cands, func(cd candidate) bool { return cd.pt.load == best.Load && cd.pt.servers == best.Servers })
 	if err := search(cands[winner], gridKappa); err != nil {
 		return Result{}, err
