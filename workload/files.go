@@ -19,6 +19,11 @@ type TraceRecord struct {
 	InputTokens  int     `json:"input_tokens"`
 	OutputTokens int     `json:"output_tokens"`
 	Class        string  `json:"class,omitempty"`
+	// HashIDs identify the prompt's leading blocks of HashBlockTokens
+	// tokens each, as Mooncake's hash_ids do: equal ids mean an equal
+	// prefix up to and including that block. Nil: nothing shared.
+	HashIDs         []uint64 `json:"hash_ids,omitempty"`
+	HashBlockTokens int      `json:"hash_block_tokens,omitempty"`
 }
 
 // WeightedValue is one point of an empirical distribution.

@@ -24,6 +24,11 @@ type Spec struct {
 	Input   Lengths `toml:"input"`
 	Output  Lengths `toml:"output"`
 	Classes []Class `toml:"classes,omitempty"`
+	// Prefix, Sessions and Thinking shape what requests share and how long
+	// they answer (traffic.go); nil means none.
+	Prefix   *SharedPrefix `toml:"prefix,omitempty"`
+	Sessions *Sessions     `toml:"sessions,omitempty"`
+	Thinking *Thinking     `toml:"thinking,omitempty"`
 }
 
 // Arrival says when requests arrive.
@@ -42,6 +47,15 @@ type Arrival struct {
 	// take the multiplier of the hour each gap starts in.
 	Diurnal []float64 `toml:"diurnal,omitempty"`
 	Trace   string    `toml:"trace,omitempty"` // trace: CSV or JSONL file
+	// TraceFormat names the trace's format (one of TraceFormats; empty:
+	// the project's own CSV/JSONL); Speedup, StartS and DurationS scale
+	// and slice it (trace_import.go).
+	TraceFormat   TraceFormat `toml:"trace_format,omitempty"`
+	Speedup       float64     `toml:"speedup,omitempty"`
+	StartS        float64     `toml:"start_s,omitempty"`
+	DurationS     float64     `toml:"duration_s,omitempty"`
+	CharsPerToken float64     `toml:"chars_per_token,omitempty"` // sharegpt turns given as text
+	TraceModel    string      `toml:"trace_model,omitempty"`     // burstgpt: keep only this model's rows
 }
 
 // Lengths is a distribution of token counts. Samples are rounded and then

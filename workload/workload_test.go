@@ -3,6 +3,7 @@ package workload
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -229,7 +230,7 @@ func TestReadTrace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if len(recs) != 3 || recs[1] != (TraceRecord{1.5, 20, 6, "b"}) {
+		if len(recs) != 3 || !reflect.DeepEqual(recs[1], TraceRecord{ArrivalS: 1.5, InputTokens: 20, OutputTokens: 6, Class: "b"}) {
 			t.Errorf("%s: %+v", name, recs)
 		}
 	}
