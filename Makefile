@@ -11,7 +11,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 BIN := bin/fleettwin
 HARDWARE_WITH_VLLM := dgx-spark h100-sxm h200 b200 rtx-pro-6000 l40s
 # GPU profiles carrying the MPS contentions fitted on a100-80gb/vllm (the one published MPS case)
-SHARING_CARRIED := h100-sxm.vllm h100-sxm.sglang h100-sxm.tensorrt-llm h200.vllm b200.vllm rtx-pro-6000.vllm l40s.vllm dgx-spark.vllm dgx-spark.llama.cpp dgx-spark.ollama
+SHARING_CARRIED := h100-sxm.vllm h100-sxm.sglang h100-sxm.tensorrt-llm a100-80gb.sglang a100-80gb.tensorrt-llm h200.vllm b200.vllm rtx-pro-6000.vllm l40s.vllm dgx-spark.vllm dgx-spark.llama.cpp dgx-spark.ollama
 VLLM_SERVING_CARRIED := h200 b200 rtx-pro-6000 l40s a100-80gb # vLLM priors carrying h100-sxm's fitted [serving] terms
 
 .DEFAULT_GOAL := help
@@ -77,6 +77,7 @@ generate: build ## regenerate the templ components and the built-in profiles
 	./$(BIN) profile prior --hardware dgx-spark --engine vllm --check testdata/published/published-serving.csv --out profiles/dgx-spark.vllm.toml
 	for e in vllm sglang tensorrt-llm; do ./$(BIN) profile fit-serving --data testdata/published/published-serving.csv --hardware h100-sxm --engine $$e --date 2026-12-01 --out profiles/h100-sxm.$$e.toml; done
 	for hw in $(VLLM_SERVING_CARRIED); do ./$(BIN) profile fit-serving --carry-from profiles/h100-sxm.vllm.toml --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
+	for e in sglang tensorrt-llm; do ./$(BIN) profile fit-serving --carry-from profiles/h100-sxm.$$e.toml --hardware a100-80gb --engine $$e --out profiles/a100-80gb.$$e.toml; done
 	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --with serial_fraction --with expert_overlap --with multi_seq_expert_pass --as ollama --out profiles/dgx-spark.ollama.toml
 	./$(BIN) profile fit-sharing --data testdata/published/colocation.csv --dedicated testdata/published/colocation-dedicated.toml --profile profiles/a100-80gb.vllm.toml --out profiles/a100-80gb.vllm.toml
 	for p in $(SHARING_CARRIED); do ./$(BIN) profile fit-sharing --carry-from profiles/a100-80gb.vllm.toml --profile profiles/$$p.toml --out profiles/$$p.toml; done
