@@ -53,7 +53,7 @@ func (c check) String() string {
 		op = map[bool]string{true: ">", false: "<"}[c.seconds]
 	}
 	if c.seconds {
-		return fmt.Sprintf("%s %s %s %s", c.metric, Seconds(c.value), op, Seconds(c.target))
+		return fmt.Sprintf("%s %s %s %s", c.metric, Seconds(c.value), op, Limit(c.target))
 	}
 	return fmt.Sprintf("%s %s %s %s", c.metric, Percent(c.value), op, Percent(c.target))
 }

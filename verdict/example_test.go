@@ -39,10 +39,10 @@ func ExampleOf() {
 	v := verdict.Of(verdict.Run{Sim: shared, SLOs: slos}, verdict.Options{Baseline: &verdict.Run{Sim: separate, SLOs: slos}})
 	v.WriteText(os.Stdout)
 	// Output:
-	// verdict against separate: holds on utilization and throttling; not on latency and cost: qwen3-14b misses TTFT p95 3.3 s > 3 s; hardware spend 50.0% lower than separate (cost 49.0% lower), but not at the same latency
+	// verdict against separate: holds on utilization and throttling; not on latency and cost: qwen3-14b misses TTFT p95 3.30 s > 3 s; hardware spend 50.0% lower than separate (cost 49.0% lower), but not at the same latency
 	//   latency      yes      qwen3-8b meets its SLO: TTFT p95 2.06 s ≤ 3 s, TPOT p95 55.9 ms ≤ 100 ms, attainment 96.8% ≥ 90.0%
-	//   latency      NO       qwen3-14b misses TTFT p95 3.3 s > 3 s (meets TPOT p95 95.8 ms ≤ 100 ms, attainment 92.5% ≥ 90.0%)
+	//   latency      NO       qwen3-14b misses TTFT p95 3.30 s > 3 s (meets TPOT p95 95.8 ms ≤ 100 ms, attainment 92.5% ≥ 90.0%)
 	//   utilization  yes      utilization 78.5% ≥ 70.0% (after warm-up; target 70.0%: the seed claim's >70%)
 	//   throttling   yes      no throttling: every device at full clock all run (peak 63.0 C)
-	//   cost         only if  against separate: hardware spend 50.0% lower ($4,699 against $9,398), cost 49.0% lower ($0.1945/h against $0.3815/h), but qwen3-14b misses TTFT p95 3.3 s > 3 s, where the baseline meets every SLO: the saving comes with worse latency
+	//   cost         only if  against separate: hardware spend 50.0% lower ($4,699 against $9,398), cost 49.0% lower ($0.1945/h against $0.3815/h), but qwen3-14b misses TTFT p95 3.30 s > 3 s, where the baseline meets every SLO: the saving comes with worse latency
 }

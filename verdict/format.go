@@ -7,18 +7,32 @@ import (
 	"strings"
 )
 
-// Seconds formats a latency with three significant figures in the unit
-// that reads best: "55.9 ms", "3.58 s", "3 s", "142 s".
+// Seconds formats a latency as the tables print it: "55.9 ms" below a
+// second, "3.58 s" above, thousands separated past 1,000 s.
 func Seconds(v float64) string {
-	switch {
+	switch a := math.Abs(v); {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "-"
-	case math.Abs(v) < 1:
-		return strconv.FormatFloat(1e3*v, 'g', 3, 64) + " ms"
-	case math.Abs(v) < 100:
-		return strconv.FormatFloat(v, 'g', 3, 64) + " s"
+	case a < 1:
+		return fmt.Sprintf("%.1f ms", 1e3*v)
+	case a < 100:
+		return fmt.Sprintf("%.2f s", v)
+	case a < 1000:
+		return fmt.Sprintf("%.1f s", v)
 	}
 	return Thousands(fmt.Sprintf("%.0f", v)) + " s"
+}
+
+// Limit formats a target in seconds as written, without trailing zeros:
+// "3 s", "100 ms", "2.5 s".
+func Limit(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	if math.Abs(v) < 1 {
+		return strconv.FormatFloat(1e3*v, 'g', -1, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64) + " s"
 }
 
 // Percent formats a share as a percentage: 0.7 is "70.0%".

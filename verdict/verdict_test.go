@@ -47,13 +47,13 @@ func TestLatency(t *testing.T) {
 		{"meets", model("qwen3-8b", 2.06, 0.0559, 0.968, true), &SLO{Model: "qwen3-8b", TTFTS: 3, TPOTS: 0.1, Percentile: 95, Attainment: 0.9}, Pass,
 			[]string{"qwen3-8b meets its SLO", "TTFT p95 2.06 s ≤ 3 s", "TPOT p95 55.9 ms ≤ 100 ms", "attainment 96.8% ≥ 90.0%"}, "attainment", 0.968},
 		{"TTFT p95 misses while attainment passes", model("qwen3-14b", 3.30, 0.0958, 0.925, false), &SLO{Model: "qwen3-14b", TTFTS: 3, TPOTS: 0.1, Percentile: 95, Attainment: 0.9}, Fail,
-			[]string{"qwen3-14b misses TTFT p95 3.3 s > 3 s", "meets TPOT p95 95.8 ms ≤ 100 ms, attainment 92.5% ≥ 90.0%"}, "TTFT p95", 3.30},
+			[]string{"qwen3-14b misses TTFT p95 3.30 s > 3 s", "meets TPOT p95 95.8 ms ≤ 100 ms, attainment 92.5% ≥ 90.0%"}, "TTFT p95", 3.30},
 		{"two misses", model("m", 4, 0.2, 0.5, false), &SLO{Model: "m", TTFTS: 3, TPOTS: 0.1, Percentile: 95, Attainment: 0.9}, Fail,
-			[]string{"m misses TTFT p95 4 s > 3 s and TPOT p95 200 ms > 100 ms and attainment 50.0% < 90.0%"}, "TTFT p95", 4},
+			[]string{"m misses TTFT p95 4.00 s > 3 s and TPOT p95 200.0 ms > 100 ms and attainment 50.0% < 90.0%"}, "TTFT p95", 4},
 		{"attainment alone", model("m", 1, 0.05, 0.85, false), &SLO{Model: "m", TTFTS: 3, Percentile: 95, Attainment: 0.9}, Fail,
-			[]string{"m misses attainment 85.0% < 90.0% (meets TTFT p95 1 s ≤ 3 s)"}, "attainment", 0.85},
+			[]string{"m misses attainment 85.0% < 90.0% (meets TTFT p95 1.00 s ≤ 3 s)"}, "attainment", 0.85},
 		{"at p99", model("m", 1, 0.05, 0.95, false), &SLO{Model: "m", TTFTS: 1.5, Percentile: 99, Attainment: 0.9}, Fail,
-			[]string{"m misses TTFT p99 2 s > 1.5 s"}, "TTFT p99", 2},
+			[]string{"m misses TTFT p99 2.00 s > 1.5 s"}, "TTFT p99", 2},
 		{"a percentile the result lacks: the run's answer stands", model("m", 1, 0.05, 0.95, false), &SLO{Model: "m", TTFTS: 1.5, Percentile: 80, Attainment: 0.9}, Fail,
 			[]string{"m misses its SLO at p80"}, "attainment", 0.95},
 		{"no SLO recorded", model("m", 1, 0.05, 0.95, true), nil, Unknown, []string{"m: no SLO targets recorded"}, "", math.NaN()},
@@ -200,8 +200,9 @@ func TestNoBaseline(t *testing.T) {
 
 func TestFormat(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{Seconds(3.5787), "3.58 s"}, {Seconds(3), "3 s"}, {Seconds(0.1), "100 ms"}, {Seconds(0.0559), "55.9 ms"},
-		{Seconds(142.4), "142 s"}, {Seconds(7500), "7,500 s"}, {Seconds(math.NaN()), "-"},
+		{Seconds(3.5787), "3.58 s"}, {Seconds(3), "3.00 s"}, {Seconds(0.1), "100.0 ms"}, {Seconds(0.0559), "55.9 ms"},
+		{Seconds(142.44), "142.4 s"}, {Seconds(7500), "7,500 s"}, {Seconds(math.NaN()), "-"},
+		{Limit(3), "3 s"}, {Limit(0.1), "100 ms"}, {Limit(2.5), "2.5 s"},
 		{Percent(0.7), "70.0%"}, {USD(4699, 0), "$4,699"}, {USD(3e6, 0), "$3,000,000"}, {USD(0.19448, 4), "$0.1945"},
 		{USD(-1234.5, 1), "-$1,234.5"}, {Thousands("123"), "123"}, {Thousands("-1234567.89"), "-1,234,567.89"},
 	} {

@@ -20,6 +20,7 @@ import (
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
 	"github.com/fleettwin/fleettwin/twin"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -258,6 +259,8 @@ func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 	r := out.Result
 	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
 	writeProvenance(w, out.Profiles)
+	fmt.Fprintln(w)
+	verdict.Of(verdict.Run{Sim: out, SLOs: verdict.SLOs(sc)}, verdict.Options{}).WriteText(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tARRIVED\tDONE\tREJECTED\tREQ/s\tOUT tok/s\tTTFT p50\tTTFT p95\tTPOT p50\tTPOT p95\tE2E p95\tSLO MET\tATTAINMENT\tGOODPUT/s")
