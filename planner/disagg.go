@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
@@ -290,4 +291,35 @@ func (c *checker) network(f *File, cat *catalog.Catalog) {
 	if v := n.LatencyUS; v != 0 && !(v > 0 && v <= scenario.MaxNetworkLatencyUS) {
 		c.Add([]string{"network", "latency_us"}, "must be in (0, %.0e] µs, got %v", scenario.MaxNetworkLatencyUS, v)
 	}
+}
+
+// PoolsLabel describes a candidate's disaggregation for people: per node
+// group its split, "qwen3-8b prefill 6 + decode 2 dp" inside each node or
+// "qwen3-8b prefill 6 + decode 2 nodes" across them, groups joined by " | ";
+// before the search has found the counts, the share it splits by
+// ("prefill share derived" or "prefill share 0.75"). Empty when
+// co-located.
+func (o Outcome) PoolsLabel() string {
+	if !o.Disaggregated {
+		return ""
+	}
+	var parts []string
+	for _, g := range o.Groups {
+		pl := g.Pools
+		if pl == nil {
+			continue
+		}
+		unit, pre, dec := "dp", pl.PrefillDP, pl.DecodeDP
+		if pl.PrefillNodes > 0 {
+			unit, pre, dec = "nodes", pl.PrefillNodes, pl.DecodeNodes
+		}
+		parts = append(parts, fmt.Sprintf("%s prefill %d + decode %d %s", strings.Join(g.Models, "+"), pre, dec, unit))
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, " | ")
+	}
+	if o.PrefillShare > 0 {
+		return fmt.Sprintf("prefill share %g", o.PrefillShare)
+	}
+	return "prefill share derived"
 }
