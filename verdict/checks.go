@@ -70,10 +70,10 @@ func (c check) margin() float64 {
 func modelLatency(m sim.ModelResult, slo *SLO) Answer {
 	a := Answer{Question: Latency, Subject: m.Model, Value: math.NaN(), Target: math.NaN()}
 	if slo == nil {
-		a.Status = Unknown
-		a.Text = m.Model + ": no SLO targets recorded"
-		if m.SLOMet {
-			a.Text += " (the run says it met them)"
+		// The result says whether the SLO was met, not against what.
+		a.Status, a.Text = Pass, m.Model+" meets its SLO (the targets are not recorded with the result)"
+		if !m.SLOMet {
+			a.Status, a.Text = Fail, m.Model+" misses its SLO (the targets are not recorded with the result, so not which one)"
 		}
 		return a
 	}

@@ -56,7 +56,8 @@ func TestLatency(t *testing.T) {
 			[]string{"m misses TTFT p99 2.00 s > 1.5 s"}, "TTFT p99", 2},
 		{"a percentile the result lacks: the run's answer stands", model("m", 1, 0.05, 0.95, false), &SLO{Model: "m", TTFTS: 1.5, Percentile: 80, Attainment: 0.9}, Fail,
 			[]string{"m misses its SLO at p80"}, "attainment", 0.95},
-		{"no SLO recorded", model("m", 1, 0.05, 0.95, true), nil, Unknown, []string{"m: no SLO targets recorded"}, "", math.NaN()},
+		{"no SLO recorded, met", model("m", 1, 0.05, 0.95, true), nil, Pass, []string{"m meets its SLO (the targets are not recorded with the result)"}, "", math.NaN()},
+		{"no SLO recorded, missed", model("m", 1, 0.05, 0.95, false), nil, Fail, []string{"m misses its SLO (the targets are not recorded"}, "", math.NaN()},
 		{"nothing completed", sim.ModelResult{Model: "m", SLOAttainment: math.NaN()}, &SLO{Model: "m", TTFTS: 3, Percentile: 95, Attainment: 0.9}, Fail,
 			[]string{"no request completed"}, "", math.NaN()},
 	} {

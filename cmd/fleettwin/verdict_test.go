@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -44,5 +45,29 @@ func TestVerdictInCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// report --scenario --baseline: the HTML report's verdict names the
+// failing metric and the saving with its caveat.
+func TestReportVerdictCLI(t *testing.T) {
+	dir := t.TempDir()
+	colo, sep, page := dir+"/colo.json", dir+"/sep.json", dir+"/r.html"
+	for _, a := range [][]string{{"../../scenarios/seed-colocated.toml", colo}, {"../../scenarios/seed-separate.toml", sep}} {
+		if _, stderr, code := fleettwin(t, "simulate", "--quiet", a[0], "--json", a[1]); code != 0 {
+			t.Fatalf("simulate %s: exit %d: %s", a[0], code, stderr)
+		}
+	}
+	if _, stderr, code := fleettwin(t, "report", colo, "--scenario", "../../scenarios/seed-colocated.toml", "--baseline", sep, "--out", page); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(page)
+	for _, w := range []string{`data-testid="verdict"`, "qwen3-14b misses TTFT p95 3.58 s &gt; 3 s", "hardware spend 50.0% lower ($4,699 against $9,398)"} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if _, stderr, code := fleettwin(t, "report", colo, "--baseline", page); code != 1 || !strings.Contains(stderr, "not a simulation") {
+		t.Errorf("an HTML baseline: exit %d, %q", code, stderr)
 	}
 }
