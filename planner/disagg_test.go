@@ -152,7 +152,7 @@ func TestSplit(t *testing.T) {
 // share, and only where a role can have its device to itself; a plan
 // without the key enumerates what it did.
 func TestCandidatesDisaggregation(t *testing.T) {
-	p := seed10x(t, "max_nodes = 16\n", "max_nodes = 16\ndisaggregation = [false, true]\nprefill_share = [0.5, 0.75]\n",
+	p := seed10x(t, "disaggregation = [false, true]\n", "disaggregation = [false, true]\nprefill_share = [0.5, 0.75]\n",
 		`quants = ["q4_k_m", "fp8", "bf16"]`, `quants = ["fp8"]`, "max_seqs = [8, 32]", "max_seqs = [8]", "tp = [1, 2, 4, 8]", "tp = [1, 8]",
 		`engines = ["llama.cpp", "vllm"]`, `engines = ["vllm"]`, `hardware = ["dgx-spark", "h100-sxm", "hgx-h100-8"]`, `hardware = ["h100-sxm", "hgx-h100-8"]`)
 	var got []string
