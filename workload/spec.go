@@ -198,6 +198,7 @@ func (a Arrival) validate() []error {
 			bad(tomlcheck.Missing, "trace", "required for process \"trace\"")
 		}
 	}
+	errs = append(errs, a.traceErrors()...) // trace_import.go
 	return errs
 }
 
