@@ -115,9 +115,9 @@ func (g group) minNodes() int {
 // split divides n (at least 2) into a prefill and a decode part, at
 // least one each, for a load whose prefill share of the work is share:
 // the split whose busier pool is the least loaded (the fewest prefill
-// among equals). Rounding share × n instead can leave the smaller pool
-// over capacity while the other idles (7 + 1 for a share of 0.82 on
-// eight GPUs loads the decoder 1.4 times as much as 6 + 2 does).
+// among equals). Rounding share × n instead can overload the smaller
+// pool: for a share of 0.82 on eight GPUs it gives 7 + 1, whose decoder
+// carries 0.18 of the work, where 6 + 2 puts at most 0.137 on any GPU.
 func split(n int, share float64) (prefill, decode int) {
 	best := math.Inf(1)
 	for p := 1; p < n; p++ {
