@@ -206,7 +206,11 @@ func (p *Plan) prefillShare(g group) float64 {
 		}
 		rate := m.Workload.Arrival.Rate
 		if m.Workload.Arrival.Process == workload.Closed {
-			rate = float64(m.Workload.Arrival.Concurrency) // a request per user per second: only the ratio counts
+			// A closed loop's rate follows the service: its users stand
+			// in for it, which weighs the pools right when every model
+			// of the group is a closed loop (the prefill to decode ratio
+			// is what counts).
+			rate = float64(m.Workload.Arrival.Concurrency)
 		}
 		meanIn, _, _ := lengthStats(m.Workload.Input, m.InputDist)
 		meanOut, _, _ := lengthStats(m.Workload.Output, m.OutputDist)

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -244,4 +246,34 @@ func TestRejectionsSayWhy(t *testing.T) {
 		}
 	}
 	t.Logf("rejections: %v; %d ranked", kinds, len(r.Ranked))
+}
+
+// Disaggregated candidates merge from shards into exactly one run, their
+// pools included (the derived split depends only on the plan).
+func TestDisaggregatedShardsMergeEqualOneRun(t *testing.T) {
+	p := disaggPlan(t, "h100-sxm", 16, 8192, 64, 22, 0.02, "prefill_share = [0.5, 0.75]\n")
+	ctx := context.Background()
+	one, err := p.Search(ctx, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := finish(t, p, one)
+	if !bytes.Contains(want, []byte(`"prefill_nodes"`)) {
+		t.Fatal("no pools in the result")
+	}
+	var shards []*Shard
+	for i := range 3 {
+		s, err := p.Search(ctx, Options{Shard: i, Shards: 3, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, s)
+	}
+	merged, err := Merge(shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finish(t, p, merged); !bytes.Equal(got, want) {
+		t.Errorf("3 shards merged differ from one run:\n%s", firstDiff(got, want))
+	}
 }

@@ -187,6 +187,8 @@ func FuzzParse(f *testing.F) {
 		{"window_s = 900", "window_s = 1e12"}, {"window_s = 900", "window_s = nan"},
 		{"replicas = 1", "replicas = 1\ngrowth = 1e300"}, {"max_nodes = 4", "max_nodes = 1000000"},
 		{"seed = 7", "seed = 7\nx = " + strings.Repeat("[", 64)},
+		{"max_nodes = 4", "max_nodes = 4\ndisaggregation = [false, true]\nprefill_share = [0.25, 0.75]"},
+		{"seed = 7", "seed = 7\nnetwork = {interconnect = \"connectx7-roce-200g\", latency_us = 5}"},
 	} {
 		f.Add(bytes.Replace(base, []byte(r[0]), []byte(r[1]), 1))
 	}
