@@ -277,3 +277,19 @@ func TestDisaggregatedShardsMergeEqualOneRun(t *testing.T) {
 		t.Errorf("3 shards merged differ from one run:\n%s", firstDiff(got, want))
 	}
 }
+
+// Pools on different nodes need two: with max_nodes = 1 the analysis
+// turns the disaggregated twin down as capacity and says why, while the
+// co-located one is judged as before.
+func TestDisaggregationNeedsTwoNodes(t *testing.T) {
+	p := disaggPlan(t, "h100-sxm", 1, 256, 256, 0.5, 0.05, "")
+	for _, c := range p.Candidates() {
+		_, reason, detail := p.analyze(c.groups()[0])
+		switch {
+		case c.Disaggregated && (reason != ReasonCapacity || !strings.Contains(detail, "a prefill node and a decode node")):
+			t.Errorf("#%d %s: %s: %s; want capacity naming the two pools", c.Index, c.Key(), reason, detail)
+		case !c.Disaggregated && reason != "":
+			t.Errorf("#%d %s: %s: %s; want it viable", c.Index, c.Key(), reason, detail)
+		}
+	}
+}
