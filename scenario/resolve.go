@@ -132,7 +132,8 @@ func (r *resolver) resolve(f *File) *Scenario {
 	sc.Models, index = r.models(f, r.router(f))
 	sc.Nodes = r.nodes(f, index, sc.Models, sc.Site, sc.Cost.Pricing)
 	sc.Network = r.network(f)
-	r.roles(f, sc.Nodes, sc.Models) // scenario/disagg.go
+	r.roles(f, sc.Nodes, sc.Models)         // scenario/disagg.go
+	r.prefixCaching(f, sc.Nodes, sc.Models) // scenario/prefix.go
 	return sc
 }
 

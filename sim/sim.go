@@ -101,6 +101,10 @@ type simulator struct {
 	// (parallel.go).
 	nodeDevs [][]int
 	users    []user
+	// tr shapes requests (shared prefixes, sessions, thinking) and holds
+	// what the prefix cache knows of them; nil when nothing does
+	// (sessions.go).
+	tr *traffic
 
 	// Little's law accounting over requests arriving after warm-up.
 	inSystem   int
@@ -230,6 +234,10 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 			s.devs = append(s.devs, d)
 		}
 	}
+	s.setupPrefixCaches()                    // prefix.go
+	if err := s.setupTraffic(); err != nil { // sessions.go
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -308,6 +316,8 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		s.reachEngine(s.insts[e.target], now)
 	case evKVArrive:
 		s.kvArrive(e.target, now)
+	case evTurn:
+		s.nextTurn(e.target, now) // sessions.go
 	case evSnapshot:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)

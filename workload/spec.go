@@ -128,6 +128,7 @@ func (s Spec) Validate() error {
 	errs := s.Arrival.validate()
 	errs = append(errs, s.Input.validate("input")...)
 	errs = append(errs, s.Output.validate("output")...)
+	errs = append(errs, s.validateTraffic()...) // traffic.go
 	if len(s.Classes) > 0 {
 		sum := 0.0
 		names := map[string]bool{}
