@@ -241,12 +241,31 @@ count = 1
 // hit(100) = 0, hit(250) = 144, hit(400) = 288, exactly (nothing is
 // evicted: the cache holds far more than the conversations in flight),
 // up to the turns running at the end.
+//
+// Thinking every turn (reasoning and answer 500 tokens, the answer the 50
+// it would have been) carries only the answer: turn 2 is again 100 + 50 +
+// 100 tokens, but only the blocks within turn 1's prompt are cached for
+// it (96 tokens), and turn 3 finds those and turn 2's prompt (240).
 func TestSessionsCarryContext(t *testing.T) {
-	hit := map[int]float64{100: 0, 250: 144, 400: 288}
-	for _, arrival := range []string{"process = \"poisson\"\nrate = 2", "process = \"closed\"\nconcurrency = 8\nthink_s = 1"} {
+	const thinking = `
+[models.qwen3-8b.workload.thinking]
+share = 1
+[models.qwen3-8b.workload.thinking.output]
+dist = "fixed"
+value = 500
+`
+	for _, tt := range []struct {
+		arrival, extra string
+		hit            map[int]float64
+	}{
+		{"process = \"poisson\"\nrate = 2", "", map[int]float64{100: 0, 250: 144, 400: 288}},
+		{"process = \"closed\"\nconcurrency = 8\nthink_s = 1", "", map[int]float64{100: 0, 250: 144, 400: 288}},
+		{"process = \"poisson\"\nrate = 0.5", thinking, map[int]float64{100: 0, 250: 96, 400: 240}},
+	} {
+		arrival, hit := tt.arrival, tt.hit
 		count := map[int]int{}
 		var hits, tokens float64
-		res := run(t, parse(t, conversation(arrival, "")), Options{OnRequest: func(r RequestRecord) {
+		res := run(t, parse(t, conversation(arrival, tt.extra)), Options{OnRequest: func(r RequestRecord) {
 			if r.Rejected {
 				t.Errorf("%s: a turn was rejected", arrival)
 				return

@@ -23,9 +23,14 @@ import (
 //     when a turn is rejected, or when its context reaches the model's
 //     context length.
 //   - Thinking: a share of the requests answer in thinking mode, their
-//     output drawn from the thinking distribution (reasoning tokens are
-//     generated like any other: they take decode steps, count in TPOT,
-//     E2E and output tokens, and stay in the context).
+//     output (reasoning and answer) drawn from the thinking distribution;
+//     reasoning tokens are generated like any other: they take decode
+//     steps and count in TPOT, E2E and output tokens. The answer is the
+//     output the request would have had without thinking (at most the
+//     whole output), and a session's next turn carries only it, as
+//     Qwen3's chat template drops the reasoning from the history: the
+//     cache then serves that turn no further than the thinking turn's
+//     prompt.
 //
 // The draws come from their own streams (traffic/, session-think/), so a
 // scenario without these tables draws exactly as before.
@@ -71,9 +76,18 @@ type session struct {
 	model, class int32
 	group        int32 // system prompt, -1 none
 	groupTokens  int32
-	uid          uint64
-	context      int32 // tokens of the conversation so far
-	turnsLeft    int32
+	// uid identifies the conversation's tokens past cuts; each cut ends
+	// a stretch whose tokens a thinking turn's answer replaced.
+	uid       uint64
+	cuts      []cut
+	context   int32 // tokens of the conversation so far
+	turnsLeft int32
+}
+
+// cut is a stretch of a session's tokens, up to limit, identified by uid.
+type cut struct {
+	limit int32
+	uid   uint64
 }
 
 // reqPrefix is what the prefix cache knows of a request: where its tokens
@@ -82,10 +96,12 @@ type session struct {
 type reqPrefix struct {
 	group       int32
 	groupTokens int32
-	content     uint64 // identity of its tokens past the system prompt
+	content     uint64 // identity of its tokens past the system prompt and cuts
+	cuts        []cut
 	trace       []uint64
 	traceBT     int32
 	session     int32
+	answer      int32 // a thinking request's answer tokens, 0 if it does not think
 	pins        []int32
 
 	memoInst    int32
@@ -123,6 +139,11 @@ func (x *reqPrefix) hashOf(j, bt int32) uint64 {
 	}
 	if x.group >= 0 && end <= x.groupTokens {
 		return mix(saltGroup^uint64(x.group), uint64(j))
+	}
+	for _, c := range x.cuts {
+		if end <= c.limit {
+			return mix(c.uid, uint64(j))
+		}
 	}
 	return mix(x.content, uint64(j))
 }
@@ -214,7 +235,7 @@ func (s *simulator) shape(m *modelState, id, user int32) {
 			t.users[user] = sid
 		}
 		ss := &t.sessions[sid]
-		x.session, x.content, x.group, x.groupTokens = sid, ss.uid, ss.group, ss.groupTokens
+		x.session, x.content, x.cuts, x.group, x.groupTokens = sid, ss.uid, ss.cuts, ss.group, ss.groupTokens
 		r.class = ss.class
 		input += int64(ss.context)
 	case tm.prefix != nil && tm.rng.Float64() < tm.prefix.Share:
@@ -222,7 +243,9 @@ func (s *simulator) shape(m *modelState, id, user int32) {
 		input += int64(tm.prefix.Tokens)
 	}
 	if tm.thinking != nil && tm.rng.Float64() < tm.thinking.Share {
+		answer := r.output
 		r.output = int32(min(max(tm.thinkOut.Sample(tm.rng), 1), workload.MaxTokens))
+		x.answer = min(answer, r.output)
 	}
 	r.input = int32(min(input, workload.MaxTokens))
 	r.prompt = r.input
@@ -267,6 +290,14 @@ func (s *simulator) endTurn(m *modelState, id int32, now engine.Time, rejected b
 	tm := &t.models[m.idx]
 	ss.turnsLeft--
 	ss.context = int32(min(int64(r.input)+int64(r.output), workload.MaxTokens))
+	if x.answer > 0 {
+		// The next turn carries the answer without the reasoning (Qwen3's
+		// chat template drops it): the tokens past the prompt are new.
+		ss.context = int32(min(int64(r.input)+int64(x.answer), workload.MaxTokens))
+		ss.cuts = append(ss.cuts[:len(ss.cuts):len(ss.cuts)], cut{limit: r.input, uid: ss.uid})
+		ss.uid = mix(saltSession, t.serial)
+		t.serial++
+	}
 	if rejected || ss.turnsLeft <= 0 || ss.context >= tm.maxContext {
 		if r.user >= 0 {
 			t.users[r.user] = -1
