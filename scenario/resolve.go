@@ -195,7 +195,7 @@ func (r *resolver) model(name string, s ServedModel, router Router) Model {
 	wk := append(append([]string(nil), k...), "workload")
 	if s.Workload.Arrival.Process == workload.Trace {
 		v := r.readFile(append(wk, "arrival", "trace"), s.Workload.Arrival.Trace, func(n string, b []byte) (any, error) {
-			return workload.ReadTrace(n, bytes.NewReader(b))
+			return readTrace(n, b, s.Workload.Arrival) // scenario/trace.go
 		})
 		m.Trace, _ = v.([]workload.TraceRecord)
 	}

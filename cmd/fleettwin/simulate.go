@@ -65,6 +65,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *seed >= 0 {
 		sc.Seed = uint64(*seed)
 	}
+	writeTraceSummaries(stderr, sc, *quiet) // tracecmd.go
 	prog := newProgress(stderr, *quiet)
 
 	if *replicas > 1 {
