@@ -237,7 +237,7 @@ func (s *Server) sortedProfiles() []perf.Profile {
 }
 
 func (s *Server) calibration(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.Calibrations.IDs(), s.calibrationPlans()))
+	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.Calibrations.IDs(), s.calibrationPlans(), ""))
 }
 
 func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {
