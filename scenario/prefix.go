@@ -1,7 +1,10 @@
 package scenario
 
 import (
+	"maps"
 	"slices"
+
+	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 
 	"github.com/fleettwin/fleettwin/workload"
 )
@@ -30,7 +33,9 @@ func (m Model) Shares() bool {
 
 // prefixCaching resolves each instance's prefix caching: its own switch,
 // else its group's, else on where its model's traffic shares a prefix.
+// It also bounds the requests sessions ask for (sessionWork).
 func (r *resolver) prefixCaching(f *File, nodes []Node, models []Model) {
+	r.sessionWork(f)
 	for ni := range nodes {
 		n := &nodes[ni]
 		gi := slices.IndexFunc(f.Nodes, func(g NodeGroup) bool { return g.Name == n.Group })
@@ -53,4 +58,43 @@ func (r *resolver) prefixCaching(f *File, nodes []Node, models []Model) {
 			inst.PrefixCaching = on && inst.Role != RoleDecode
 		}
 	}
+}
+
+// sessionWork holds open-loop sessions to MaxArrivals: each session is
+// its mean number of turns in requests (the mean of turns, capped by its
+// max), which limits' rate × duration_s does not count.
+func (r *resolver) sessionWork(f *File) {
+	if !(f.DurationS > 0 && f.DurationS <= MaxDurationS) {
+		return // reported with duration_s
+	}
+	total := 0.0
+	for _, n := range slices.Sorted(maps.Keys(f.Models)) {
+		w := f.Models[n].Workload
+		turns := 1.0
+		if w.Sessions != nil {
+			turns = meanCount(w.Sessions.Turns)
+		}
+		total += expectedArrivals(w.Arrival, f.DurationS) * turns
+		if total > MaxArrivals {
+			r.AddKind(tomlcheck.OutOfRange, key("models", n, "workload", "sessions", "turns"), "sessions of this many turns at this rate ask for about %.3g requests over the run (all models so far); the limit is %.0e: fewer turns, a lower rate or a shorter run", total, float64(MaxArrivals))
+			return
+		}
+	}
+}
+
+// meanCount is a rough mean of a count distribution, at least 1.
+func meanCount(l workload.Lengths) float64 {
+	m := 1.0
+	switch l.Dist {
+	case workload.Fixed:
+		m = float64(l.Value)
+	case workload.Uniform:
+		m = float64(max(l.Min, 1)+l.Max) / 2
+	case workload.Lognormal, workload.Exponential:
+		m = l.Mean
+	}
+	if l.Max > 0 {
+		m = min(m, float64(l.Max))
+	}
+	return max(m, 1)
 }
