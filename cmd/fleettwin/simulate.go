@@ -25,7 +25,9 @@ import (
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("simulate", "simulate scenario.toml [--seed N] [--replicas N] [--json out.json] [--series out.csv] [--requests out.csv]", stderr)
-	seed := fs.Int64("seed", -1, "random seed (default: the scenario's)")
+	seedFlag := optionalSeed{v: -1}
+	fs.Var(&seedFlag, "seed", "the random `seed` (default: the scenario's)")
+	seed := &seedFlag.v
 	replicas := fs.Int("replicas", 1, "independent replicas (seeds seed, seed+1, ...) run in parallel; reports mean and 95% CI")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	seriesOut := fs.String("series", "", "write per-device time series as CSV to this file")
@@ -129,6 +131,30 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		errs = append(errs, writeSeries(*seriesOut, res))
 	}
 	return errors.Join(errs...)
+}
+
+// optionalSeed is --seed: -1 (unset) takes the scenario's. Unset, it
+// prints as "", so --help adds no "(default -1)" to "(default: the
+// scenario's)".
+type optionalSeed struct {
+	v   int64
+	set bool
+}
+
+func (s *optionalSeed) String() string {
+	if s == nil || !s.set {
+		return ""
+	}
+	return strconv.FormatInt(s.v, 10)
+}
+
+func (s *optionalSeed) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	s.v, s.set = n, true
+	return nil
 }
 
 func writeJSON(path string, v any) error {

@@ -71,3 +71,21 @@ func TestReportVerdictCLI(t *testing.T) {
 		t.Errorf("an HTML baseline: exit %d, %q", code, stderr)
 	}
 }
+
+// simulate --help says the seed's default once.
+func TestSimulateHelpSeed(t *testing.T) {
+	_, stderr, _ := fleettwin(t, "simulate", "--help")
+	if !strings.Contains(stderr, "-seed seed\n") || !strings.Contains(stderr, "the random seed (default: the scenario's)\n") || strings.Contains(stderr, "(default -1)") {
+		t.Errorf("simulate --help:\n%s", stderr)
+	}
+	for _, tc := range []struct {
+		seed string
+		code int
+		want string
+	}{{"7", 0, "seed-separate · seed 7 ·"}, {"x", 2, `invalid value "x" for flag -seed`}} {
+		stdout, stderr, code := fleettwin(t, "simulate", "--quiet", "--seed", tc.seed, "../../scenarios/seed-separate.toml")
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+			t.Errorf("--seed %s: exit %d, want %d with %q: %s%s", tc.seed, code, tc.code, tc.want, stdout, stderr)
+		}
+	}
+}
