@@ -20,16 +20,16 @@ import (
 // measured and as the simulator replays it, with the running error, and
 // the device telemetry. Complete in every message, like State.
 type CalState struct {
-	ID        string   `json:"id"`
-	Dir       string   `json:"dir"`
-	Hardware  string   `json:"hardware"`
-	Engine    string   `json:"engine"`
-	Profile   string   `json:"profile"` // what the twin ran on
-	Finished  bool     `json:"finished"`
-	Running   bool     `json:"running"`  // started by this dashboard and still measuring
+	ID       string `json:"id"`
+	Dir      string `json:"dir"`
+	Hardware string `json:"hardware"`
+	Engine   string `json:"engine"`
+	Profile  string `json:"profile"` // what the twin ran on
+	Finished bool   `json:"finished"`
+	Running  bool   `json:"running"` // started by this dashboard and still measuring
 	// Outcome is CalMeasuring, CalFinished, CalFailed (Error says why,
 	// the job's cause first), CalStopped or CalUnfinished.
-	Outcome string `json:"outcome"`
+	Outcome   string   `json:"outcome"`
 	Requests  int      `json:"requests"` // recorded so far
 	Planned   int      `json:"planned"`
 	Error     string   `json:"error,omitempty"`
