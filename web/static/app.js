@@ -299,6 +299,45 @@ function followPlan(id) {
   connect();
 }
 
+// The runs list, live: while a run is queued or running, its rows'
+// progress and metrics are fetched once a second (/api/runs/rows) and
+// written as the server writes them; a new run reloads the page.
+const fmtRow = {
+  latency: (v) => (v == null ? "-" : v < 1 ? `${(1e3 * v).toFixed(1)} ms` : v < 100 ? `${v.toFixed(2)} s` : `${v.toFixed(1)} s`),
+  pct: (v) => (v == null ? "-" : `${(100 * v).toFixed(1)}%`),
+  usd: (v) => (v == null ? "-" : `$${v.toFixed(4)}/h`),
+};
+function followRuns(table) {
+  const tick = () =>
+    fetch("/api/runs/rows")
+      .then((r) => r.json())
+      .then((rows) => {
+        window.fleettwin.updates++;
+        let live = false;
+        for (const r of rows || []) {
+          const tr = table.querySelector(`tr[data-run="${CSS.escape(r.id)}"]`);
+          if (!tr) return location.reload();
+          const cell = (id, text) => {
+            const el = tr.querySelector(`[data-testid=${id}]`);
+            if (el) el.textContent = text;
+          };
+          const status = tr.querySelector("[data-testid=run-status]");
+          status.textContent = r.status;
+          status.className = "status " + r.status;
+          cell("run-progress", `${Math.round(100 * r.progress)}%`);
+          cell("run-ttft", fmtRow.latency(r.ttft_p95_s));
+          cell("run-tpot", fmtRow.latency(r.tpot_p95_s));
+          cell("run-util", fmtRow.pct(r.utilization));
+          cell("run-slo", r.done && r.models ? `${r.slo_met} of ${r.models}` : "-");
+          cell("run-cost", fmtRow.usd(r.usd_per_hour));
+          if (!r.done) live = true;
+        }
+        if (live) setTimeout(tick, 1000);
+      })
+      .catch(() => setTimeout(tick, 2000));
+  tick();
+}
+
 // reloadWhenDone reloads the page once a run ends: a verdict panel that
 // waits for a run (the featured run on the runs page, a run's baseline)
 // is rendered on the server when that run has its result.
@@ -326,6 +365,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (pending && pending.dataset.pendingRun && !(runEl && runEl.dataset.runId === pending.dataset.pendingRun)) {
     reloadWhenDone(pending.dataset.pendingRun);
   }
+  const runsTable = document.querySelector("[data-testid=runs]");
+  if (runsTable && runsTable.dataset.live === "true") followRuns(runsTable);
   const plan = document.getElementById("plan");
   if (plan) {
     const phase = plan.querySelector("[data-testid=plan-phase]").textContent;
