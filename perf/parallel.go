@@ -171,7 +171,9 @@ func (sh shard) weightParams(m catalog.Model) float64 {
 	default:
 		n += sh.embedParams + sh.headParams
 	}
-	return n + float64(m.HiddenSize) // final norm
+	// The final norm; a vision encoder's share (vLLM splits its linear
+	// layers over the tensor-parallel ranks too).
+	return n + float64(m.HiddenSize) + float64(m.VisionParams())/sh.tp
 }
 
 // WeightBytes is the memory the instance's weights take over all its
@@ -179,11 +181,12 @@ func (sh shard) weightParams(m catalog.Model) float64 {
 // the most loaded holds (replicated norms, routers and KV heads
 // included).
 func (in Instance) WeightBytes() float64 {
+	m := in.Model
 	if in.Layout.Trivial() {
-		return float64(in.Model.WeightParams()) * in.Weights.BitsPerWeight / 8
+		return in.splitBytes(float64(m.WeightParams()), float64(m.Layers*m.Experts)*float64(m.ExpertParams()))
 	}
-	sh := newShard(in.Model, in.Layout)
-	return float64(in.Layout.Devices()) * sh.weightParams(in.Model) * in.Weights.BitsPerWeight / 8
+	sh := newShard(m, in.Layout)
+	return float64(in.Layout.Devices()) * in.splitBytes(sh.weightParams(m), sh.layers*float64(m.Experts)*float64(m.ExpertParams())/sh.tp)
 }
 
 // KVBytesPerToken is the KV cache one token of context takes over all the
@@ -367,11 +370,11 @@ func (s *StepModel) applyLayout(p Profile) error {
 	s.denseWeightBytes = (sh.layers*sh.layerParams + sh.headParams) * bpw
 	if m.MoE() {
 		s.expertFLOPsPerToken = 2 * sh.layers * s.topK * float64(m.ExpertParams()) / sh.tp
-		s.expertBytes = float64(m.ExpertParams()) * bpw / sh.tp
+		s.expertBytes = float64(m.ExpertParams()) * inst.ExpertFormat().BitsPerWeight / 8 / sh.tp
 	}
 	s.kvBytesPerToken = inst.shardKVBytesPerToken()
 	ps := &parallelState{tp: tp, pp: pp, ep: ep, devices: tp * pp, moe: m.MoE(), hidden: float64(m.HiddenSize) * activationBytes,
-		topK: float64(m.ExpertsPerToken), vocab: float64(m.VocabSize), weights: sh.weightParams(m) * inst.Weights.BitsPerWeight / 8,
+		topK: float64(m.ExpertsPerToken), vocab: float64(m.VocabSize), weights: inst.splitBytes(sh.weightParams(m), sh.layers*float64(m.Experts)*float64(m.ExpertParams())/sh.tp),
 		kv: s.kvBytesPerToken, arPerLayer: 2}
 	if ep > 1 {
 		ps.arPerLayer = 1
