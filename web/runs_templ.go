@@ -628,15 +628,15 @@ func runPage(st jobs.State, o *twin.Simulation, v verdictView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = chart("ttft", "TTFT p95 (s)", st.ID).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = chart("ttft", "TTFT p95 (s): per interval, cumulative dashed, SLO dotted", st.ID).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = chart("tpot", "TPOT p95 (s)", st.ID).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = chart("tpot", "TPOT p95 (ms): per interval, cumulative dashed, SLO dotted", st.ID).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = chart("e2e", "E2E p95 (s)", st.ID).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = chart("e2e", "E2E p95 (s): per interval, cumulative dashed, SLO dotted", st.ID).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -644,7 +644,7 @@ func runPage(st jobs.State, o *twin.Simulation, v verdictView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = chart("util", "Utilization", st.ID).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = chart("util", "Utilization (share of time busy; target 70% dotted)", st.ID).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -656,7 +656,7 @@ func runPage(st jobs.State, o *twin.Simulation, v verdictView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = chart("power", "Power (W)", st.ID).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = chart("power", "Device power (W, without the node's host share)", st.ID).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
