@@ -54,14 +54,14 @@ func (v *validator) vision(m Model) {
 	e := m.Vision
 	k := func(f string) []string { return []string{"models", m.Name, "vision", f} }
 	for _, d := range []struct {
-		n int
-		f string
-	}{{e.Layers, "layers"}, {e.HiddenSize, "hidden_size"}, {e.IntermediateSize, "intermediate_size"}, {e.InChannels, "in_channels"},
-		{e.PatchSize, "patch_size"}, {e.TemporalPatchSize, "temporal_patch_size"}, {e.SpatialMergeSize, "spatial_merge_size"},
-		{e.PositionEmbeddings, "position_embeddings"}, {e.OutHiddenSize, "out_hidden_size"}} {
+		n, hi int
+		f     string
+	}{{e.Layers, maxVisionDim, "layers"}, {e.HiddenSize, maxVisionDim, "hidden_size"}, {e.IntermediateSize, maxVisionDim, "intermediate_size"},
+		{e.InChannels, maxVisionPatch, "in_channels"}, {e.PatchSize, maxVisionPatch, "patch_size"}, {e.TemporalPatchSize, maxVisionPatch, "temporal_patch_size"},
+		{e.SpatialMergeSize, maxVisionPatch, "spatial_merge_size"}, {e.PositionEmbeddings, maxVisionDim, "position_embeddings"}, {e.OutHiddenSize, maxVisionDim, "out_hidden_size"}} {
 		v.positive(float64(d.n), k(d.f)...)
-		if d.n > maxVisionDim {
-			v.AddKind(tomlcheck.OutOfRange, k(d.f), "must be at most %d, got %d", maxVisionDim, d.n)
+		if d.n > d.hi {
+			v.AddKind(tomlcheck.OutOfRange, k(d.f), "must be at most %d, got %d", d.hi, d.n)
 		}
 	}
 	if e.DeepstackMergers < 0 || e.DeepstackMergers > e.Layers {
@@ -69,6 +69,11 @@ func (v *validator) vision(m Model) {
 	}
 }
 
-// maxVisionDim bounds an encoder's sizes: squares of products of them
-// (the merger's width) stay far from int64 overflow.
-const maxVisionDim = 1 << 16
+// maxVisionDim bounds an encoder's widths, depth and position table, and
+// maxVisionPatch its patch, channel and merge sizes (the largest published:
+// 1152 wide, 27 deep, patches of 16 merged 2 × 2): the products Params
+// takes stay far from int64 overflow.
+const (
+	maxVisionDim   = 1 << 14
+	maxVisionPatch = 64
+)

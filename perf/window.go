@@ -32,3 +32,19 @@ func (s *StepModel) attended(b Batch) (pairs, squares, kvRead float64) {
 	f, g := 1-s.windowShare, s.windowShare
 	return f*b.AttendedPairs + g*wPairs, f*b.AttendedSquares + g*wSquares, f*b.KVTokensRead + g*wRead
 }
+
+// workloadMemory is the memory plan of a workload: MemoryPlan of its
+// tokens, with a windowed model's KV as its sequences keep it
+// (catalog.Model.KVBytes: at most the window on windowed layers). An
+// instance over several devices or with a drafter keeps MemoryPlan's
+// every-layer count, an upper bound.
+func (s *StepModel) workloadMemory(w Workload) MemoryPlan {
+	tokens := w.Depth + w.Input + w.Output
+	m := s.MemoryPlan(w.Batch * tokens)
+	if s.windowShare == 0 || s.par != nil || s.spec != nil {
+		return m
+	}
+	m.KVBytesNeeded = float64(w.Batch) * s.inst.Model.KVBytes(s.inst.KV, tokens)
+	m.Fits = m.WeightBytes+m.KVBytesNeeded <= m.BudgetBytes
+	return m
+}

@@ -162,3 +162,33 @@ func TestKernelDtype(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowedMemory: a prediction's KV need counts the windowed layers at
+// most the window per sequence; a model without one counts every token on
+// every layer, as before.
+func TestWindowedMemory(t *testing.T) {
+	p := defaultProfile(t, "dgx-spark", "llama.cpp")
+	w := Workload{Batch: 2, Input: 512, Output: 32, Depth: 16384}
+	ctx := w.Depth + w.Input + w.Output
+	for _, tt := range []struct {
+		model, quant string
+		want         func(catalog.Model, catalog.KVType) float64
+	}{
+		{"gpt-oss-20b", "mxfp4", func(m catalog.Model, kv catalog.KVType) float64 {
+			return 2 * 2 * 8 * 64 * 2 * float64(12*ctx+12*128) // batch × K,V × heads × dims × bytes × (full + windowed)
+		}},
+		{"qwen3-8b", "q8_0", func(m catalog.Model, kv catalog.KVType) float64 { return float64(2*ctx) * m.KVBytesPerToken(kv) }},
+	} {
+		s := nativeStepModel(t, "dgx-spark", tt.model, tt.quant, "fp16", p)
+		pred, err := s.Predict(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pred.Memory.KVBytesNeeded, tt.want(s.inst.Model, s.inst.KV); got != want {
+			t.Errorf("%s: KVBytesNeeded = %v, want %v", tt.model, got, want)
+		}
+		if !pred.Memory.Fits {
+			t.Errorf("%s: does not fit a Spark", tt.model)
+		}
+	}
+}
