@@ -78,11 +78,12 @@ func ggufEngine(engine string) bool { return engine == "llama.cpp" || engine == 
 
 // kernelDtype is the tensor-core dtype an engine's matrix multiplications
 // of weights in format f run in: the format's own, except FP4 formats
-// under llama.cpp and Ollama, whose CUDA MMQ kernels expand MXFP4 and
-// NVFP4 blocks to int8 tiles and multiply on the int8 tensor cores
-// (ggml-cuda/mmq.cuh load_tiles_mxfp4 with vec_dot_q8_0_q8_1_mma; ASSUMED
-// for the builds of the data, before its Blackwell FP4 path). Other
-// engines' FP4 kernels run at the FP4 peak.
+// under llama.cpp and Ollama, whose CUDA MMQ kernels expand MXFP4 blocks
+// to int8 tiles and multiply on the int8 tensor cores (ggml-cuda/mmq.cuh:
+// load_tiles_mxfp4 with vec_dot_q8_0_q8_1_mma wherever its Blackwell FP4
+// path, load_tiles_mxfp4_fp4, is not built; ASSUMED for the builds of the
+// data, and for NVFP4 alike). Other engines' FP4 kernels run at the FP4
+// peak.
 func kernelDtype(f catalog.Format, engine string) string {
 	if f.Compute == "fp4" && ggufEngine(engine) {
 		return "int8"
