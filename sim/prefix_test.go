@@ -604,3 +604,87 @@ memory_fraction = %g
 		}
 	}
 }
+
+// FuzzPrefixTraffic runs random shared prefixes, sessions and thinking
+// over one or two cached instances (static or dynamic memory, any block
+// size, chunked or not, either router) and holds the caches and the KV
+// counters to their requests at every snapshot.
+func FuzzPrefixTraffic(f *testing.F) {
+	f.Add(uint16(4), uint16(2000), uint8(200), uint8(3), uint8(4), uint8(128), uint16(3000), uint8(16), true, false, true)
+	f.Add(uint16(1), uint16(17), uint8(255), uint8(1), uint8(0), uint8(0), uint16(1), uint8(1), false, true, false)
+	f.Add(uint16(50), uint16(9000), uint8(30), uint8(9), uint8(60), uint8(255), uint16(8000), uint8(32), true, true, true)
+	f.Fuzz(func(t *testing.T, groups, tokens uint16, share, turns, think, thinkShare uint8, thinkOut uint16, block uint8, dynamic, chunked, affinity bool) {
+		memory, router := "static", "round-robin"
+		if dynamic {
+			memory = "dynamic"
+		}
+		if affinity {
+			router = "prefix-affinity"
+		}
+		src := fmt.Sprintf(`
+name = "fuzz-prefix"
+seed = 2
+duration_s = 120
+warmup_s = 10
+router = %q
+[models.qwen3-8b.workload.arrival]
+process = "poisson"
+rate = 3
+[models.qwen3-8b.workload.input]
+dist = "uniform"
+min = 1
+max = 3000
+[models.qwen3-8b.workload.output]
+dist = "exponential"
+mean = 100
+[models.qwen3-8b.workload.prefix]
+groups = %d
+tokens = %d
+share = %g
+[models.qwen3-8b.workload.sessions]
+think_s = %d
+[models.qwen3-8b.workload.sessions.turns]
+dist = "uniform"
+min = 1
+max = %d
+[models.qwen3-8b.workload.thinking]
+share = %g
+[models.qwen3-8b.workload.thinking.output]
+dist = "fixed"
+value = %d
+[[nodes]]
+name = "l40s"
+hardware = "l40s"
+engine = "vllm"
+count = 2
+memory = %q
+memory_fraction = 0.3
+  [[nodes.instances]]
+  model = "qwen3-8b"
+  quant = "fp8"
+  block_tokens = %d
+  chunked_prefill = %t
+  max_batched_tokens = 8192
+`, router, max(groups, 1), max(tokens, 1), (float64(share)+1)/256, think, max(turns%10, 1), (float64(thinkShare)+1)/256, max(thinkOut, 1), memory, max(block%64, 1), chunked)
+		sc, err := scenario.Parse("fuzz.toml", []byte(src), cat, profiles, nil)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, src)
+		}
+		var sm *simulator
+		sm, err = newSimulator(sc, Options{SnapshotEvery: 5e9, OnSnapshot: func(Snapshot) {
+			checkBookkeeping(t, "fuzz", sm)
+			checkCache(t, "fuzz", sm)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := sm.run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInvariants(t, "fuzz", res)
+		if t.Failed() {
+			t.Logf("scenario:\n%s", src)
+		}
+	})
+}
