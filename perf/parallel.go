@@ -150,6 +150,12 @@ func newShard(m catalog.Model, l Layout) shard {
 	if m.QKNorm {
 		attn += 2 * hd // replicated
 	}
+	if m.OBias {
+		attn += h // replicated: added once after the all-reduce, held by every rank
+	}
+	if m.AttentionSinks {
+		attn += float64(m.AttentionHeads) / t // one per head, with the heads
+	}
 	layer := attn + float64(m.NormParams()) + float64(m.RouterParams()) + float64(m.DenseMLPParams())/t
 	vocab := float64(m.VocabSize) * h / t
 	return shard{tp: t, pp: float64(pp), ep: float64(ep), layers: math.Ceil(float64(m.Layers) / float64(pp)),

@@ -192,3 +192,17 @@ func TestWindowedMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestShardHoldsEveryTensor: over tp devices gpt-oss's shards together
+// hold its weights and a second copy of what each replicates (norms, the
+// router, the output bias and the final norm; its 8 KV heads split).
+func TestShardHoldsEveryTensor(t *testing.T) {
+	m, _ := cat.Model("gpt-oss-20b")
+	sh := newShard(m, Layout{TP: 2})
+	got := 2 * sh.weightParams(m)
+	whole := float64(m.WeightParams())
+	replicated := float64(m.Layers)*float64(m.NormParams()+m.RouterParams()+int64(m.HiddenSize)) + float64(m.HiddenSize)
+	if math.Abs(got-(whole+replicated)) > 1 {
+		t.Errorf("2 shards hold %.0f params, want %.0f plus a second copy of the %.0f replicated", got, whole, replicated)
+	}
+}
