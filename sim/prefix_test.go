@@ -199,6 +199,86 @@ func TestPrefixAffinityBeatsRoundRobin(t *testing.T) {
 	}
 }
 
+// pairPool is Qwen3-0.6B, whose requests start with one of 40 system
+// prompts of 2,048 tokens, beside Qwen3-8B with 4,000-token prompts of its
+// own at rateB, on one L40S with the cache on, under memory sharing memory.
+func pairPool(memory string, rateB float64) string {
+	frac := ""
+	if memory == "static" {
+		frac = "memory_fraction = 0.2"
+	}
+	return fmt.Sprintf(`
+name = "pool"
+seed = 4
+duration_s = 400
+warmup_s = 60
+[models."qwen3-0.6b".workload.arrival]
+process = "poisson"
+rate = 4
+[models."qwen3-0.6b".workload.input]
+dist = "fixed"
+value = 200
+[models."qwen3-0.6b".workload.output]
+dist = "fixed"
+value = 50
+[models."qwen3-0.6b".workload.prefix]
+groups = 40
+tokens = 2048
+share = 1
+[models.qwen3-8b.workload.arrival]
+process = "poisson"
+rate = %g
+[models.qwen3-8b.workload.input]
+dist = "fixed"
+value = 4000
+[models.qwen3-8b.workload.output]
+dist = "fixed"
+value = 200
+[[nodes]]
+name = "l40s"
+hardware = "l40s"
+engine = "vllm"
+count = 1
+memory = %q
+memory_fraction = 0.45
+prefix_caching = true
+  [[nodes.instances]]
+  model = "qwen3-0.6b"
+  quant = "bf16"
+  %s
+  [[nodes.instances]]
+  model = "qwen3-8b"
+  quant = "fp8"
+`, rateB, memory, frac)
+}
+
+// TestDynamicPoolSharesTheCache: under dynamic memory the cached blocks
+// live in the device's one pool, so Qwen3-0.6B caches more of its prompts
+// while its neighbour idles than in its static share, and loses them to
+// the neighbour's allocations as that one's load rises; in a static share
+// the neighbour's load does not reach its cache.
+func TestDynamicPoolSharesTheCache(t *testing.T) {
+	hit := map[string][]float64{}
+	for _, memory := range []string{"dynamic", "static"} {
+		for _, rateB := range []float64{0.01, 1, 2} {
+			res := run(t, parse(t, pairPool(memory, rateB)), Options{})
+			h := hitRate(t, byName(t, res, "qwen3-0.6b"))
+			hit[memory] = append(hit[memory], h)
+			t.Logf("%s, Qwen3-8B at %g/s: Qwen3-0.6B hit rate %.3f", memory, rateB, h)
+		}
+	}
+	d, s := hit["dynamic"], hit["static"]
+	if !(d[0] > s[0]+0.1) {
+		t.Errorf("alone on the pool the hit rate is %.3f, in a static share %.3f: want the pool to hold more", d[0], s[0])
+	}
+	if !(d[1] < d[0]-0.2 && d[2] < d[1]) {
+		t.Errorf("dynamic hit rates %.3f: want them to fall as the neighbour's load rises", d)
+	}
+	if math.Abs(s[2]-s[0]) > 0.02 || math.Abs(s[1]-s[0]) > 0.02 {
+		t.Errorf("static hit rates %.3f: want the neighbour's load not to move them", s)
+	}
+}
+
 // conversation is Qwen3-8B on an H100 with sessions of three turns: each
 // turn adds 100 tokens to the conversation and answers 50.
 func conversation(arrival, extra string) string {
