@@ -338,7 +338,8 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 	if experts != quant {
 		inst.Deploy.Experts = experts
 	}
-	inst.WeightBytes = inst.Deploy.WeightBytes() // on one device: scenario/parallel.go adds what a layout replicates
+	// On one device: scenario/parallel.go adds what a layout replicates.
+	inst.WeightBytes = inst.Deploy.WeightBytes()
 	if in.Speculative != nil { // scenario/speculative.go: the drafter's weights count in the instance's memory
 		if inst.Deploy.Speculative, ok = r.speculative(k, in.Speculative, inst.Deploy); !ok {
 			return NodeInstance{}, false
