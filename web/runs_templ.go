@@ -57,7 +57,7 @@ func runsPage(runs []runRow, scenarios []string, featured *verdictView) templ.Co
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, " <section class=\"hero\"><h1>Simulated fleets</h1><p>Latency, utilization, power, heat and cost of LLM serving fleets, from a discrete-event twin calibrated on real hardware.</p><form method=\"post\" action=\"/runs\" class=\"inline\" data-testid=\"start-form\"><label>Scenario <select name=\"scenario\" data-testid=\"scenario-select\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, " <section class=\"hero\"><h1>Simulated fleets</h1><p data-testid=\"tagline\">Latency, utilization, power, heat and cost of LLM serving fleets, from a discrete-event twin whose step times rest on profiles fitted to published or measured runs where there are any, and on datasheet priors where there are not: every run says which.</p><form method=\"post\" action=\"/runs\" class=\"inline\" data-testid=\"start-form\"><label>Scenario <select name=\"scenario\" data-testid=\"scenario-select\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
