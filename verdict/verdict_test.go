@@ -222,3 +222,22 @@ func TestPartial(t *testing.T) {
 		t.Errorf("partial: holds %v, %q", v.Holds, v.Summary)
 	}
 }
+
+// Over replicas each question counts the replicas that pass, and why the
+// others fail.
+func TestReplicas(t *testing.T) {
+	slos := []SLO{seedSLO("qwen3-14b")}
+	run := func(ttft, util, throttled float64) *sim.Result {
+		met := ttft <= 3
+		return simulation("s", []sim.ModelResult{model("qwen3-14b", ttft, 0.09, 0.92, met)}, []sim.DeviceResult{device("spark", util, throttled)}, 0, 0).Result
+	}
+	got := Replicas([]*sim.Result{run(3.2, 0.78, 0), run(2.9, 0.75, 0), run(3.6, 0.69, 10)}, slos, Options{})
+	var lines []string
+	for _, ta := range got {
+		lines = append(lines, ta.String())
+	}
+	want := "qwen3-14b latency: 1 of 3 replicas pass (TTFT p95 misses on 2); utilization: 2 of 3 replicas pass (utilization misses on 1); throttling: 2 of 3 replicas pass (throttled on 1)"
+	if s := strings.Join(lines, "; "); s != want {
+		t.Errorf("got  %s\nwant %s", s, want)
+	}
+}

@@ -360,6 +360,8 @@ func writeReplicas(w io.Writer, sc *scenario.Scenario, rep *sim.Replicas) {
 			f(m.SLOAttainment), f(m.TTFTP95), f(m.TPOTP95), f(m.E2EP95))
 	}
 	tw.Flush()
+	fmt.Fprintln(w)
+	verdict.WriteReplicas(w, verdict.Replicas(rep.Runs, verdict.SLOs(sc), verdict.Options{}))
 }
 
 func pct(v float64) string {

@@ -89,3 +89,19 @@ func TestSimulateHelpSeed(t *testing.T) {
 		}
 	}
 }
+
+// simulate --replicas counts, per question, the replicas that pass.
+func TestSimulateReplicasVerdict(t *testing.T) {
+	stdout, stderr, code := fleettwin(t, "simulate", "--quiet", "--replicas", "3", "../../scenarios/seed-colocated.toml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"verdict over the replicas (each judged alone):", "  qwen3-8b latency: 3 of 3 replicas pass", "  throttling: 3 of 3 replicas pass"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("output lacks %q:\n%s", w, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "  qwen3-14b latency: ") || !strings.Contains(stdout, " of 3 replicas pass") {
+		t.Errorf("no tally for qwen3-14b:\n%s", stdout)
+	}
+}
