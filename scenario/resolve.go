@@ -31,6 +31,8 @@ type Scenario struct {
 	Cost             Cost    // defaults applied
 	Models           []Model // sorted by served name
 	Nodes            []Node  // node groups expanded, in file order
+	// Autoscale lists the autoscaled node groups (scenario/autoscale.go).
+	Autoscale []ScaleGroup
 	// Network is the link between nodes KV transfers cross (the file's
 	// [network], or DefaultNetwork).
 	Network catalog.Interconnect
@@ -133,6 +135,7 @@ func (r *resolver) resolve(f *File) *Scenario {
 	sc.Nodes = r.nodes(f, index, sc.Models, sc.Site, sc.Cost.Pricing)
 	sc.Network = r.network(f)
 	r.roles(f, sc.Nodes, sc.Models) // scenario/disagg.go
+	sc.Autoscale = r.autoscale(f, sc.Nodes)
 	return sc
 }
 

@@ -142,6 +142,10 @@ type NodeGroup struct {
 	// disaggregated serving (one of Roles, scenario/disagg.go); empty
 	// means they do both.
 	Role Role `toml:"role,omitempty"`
+	// Autoscale, if set, lets the group hold between its min and max
+	// nodes (scenario/autoscale.go); Count is then how many serve at the
+	// start.
+	Autoscale *Autoscale `toml:"autoscale,omitempty"`
 }
 
 // Instance is one model server process on a node.

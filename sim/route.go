@@ -9,7 +9,7 @@ import (
 // route picks the instance for a request of model m (its prefill
 // instance under disaggregated serving).
 func (s *simulator) route(m *modelState) int {
-	return s.pick(m, m.instances, &m.rr, m.rngRoute)
+	return s.pick(m, m.routable(), &m.rr, m.rngRoute)
 }
 
 // pick applies model m's router to the instances ids, with its rotation

@@ -101,6 +101,11 @@ type simulator struct {
 	// (parallel.go).
 	nodeDevs [][]int
 	users    []user
+	// Autoscaled groups (autoscale.go): their scalers, each node's scaler
+	// (-1: fixed) and each device's node; nil without autoscaling.
+	scalers    []*scaler
+	nodeScaler []int32
+	devNode    []int
 
 	// Little's law accounting over requests arriving after warm-up.
 	inSystem   int
@@ -230,6 +235,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 			s.devs = append(s.devs, d)
 		}
 	}
+	s.newScalers()
 	return s, nil
 }
 
@@ -262,6 +268,7 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	s.sim.Schedule(s.opt.SnapshotEvery, event{kind: evSnapshot})
+	s.startScalers()
 	s.sleepControl(0)
 	if s.sc.Warmup > 0 {
 		s.sim.Schedule(s.sc.Warmup, event{kind: evWarmup})
@@ -308,6 +315,10 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		s.reachEngine(s.insts[e.target], now)
 	case evKVArrive:
 		s.kvArrive(e.target, now)
+	case evScale:
+		s.scaleTick(int(e.target), now)
+	case evNodeReady:
+		s.nodeReady(int(e.target), now)
 	case evSnapshot:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)

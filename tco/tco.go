@@ -65,6 +65,9 @@ type NodeCost struct {
 	EnergyUSDPerHour float64 `json:"energy_usd_per_hour"`
 	OtherUSDPerHour  float64 `json:"other_usd_per_hour"`
 	USDPerHour       float64 `json:"usd_per_hour"`
+	// Held is, for a node of an autoscaled group, the share of the window
+	// it was held; renting, it pays for that share only.
+	Held float64 `json:"held,omitempty"`
 }
 
 // ModelCost is a served model's share: each node's cost split among its
@@ -109,6 +112,15 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 			return nil, fmt.Errorf("cost %s: %w", sc.Name, err)
 		}
 		nc.Utilization = d.WindowUtilization
+		if d.WindowHeldS != nil && d.WindowS > 0 {
+			// An autoscaled node: rented only while held; owned, it is
+			// bought all the same and its energy is already its own.
+			nc.Held = *d.WindowHeldS / d.WindowS
+			if cost.Pricing == scenario.PricingCloud {
+				nc.OtherUSDPerHour *= nc.Held
+				nc.USDPerHour = nc.CapexUSDPerHour + nc.EnergyUSDPerHour + nc.OtherUSDPerHour
+			}
+		}
 		if cost.Pricing != scenario.PricingCloud {
 			r.EnergyKWhPerHour += nc.PowerW / 1000 * site.PUE
 		}
@@ -249,6 +261,15 @@ func assumptions(sc *scenario.Scenario) []string {
 		out = append(out, fmt.Sprintf("%s (%s): $%.0f each, %s; idle %.0f W, cap %.0f W, host %.0f W; %.2f C/W to %.0f C air, slowdown at %.0f C",
 			n.Group, n.Hardware.Name, n.PriceUSD, cloud, n.Power.IdleW, n.Power.CapW, n.HostW,
 			n.Thermal.ResistanceCPerW, n.Thermal.AmbientC, n.Governor.SlowdownC))
+	}
+	for _, g := range sc.Autoscale {
+		a := g.Rule
+		pays := "rented only while held (booting, serving or draining)"
+		if cost.Pricing != scenario.PricingCloud {
+			pays = "bought for its max all the same; off nodes draw no power"
+		}
+		out = append(out, fmt.Sprintf("%s: autoscaled %d-%d nodes on %s (target %g, scraped every %g s, scale-down window %g s), cold start %.0f s (boot %g s, weights at %g GB/s, warm-up %g s); %s",
+			g.Group, a.Min, a.Max, a.Policy, a.Target, a.ScrapeS, a.ScaleDownWindowS, g.ColdStartS, a.BootS, a.LoadGBs, a.WarmupS, pays))
 	}
 	out = append(out, "per-token split: each device's cost shared by the time its instances spent on prompt and generated tokens, idle time alike")
 	return out
