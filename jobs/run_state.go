@@ -6,6 +6,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/sim"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 // Run states.
@@ -37,6 +38,12 @@ type Meta struct {
 	// Profiles are the provenance of the profiles the scenario uses
 	// (twin.Profiles): the run page says when they rest on a prior.
 	Profiles []perf.ProvenanceInfo `json:"profiles,omitempty"`
+	// SLOs are the scenario's targets (a result records only whether
+	// each was met): the verdict names the metric that misses.
+	SLOs []verdict.SLO `json:"slos,omitempty"`
+	// Baseline is the ID of the run this one's cost is judged against
+	// (SetBaseline): the seed claim beside a Spark per model.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // State is what a run page shows. A run of at most deltaDevices devices

@@ -19,6 +19,7 @@ import (
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/twin"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 // Files of a run directory under <data>/runs/<id>/.
@@ -178,7 +179,7 @@ func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, 
 	ctx, cancel := context.WithCancel(m.ctx)
 	r := &Run{dir: filepath.Join(m.dir, id), scenario: data, sc: sc, ctx: ctx, cancel: cancel, done: make(chan struct{}), delta: len(sc.Nodes) > deltaDevices}
 	r.state.Meta = Meta{ID: id, Name: sc.Name, Status: StatusQueued, Created: now, Speed: speed, DurationS: sc.Duration.Seconds(), Session: session,
-		Profiles: twin.Profiles(sc)}
+		Profiles: twin.Profiles(sc), SLOs: verdict.SLOs(sc)}
 	for _, mdl := range sc.Models {
 		r.state.Models = append(r.state.Models, ModelSeries{Model: mdl.Name})
 	}
@@ -214,6 +215,27 @@ func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, 
 		go m.launch(r)
 	}
 	return r, nil
+}
+
+// SetBaseline records the run whose cost run id is judged against, and
+// saves it with the run.
+func (m *Runs) SetBaseline(id, baseline string) error {
+	r, ok := m.Get(id)
+	if !ok {
+		return fmt.Errorf("no run %q", id)
+	}
+	if _, ok := m.Get(baseline); !ok || baseline == id {
+		return fmt.Errorf("run %s: no baseline run %q", id, baseline)
+	}
+	r.mu.Lock()
+	r.state.Baseline = baseline
+	meta := r.state.Meta
+	r.mu.Unlock()
+	if err := m.saveMeta(meta); err != nil {
+		return fmt.Errorf("run %s: %w", id, err)
+	}
+	m.publish(r)
+	return nil
 }
 
 // place is the queue's callback: a run's place, or its start.

@@ -92,13 +92,13 @@ func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, err
 			if t.Reason == ReasonRejected {
 				out.Detail = t.Detail
 			}
-			out.Metrics = results[n]
+			out.Metrics, out.Pools = results[n], p.pools(g, n)
 			return out, sims, nil
 		}
 	}
 	if good == 0 {
 		out.Reason, out.Detail = last.Reason, fmt.Sprintf("at max_nodes = %d: %s", maxN, last.Detail)
-		out.Metrics = results[maxN]
+		out.Metrics, out.Pools = results[maxN], p.pools(g, maxN)
 		return out, sims, nil
 	}
 	for good-bad > 1 {
@@ -114,6 +114,6 @@ func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, err
 		}
 	}
 	out.Feasible = true
-	out.Metrics = results[good]
+	out.Metrics, out.Pools = results[good], p.pools(g, good)
 	return out, sims, nil
 }

@@ -33,7 +33,7 @@ const tpotBoundShare = 0.98
 // analyze resolves one node of the group and derives its bounds, or says
 // why the group can never work.
 func (p *Plan) analyze(g group) (Bounds, string, string) {
-	sc, err := scenario.Resolve(g.key(), p.designFile(g, 1, p.File.Seed), p.cat, p.profiles, p.files)
+	sc, err := scenario.Resolve(g.key(), p.designFile(g, g.minNodes(), p.File.Seed), p.cat, p.profiles, p.files)
 	if err != nil {
 		if isMemoryError(err) {
 			return Bounds{}, ReasonMemory, err.Error()
@@ -118,7 +118,10 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 	if multi {
 		need = 0.9 * perNode
 	}
-	b.MinNodes = max(1, int(math.Ceil(need-1e-9)))
+	b.MinNodes = max(g.minNodes(), int(math.Ceil(need-1e-9)))
+	if g.minNodes() > p.File.Search.MaxNodes {
+		return b, ReasonCapacity, fmt.Sprintf("disaggregated across nodes needs a prefill node and a decode node; max_nodes is %d", p.File.Search.MaxNodes)
+	}
 	if b.MinNodes > p.File.Search.MaxNodes {
 		return b, ReasonCapacity, fmt.Sprintf("the design load needs at least %d nodes of %s even at full batches (%.1f device-seconds of compute and %.1f of memory traffic per second); max_nodes is %d",
 			b.MinNodes, g.Hardware, computeS, memoryS, p.File.Search.MaxNodes)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/sim"
@@ -76,6 +77,9 @@ type GroupOutcome struct {
 	Detail   string   `json:"detail,omitempty"`
 	Trials   []Trial  `json:"trials,omitempty"`
 	Metrics  *Metrics `json:"metrics,omitempty"`
+	// Pools is a disaggregated group's prefill and decode split at the
+	// node count of Metrics (planner/disagg.go); nil when co-located.
+	Pools *Pools `json:"pools,omitempty"`
 }
 
 // designFile is the scenario of one node group of n nodes at the design
@@ -89,7 +93,7 @@ func (p *Plan) designFile(g group, nodes int, seed uint64) *scenario.File {
 		m.Workload.Arrival = p.designArrival(m.Workload.Arrival)
 		f.Models[name] = m
 	}
-	f.Nodes = []scenario.NodeGroup{p.nodeGroup("g", g, nodes)}
+	f.Nodes = p.nodeGroups("g", g, nodes)
 	return f
 }
 
@@ -118,7 +122,7 @@ func scaleArrival(a workload.Arrival, k float64) workload.Arrival {
 // baseFile holds what every scenario of the plan shares.
 func (p *Plan) baseFile(models []string, seed uint64) *scenario.File {
 	f := &scenario.File{Seed: seed, WarmupS: p.File.WarmupS, Router: p.File.Router, Site: p.File.Site, Cost: p.File.Cost,
-		Models: map[string]scenario.ServedModel{}}
+		Network: p.File.Network, Models: map[string]scenario.ServedModel{}}
 	for _, m := range models {
 		f.Models[m] = p.File.Models[m]
 	}
@@ -211,19 +215,36 @@ func (p *Plan) judge(sc *scenario.Scenario, m *Metrics) verdict {
 	return v
 }
 
-// sloMiss names the first target a model missed.
+// sloMiss names the targets a model missed: each p95 latency over its
+// limit, and the attainment with the targets each request is held to,
+// so that a "too slow" says which SLO (TTFT, TPOT, E2E or the share of
+// requests within them).
 func sloMiss(sm scenario.Model, mm ModelMetrics) string {
 	slo := sm.SLO
-	if mm.SLOAttainment < slo.Attainment {
-		return fmt.Sprintf("%s: %.1f%% of requests met the SLO, target %.0f%%", mm.Model, 100*mm.SLOAttainment, 100*slo.Attainment)
+	var over, targets []string
+	for _, l := range []struct {
+		name          string
+		got, limit, k float64 // k converts seconds to unit
+		unit          string
+	}{{"TTFT", mm.TTFTP95, slo.TTFTS, 1, "s"}, {"TPOT", mm.TPOTP95, slo.TPOTS, 1000, "ms"}, {"E2E", mm.E2EP95, slo.E2ES, 1, "s"}} {
+		if l.limit <= 0 {
+			continue
+		}
+		k := l.k
+		targets = append(targets, fmt.Sprintf("%s %g %s", l.name, k*l.limit, l.unit))
+		if l.got > l.limit {
+			over = append(over, fmt.Sprintf("%s p95 %.3g %s > %g %s", l.name, k*l.got, l.unit, k*l.limit, l.unit))
+		}
 	}
 	switch {
-	case slo.TTFTS > 0 && mm.TTFTP95 > slo.TTFTS:
-		return fmt.Sprintf("%s: TTFT p95 %.3g s > %g s", mm.Model, mm.TTFTP95, slo.TTFTS)
-	case slo.TPOTS > 0 && mm.TPOTP95 > slo.TPOTS:
-		return fmt.Sprintf("%s: TPOT p95 %.3g s > %g s", mm.Model, mm.TPOTP95, slo.TPOTS)
-	case slo.E2ES > 0 && mm.E2EP95 > slo.E2ES:
-		return fmt.Sprintf("%s: E2E p95 %.3g s > %g s", mm.Model, mm.E2EP95, slo.E2ES)
+	case mm.SLOAttainment < slo.Attainment:
+		d := fmt.Sprintf("%s: %.1f%% of requests met the SLO (%s), target %.0f%%", mm.Model, 100*mm.SLOAttainment, strings.Join(targets, ", "), 100*slo.Attainment)
+		if len(over) > 0 {
+			d += "; " + strings.Join(over, ", ")
+		}
+		return d
+	case len(over) > 0:
+		return mm.Model + ": " + strings.Join(over, ", ")
 	}
 	return fmt.Sprintf("%s: SLO p%g not met", mm.Model, slo.Percentile)
 }

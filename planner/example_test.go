@@ -65,3 +65,18 @@ max_nodes = 8
 	// bf16: 3 nodes, $429/month
 	// winner verified on fresh seeds: true
 }
+
+// A disaggregated configuration names its pools: inside each node of
+// several devices (dp replicas) or across nodes.
+func ExampleOutcome_PoolsLabel() {
+	o := planner.Outcome{Candidate: planner.Candidate{Settings: planner.Settings{Disaggregated: true}}}
+	fmt.Println(o.PoolsLabel())
+	o.Groups = []planner.GroupOutcome{
+		{Models: []string{"qwen3-8b"}, Pools: &planner.Pools{PrefillShare: 0.82, PrefillDP: 6, DecodeDP: 2}},
+		{Models: []string{"qwen3-14b"}, Pools: &planner.Pools{PrefillShare: 0.2, PrefillNodes: 1, DecodeNodes: 3}},
+	}
+	fmt.Println(o.PoolsLabel())
+	// Output:
+	// prefill share derived
+	// qwen3-8b prefill 6 + decode 2 dp | qwen3-14b prefill 1 + decode 3 nodes
+}

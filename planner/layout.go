@@ -51,7 +51,7 @@ func (p *Plan) parallel(base Settings, spec catalog.NodeSpec, placement [][]stri
 			st.Speculative = specOf(sp)
 			out = append(out, Candidate{Settings: st, Placement: placement})
 		}
-		return out
+		return p.disaggregate(out, spec)
 	}
 	for _, tp := range s.TP {
 		for _, pp := range s.PP {
@@ -80,7 +80,7 @@ func (p *Plan) parallel(base Settings, spec catalog.NodeSpec, placement [][]stri
 			}
 		}
 	}
-	return out
+	return p.disaggregate(out, spec)
 }
 
 // specOf is a search entry as an instance's table: nil for off.

@@ -34,11 +34,22 @@ func seed10x(t *testing.T, edits ...string) *Plan {
 }
 
 // The done-when of issue 15: the seed's question at 10x the traffic
-// considers 8-GPU nodes, judges their layouts, and a winner on them names
-// its layout.
+// considers 8-GPU nodes, judges their layouts, served co-located and
+// disaggregated, and a winner on them names its layout.
 func TestSeed10xConsidersEightGPUNodes(t *testing.T) {
 	tps := map[int]bool{}
+	disagg := map[string]bool{}
 	_, r := searchAndFinish(t, seed10x(t))
+	for _, o := range r.Ranked {
+		if o.Disaggregated && o.PoolsLabel() != "" {
+			disagg[o.Hardware] = true
+		}
+	}
+	for _, hw := range []string{"dgx-spark", "h100-sxm", "hgx-h100-8"} {
+		if !disagg[hw] {
+			t.Errorf("no feasible disaggregated configuration on %s (feasible: %v)", hw, disagg)
+		}
+	}
 	for _, o := range append(r.Ranked, r.Rejected...) {
 		if o.Hardware == "hgx-h100-8" {
 			if o.TP == 0 || len(o.DP) != len(o.Placement) {
@@ -85,7 +96,8 @@ func TestCandidatesOfNodeTypes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			edits := append([]string{`hardware = ["dgx-spark", "h100-sxm", "hgx-h100-8"]`, `hardware = ["hgx-h100-8"]`,
-				`quants = ["q4_k_m", "fp8", "bf16"]`, `quants = ["fp8"]`, "max_seqs = [8, 32]", "max_seqs = [8]"}, tc.edits...)
+				`quants = ["q4_k_m", "fp8", "bf16"]`, `quants = ["fp8"]`, "max_seqs = [8, 32]", "max_seqs = [8]",
+				"disaggregation = [false, true]", "disaggregation = [false]"}, tc.edits...)
 			var got []string
 			for _, c := range seed10x(t, edits...).Candidates() {
 				s := "tp" + strconv.Itoa(c.TP)

@@ -49,11 +49,15 @@ type File struct {
 	// Pareto front then cover that range of cost. 0 evaluates everything.
 	MaxCostRatio *float64 `toml:"max_cost_ratio,omitempty"`
 
-	Router scenario.Router                 `toml:"router,omitempty"`
-	Site   *scenario.Site                  `toml:"site,omitempty"`
-	Cost   *scenario.Cost                  `toml:"cost,omitempty"`
-	Models map[string]scenario.ServedModel `toml:"models"`
-	Search Space                           `toml:"search"`
+	Router scenario.Router `toml:"router,omitempty"`
+	Site   *scenario.Site  `toml:"site,omitempty"`
+	Cost   *scenario.Cost  `toml:"cost,omitempty"`
+	// Network is a scenario's [network]: the link between nodes that a
+	// disaggregated candidate's KV crosses when its pools are on
+	// different nodes (scenario.DefaultNetwork when left out).
+	Network *scenario.Network               `toml:"network,omitempty"`
+	Models  map[string]scenario.ServedModel `toml:"models"`
+	Search  Space                           `toml:"search"`
 }
 
 // Space is the search space: every combination of its lists is a candidate.
@@ -94,6 +98,14 @@ type Space struct {
 	// scenario's instance [speculative] table; method "off" is none.
 	// Empty means off only.
 	Speculative []scenario.Speculative `toml:"speculative,omitempty"`
+	// Disaggregation lists whether candidates serve co-located (false)
+	// or with separate prefill and decode pools (true; planner/disagg.go).
+	// Empty means [false].
+	Disaggregation []bool `toml:"disaggregation,omitempty"`
+	// PrefillShare lists the shares of a disaggregated group's devices
+	// (or nodes) given to the prefill pool; empty derives one share from
+	// the load.
+	PrefillShare []float64 `toml:"prefill_share,omitempty"`
 }
 
 // Layouts a plan may name.
@@ -313,6 +325,8 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		c.Add(k("max_nodes"), "must be in [1, %d], got %d", scenario.MaxNodes, s.MaxNodes)
 	}
 	c.layout(s, k)
+	c.disaggregation(s, k)
+	c.network(f, cat)
 	if len(f.Models) > 6 && slices.Contains(s.Layouts, LayoutAll) {
 		c.Add(k("layouts"), "\"all\" groupings of %d models are too many (Bell number); name colocated or separate", len(f.Models))
 	}

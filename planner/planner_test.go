@@ -157,6 +157,11 @@ func TestParseErrors(t *testing.T) {
 		{"unknown node type", `hardware = ["dgx-spark"]`, `hardware = ["hgx-h100-9"]`, "search.hardware[0]"},
 		{"speculative method", "max_seqs = [2, 8]", "max_seqs = [2, 8]\nspeculative = [{method = \"medusa\"}]", `search.speculative[0].method: unknown speculative method "medusa"`},
 		{"speculative off", "max_seqs = [2, 8]", "max_seqs = [2, 8]\nspeculative = [{method = \"off\", proposal_tokens = 4}]", `search.speculative[0]: method "off" takes no other field`},
+		{"disaggregation twice", "max_seqs = [2, 8]", "max_seqs = [2, 8]\ndisaggregation = [true, true]", "search.disaggregation[1]: true is listed twice"},
+		{"prefill share alone", "max_seqs = [2, 8]", "max_seqs = [2, 8]\nprefill_share = [0.5]", "search.prefill_share: applies to disaggregated candidates"},
+		{"prefill share 1", "max_seqs = [2, 8]", "max_seqs = [2, 8]\ndisaggregation = [true]\nprefill_share = [0.5, 1]", "search.prefill_share[1]: must be in (0, 1), got 1"},
+		{"network", "seed = 7", "seed = 7\nnetwork = {interconnect = \"nvlink9\"}", `network.interconnect: unknown interconnect "nvlink9"`},
+		{"network bandwidth", "seed = 7", "seed = 7\nnetwork = {bandwidth_gbs = -1}", "network.bandwidth_gbs: must be in (0, 10000] GB/s, got -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := bytes.Replace(base, []byte(tc.from), []byte(tc.to), 1)
@@ -182,6 +187,8 @@ func FuzzParse(f *testing.F) {
 		{"window_s = 900", "window_s = 1e12"}, {"window_s = 900", "window_s = nan"},
 		{"replicas = 1", "replicas = 1\ngrowth = 1e300"}, {"max_nodes = 4", "max_nodes = 1000000"},
 		{"seed = 7", "seed = 7\nx = " + strings.Repeat("[", 64)},
+		{"max_nodes = 4", "max_nodes = 4\ndisaggregation = [false, true]\nprefill_share = [0.25, 0.75]"},
+		{"seed = 7", "seed = 7\nnetwork = {interconnect = \"connectx7-roce-200g\", latency_us = 5}"},
 	} {
 		f.Add(bytes.Replace(base, []byte(r[0]), []byte(r[1]), 1))
 	}

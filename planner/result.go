@@ -279,7 +279,7 @@ func (p *Plan) winnerFile(o *Outcome, seed uint64, day bool) *scenario.File {
 		f.SeriesResolutionS = 600
 	}
 	for i, g := range o.groups() {
-		f.Nodes = append(f.Nodes, p.nodeGroup(fmt.Sprintf("g%d", i), g, o.Groups[i].Metrics.Nodes))
+		f.Nodes = append(f.Nodes, p.nodeGroups(fmt.Sprintf("g%d", i), g, o.Groups[i].Metrics.Nodes)...)
 	}
 	return f
 }

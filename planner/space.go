@@ -26,6 +26,11 @@ type Settings struct {
 	PP          int                   `json:"pp,omitempty"`
 	EP          int                   `json:"ep,omitempty"`
 	Speculative *scenario.Speculative `json:"speculative,omitempty"`
+	// Disaggregated serves each model from a prefill pool and a decode
+	// pool (planner/disagg.go), PrefillShare of the devices or nodes to
+	// prefill (0: derived from the load).
+	Disaggregated bool    `json:"disaggregated,omitempty"`
+	PrefillShare  float64 `json:"prefill_share,omitempty"`
 }
 
 // key names the settings. A sharing is named only when the plan chose
@@ -35,7 +40,7 @@ func (s Settings) key() string {
 	if s.Sharing != "" {
 		k += "/share-" + string(s.Sharing)
 	}
-	return k + s.layoutKey()
+	return k + s.layoutKey() + s.disaggKey()
 }
 
 // Candidate is one configuration: settings, and which served models share

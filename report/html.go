@@ -15,6 +15,7 @@ import (
 	"github.com/fleettwin/fleettwin/planner"
 	"github.com/fleettwin/fleettwin/scenario"
 	"github.com/fleettwin/fleettwin/twin"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 //go:embed report.html.tmpl
@@ -28,7 +29,10 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":  func(v float64) string { return num(100*v, "%.1f%%") },
 	"f1":   func(v float64) string { return num(v, "%.1f") },
 	"desc": Describe,
-	"inc":  func(i int) int { return i + 1 },
+	"statusClass": func(s verdict.Status) string {
+		return map[verdict.Status]string{verdict.Pass: "ok", verdict.Fail: "bad", verdict.Caveat: "caveat"}[s]
+	},
+	"inc": func(i int) int { return i + 1 },
 	"priorNote": func(ps []perf.ProvenanceInfo) string {
 		if n := twin.PriorNote(ps); n != "" {
 			return "These results " + n + "."
@@ -55,13 +59,25 @@ type pageData struct {
 	Plan    *planner.Result
 	Front   map[int]bool
 	Sim     *twin.Simulation
+	Verdict *verdict.Verdict
 	Figures []figure
+}
+
+// Options are what a simulation's verdict is judged with: a result
+// records whether each SLO was met, not its targets, and has no baseline.
+type Options struct {
+	SLOs     []verdict.SLO // from the scenario (verdict.SLOs)
+	Baseline *verdict.Run  // the run the cost is compared with
 }
 
 // WriteHTML renders a plan result or a simulation, read from its JSON
 // (either kind; the fields tell them apart), as one self-contained page:
 // tables and inline SVG charts, no scripts, no links out.
-func WriteHTML(w io.Writer, data []byte) error {
+func WriteHTML(w io.Writer, data []byte) error { return Render(w, data, Options{}) }
+
+// Render is WriteHTML with the SLO targets and the baseline a
+// simulation's verdict is judged against.
+func Render(w io.Writer, data []byte, opt Options) error {
 	var probe struct {
 		PlanSHA256 *string `json:"plan_sha256"`
 		Scenario   *string `json:"scenario"`
@@ -84,7 +100,7 @@ func WriteHTML(w io.Writer, data []byte) error {
 		if err := json.Unmarshal(data, &s); err != nil {
 			return fmt.Errorf("report: simulation: %w", err)
 		}
-		return Sim(w, &s)
+		return SimWith(w, &s, opt)
 	}
 	return fmt.Errorf("report: neither a plan result (fleettwin plan --json) nor a simulation (fleettwin simulate --json)")
 }
@@ -105,10 +121,15 @@ func Plan(w io.Writer, r *planner.Result) error {
 	return page.Execute(w, d)
 }
 
-// Sim renders a simulation (what twin.Simulate returns): per-model latency and SLOs, per-device
-// activity, power and heat, and the cost.
-func Sim(w io.Writer, s *twin.Simulation) error {
-	d := pageData{Title: "Simulation " + s.Scenario, Kind: "simulation", Sim: s}
+// Sim renders a simulation (what twin.Simulate returns): the verdict,
+// per-model latency and SLOs, per-device activity, power and heat, and
+// the cost.
+func Sim(w io.Writer, s *twin.Simulation) error { return SimWith(w, s, Options{}) }
+
+// SimWith is Sim with the verdict judged against opt's SLOs and baseline.
+func SimWith(w io.Writer, s *twin.Simulation, opt Options) error {
+	v := verdict.Of(verdict.Run{Sim: s, SLOs: opt.SLOs}, verdict.Options{Baseline: opt.Baseline})
+	d := pageData{Title: "Simulation " + s.Scenario, Kind: "simulation", Sim: s, Verdict: &v}
 	var labels []string
 	var ys [][]float64
 	for _, m := range s.Models {

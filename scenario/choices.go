@@ -19,10 +19,14 @@ const (
 	RoundRobin       Router = "round-robin"
 	LeastOutstanding Router = "least-outstanding" // the fewest requests queued and running
 	PowerOfTwo       Router = "power-of-two"      // the less loaded of two drawn at random
+	// PrefixAffinity sends a request where most of its prompt is cached,
+	// among the instances not much busier than the least busy
+	// (sim/prefix_route.go).
+	PrefixAffinity Router = "prefix-affinity"
 )
 
 // Routers are the valid routers, in the order errors list them.
-var Routers = []Router{RoundRobin, LeastOutstanding, PowerOfTwo}
+var Routers = []Router{RoundRobin, LeastOutstanding, PowerOfTwo, PrefixAffinity}
 
 // DefaultRouter is the router of a scenario that names none.
 const DefaultRouter = LeastOutstanding

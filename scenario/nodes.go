@@ -80,6 +80,9 @@ type NodeInstance struct {
 	// Role is the instance's part under disaggregated serving, empty when
 	// it does both (scenario/disagg.go).
 	Role Role
+	// PrefixCaching: the instance keeps freed KV blocks for later requests
+	// with the same prefix (scenario/prefix.go).
+	PrefixCaching bool
 
 	src int // index of the instance in its group's list
 }

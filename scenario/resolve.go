@@ -134,7 +134,8 @@ func (r *resolver) resolve(f *File) *Scenario {
 	sc.Models, index = r.models(f, r.router(f))
 	sc.Nodes = r.nodes(f, index, sc.Models, sc.Site, sc.Cost.Pricing)
 	sc.Network = r.network(f)
-	r.roles(f, sc.Nodes, sc.Models) // scenario/disagg.go
+	r.roles(f, sc.Nodes, sc.Models)         // scenario/disagg.go
+	r.prefixCaching(f, sc.Nodes, sc.Models) // scenario/prefix.go
 	sc.Autoscale = r.autoscale(f, sc.Nodes)
 	return sc
 }
@@ -197,7 +198,7 @@ func (r *resolver) model(name string, s ServedModel, router Router) Model {
 	wk := append(append([]string(nil), k...), "workload")
 	if s.Workload.Arrival.Process == workload.Trace {
 		v := r.readFile(append(wk, "arrival", "trace"), s.Workload.Arrival.Trace, func(n string, b []byte) (any, error) {
-			return workload.ReadTrace(n, bytes.NewReader(b))
+			return readTrace(n, b, s.Workload.Arrival) // scenario/trace.go
 		})
 		m.Trace, _ = v.([]workload.TraceRecord)
 	}

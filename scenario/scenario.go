@@ -146,6 +146,10 @@ type NodeGroup struct {
 	// nodes (scenario/autoscale.go); Count is then how many serve at the
 	// start.
 	Autoscale *Autoscale `toml:"autoscale,omitempty"`
+	// PrefixCaching keeps KV blocks for reuse by later requests with the
+	// same prefix (scenario/prefix.go); nil means on where the traffic
+	// states a shared prefix.
+	PrefixCaching *bool `toml:"prefix_caching,omitempty"`
 }
 
 // Instance is one model server process on a node.
@@ -192,6 +196,9 @@ type Instance struct {
 	Speculative *Speculative `toml:"speculative,omitempty"`
 	// Role overrides the group's role for this instance.
 	Role Role `toml:"role,omitempty"`
+	// PrefixCaching overrides the group's prefix caching for this
+	// instance (scenario/prefix.go).
+	PrefixCaching *bool `toml:"prefix_caching,omitempty"`
 }
 
 // Speculative is speculative decoding: a draft proposes tokens that one

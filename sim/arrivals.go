@@ -87,13 +87,16 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 	*r = request{model: int32(m.idx), class: int32(class), user: userIdx, arrival: now, admitted: -1, first: -1,
 		input: int32(input), output: int32(output), prompt: int32(input), seq: s.seq, counted: now >= s.sc.Warmup}
 	s.seq++
+	if s.tr != nil {
+		s.shape(m, id, userIdx) // sessions.go
+	}
 	if r.counted {
 		s.advanceLittle(now)
 		s.inSystem++
 		s.arrivals++
 		m.stats.arrived++
 	}
-	in := s.insts[s.route(m)]
+	in := s.insts[s.route(m, id)]
 	r.instance = int32(in.idx)
 	d := s.devs[in.node]
 	d.advance(now, s.insts)
@@ -146,7 +149,8 @@ func (s *simulator) finish(in *instance, id int32, now engine.Time, rejected boo
 			s.opt.OnRequest(rec)
 		}
 	}
-	if r.user >= 0 {
+	turn := s.tr != nil && s.endTurn(m, id, now, rejected) // sessions.go
+	if r.user >= 0 && !turn {
 		think := m.spec.Workload.Arrival.ThinkS
 		at := now
 		if think > 0 {

@@ -25,8 +25,8 @@ import (
 // evScale: a scaler's tick (target: scaler); evNodeReady: a booting
 // node's cold start is over (target: node).
 const (
-	evScale     = evKVArrive + 1
-	evNodeReady = evKVArrive + 2
+	evScale     = evTurn + 1
+	evNodeReady = evTurn + 2
 )
 
 // scaleTolerance is the Kubernetes HPA's default: no change while the

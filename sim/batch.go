@@ -23,14 +23,16 @@ func (s *simulator) admissible(in *instance) bool {
 	if head.shipped() { // its KV arrived from a prefill instance (disagg.go)
 		return blocksFor(head.context, int32(in.cfg.BlockTokens)) <= s.freeBlocks(in)
 	}
-	chunk := min(int(head.prompt), budget, in.cfg.ChunkTokens)
+	cached, pin := s.cachedPrefix(in, in.waiting.ids[0]) // prefix.go
+	prompt := head.prompt - cached
+	chunk := min(int(prompt), budget, in.cfg.ChunkTokens)
 	if !in.cfg.ChunkedPrefill {
-		if int(head.prompt) > in.cfg.MaxBatchedTokens {
+		if int(prompt) > in.cfg.MaxBatchedTokens {
 			return false
 		}
-		chunk = int(head.prompt)
+		chunk = int(prompt)
 	}
-	if blocksFor(int32(chunk), int32(in.cfg.BlockTokens)) > s.freeBlocks(in) {
+	if blocksFor(int32(chunk), int32(in.cfg.BlockTokens))+pin > s.freeBlocks(in) {
 		return false
 	}
 	return !in.prefillFirst || s.reserveAdmits(in, head, s.reservedTokens(in), 0)
@@ -113,12 +115,13 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 					admittedKV = true
 					continue
 				}
-				n := min(r.prompt, int32(budget), int32(in.cfg.ChunkTokens))
-				if !in.cfg.ChunkedPrefill && r.prompt > int32(budget) {
+				cached, pin := s.cachedPrefix(in, id) // prefix.go
+				n := min(r.prompt-cached, int32(budget), int32(in.cfg.ChunkTokens))
+				if !in.cfg.ChunkedPrefill && r.prompt-cached > int32(budget) {
 					break
 				}
 				nb := blocksFor(n, bt)
-				if nb > s.freeBlocks(in) {
+				if nb+pin > s.freeBlocks(in) {
 					break
 				}
 				if in.prefillFirst {
@@ -132,12 +135,13 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				}
 				heap.Pop(&in.waiting)
 				s.devs[in.node].waiting--
+				s.admitCached(in, id) // its cached prefix is its context (prefix.go)
 				s.takeBlocks(in, nb)
 				in.running = append(in.running, id)
 				if r.admitted < 0 {
 					r.admitted = now
 				}
-				b.AddPrefill(int(n), 0)
+				b.AddPrefill(int(n), int(cached))
 				in.seg.prefill = append(in.seg.prefill, prefillChunk{id: id, n: n})
 				budget -= int(n)
 			}
@@ -285,6 +289,9 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 		r := &s.reqs[c.id]
 		r.prefilled += c.n
 		r.context += c.n
+		if in.pc != nil {
+			s.register(in, c.id) // its computed blocks are shared from now (prefix.go)
+		}
 		if r.decoding() {
 			r.generated++ // the prefill's last position yields a token
 			if r.first < 0 {
@@ -306,7 +313,7 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	}
 	in.running = kept
 	for _, id := range done {
-		s.takeBlocks(in, -blocksFor(s.reqs[id].context, int32(in.cfg.BlockTokens)))
+		s.releaseBlocks(in, id)
 		s.finish(in, id, now, false)
 	}
 	for _, id := range ship {

@@ -82,7 +82,7 @@ func (r *request) shipped() bool { return r.context > 0 && r.decoding() }
 // back, a decode instance is picked and the KV is sent to it.
 func (s *simulator) handoff(from *instance, id int32, now engine.Time) {
 	r := &s.reqs[id]
-	s.takeBlocks(from, -blocksFor(r.context, int32(from.cfg.BlockTokens)))
+	s.releaseBlocks(from, id)
 	from.outstanding--
 	m := s.models[from.model]
 	to := s.insts[s.pick(m, m.kv.decode, &m.kv.rr, m.rngDecode)]

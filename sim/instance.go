@@ -122,6 +122,11 @@ type instance struct {
 	prefillSec, decodeSec float64
 	// kvPort is the instance's part in disaggregated serving (disagg.go).
 	kvPort
+	// pc is the instance's prefix cache, nil without one; pool the memory
+	// cached blocks are evicted from when it allocates, nil where none
+	// are cached (prefix.go).
+	pc   *prefixCache
+	pool *kvPool
 }
 
 // StepCoster is what the simulator needs of a performance model: the cost of

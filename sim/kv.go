@@ -31,6 +31,9 @@ func (s *simulator) freeBlocks(in *instance) int64 {
 // takeBlocks takes (or, negative, returns) KV blocks. Callers check
 // freeBlocks first; the peak is kept so tests can hold them to it.
 func (s *simulator) takeBlocks(in *instance, n int64) {
+	if in.pool != nil && n > 0 {
+		s.makeRoom(in, n) // evict cached blocks (prefix.go)
+	}
 	in.blocksUsed += n
 	d := s.devs[in.node]
 	d.kvUsed += float64(n) * in.blockKV
@@ -51,7 +54,7 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	id := in.running[victim]
 	in.running = append(in.running[:victim], in.running[victim+1:]...)
 	r := &s.reqs[id]
-	s.takeBlocks(in, -blocksFor(r.context, int32(in.cfg.BlockTokens)))
+	s.releaseBlocks(in, id)
 	r.prompt = r.input + r.generated
 	r.prefilled, r.context = 0, 0
 	r.preemptions++
@@ -61,4 +64,14 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	if in.prefillFirst {
 		s.retractRatio(in)
 	}
+}
+
+// releaseBlocks gives back a finishing, preempted or shipped request's
+// blocks; with a prefix cache its full blocks stay cached (prefix.go).
+func (s *simulator) releaseBlocks(in *instance, id int32) {
+	if in.pc != nil {
+		s.releaseCached(in, id)
+		return
+	}
+	s.takeBlocks(in, -blocksFor(s.reqs[id].context, int32(in.cfg.BlockTokens)))
 }

@@ -84,6 +84,11 @@ type ModelResult struct {
 	KVTransfers     int64    `json:"kv_transfers,omitempty"`
 	KVTransferBytes float64  `json:"kv_transfer_bytes,omitempty"`
 	KVTransferS     *Latency `json:"kv_transfer_s,omitempty"`
+
+	// PrefixCacheHitRate is the share of prompt tokens the prefix cache
+	// served (first admissions after warm-up, sim/prefix.go); left out
+	// for a model no instance caches.
+	PrefixCacheHitRate *float64 `json:"prefix_cache_hit_rate,omitempty"`
 }
 
 // ClassResult is a priority class's outcome.
@@ -216,6 +221,7 @@ func (s *simulator) result() *Result {
 	for i, m := range s.models {
 		mr := m.stats.result(window, inFlight[i])
 		m.kv.result(&mr)
+		s.prefixResult(m, &mr) // prefix.go
 		res.Models = append(res.Models, mr)
 	}
 	for ni := range s.sc.Nodes {

@@ -6,9 +6,12 @@ import (
 	"github.com/fleettwin/fleettwin/scenario"
 )
 
-// route picks the instance for a request of model m (its prefill
+// route picks the instance for request id of model m (its prefill
 // instance under disaggregated serving).
-func (s *simulator) route(m *modelState) int {
+func (s *simulator) route(m *modelState, id int32) int {
+	if m.spec.Router == scenario.PrefixAffinity && len(m.routable()) > 1 && s.tr != nil {
+		return s.pickAffinity(m.routable(), &m.rr, id) // prefix_route.go
+	}
 	return s.pick(m, m.routable(), &m.rr, m.rngRoute)
 }
 
@@ -32,7 +35,7 @@ func (s *simulator) pick(m *modelState, ids []int, rr *int, rng *rand.Rand) int 
 			return ids[b]
 		}
 		return ids[a]
-	default: // least-outstanding; ties rotate so equal instances share load
+	default: // least-outstanding (and prefix-affinity's decode pool); ties rotate so equal instances share load
 		*rr = (*rr + 1) % len(ids)
 		best := ids[*rr]
 		for k := range ids {

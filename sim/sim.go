@@ -106,6 +106,10 @@ type simulator struct {
 	scalers    []*scaler
 	nodeScaler []int32
 	devNode    []int
+	// tr shapes requests (shared prefixes, sessions, thinking) and holds
+	// what the prefix cache knows of them; nil when nothing does
+	// (sessions.go).
+	tr *traffic
 
 	// Little's law accounting over requests arriving after warm-up.
 	inSystem   int
@@ -235,6 +239,10 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 			s.devs = append(s.devs, d)
 		}
 	}
+	s.setupPrefixCaches()                    // prefix.go
+	if err := s.setupTraffic(); err != nil { // sessions.go
+		return nil, err
+	}
 	s.newScalers()
 	return s, nil
 }
@@ -319,6 +327,8 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		s.scaleTick(int(e.target), now)
 	case evNodeReady:
 		s.nodeReady(int(e.target), now)
+	case evTurn:
+		s.nextTurn(e.target, now) // sessions.go
 	case evSnapshot:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)

@@ -69,26 +69,32 @@ func (s *Server) calibrationStart(w http.ResponseWriter, r *http.Request) {
 	} else {
 		name = strings.TrimSpace(r.FormValue("plan"))
 		if name == "" {
-			http.Error(w, "paste a calibration plan's TOML, or choose one of the server's plans ("+s.plansHint()+")", http.StatusBadRequest)
+			s.calibrationProblem(w, r, http.StatusBadRequest, "paste a calibration plan's TOML, or choose one of the server's plans ("+s.plansHint()+")")
 			return
 		}
 		var err error
 		if data, err = readPlanFile(s.CalibrationPlans, name); err != nil {
-			http.Error(w, err.Error()+"; the server's plans: "+s.plansHint(), http.StatusBadRequest)
+			s.calibrationProblem(w, r, http.StatusBadRequest, err.Error()+"; the server's plans: "+s.plansHint())
 			return
 		}
 		fromFolder = true
 	}
 	id, err := s.Calibrations.Start(name, data, fromFolder)
 	if errors.Is(err, jobs.ErrBusy) {
-		http.Error(w, err.Error(), http.StatusConflict)
+		s.calibrationProblem(w, r, http.StatusConflict, err.Error())
 		return
 	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		s.calibrationProblem(w, r, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
 	http.Redirect(w, r, "/calibration/runs/"+id, http.StatusSeeOther)
+}
+
+// calibrationProblem answers a calibration that cannot start with the
+// calibration page, the problem above its form, not a bare text page.
+func (s *Server) calibrationProblem(w http.ResponseWriter, r *http.Request, status int, problem string) {
+	render(w, r, status, calibrationPage(s.sortedProfiles(), s.Calibrations.IDs(), s.calibrationPlans(), problem))
 }
 
 func (s *Server) calibrationStop(w http.ResponseWriter, r *http.Request) {

@@ -10,10 +10,11 @@ import (
 
 // comparison is two finished runs side by side.
 type comparison struct {
-	A, B  jobs.Meta
-	Ready bool
-	Note  string
-	Rows  []compareRow
+	A, B    jobs.Meta
+	Ready   bool
+	Note    string
+	Rows    []compareRow
+	Verdict verdictView // B judged against A as its baseline
 }
 
 // compareRow is one figure of both runs; Class says whether B is better
@@ -117,6 +118,7 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 			c.Note = "Both runs must have finished."
 		} else {
 			c.Ready, c.Rows = true, compareOutcomes(oa, ob)
+			c.Verdict = judge(verdictView{RunID: c.B.ID, RunName: c.B.Name, BaseID: c.A.ID, BaseName: c.A.Name}, rb, ra)
 			c.A.Profiles, c.B.Profiles = runProfiles(ra.State(), oa), runProfiles(rb.State(), ob)
 		}
 	}

@@ -59,7 +59,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) (*jobs.Run, bool) {
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	if run, ok := s.run(w, r); ok {
-		render(w, r, http.StatusOK, runPage(run.State(), run.Outcome()))
+		render(w, r, http.StatusOK, runPage(run.State(), run.Outcome(), s.verdictOf(run)))
 	}
 }
 

@@ -52,6 +52,9 @@ type Server struct {
 	// may start by name (the only files of the server's it reads on a
 	// request's behalf); "" offers pasted plans only.
 	CalibrationPlans string
+	// Featured is the run the runs page opens with, its verdict first
+	// (serve --start's, set by StartWithBaseline before serving).
+	Featured string
 
 	mux   *http.ServeMux
 	names []string                    // shipped scenarios
@@ -181,7 +184,12 @@ func render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, runsPage(s.Runs.List(), s.names))
+	var featured *verdictView
+	if run, ok := s.Runs.Get(s.Featured); ok && s.Featured != "" {
+		v := s.verdictOf(run)
+		featured = &v
+	}
+	render(w, r, http.StatusOK, runsPage(s.Runs.List(), s.names, featured))
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +237,7 @@ func (s *Server) sortedProfiles() []perf.Profile {
 }
 
 func (s *Server) calibration(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.Calibrations.IDs(), s.calibrationPlans()))
+	render(w, r, http.StatusOK, calibrationPage(s.sortedProfiles(), s.Calibrations.IDs(), s.calibrationPlans(), ""))
 }
 
 func (s *Server) calibrationPlot(w http.ResponseWriter, r *http.Request) {

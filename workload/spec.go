@@ -128,6 +128,7 @@ func (s Spec) Validate() error {
 	errs := s.Arrival.validate()
 	errs = append(errs, s.Input.validate("input")...)
 	errs = append(errs, s.Output.validate("output")...)
+	errs = append(errs, s.validateTraffic()...) // traffic.go
 	if len(s.Classes) > 0 {
 		sum := 0.0
 		names := map[string]bool{}
@@ -198,6 +199,7 @@ func (a Arrival) validate() []error {
 			bad(tomlcheck.Missing, "trace", "required for process \"trace\"")
 		}
 	}
+	errs = append(errs, a.traceErrors()...) // trace_import.go
 	return errs
 }
 

@@ -44,6 +44,7 @@ func commands() []command {
 	return []command{
 		{"serve", "the dashboard: live runs, what-if, comparison, calibration, catalog", runServe},
 		{"simulate", "simulate a scenario: latency percentiles, SLOs, utilization per device", runSimulate},
+		{"trace", "summarize a trace file (azure, burstgpt, mooncake, sharegpt or fleettwin's own) as a scenario replays it", runTrace},
 		{"plan", "search fleet configurations for the cheapest that meets the SLOs; merge sharded searches", runPlan},
 		{"report", "render a plan or simulation result as a self-contained HTML page", runReport},
 		{"tco", "compare two scenarios' cost: hardware spend, $/h, $ per million tokens, latency", runTCO},

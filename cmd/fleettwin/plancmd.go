@@ -24,7 +24,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runPlanMerge(ctx, args[1:], stdout, stderr)
 	}
 	fs := newFlagSet("plan", "plan plan.toml [--shard i/n --out shard.json] [--json out.json] [--csv out.csv] [--charts DIR]\n       fleettwin plan merge shard.json... [--json out.json] [--csv out.csv] [--charts DIR]", stderr)
-	shard := fs.String("shard", "", "search only slice i of n (0-based) and write it with --out; join the slices with `plan merge`")
+	shard := fs.String("shard", "", "search only slice `i/n` of the candidates (i from 0 to n-1) and write it with --out; join the slices with fleettwin plan merge")
 	shardOut := fs.String("out", "", "with --shard: write the slice's outcomes to this JSON file")
 	workers := fs.Int("workers", 0, "parallel simulations (default: every core)")
 	out := addPlanOutputs(fs)
@@ -221,7 +221,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 			mark = "*"
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t%s\t %s\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
-			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, profileMark(o), report.Describe(o))
+			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, profileMark(o), describe(o))
 	}
 	tw.Flush()
 	if len(r.Ranked) > 15 {
@@ -250,7 +250,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		}
 	}
 	if r.Winner != nil {
-		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, report.Describe(*r.Winner),
+		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, describe(*r.Winner),
 			r.Winner.Metrics.Nodes, r.Winner.Metrics.USDPerMonth, r.Winner.Metrics.USDPerHour, r.Winner.Metrics.USDPerMTokens)
 		if r.Winner.Prior {
 			fmt.Fprintf(w, "  note: the winner rests on a prior: %s\n", r.Winner.Provenance)
@@ -273,6 +273,17 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 	}
 }
 
+// describe is a configuration in the table and the winner's line:
+// report.Describe's settings and layout, and a disaggregated one's pools
+// (planner.Outcome.PoolsLabel).
+func describe(o planner.Outcome) string {
+	d := report.Describe(o)
+	if l := o.PoolsLabel(); l != "" {
+		d += " · disaggregated: " + l
+	}
+	return d
+}
+
 // profileMark is the table's profile column: "prior" for a configuration
 // resting on a profile not fitted to measurements.
 func profileMark(o planner.Outcome) string {
@@ -287,7 +298,7 @@ func writePlanCSV(path string, r *planner.Result) error {
 	w := csv.NewWriter(&b)
 	w.Write([]string{"index", "status", "rank", "pareto", "hardware", "engine", "quant", "kv_cache", "layout", "memory", "sharing", "max_seqs", "max_batched_tokens", "power_cap_w",
 		"nodes", "usd_per_month", "usd_per_hour", "usd_per_m_tokens", "hardware_usd", "worst_ttft_p95_s", "worst_tpot_p95_s", "utilization", "node_power_w", "temp_peak_c", "throttled_pct",
-		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail", "prior", "provenance", "tp", "pp", "ep", "dp", "speculative"})
+		"bound_nodes", "bound_usd_per_hour", "bound_tpot_s", "reason", "detail", "disaggregated", "pools", "prior", "provenance", "tp", "pp", "ep", "dp", "speculative"})
 	pareto := map[int]bool{}
 	for _, i := range r.Pareto {
 		pareto[i] = true
@@ -305,7 +316,7 @@ func writePlanCSV(path string, r *planner.Result) error {
 			rec = append(rec, "", "", "", "", "", "", "", "", "", "", "")
 		}
 		rec = append(rec, strconv.Itoa(o.Bounds.MinNodes), num(o.Bounds.USDPerHour), num(o.Bounds.TPOTS), o.Reason, o.Detail,
-			strconv.FormatBool(o.Prior), o.Provenance)
+			strconv.FormatBool(o.Disaggregated), o.PoolsLabel(), strconv.FormatBool(o.Prior), o.Provenance)
 		// The layout, empty on a node of one device; dp per node group
 		// ("8 8"), and the speculative decoding ("off" where none).
 		var dp []string

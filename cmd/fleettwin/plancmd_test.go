@@ -150,3 +150,15 @@ func TestPlanCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// Issue 17 item 10: the flag package took the back-quoted `plan merge` in
+// --shard's help for its value's name and printed "-shard plan merge".
+func TestPlanHelpNamesShardValue(t *testing.T) {
+	_, stderr, _ := fleettwin(t, "plan", "--help")
+	if !strings.Contains(stderr, "-shard i/n") || strings.Contains(stderr, "-shard plan") {
+		t.Errorf("plan --help:\n%s\nwant \"-shard i/n\" and no \"-shard plan\"", stderr)
+	}
+	if !strings.Contains(stderr, "join the slices with fleettwin plan merge") {
+		t.Errorf("plan --help:\n%s\nwant --shard to point to fleettwin plan merge", stderr)
+	}
+}

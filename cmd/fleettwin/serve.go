@@ -63,6 +63,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeJobs()
+	// Listen before starting anything: a taken port fails here and
+	// leaves no run behind in the data dir.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if *start != "" {
 		data, err := scenarios.FS.ReadFile(*start)
 		if err != nil {
@@ -70,15 +77,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return fmt.Errorf("--start: %w", err)
 			}
 		}
-		run, err := srv.Runs.Start(*start, data, *speed)
+		run, base, err := srv.StartWithBaseline(*start, data, *speed)
 		if err != nil {
 			return fmt.Errorf("--start: %w", err)
 		}
-		fmt.Fprintf(stdout, "started %s: run %s\n", *start, run.State().ID)
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+		if base != nil {
+			fmt.Fprintf(stdout, "started %s: run %s, beside its baseline %s: run %s\n", *start, run.State().ID, base.State().Name, base.State().ID)
+		} else {
+			fmt.Fprintf(stdout, "started %s: run %s\n", *start, run.State().ID)
+		}
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	if *token != "" {

@@ -20,11 +20,14 @@ import (
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
 	"github.com/fleettwin/fleettwin/twin"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("simulate", "simulate scenario.toml [--seed N] [--replicas N] [--json out.json] [--series out.csv] [--requests out.csv]", stderr)
-	seed := fs.Int64("seed", -1, "random seed (default: the scenario's)")
+	seedFlag := optionalSeed{v: -1}
+	fs.Var(&seedFlag, "seed", "the random `seed` (default: the scenario's)")
+	seed := &seedFlag.v
 	replicas := fs.Int("replicas", 1, "independent replicas (seeds seed, seed+1, ...) run in parallel; reports mean and 95% CI")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	seriesOut := fs.String("series", "", "write per-device time series as CSV to this file")
@@ -64,6 +67,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *seed >= 0 {
 		sc.Seed = uint64(*seed)
 	}
+	writeTraceSummaries(stderr, sc, *quiet) // tracecmd.go
 	prog := newProgress(stderr, *quiet)
 
 	if *replicas > 1 {
@@ -127,6 +131,30 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		errs = append(errs, writeSeries(*seriesOut, res))
 	}
 	return errors.Join(errs...)
+}
+
+// optionalSeed is --seed: -1 (unset) takes the scenario's. Unset, it
+// prints as "", so --help adds no "(default -1)" to "(default: the
+// scenario's)".
+type optionalSeed struct {
+	v   int64
+	set bool
+}
+
+func (s *optionalSeed) String() string {
+	if s == nil || !s.set {
+		return ""
+	}
+	return strconv.FormatInt(s.v, 10)
+}
+
+func (s *optionalSeed) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	s.v, s.set = n, true
+	return nil
 }
 
 func writeJSON(path string, v any) error {
@@ -258,6 +286,8 @@ func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 	r := out.Result
 	fmt.Fprintf(w, "%s · seed %d · %.0f s simulated (%.0f s warm-up) · %d events\n", r.Scenario, r.Seed, r.DurationS, r.WarmupS, r.Events)
 	writeProvenance(w, out.Profiles)
+	fmt.Fprintln(w)
+	verdict.Of(verdict.Run{Sim: out, SLOs: verdict.SLOs(sc)}, verdict.Options{}).WriteText(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tARRIVED\tDONE\tREJECTED\tREQ/s\tOUT tok/s\tTTFT p50\tTTFT p95\tTPOT p50\tTPOT p95\tE2E p95\tSLO MET\tATTAINMENT\tGOODPUT/s")

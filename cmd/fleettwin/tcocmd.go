@@ -13,6 +13,7 @@ import (
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/tco"
 	"github.com/fleettwin/fleettwin/twin"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 // tcoOutput is what `tco --json` writes.
@@ -54,6 +55,7 @@ func runTCO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var reports [2]*tco.Report
 	var results [2]*sim.Result
 	var profs [2][]perf.ProvenanceInfo
+	var slos [2][]verdict.SLO
 	for i, f := range files {
 		sc, err := scenario.Load(f, e.cat, e.profiles)
 		if err != nil {
@@ -72,9 +74,12 @@ func runTCO(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		results[i] = res
 		profs[i] = twin.Profiles(sc)
+		slos[i] = verdict.SLOs(sc)
 	}
 	cmp := tco.Compare(reports[0], reports[1])
-	writeTCO(stdout, reports, results, cmp, profs)
+	v := verdict.Of(verdict.Run{Sim: &twin.Simulation{Result: results[1], Cost: reports[1]}, SLOs: slos[1]},
+		verdict.Options{Baseline: &verdict.Run{Sim: &twin.Simulation{Result: results[0], Cost: reports[0]}, SLOs: slos[0]}})
+	writeTCO(stdout, reports, results, cmp, profs, v)
 	if *jsonOut != "" {
 		out := tcoOutput{Baseline: reports[0], Candidate: reports[1], Comparison: cmp, Profiles: profs}
 		for i, r := range results {
@@ -113,7 +118,10 @@ func writeTCOProvenance(w io.Writer, profs [2][]perf.ProvenanceInfo) {
 	}
 }
 
-func writeTCO(w io.Writer, reports [2]*tco.Report, results [2]*sim.Result, cmp tco.Comparison, profs [2][]perf.ProvenanceInfo) {
+// writeTCO prints both costs side by side, each model's latency and
+// whether it met its SLO, then the saving with the verdict: a cheaper
+// candidate that misses an SLO is never called cheaper without saying so.
+func writeTCO(w io.Writer, reports [2]*tco.Report, results [2]*sim.Result, cmp tco.Comparison, profs [2][]perf.ProvenanceInfo, v verdict.Verdict) {
 	a, b := reports[0], reports[1]
 	fmt.Fprintf(w, "baseline %s against candidate %s\n", a.Scenario, b.Scenario)
 	writeTCOProvenance(w, profs)
@@ -145,11 +153,18 @@ func writeTCO(w io.Writer, reports [2]*tco.Report, results [2]*sim.Result, cmp t
 			row(m.Model+" TTFT p95 (s)", m.TTFT.P95, n.TTFT.P95, "%.3f")
 			row(m.Model+" TPOT p95 (ms)", 1e3*m.TPOT.P95, 1e3*n.TPOT.P95, "%.1f")
 			row(m.Model+" SLO attainment", 100*m.SLOAttainment, 100*n.SLOAttainment, "%.1f%%")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\n", m.Model+" SLO met", yesNo(m.SLOMet), yesNo(n.SLOMet))
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%s against %s: hardware spend %s, total cost per hour %s, cost per token %s\n", b.Scenario, a.Scenario,
+	fmt.Fprintf(w, "\n%s against %s: hardware spend %s, total cost per hour %s, cost per token %s", b.Scenario, a.Scenario,
 		saving(cmp.HardwareSavingPct), saving(cmp.HourlySavingPct), saving(cmp.PerTokenSavingPct))
+	if note := sloNote(v); note != "" {
+		fmt.Fprintf(w, ", %s", note)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	v.WriteText(w)
 	for i, r := range reports {
 		fmt.Fprintf(w, "\nassumptions (%s):\n", [2]string{"baseline", "candidate"}[i])
 		for _, s := range r.Assumptions {
@@ -163,4 +178,33 @@ func saving(pct float64) string {
 		return fmt.Sprintf("%.1f%% lower", pct)
 	}
 	return fmt.Sprintf("%.1f%% higher", -pct)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// sloNote is what the saving line adds when the candidate misses an SLO
+// ("but qwen3-14b misses TTFT p95 3.58 s > 3 s, where the baseline meets
+// every SLO"); "" when it meets them all.
+func sloNote(v verdict.Verdict) string {
+	var misses []string
+	for _, a := range v.Answers {
+		if a.Question == verdict.Latency && a.Status == verdict.Fail {
+			misses = append(misses, a.Short)
+		}
+	}
+	if len(misses) == 0 {
+		return ""
+	}
+	note := "but " + strings.Join(misses, "; ")
+	for _, a := range v.Answers {
+		if a.Question == verdict.Cost && a.Status == verdict.Caveat && strings.Contains(a.Text, "where the baseline meets every SLO") {
+			note += ", where the baseline meets every SLO"
+		}
+	}
+	return note
 }

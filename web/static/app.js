@@ -288,7 +288,33 @@ function followPlan(id) {
   connect();
 }
 
+// reloadWhenDone reloads the page once a run ends: a verdict panel that
+// waits for a run (the featured run on the runs page, a run's baseline)
+// is rendered on the server when that run has its result.
+function reloadWhenDone(runID) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${runID}`);
+  let over = false;
+  ws.onmessage = (ev) => {
+    if (over) return;
+    const st = JSON.parse(ev.data);
+    if (st.done) {
+      over = true;
+      ws.close();
+      setTimeout(() => location.reload(), 300);
+    }
+  };
+  ws.onclose = () => {
+    if (!over) setTimeout(() => reloadWhenDone(runID), 1000);
+  };
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const pending = document.querySelector("[data-testid=verdict][data-pending-run]");
+  const runEl = document.getElementById("run");
+  if (pending && pending.dataset.pendingRun && !(runEl && runEl.dataset.runId === pending.dataset.pendingRun)) {
+    reloadWhenDone(pending.dataset.pendingRun);
+  }
   const plan = document.getElementById("plan");
   if (plan) {
     const phase = plan.querySelector("[data-testid=plan-phase]").textContent;
