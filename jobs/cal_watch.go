@@ -20,13 +20,16 @@ import (
 // measured and as the simulator replays it, with the running error, and
 // the device telemetry. Complete in every message, like State.
 type CalState struct {
-	ID        string   `json:"id"`
-	Dir       string   `json:"dir"`
-	Hardware  string   `json:"hardware"`
-	Engine    string   `json:"engine"`
-	Profile   string   `json:"profile"` // what the twin ran on
-	Finished  bool     `json:"finished"`
-	Running   bool     `json:"running"`  // started by this dashboard and still measuring
+	ID       string `json:"id"`
+	Dir      string `json:"dir"`
+	Hardware string `json:"hardware"`
+	Engine   string `json:"engine"`
+	Profile  string `json:"profile"` // what the twin ran on
+	Finished bool   `json:"finished"`
+	Running  bool   `json:"running"` // started by this dashboard and still measuring
+	// Outcome is CalMeasuring, CalFinished, CalFailed (Error says why,
+	// the job's cause first), CalStopped or CalUnfinished.
+	Outcome   string   `json:"outcome"`
 	Requests  int      `json:"requests"` // recorded so far
 	Planned   int      `json:"planned"`
 	Error     string   `json:"error,omitempty"`
@@ -161,8 +164,9 @@ func (w *calWatcher) update() {
 	if st.Error != "" && len(st.Exps) == 0 && len(w.state.Exps) > 0 {
 		// A file that cannot be read right now (a bad line, a run
 		// directory being rewritten) does not wipe what was shown.
+		// The job's end still shows.
 		prev := w.state
-		prev.Error = st.Error
+		prev.Error, prev.Running, prev.Outcome = st.Error, st.Running, st.Outcome
 		st = prev
 	}
 	w.state = st
@@ -176,7 +180,9 @@ func (w *calWatcher) computeSafe() (st CalState) {
 	defer func() {
 		if p := recover(); p != nil {
 			w.c.log.Printf("calibration run %s: replaying it panicked: %v\n%s", w.id, p, debug.Stack())
-			st = CalState{ID: w.id, Dir: w.dir, Error: fmt.Sprintf("replaying the run through the twin crashed (a bug; the server log has the stack): %v", p)}
+			running, _ := w.c.JobError(w.id)
+			st = CalState{ID: w.id, Dir: w.dir, Running: running, Outcome: outcome(running, "", false), Exps: []CalExp{},
+				Error: fmt.Sprintf("replaying the run through the twin crashed (a bug; the server log has the stack): %v", p)}
 		}
 	}()
 	return w.compute()
@@ -205,8 +211,16 @@ func (w *calWatcher) compute() (st CalState) {
 	running, jobErr := w.c.JobError(w.id)
 	st.Running = running
 	defer func() {
-		if jobErr != "" {
+		st.Outcome = outcome(running, jobErr, st.Finished)
+		switch {
+		case st.Outcome == CalStopped:
+			st.Error = strings.TrimSpace("stopped before every experiment was recorded\n" + st.Error)
+		case jobErr != "":
+			// The job's cause first: what the records lack follows from it.
 			st.Error = strings.TrimSpace(jobErr + "\n" + st.Error)
+		}
+		if st.Exps == nil {
+			st.Exps = []CalExp{} // "experiments": [], never null, for the page's script
 		}
 	}()
 	run, err := calibrate.LoadRun(w.dir, w.c.cfg.Catalog)

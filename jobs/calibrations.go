@@ -126,11 +126,15 @@ func (c *Calibrations) Start(name string, data []byte, fromFolder bool) (string,
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer close(job.done)
-		job.err = c.runSafe(ctx, id, plan, dir, local > 0, &job.log)
-		if job.err != nil {
-			fmt.Fprintf(&job.log, "calibration stopped: %v\n", job.err)
+		err := c.runSafe(ctx, id, plan, dir, local > 0, &job.log)
+		if err != nil {
+			fmt.Fprintf(&job.log, "calibration stopped: %v\n", err)
 		}
+		// Marked done before the watcher recomputes, so the state it
+		// publishes is the job's end (failed, stopped, finished), not
+		// "measuring" for ever.
+		job.err = err
+		close(job.done)
 		if w, ok := c.watcher(id); ok {
 			w.refresh() // the last records, and the job's end
 		}
@@ -205,6 +209,30 @@ func (c *Calibrations) JobError(id string) (running bool, msg string) {
 	default:
 		return true, ""
 	}
+}
+
+// The outcomes of a calibration, as CalState.Outcome says them.
+const (
+	CalMeasuring  = "measuring"  // started here and still measuring
+	CalFinished   = "finished"   // every experiment recorded
+	CalFailed     = "failed"     // started here and ended with an error
+	CalStopped    = "stopped"    // started here and stopped by the user (or the server's end)
+	CalUnfinished = "unfinished" // recorded elsewhere (or before a restart) and not finished
+)
+
+// outcome is a run's outcome from what its job says and its records.
+func outcome(running bool, jobErr string, finished bool) string {
+	switch {
+	case running:
+		return CalMeasuring
+	case finished:
+		return CalFinished
+	case jobErr == context.Canceled.Error():
+		return CalStopped
+	case jobErr != "":
+		return CalFailed
+	}
+	return CalUnfinished
 }
 
 // Stop stops a calibration started here; false if there is none by id.

@@ -104,3 +104,16 @@ func (s *Server) calibrationStop(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/calibration/runs/"+r.PathValue("id"), http.StatusSeeOther)
 }
+
+// calStatusClass colours a calibration's outcome as a run's status.
+func calStatusClass(outcome string) string {
+	switch outcome {
+	case jobs.CalMeasuring:
+		return "running"
+	case jobs.CalFinished:
+		return "done"
+	case jobs.CalFailed:
+		return "failed"
+	}
+	return "stopped"
+}

@@ -87,7 +87,7 @@ func TestCalibrationLive(t *testing.T) {
 	}
 	page := ts.doc(t, "/calibration/runs/"+id)
 	first := byTestID(page, "cal-row").Length()
-	if first == 0 || byTestID(page, "cal-error").Length() != 0 || !strings.Contains(page.Text(), "this run's fitted profile.toml") {
+	if first == 0 || byTestID(page, "cal-error").Text() != "" || !strings.Contains(page.Text(), "this run's fitted profile.toml") {
 		t.Fatalf("half-recorded run: %d rows, error %q", first, byTestID(page, "cal-error").Text())
 	}
 

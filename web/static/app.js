@@ -163,8 +163,9 @@ function follow(runID, wasDone) {
 // The calibration page: a real run next to its twin, per experiment.
 const calPlots = {};
 function calLines(st, name) {
-  const x = st.experiments.map((_, i) => i + 1);
-  const col = (k) => st.experiments.map((e) => e[k]);
+  const exps = st.experiments || [];
+  const x = exps.map((_, i) => i + 1);
+  const col = (k) => exps.map((e) => e[k]);
   switch (name) {
     case "tpot":
       return [x, [["measured", col("tpot_measured")], ["twin", col("tpot_simulated")]]];
@@ -182,11 +183,21 @@ function showCal(st) {
   window.fleettwin.updates++;
   const prog = document.querySelector("[data-testid=cal-progress]");
   if (prog) prog.textContent = `${st.requests} of ${st.planned} requests recorded`;
+  // The job's end (finished, failed with its cause, stopped) shows as it
+  // comes; Stop goes once nothing measures.
   const status = document.querySelector("[data-testid=cal-status]");
-  if (status && st.finished) {
-    status.textContent = "finished";
-    status.className = "status done";
+  const cls = { measuring: "running", finished: "done", failed: "failed" };
+  if (status && st.outcome) {
+    status.textContent = st.outcome;
+    status.className = "status " + (cls[st.outcome] || "stopped");
   }
+  const err = document.querySelector("[data-testid=cal-error]");
+  if (err) {
+    err.textContent = st.error || "";
+    err.hidden = !st.error;
+  }
+  const stop = document.querySelector("[data-testid=cal-stop-form]");
+  if (stop && !st.running) stop.remove();
   for (const el of document.querySelectorAll("[data-cal-chart]")) {
     const name = el.dataset.calChart;
     const [x, lines] = calLines(st, name);
