@@ -62,6 +62,14 @@ cloud_usd_per_hour = 2.0
 	if math.Abs(r.USDPerHour-want) > 1e-9 || !(r.USDPerHour < 0.6*6) {
 		t.Errorf("fleet $%.4f/h, want the held share of $6/h: $%.4f/h", r.USDPerHour, want)
 	}
+	var busy, heldS float64
+	for _, d := range res.Devices {
+		busy += d.WindowUtilization * d.WindowS
+		heldS += *d.WindowHeldS
+	}
+	if math.Abs(r.Utilization-busy/heldS) > 1e-12 {
+		t.Errorf("utilization %v, want the busy share of the held time %v", r.Utilization, busy/heldS)
+	}
 	if !strings.Contains(strings.Join(r.Assumptions, "\n"), "h: autoscaled 1-3 nodes on concurrency") {
 		t.Errorf("assumptions do not state the autoscaling: %q", r.Assumptions)
 	}

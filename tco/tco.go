@@ -151,6 +151,9 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 		}
 	}
 	r.Utilization = utilSum / float64(max(len(sc.Nodes), 1))
+	if len(sc.Autoscale) > 0 {
+		r.Utilization = heldUtilization(res)
+	}
 	r.USDPerBusyHour = r.USDPerHour / r.Utilization
 
 	var inRate, outRate, reqRate, prefillUSD, decodeUSD float64
@@ -195,6 +198,24 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 	}
 	r.Assumptions = assumptions(sc)
 	return r, nil
+}
+
+// heldUtilization is the fleet's busy share over the time its nodes were
+// held: an autoscaled node that is off is neither busy nor paid for.
+func heldUtilization(res *sim.Result) float64 {
+	var busy, held float64
+	for _, d := range res.Devices {
+		h := d.WindowS
+		if d.WindowHeldS != nil {
+			h = *d.WindowHeldS
+		}
+		busy += d.WindowUtilization * d.WindowS
+		held += h
+	}
+	if held <= 0 {
+		return 0
+	}
+	return busy / held
 }
 
 // NodeHourly is what node n costs per hour while it draws powerW (device
