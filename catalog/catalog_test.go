@@ -249,6 +249,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("x = " + strings.Repeat("{a = ", 40) + "1" + strings.Repeat("}", 40)))
 	f.Add([]byte(strings.Repeat("a.", 40) + "a = 1\n"))
 	f.Add([]byte(`[models."a.b"]` + "\nexperts = 3\nexperts_per_token = 4\n"))
+	f.Add([]byte("[models.x.vision]\nlayers = 16384\nhidden_size = 16384\nspatial_merge_size = 64\npatch_size = 64\n"))
+	f.Add([]byte("[models.x]\nsliding_window = 9999999999\nsliding_window_layers = -1\nexpert_format = \"x\"\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c, err := Parse("fuzz.toml", src)
 		if err != nil {

@@ -19,3 +19,21 @@ func ExampleCatalog_Model() {
 	// Qwen3-30B-A3B: 30.53B parameters, 3.35B active per token
 	// true
 }
+
+// gpt-oss-20b is released with only its experts in MXFP4: an instance in
+// that format keeps the rest in bf16, or in Q8_0 as the GGUF llama.cpp
+// loads stores it.
+func ExampleCatalog_WeightFormats() {
+	c := catalog.Default()
+	m, _ := c.Model("gpt-oss-20b")
+	for _, engine := range []string{"vllm", "llama.cpp"} {
+		dense, experts, err := c.WeightFormats(m, "mxfp4", engine)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: experts %s, the rest %s\n", engine, experts.Name, dense.Name)
+	}
+	// Output:
+	// vllm: experts mxfp4, the rest bf16
+	// llama.cpp: experts mxfp4, the rest q8_0
+}

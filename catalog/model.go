@@ -23,6 +23,28 @@ type Model struct {
 	ExpertIntermediate    int     `toml:"expert_intermediate_size"`
 	RopeTheta             float64 `toml:"rope_theta"`
 	RMSNormEps            float64 `toml:"rms_norm_eps"`
+
+	// Beyond Qwen3's architecture (gpt-oss; all optional, zero: absent).
+	// OBias is a bias on the attention output projection (with QKVBias,
+	// config.json's attention_bias); AttentionSinks one learned logit per
+	// query head and layer; ExpertBias biases on every expert's
+	// projections and on the router (mlp_bias).
+	OBias          bool `toml:"o_bias"`
+	AttentionSinks bool `toml:"attention_sinks"`
+	ExpertBias     bool `toml:"expert_bias"`
+	// SlidingWindow is the attention window in tokens of the
+	// SlidingWindowLayers layers that use one (window.go).
+	SlidingWindow       int `toml:"sliding_window"`
+	SlidingWindowLayers int `toml:"sliding_window_layers"`
+	// ExpertFormat, DenseFormat and GGUFDenseFormat describe a MoE
+	// model released with only its routed experts quantized
+	// (native.go).
+	ExpertFormat    string `toml:"expert_format"`
+	DenseFormat     string `toml:"dense_format"`
+	GGUFDenseFormat string `toml:"gguf_dense_format"`
+	// Vision is a vision-language model's image encoder (vision.go):
+	// its weights are held in memory, but text requests never run it.
+	Vision *VisionEncoder `toml:"vision"`
 }
 
 // MoE reports whether the model's feed-forward layers are mixtures of experts.
@@ -39,6 +61,12 @@ func (m Model) AttentionParams() int64 {
 	if m.QKNorm {
 		n += 2 * int64(m.HeadDim)
 	}
+	if m.OBias {
+		n += h
+	}
+	if m.AttentionSinks {
+		n += int64(m.AttentionHeads)
+	}
 	return n
 }
 
@@ -53,12 +81,21 @@ func (m Model) DenseMLPParams() int64 {
 
 // ExpertParams is the parameter count of one expert in one layer.
 func (m Model) ExpertParams() int64 {
-	return 3 * int64(m.HiddenSize) * int64(m.ExpertIntermediate)
+	h, i := int64(m.HiddenSize), int64(m.ExpertIntermediate)
+	n := 3 * h * i
+	if m.ExpertBias {
+		n += 2*i + h // gate and up, down
+	}
+	return n
 }
 
 // RouterParams is the per-layer gating matrix of a MoE model.
 func (m Model) RouterParams() int64 {
-	return int64(m.HiddenSize) * int64(m.Experts)
+	n := int64(m.HiddenSize) * int64(m.Experts)
+	if m.ExpertBias {
+		n += int64(m.Experts)
+	}
+	return n
 }
 
 // NormParams is the per-layer RMSNorm weights (before attention and MLP).
@@ -77,13 +114,15 @@ func (m Model) EmbeddingParams() int64 { return int64(m.VocabSize) * int64(m.Hid
 // storage with the embedding table: it is read and multiplied either way.
 func (m Model) LMHeadParams() int64 { return int64(m.VocabSize) * int64(m.HiddenSize) }
 
-// Params is the total parameter count as published: tied embeddings count once.
+// Params is the total parameter count as published: tied embeddings count
+// once, a vision encoder counts.
 func (m Model) Params() int64 {
-	return m.params(int64(m.Experts))
+	return m.params(int64(m.Experts)) + m.VisionParams()
 }
 
-// ActiveParams is the parameter count one token uses: for MoE models only the
-// experts it is routed to. Equals Params for dense models.
+// ActiveParams is the parameter count one text token uses: for MoE models
+// only the experts it is routed to, and never a vision encoder. Equals
+// Params for dense text models.
 func (m Model) ActiveParams() int64 {
 	return m.params(int64(m.ExpertsPerToken))
 }

@@ -160,5 +160,6 @@ func (c *Catalog) checkRefs() error {
 			errs.Add([]string{"node_types", n}, "is also a [hardware] name: a node group's hardware could mean either")
 		}
 	}
+	c.checkFormatRefs(errs)
 	return errs.Err()
 }

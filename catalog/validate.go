@@ -80,6 +80,9 @@ func (v *validator) model(m Model) {
 	}
 	v.nonNegative(m.RopeTheta, k("rope_theta")...)
 	v.nonNegative(m.RMSNormEps, k("rms_norm_eps")...)
+	v.window(m)
+	v.native(m)
+	v.vision(m)
 	if m.KVHeads > 0 && m.AttentionHeads > 0 && m.AttentionHeads%m.KVHeads != 0 {
 		v.Add(k("kv_heads"), "must divide attention_heads (%d), got %d", m.AttentionHeads, m.KVHeads)
 	}

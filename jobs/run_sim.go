@@ -46,7 +46,13 @@ func (m *Runs) simulate(r *Run) {
 		opt.SnapshotEvery = max(engine.FromSeconds(speed/updatesPerSecond), engine.Millisecond)
 		opt.Pace = speed
 	}
-	opt.OnSnapshot = func(s sim.Snapshot) { m.snapshot(r, s, time.Since(started).Seconds()) }
+	var names []string
+	for _, mdl := range sc.Models {
+		names = append(names, mdl.Name)
+	}
+	win := newWindows(names)
+	opt.OnRequest = win.add
+	opt.OnSnapshot = func(s sim.Snapshot) { m.snapshot(r, s, win.take(), time.Since(started).Seconds()) }
 	out, err := twin.Simulate(r.ctx, sc, opt)
 	status := StatusDone
 	var pricing *twin.PricingError
@@ -72,13 +78,13 @@ func (m *Runs) simulate(r *Run) {
 // snapshot adds a point to the run's state, publishes it (complete, or
 // the point alone for a large fleet) and saves the state every
 // FlushEvery, so a server killed mid-run keeps it up to the last save.
-func (m *Runs) snapshot(r *Run, s sim.Snapshot, elapsed float64) {
+func (m *Runs) snapshot(r *Run, s sim.Snapshot, win []windowP95, elapsed float64) {
 	var msg, save []byte
 	id := func() string { // locked; unlocked however apply ends
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		added := 0
-		if r.state.apply(s, elapsed) {
+		if r.state.applyWindows(s, elapsed, win) {
 			added = 1
 		}
 		r.state.Seq++

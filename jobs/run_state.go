@@ -72,13 +72,18 @@ type State struct {
 	Done     bool           `json:"done"`
 }
 
-// ModelSeries is one served model's latency over the run so far.
+// ModelSeries is one served model's latency over the run so far: the
+// cumulative p95 (every request after warm-up until the point) and the
+// p95 of the requests finished in each interval (NaN for one without).
 type ModelSeries struct {
-	Model     string    `json:"model"`
-	Completed int64     `json:"completed"`
-	TTFTP95   []float64 `json:"ttft_p95_s"`
-	TPOTP95   []float64 `json:"tpot_p95_s"`
-	E2EP95    []float64 `json:"e2e_p95_s"`
+	Model      string    `json:"model"`
+	Completed  int64     `json:"completed"`
+	TTFTP95    []float64 `json:"ttft_p95_s"`
+	TPOTP95    []float64 `json:"tpot_p95_s"`
+	E2EP95     []float64 `json:"e2e_p95_s"`
+	TTFTWindow []float64 `json:"ttft_p95_window_s"`
+	TPOTWindow []float64 `json:"tpot_p95_window_s"`
+	E2EWindow  []float64 `json:"e2e_p95_window_s"`
 	// Throughput is requests completed per simulated second since the
 	// previous point.
 	Throughput []float64 `json:"throughput_per_s"`
@@ -116,7 +121,8 @@ func (st State) delta(n int) State {
 	d.Models = make([]ModelSeries, len(st.Models))
 	for i, m := range st.Models {
 		d.Models[i] = ModelSeries{Model: m.Model, Completed: m.Completed, TTFTP95: last(m.TTFTP95), TPOTP95: last(m.TPOTP95),
-			E2EP95: last(m.E2EP95), Throughput: last(m.Throughput)}
+			E2EP95: last(m.E2EP95), Throughput: last(m.Throughput),
+			TTFTWindow: last(m.TTFTWindow), TPOTWindow: last(m.TPOTWindow), E2EWindow: last(m.E2EWindow)}
 	}
 	d.Devices = make([]DeviceSeries, len(st.Devices))
 	for i, x := range st.Devices {
@@ -129,7 +135,11 @@ func (st State) delta(n int) State {
 // apply adds a snapshot to the state, as a new point unless it is at the
 // time of the last one (the time axis stays strictly increasing); it
 // reports whether it added one.
-func (st *State) apply(s sim.Snapshot, elapsed float64) bool {
+func (st *State) apply(s sim.Snapshot, elapsed float64) bool { return st.applyWindows(s, elapsed, nil) }
+
+// applyWindows is apply with each model's p95s over the interval since
+// the last point (nil: none known, NaN).
+func (st *State) applyWindows(s sim.Snapshot, elapsed float64, win []windowP95) bool {
 	st.Progress, st.NowS, st.Events, st.ElapsedS = s.Progress, s.NowS, s.Events, elapsed
 	st.LeftS = math.NaN()
 	if s.Progress > 0 {
@@ -155,6 +165,11 @@ func (st *State) apply(s sim.Snapshot, elapsed float64) bool {
 		m.TTFTP95 = append(m.TTFTP95, ms.TTFTP95)
 		m.TPOTP95 = append(m.TPOTP95, ms.TPOTP95)
 		m.E2EP95 = append(m.E2EP95, ms.E2EP95)
+		w := windowP95{math.NaN(), math.NaN(), math.NaN()}
+		if i < len(win) {
+			w = win[i]
+		}
+		m.TTFTWindow, m.TPOTWindow, m.E2EWindow = append(m.TTFTWindow, w.TTFT), append(m.TPOTWindow, w.TPOT), append(m.E2EWindow, w.E2E)
 	}
 	for i, ds := range s.Devices {
 		d := &st.Devices[i]
@@ -198,6 +213,7 @@ func (st *State) thin() {
 	for i := range st.Models {
 		m := &st.Models[i]
 		m.TTFTP95, m.TPOTP95, m.E2EP95, m.Throughput = half(m.TTFTP95), half(m.TPOTP95), half(m.E2EP95), half(m.Throughput)
+		m.TTFTWindow, m.TPOTWindow, m.E2EWindow = half(m.TTFTWindow), half(m.TPOTWindow), half(m.E2EWindow)
 	}
 	for i := range st.Devices {
 		d := &st.Devices[i]
@@ -235,6 +251,8 @@ func (cur State) Merge(d State) State {
 		next.Models[i] = m
 		next.Models[i].TTFTP95, next.Models[i].TPOTP95 = grow(c.TTFTP95, m.TTFTP95), grow(c.TPOTP95, m.TPOTP95)
 		next.Models[i].E2EP95, next.Models[i].Throughput = grow(c.E2EP95, m.E2EP95), grow(c.Throughput, m.Throughput)
+		next.Models[i].TTFTWindow, next.Models[i].TPOTWindow = grow(c.TTFTWindow, m.TTFTWindow), grow(c.TPOTWindow, m.TPOTWindow)
+		next.Models[i].E2EWindow = grow(c.E2EWindow, m.E2EWindow)
 	}
 	next.Devices = make([]DeviceSeries, len(d.Devices))
 	for i, x := range d.Devices {

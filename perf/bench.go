@@ -99,7 +99,7 @@ func (r BenchRow) Observation(cat *catalog.Catalog, hw catalog.Hardware, kv stri
 	if err != nil {
 		return Observation{}, fmt.Errorf("row %s: %w", r.ID, err)
 	}
-	format, err := cat.Format(r.Quant)
+	format, experts, err := cat.WeightFormats(model, r.Quant, p.Engine)
 	if err != nil {
 		return Observation{}, fmt.Errorf("row %s: %w", r.ID, err)
 	}
@@ -107,7 +107,7 @@ func (r BenchRow) Observation(cat *catalog.Catalog, hw catalog.Hardware, kv stri
 	if err != nil {
 		return Observation{}, fmt.Errorf("row %s: %w", r.ID, err)
 	}
-	sm, err := NewStepModel(hw, Instance{Model: model, Weights: format, KV: kvt}, p)
+	sm, err := NewStepModel(hw, Instance{Model: model, Weights: format, Experts: experts, KV: kvt}, p)
 	if err != nil {
 		return Observation{}, fmt.Errorf("row %s: %w", r.ID, err)
 	}

@@ -34,3 +34,28 @@ func ExampleStepModel_Predict() {
 	// prefill compute-bound, decode memory-bound, fits: true
 	// decode 25 tok/s, weights 8.3 GiB
 }
+
+// An instance's provenance line names the weight formats that rest on a
+// prior: the Spark's llama.cpp profile was fitted on no FP4 rows, so
+// gpt-oss-20b's MXFP4 experts are priced on one.
+func ExampleStepModel_Label() {
+	cat := catalog.Default()
+	hw, _ := cat.HardwareNamed("dgx-spark")
+	model, _ := cat.Model("gpt-oss-20b")
+	dense, experts, _ := cat.WeightFormats(model, "mxfp4", "llama.cpp")
+	kv, _ := cat.KVType("fp16")
+	profiles, err := perf.DefaultProfiles()
+	if err != nil {
+		panic(err)
+	}
+	prof, _ := profiles.Get("dgx-spark", "llama.cpp")
+	sm, err := perf.NewStepModel(hw, perf.Instance{Model: model, Weights: dense, Experts: experts, KV: kv}, prof)
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range prof.FormatPriors(sm.Instance()) {
+		fmt.Println(f)
+	}
+	// Output:
+	// mxfp4 experts: prior (fp4_compute_rel not fitted: 1 × the base formats' efficiency, on the int8 tensor cores)
+}

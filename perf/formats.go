@@ -63,3 +63,41 @@ func (c *Coefficients) setRel(fam string, v float64) {
 		c.FP4ComputeRel = v
 	}
 }
+
+// ExpertFormat is the routed experts' format: Experts where it is set,
+// Weights otherwise.
+func (in Instance) ExpertFormat() catalog.Format {
+	if in.Experts.Name == "" && in.Experts.BitsPerWeight == 0 {
+		return in.Weights
+	}
+	return in.Experts
+}
+
+// ggufEngines run llama.cpp's kernels.
+func ggufEngine(engine string) bool { return engine == "llama.cpp" || engine == "ollama" }
+
+// kernelDtype is the tensor-core dtype an engine's matrix multiplications
+// of weights in format f run in: the format's own, except FP4 formats
+// under llama.cpp and Ollama, whose CUDA MMQ kernels expand MXFP4 blocks
+// to int8 tiles and multiply on the int8 tensor cores (ggml-cuda/mmq.cuh:
+// load_tiles_mxfp4 with vec_dot_q8_0_q8_1_mma wherever its Blackwell FP4
+// path, load_tiles_mxfp4_fp4, is not built; ASSUMED for the builds of the
+// data, and for NVFP4 alike). Other engines' FP4 kernels run at the FP4
+// peak.
+func kernelDtype(f catalog.Format, engine string) string {
+	if f.Compute == "fp4" && ggufEngine(engine) {
+		return "int8"
+	}
+	return f.Compute
+}
+
+// splitBytes is the bytes of params weights of which experts are routed
+// experts', each part in its format: params × bits / 8 when the formats
+// are one.
+func (in Instance) splitBytes(params, experts float64) float64 {
+	e := in.ExpertFormat()
+	if e == in.Weights {
+		return params * in.Weights.BitsPerWeight / 8
+	}
+	return (params-experts)*in.Weights.BitsPerWeight/8 + experts*e.BitsPerWeight/8
+}

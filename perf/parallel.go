@@ -150,6 +150,12 @@ func newShard(m catalog.Model, l Layout) shard {
 	if m.QKNorm {
 		attn += 2 * hd // replicated
 	}
+	if m.OBias {
+		attn += h // replicated: added once after the all-reduce, held by every rank
+	}
+	if m.AttentionSinks {
+		attn += float64(m.AttentionHeads) / t // one per head, with the heads
+	}
 	layer := attn + float64(m.NormParams()) + float64(m.RouterParams()) + float64(m.DenseMLPParams())/t
 	vocab := float64(m.VocabSize) * h / t
 	return shard{tp: t, pp: float64(pp), ep: float64(ep), layers: math.Ceil(float64(m.Layers) / float64(pp)),
@@ -171,7 +177,9 @@ func (sh shard) weightParams(m catalog.Model) float64 {
 	default:
 		n += sh.embedParams + sh.headParams
 	}
-	return n + float64(m.HiddenSize) // final norm
+	// The final norm; a vision encoder's share (vLLM splits its linear
+	// layers over the tensor-parallel ranks too).
+	return n + float64(m.HiddenSize) + float64(m.VisionParams())/sh.tp
 }
 
 // WeightBytes is the memory the instance's weights take over all its
@@ -179,11 +187,12 @@ func (sh shard) weightParams(m catalog.Model) float64 {
 // the most loaded holds (replicated norms, routers and KV heads
 // included).
 func (in Instance) WeightBytes() float64 {
+	m := in.Model
 	if in.Layout.Trivial() {
-		return float64(in.Model.WeightParams()) * in.Weights.BitsPerWeight / 8
+		return in.splitBytes(float64(m.WeightParams()), float64(m.Layers*m.Experts)*float64(m.ExpertParams()))
 	}
-	sh := newShard(in.Model, in.Layout)
-	return float64(in.Layout.Devices()) * sh.weightParams(in.Model) * in.Weights.BitsPerWeight / 8
+	sh := newShard(m, in.Layout)
+	return float64(in.Layout.Devices()) * in.splitBytes(sh.weightParams(m), sh.layers*float64(m.Experts)*float64(m.ExpertParams())/sh.tp)
 }
 
 // KVBytesPerToken is the KV cache one token of context takes over all the
@@ -367,11 +376,11 @@ func (s *StepModel) applyLayout(p Profile) error {
 	s.denseWeightBytes = (sh.layers*sh.layerParams + sh.headParams) * bpw
 	if m.MoE() {
 		s.expertFLOPsPerToken = 2 * sh.layers * s.topK * float64(m.ExpertParams()) / sh.tp
-		s.expertBytes = float64(m.ExpertParams()) * bpw / sh.tp
+		s.expertBytes = float64(m.ExpertParams()) * inst.ExpertFormat().BitsPerWeight / 8 / sh.tp
 	}
 	s.kvBytesPerToken = inst.shardKVBytesPerToken()
 	ps := &parallelState{tp: tp, pp: pp, ep: ep, devices: tp * pp, moe: m.MoE(), hidden: float64(m.HiddenSize) * activationBytes,
-		topK: float64(m.ExpertsPerToken), vocab: float64(m.VocabSize), weights: sh.weightParams(m) * inst.Weights.BitsPerWeight / 8,
+		topK: float64(m.ExpertsPerToken), vocab: float64(m.VocabSize), weights: inst.splitBytes(sh.weightParams(m), sh.layers*float64(m.Experts)*float64(m.ExpertParams())/sh.tp),
 		kv: s.kvBytesPerToken, arPerLayer: 2}
 	if ep > 1 {
 		ps.arPerLayer = 1

@@ -170,7 +170,7 @@ func (s *StepModel) Predict(w Workload) (Prediction, error) {
 		p.TPOT = p.Decode.Seconds / float64(w.Output-1)
 	}
 	p.fill(w)
-	p.Memory = s.MemoryPlan(w.Batch * (w.Depth + w.Input + w.Output))
+	p.Memory = s.workloadMemory(w)
 	return p, nil
 }
 

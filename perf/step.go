@@ -31,6 +31,10 @@ type Instance struct {
 	Model   catalog.Model
 	Weights catalog.Format
 	KV      catalog.KVType
+	// Experts is the routed experts' format where it differs from Weights
+	// (catalog.Catalog.WeightFormats: a model released with only its
+	// experts quantized); the zero value means Weights (formats.go).
+	Experts catalog.Format
 	// Layout spreads the instance over several devices of its node
 	// (parallel.go); the zero value is one device.
 	Layout Layout
@@ -126,7 +130,11 @@ type StepModel struct {
 	kvBytesPerToken     float64
 
 	linearPeak, attnPeak, bandwidth float64 // FLOP/s, FLOP/s, byte/s
-	layers, experts, topK           float64
+	expertPeak                      float64 // FLOP/s of the experts' format
+	// window is the sliding window in tokens and windowShare the share
+	// of layers attending through it (window.go); 0 for none.
+	window, windowShare   float64
+	layers, experts, topK float64
 	// linearScale multiplies the dense linear-layer compute terms: 1 / the
 	// weight format family's compute efficiency relative to the profile's
 	// (kquant_compute_rel, fp4_compute_rel; 1 where none applies).
@@ -164,15 +172,17 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 	if m.MoE() {
 		s.experts, s.topK = float64(m.Experts), float64(m.ExpertsPerToken)
 		s.expertFLOPsPerToken = 2 * s.layers * s.topK * float64(m.ExpertParams())
-		s.expertBytes = float64(m.ExpertParams()) * bpw
+		s.expertBytes = float64(m.ExpertParams()) * inst.ExpertFormat().BitsPerWeight / 8
 		s.logMiss = math.Log1p(-s.topK / s.experts)
 	}
 	s.kvBytesPerToken = m.KVBytesPerToken(inst.KV)
 	s.setProfile(p)
-	s.linearPeak = hw.FLOPS(inst.Weights.Compute)
+	s.linearPeak = hw.FLOPS(kernelDtype(inst.Weights, p.Engine))
+	s.expertPeak = hw.FLOPS(kernelDtype(inst.ExpertFormat(), p.Engine))
 	s.attnPeak = hw.FLOPS(inst.KV.Compute)
 	s.bandwidth = hw.BandwidthBytesPerSecond()
-	if !(s.linearPeak > 0) || !(s.attnPeak > 0) || !(s.bandwidth > 0) {
+	s.setWindow()
+	if !(s.linearPeak > 0) || !(s.expertPeak > 0) || !(s.attnPeak > 0) || !(s.bandwidth > 0) {
 		return nil, fmt.Errorf("hardware %s: no peak for %s/%s compute or no bandwidth", hw.Name, inst.Weights.Compute, inst.KV.Compute)
 	}
 	if !inst.Layout.Trivial() {
@@ -307,17 +317,18 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 	prefillFLOPs := pf*s.denseFLOPsPerToken + float64(b.PrefillSeqs)*s.lmHeadFLOPsPerSeq
 	decodeFLOPs := df * (s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq)
 	expertFLOPs := (pf + df) * s.expertFLOPsPerToken
-	attnFLOPs := b.AttendedPairs * s.attnFLOPsPerPair
+	pairs, squares, kvRead := s.attended(b)
+	attnFLOPs := pairs * s.attnFLOPsPerPair
 	touched := s.DistinctExperts(tokens)
 	expertBytes := touched * s.layers * s.expertBytes
-	kvBytes := (b.KVTokensRead + float64(tokens)) * s.kvBytesPerToken
+	kvBytes := (kvRead + float64(tokens)) * s.kvBytesPerToken
 
 	linear := s.linearScale / s.linearPeak
 	t[termPrefillCompute] = prefillFLOPs * linear
 	t[termDecodeCompute] = decodeFLOPs * linear
-	t[termExpertCompute] = expertFLOPs / s.linearPeak
+	t[termExpertCompute] = expertFLOPs / s.expertPeak
 	t[termAttentionCompute] = attnFLOPs / s.attnPeak
-	t[termAttentionDepth] = b.AttendedSquares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	t[termAttentionDepth] = squares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
 	t[termExpertGEMM] = touched * s.layers
 	t[termWeightMemory] = s.denseWeightBytes / s.bandwidth
 	t[termExpertMemory] = expertBytes / s.bandwidth

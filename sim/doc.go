@@ -41,7 +41,12 @@
 //     lengths and class, routes the request and wakes the instance;
 //     finish records a completed or rejected request and, for a
 //     closed-loop user, schedules its next request after the think time.
-//   - route.go: the routers (round-robin, power-of-two, least-outstanding).
+//   - sessions.go: what requests share and how long they answer (shape,
+//     called by arrive): a shared system prompt, conversations whose turns
+//     (evTurn) carry their context, thinking; and each request's token
+//     identity (hashOf) that the prefix cache names blocks by.
+//   - route.go: the routers (round-robin, power-of-two, least-outstanding);
+//     prefix_route.go: prefix-affinity.
 //   - batch.go: continuous batching. startWork plans an idle instance's
 //     next segment (decode tokens, prefill chunks, admissions), using
 //     planDecodeRun for a run of identical decode steps; truncate cuts a
@@ -56,6 +61,10 @@
 //     chunks.
 //   - kv.go: KV blocks (free, take, return, whether a request can ever
 //     fit) and preemption by recompute.
+//   - prefix.go: prefix caching: each instance's table of cached blocks by
+//     hash, lookups on admission, blocks entering the cache as prompts run
+//     and requests end, LRU eviction from the instance's or the dynamic
+//     device's pool, and the hit rate.
 //   - reserve.go: SGLang's admission rule for prefill-first instances:
 //     the KV room kept for running requests' output (new_token_ratio).
 //   - instance.go: the per-request and per-instance state: request,

@@ -9,7 +9,7 @@ import (
 // route picks the instance for request id of model m (its prefill
 // instance under disaggregated serving).
 func (s *simulator) route(m *modelState, id int32) int {
-	if m.spec.Router == scenario.PrefixAffinity && len(m.routable()) > 1 && s.tr != nil {
+	if s.tr != nil && m.spec.Router == scenario.PrefixAffinity && len(m.routable()) > 1 {
 		return s.pickAffinity(m.routable(), &m.rr, id) // prefix_route.go
 	}
 	return s.pick(m, m.routable(), &m.rr, m.rngRoute)

@@ -49,7 +49,8 @@ func TestNodeTypeFor(t *testing.T) {
 		{"h100-sxm", 8, 1, "hgx-h100-8", ""},
 		{"dgx-spark", 2, 2, "dgx-spark-pair", ""},
 		{"l40s", 4, 1, "l40s-pcie-4", ""},
-		{"dgx-spark", 4, 4, "", "4 devices over 4 machine(s): no node type of dgx-spark has them (the catalog's: dgx-spark-pair, 2 devices)"},
+		{"dgx-spark", 4, 4, "dgx-spark-quad", ""},
+		{"dgx-spark", 8, 8, "", "8 devices over 8 machine(s): no node type of dgx-spark has them (the catalog's: dgx-spark-pair, 2 devices"},
 		{"dgx-spark", 2, 1, "", "no node type of dgx-spark has them"},
 		{"a100-80gb", 2, 1, "", "(the catalog's: none)"},
 	} {

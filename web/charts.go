@@ -23,19 +23,36 @@ var palette = staticchart.Palette
 // per device.
 func chartSeries(st jobs.State, name string) (title, unit string, labels []string, ys [][]float64, ok bool) {
 	switch name {
-	case "ttft", "tpot", "e2e", "throughput":
-		title = map[string]string{"ttft": "TTFT p95", "tpot": "TPOT p95", "e2e": "E2E p95", "throughput": "Completed requests"}[name]
-		unit = map[string]string{"throughput": "per second"}[name]
-		if unit == "" {
-			unit = "s"
-		}
+	case "throughput":
 		for _, m := range st.Models {
 			labels = append(labels, m.Model)
-			ys = append(ys, map[string][]float64{"ttft": m.TTFTP95, "tpot": m.TPOTP95, "e2e": m.E2EP95, "throughput": m.Throughput}[name])
+			ys = append(ys, m.Throughput)
+		}
+		return "Completed requests", "per second", labels, ys, true
+	case "ttft", "tpot", "e2e":
+		// As the page draws them: each model's p95 per interval and
+		// cumulative, TPOT in ms.
+		title = map[string]string{"ttft": "TTFT p95", "tpot": "TPOT p95", "e2e": "E2E p95"}[name]
+		unit, k := "s", 1.0
+		if name == "tpot" {
+			unit, k = "ms", 1e3
+		}
+		scale := func(xs []float64) []float64 {
+			out := make([]float64, len(xs))
+			for i, x := range xs {
+				out[i] = k * x
+			}
+			return out
+		}
+		for _, m := range st.Models {
+			win := map[string][]float64{"ttft": m.TTFTWindow, "tpot": m.TPOTWindow, "e2e": m.E2EWindow}[name]
+			cum := map[string][]float64{"ttft": m.TTFTP95, "tpot": m.TPOTP95, "e2e": m.E2EP95}[name]
+			labels = append(labels, m.Model+" per interval", m.Model+" cumulative")
+			ys = append(ys, scale(win), scale(cum))
 		}
 		return title, unit, labels, ys, true
 	case "util", "power", "temp", "clock", "queue", "kv":
-		title = map[string]string{"util": "Utilization", "power": "Power", "temp": "Temperature", "clock": "Clock", "queue": "Waiting requests", "kv": "KV-cache use"}[name]
+		title = map[string]string{"util": "Utilization", "power": "Device power (without the host share)", "temp": "Temperature", "clock": "Clock", "queue": "Waiting requests", "kv": "KV-cache use"}[name]
 		unit = map[string]string{"util": "share of time", "power": "W", "temp": "C", "clock": "share of full", "queue": "requests", "kv": "share of capacity"}[name]
 		for _, d := range st.Devices {
 			labels = append(labels, d.Node)

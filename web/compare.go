@@ -2,10 +2,13 @@ package web
 
 import (
 	"fmt"
-	"github.com/fleettwin/fleettwin/jobs"
-	"github.com/fleettwin/fleettwin/twin"
 	"math"
 	"net/http"
+	"strings"
+
+	"github.com/fleettwin/fleettwin/jobs"
+	"github.com/fleettwin/fleettwin/twin"
+	"github.com/fleettwin/fleettwin/verdict"
 )
 
 // comparison is two finished runs side by side.
@@ -46,11 +49,36 @@ func row(label string, x, y float64, format string, lowerBetter bool) compareRow
 	return r
 }
 
+// fmtv formats v; "%,.0f" puts thousands separators in.
 func fmtv(format string, v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "-"
 	}
+	if f, ok := strings.CutPrefix(format, "%,"); ok {
+		return verdict.Thousands(fmt.Sprintf("%"+f, v))
+	}
 	return fmt.Sprintf(format, v)
+}
+
+// sloRow says whether each run's model met its SLO; meeting it where A
+// did not is good.
+func sloRow(model string, a, b bool) compareRow {
+	r := compareRow{Label: model + " SLO met", A: yesNo(a), B: yesNo(b), Change: "-"}
+	if a != b {
+		r.Change = "met → missed"
+		r.Class = "bad"
+		if b {
+			r.Change, r.Class = "missed → met", "good"
+		}
+	}
+	return r
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // compareOutcomes lists latency per model, then devices, power, heat and
@@ -67,6 +95,7 @@ func compareOutcomes(a, b *twin.Simulation) []compareRow {
 				row(ma.Model+" TPOT p95 (ms)", 1e3*ma.TPOT.P95, 1e3*mb.TPOT.P95, "%.1f", true),
 				row(ma.Model+" E2E p95 (s)", ma.E2E.P95, mb.E2E.P95, "%.2f", true),
 				row(ma.Model+" SLO attainment (%)", 100*ma.SLOAttainment, 100*mb.SLOAttainment, "%.1f", false),
+				sloRow(ma.Model, ma.SLOMet, mb.SLOMet),
 				row(ma.Model+" output tokens/s", ma.OutputTokensPerS, mb.OutputTokensPerS, "%.2f", false),
 			)
 		}
@@ -74,7 +103,7 @@ func compareOutcomes(a, b *twin.Simulation) []compareRow {
 	agg := func(o *twin.Simulation) (n, util, power, peakTemp, throttled float64) {
 		for _, d := range o.Devices {
 			n++
-			util += d.Utilization
+			util += d.WindowUtilization // after warm-up, as tco and the verdict count it
 			power += d.NodePowerMeanW
 			peakTemp = max(peakTemp, d.TempPeakC)
 			throttled += d.ThrottledS
@@ -85,14 +114,14 @@ func compareOutcomes(a, b *twin.Simulation) []compareRow {
 	nb, ub, pb, tb, thb := agg(b)
 	rows = append(rows,
 		row("devices", na, nb, "%.0f", true),
-		row("mean utilization (%)", 100*ua, 100*ub, "%.1f", false),
-		row("fleet power (W)", pa, pb, "%.1f", true),
+		row("mean utilization after warm-up (%)", 100*ua, 100*ub, "%.1f", false),
+		row("fleet power with the hosts' share (W)", pa, pb, "%.1f", true),
 		row("peak temperature (C)", ta, tb, "%.1f", true),
 		row("time throttled (device-s)", tha, thb, "%.0f", true),
 	)
 	if a.Cost != nil && b.Cost != nil {
 		rows = append(rows,
-			row("hardware spend ($)", a.Cost.HardwareSpendUSD, b.Cost.HardwareSpendUSD, "%.0f", true),
+			row("hardware spend ($)", a.Cost.HardwareSpendUSD, b.Cost.HardwareSpendUSD, "%,.0f", true),
 			row("cost ($/h)", a.Cost.USDPerHour, b.Cost.USDPerHour, "%.4f", true),
 			row("$ per million tokens", a.Cost.USDPerMTokens, b.Cost.USDPerMTokens, "%.4f", true),
 			row("$ per request", a.Cost.USDPerRequest, b.Cost.USDPerRequest, "%.6f", true),

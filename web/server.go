@@ -76,6 +76,7 @@ func NewServer() *Server {
 	s.mux.HandleFunc("GET /{$}", s.home)
 	s.mux.HandleFunc("POST /runs", s.startShipped)
 	s.mux.HandleFunc("GET /api/runs", s.apiRuns)
+	s.mux.HandleFunc("GET /api/runs/rows", s.apiRunRows)
 	s.mux.HandleFunc("GET /runs/{id}", s.runPage)
 	s.mux.HandleFunc("POST /runs/{id}/stop", s.stop)
 	s.mux.HandleFunc("GET /runs/{id}/scenario.toml", s.scenarioFile)
@@ -189,7 +190,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		v := s.verdictOf(run)
 		featured = &v
 	}
-	render(w, r, http.StatusOK, runsPage(s.Runs.List(), s.names, featured))
+	render(w, r, http.StatusOK, runsPage(s.runRows(), s.names, featured))
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {

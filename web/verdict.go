@@ -3,9 +3,11 @@ package web
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/scenarios"
+	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/verdict"
 )
 
@@ -125,4 +127,28 @@ func statusClass(s verdict.Status) string {
 		return "warn"
 	}
 	return "muted"
+}
+
+// sloWhy is the reason a model missed its SLO, from the run's verdict:
+// "TTFT p95 3.58 s > 3 s".
+func sloWhy(v verdictView, model string) string {
+	if v.V == nil {
+		return ""
+	}
+	for _, a := range v.V.Answers {
+		if a.Question == verdict.Latency && a.Subject == model && a.Status == verdict.Fail {
+			return strings.TrimPrefix(a.Short, model+" misses ")
+		}
+	}
+	return ""
+}
+
+// windowUtil is a device's utilization after warm-up (the whole run's
+// for a result without a window), the one figure the page, the cost
+// and the verdict give.
+func windowUtil(d sim.DeviceResult) float64 {
+	if d.WindowS > 0 {
+		return d.WindowUtilization
+	}
+	return d.Utilization
 }

@@ -102,3 +102,39 @@ func TestVerdictPending(t *testing.T) {
 		t.Errorf("status %s", st.Status)
 	}
 }
+
+// The result tables give one figure per metric, as the cost line and the
+// verdict do: utilization after warm-up, power device and node apart,
+// dollars with separators; a missed SLO says which target it missed.
+func TestRunPageOneFigurePerMetric(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	run, base := startSeed(t, ts)
+	d := ts.doc(t, "/runs/"+run)
+	util := strings.TrimSpace(byTestID(d, "device-util").First().Text())
+	if util != "78.5%" || !strings.Contains(byTestID(d, "cost").Text(), "utilization "+util+" after warm-up") {
+		t.Errorf("device utilization %q, cost line %q: want one figure, 78.5%%", util, byTestID(d, "cost").Text())
+	}
+	if !strings.Contains(byTestID(d, "cost").Text(), "hardware $4,699") {
+		t.Errorf("cost line %q lacks hardware $4,699", byTestID(d, "cost").Text())
+	}
+	if heads := byTestID(d, "devices").Find("th").Text(); !strings.Contains(heads, "Device power") || !strings.Contains(heads, "Node power (with host)") {
+		t.Errorf("device table heads %q", heads)
+	}
+	if why := byTestID(d, "slo-why").Text(); why != "TTFT p95 3.58 s > 3 s" {
+		t.Errorf("why qwen3-14b missed its SLO: %q", why)
+	}
+	c := ts.doc(t, "/compare?a="+base+"&b="+run)
+	rows := map[string]string{}
+	byTestID(c, "compare-row").Each(func(_ int, s *goquery.Selection) {
+		rows[s.Find("td").First().Text()] = strings.Join(s.Find("td").Map(func(_ int, td *goquery.Selection) string { return td.Text() }), " ")
+	})
+	for label, want := range map[string]string{
+		"qwen3-14b SLO met":                  "qwen3-14b SLO met yes no met → missed",
+		"hardware spend ($)":                 "hardware spend ($) 9,398 4,699 -50.0%",
+		"mean utilization after warm-up (%)": "mean utilization after warm-up (%) 46.4 78.5",
+	} {
+		if !strings.HasPrefix(rows[label], want) {
+			t.Errorf("compare row %q, want %q", rows[label], want)
+		}
+	}
+}

@@ -1,20 +1,58 @@
 // fleettwin dashboard: live charts over a websocket, and small helpers.
 "use strict";
 
-const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#9333ea", "#0891b2"];
+// Colours: one palette for models, another for devices, so a colour
+// means one thing on every chart; a model or device keeps its colour.
+const modelPalette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#d97706", "#0891b2"];
+const devicePalette = ["#0f766e", "#b45309", "#be185d", "#4d7c0f", "#1e3a8a", "#7c2d12"];
+const palette = modelPalette;
 window.fleettwin = { updates: 0, connected: false, state: null };
 
+const times = (xs, k) => (xs || []).map((v) => (v == null ? null : k * v));
+const constant = (s, v) => (s.t || []).map(() => v);
+
+// latency draws a model's p95 per interval (solid) and cumulative
+// (dashed), and each distinct SLO target of the metric (dotted), in unit
+// k (1: seconds, 1e3: ms).
+function latency(key, target, k) {
+  return (s) => {
+    const lines = [];
+    s.models.forEach((m, i) => {
+      const color = modelPalette[i % modelPalette.length];
+      lines.push({ label: `${m.model} p95 per interval`, ys: times(m[key + "_p95_window_s"], k), color });
+      lines.push({ label: `${m.model} p95 cumulative`, ys: times(m[key + "_p95_s"], k), color, dash: [6, 4], width: 1 });
+    });
+    const seen = new Set();
+    for (const slo of s.slos || []) {
+      const v = slo[target];
+      if (!v || seen.has(v)) continue;
+      seen.add(v);
+      lines.push({ label: `SLO ${+(k * v).toPrecision(6)} ${k === 1 ? "s" : "ms"}`, ys: constant(s, k * v), color: "#111827", dash: [2, 4], width: 1 });
+    }
+    return lines;
+  };
+}
+const perModel = (get) => (s) => s.models.map((m, i) => ({ label: m.model, ys: get(m), color: modelPalette[i % modelPalette.length] }));
+const perDevice = (get) => (s) => s.devices.map((d, i) => ({ label: d.node, ys: get(d), color: devicePalette[i % devicePalette.length] }));
+// utilTarget is the verdict's target (verdict.DefaultUtilization).
+const utilTarget = 0.7;
+
 const charts = {
-  ttft: { series: (s) => s.models.map((m) => [m.model, m.ttft_p95_s]), unit: "s" },
-  tpot: { series: (s) => s.models.map((m) => [m.model, m.tpot_p95_s]), unit: "s" },
-  e2e: { series: (s) => s.models.map((m) => [m.model, m.e2e_p95_s]), unit: "s" },
-  throughput: { series: (s) => s.models.map((m) => [m.model, m.throughput_per_s]), unit: "/s" },
-  queue: { series: (s) => s.devices.map((d) => [d.node, d.waiting]), unit: "" },
-  kv: { series: (s) => s.devices.map((d) => [d.node, d.kv_use]), unit: "" },
-  util: { series: (s) => s.devices.map((d) => [d.node, d.utilization]), unit: "" },
-  power: { series: (s) => s.devices.map((d) => [d.node, d.power_w]), unit: "W" },
-  temp: { series: (s) => s.devices.map((d) => [d.node, d.temp_c]), unit: "C" },
-  clock: { series: (s) => s.devices.map((d) => [d.node, d.clock]), unit: "" },
+  ttft: { series: latency("ttft", "ttft_s", 1) },
+  tpot: { series: latency("tpot", "tpot_s", 1e3) },
+  e2e: { series: latency("e2e", "e2e_s", 1) },
+  throughput: { series: perModel((m) => m.throughput_per_s) },
+  queue: { series: perDevice((d) => d.waiting) },
+  kv: { series: perDevice((d) => d.kv_use) },
+  util: {
+    series: (s) =>
+      perDevice((d) => d.utilization)(s).concat([
+        { label: `target ${Math.round(100 * utilTarget)}%`, ys: constant(s, utilTarget), color: "#111827", dash: [2, 4], width: 1 },
+      ]),
+  },
+  power: { series: perDevice((d) => d.power_w) },
+  temp: { series: perDevice((d) => d.temp_c) },
+  clock: { series: perDevice((d) => d.clock) },
 };
 const plots = {};
 const fixedRange = { util: [0, 1], clock: [0, 1.05] };
@@ -23,7 +61,7 @@ function drawCharts(state) {
   for (const el of document.querySelectorAll("[data-chart]")) {
     const name = el.dataset.chart;
     const lines = charts[name].series(state);
-    const data = [state.t || []].concat(lines.map(([, ys]) => ys || []));
+    const data = [state.t || []].concat(lines.map((l) => l.ys || []));
     if (!plots[name]) {
       const width = Math.max(el.clientWidth, 300);
       plots[name] = new uPlot(
@@ -33,7 +71,7 @@ function drawCharts(state) {
           scales: { x: { time: false }, y: fixedRange[name] ? { range: fixedRange[name] } : {} },
           axes: [{ label: "simulated s" }, { size: 60 }],
           series: [{ label: "t" }].concat(
-            lines.map(([label], i) => ({ label: label, stroke: palette[i % palette.length], width: 2, spanGaps: true })),
+            lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width || 2, dash: l.dash, spanGaps: true, points: l.dash ? { show: false } : {} })),
           ),
         },
         data,
@@ -83,7 +121,7 @@ function showState(state) {
 // appends them, thinning as the server does (every other point, and the
 // last, past max_points), so the page holds exactly the server's state.
 const seriesKeys = {
-  models: ["ttft_p95_s", "tpot_p95_s", "e2e_p95_s", "throughput_per_s"],
+  models: ["ttft_p95_s", "tpot_p95_s", "e2e_p95_s", "ttft_p95_window_s", "tpot_p95_window_s", "e2e_p95_window_s", "throughput_per_s"],
   devices: ["utilization", "kv_use", "power_w", "temp_c", "clock", "waiting"],
 };
 function grow(xs, ys, max) {
@@ -299,6 +337,45 @@ function followPlan(id) {
   connect();
 }
 
+// The runs list, live: while a run is queued or running, its rows'
+// progress and metrics are fetched once a second (/api/runs/rows) and
+// written as the server writes them; a new run reloads the page.
+const fmtRow = {
+  latency: (v) => (v == null ? "-" : v < 1 ? `${(1e3 * v).toFixed(1)} ms` : v < 100 ? `${v.toFixed(2)} s` : `${v.toFixed(1)} s`),
+  pct: (v) => (v == null ? "-" : `${(100 * v).toFixed(1)}%`),
+  usd: (v) => (v == null ? "-" : `$${v.toFixed(4)}/h`),
+};
+function followRuns(table) {
+  const tick = () =>
+    fetch("/api/runs/rows")
+      .then((r) => r.json())
+      .then((rows) => {
+        window.fleettwin.updates++;
+        let live = false;
+        for (const r of rows || []) {
+          const tr = table.querySelector(`tr[data-run="${CSS.escape(r.id)}"]`);
+          if (!tr) return location.reload();
+          const cell = (id, text) => {
+            const el = tr.querySelector(`[data-testid=${id}]`);
+            if (el) el.textContent = text;
+          };
+          const status = tr.querySelector("[data-testid=run-status]");
+          status.textContent = r.status;
+          status.className = "status " + r.status;
+          cell("run-progress", `${Math.round(100 * r.progress)}%`);
+          cell("run-ttft", fmtRow.latency(r.ttft_p95_s));
+          cell("run-tpot", fmtRow.latency(r.tpot_p95_s));
+          cell("run-util", fmtRow.pct(r.utilization));
+          cell("run-slo", r.done && r.models ? `${r.slo_met} of ${r.models}` : "-");
+          cell("run-cost", fmtRow.usd(r.usd_per_hour));
+          if (!r.done) live = true;
+        }
+        if (live) setTimeout(tick, 1000);
+      })
+      .catch(() => setTimeout(tick, 2000));
+  tick();
+}
+
 // reloadWhenDone reloads the page once a run ends: a verdict panel that
 // waits for a run (the featured run on the runs page, a run's baseline)
 // is rendered on the server when that run has its result.
@@ -326,6 +403,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (pending && pending.dataset.pendingRun && !(runEl && runEl.dataset.runId === pending.dataset.pendingRun)) {
     reloadWhenDone(pending.dataset.pendingRun);
   }
+  const runsTable = document.querySelector("[data-testid=runs]");
+  if (runsTable && runsTable.dataset.live === "true") followRuns(runsTable);
   const plan = document.getElementById("plan");
   if (plan) {
     const phase = plan.querySelector("[data-testid=plan-phase]").textContent;

@@ -1,0 +1,141 @@
+package web
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/fleettwin/fleettwin/jobs"
+	"github.com/fleettwin/fleettwin/verdict"
+)
+
+// runRow is a run in the runs list: its progress and key metrics, live
+// while it goes (the latest points of its state), from its result once
+// it ends. NaN where there is nothing yet (written as null).
+type runRow struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Status   string    `json:"status"`
+	QueuePos int       `json:"queue_position,omitempty"`
+	Created  time.Time `json:"created"`
+	Progress float64   `json:"progress"`
+	// The worst model's TTFT and TPOT p95 over the run so far, the
+	// devices' mean utilization (live: the latest interval; done: after
+	// warm-up, as cost counts it), the models meeting their SLO and the
+	// cost, once done.
+	TTFTP95S    float64 `json:"ttft_p95_s"`
+	TPOTP95S    float64 `json:"tpot_p95_s"`
+	Utilization float64 `json:"utilization"`
+	SLOMet      int     `json:"slo_met"`
+	Models      int     `json:"models"`
+	USDPerHour  float64 `json:"usd_per_hour"`
+	Done        bool    `json:"done"`
+}
+
+func last(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	return xs[len(xs)-1]
+}
+
+// worse is the larger of two latencies, NaN only if both are.
+func worse(a, b float64) float64 {
+	switch {
+	case math.IsNaN(a):
+		return b
+	case math.IsNaN(b):
+		return a
+	}
+	return math.Max(a, b)
+}
+
+// rowOf sums up a run for the runs list.
+func rowOf(run *jobs.Run) runRow {
+	st, o := run.State(), run.Outcome()
+	r := runRow{ID: st.ID, Name: st.Name, Status: st.Status, QueuePos: st.QueuePos, Created: st.Created, Progress: st.Progress,
+		TTFTP95S: math.NaN(), TPOTP95S: math.NaN(), Utilization: math.NaN(), USDPerHour: math.NaN(), Models: len(st.Models), Done: st.Done}
+	if o != nil && o.Result != nil {
+		var util float64
+		for _, m := range o.Models {
+			r.TTFTP95S, r.TPOTP95S = worse(r.TTFTP95S, m.TTFT.P95), worse(r.TPOTP95S, m.TPOT.P95)
+			if m.SLOMet {
+				r.SLOMet++
+			}
+		}
+		for _, d := range o.Devices {
+			util += d.WindowUtilization
+		}
+		r.Models = len(o.Models)
+		if len(o.Devices) > 0 {
+			r.Utilization = util / float64(len(o.Devices))
+		}
+		if o.Cost != nil {
+			r.USDPerHour = o.Cost.USDPerHour
+		}
+		return r
+	}
+	for _, m := range st.Models {
+		r.TTFTP95S, r.TPOTP95S = worse(r.TTFTP95S, last(m.TTFTP95)), worse(r.TPOTP95S, last(m.TPOTP95))
+	}
+	var util float64
+	n := 0
+	for _, d := range st.Devices {
+		if u := last(d.Utilization); !math.IsNaN(u) {
+			util += u
+			n++
+		}
+	}
+	if n > 0 {
+		r.Utilization = util / float64(n)
+	}
+	return r
+}
+
+// runRows is every run's row, newest first.
+func (s *Server) runRows() []runRow {
+	var rows []runRow
+	for _, st := range s.Runs.List() {
+		if run, ok := s.Runs.Get(st.ID); ok {
+			rows = append(rows, rowOf(run))
+		}
+	}
+	return rows
+}
+
+// apiRunRows serves the runs list's rows, which the runs page polls while
+// a run goes.
+func (s *Server) apiRunRows(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, s.runRows())
+}
+
+// Cells of a row as the page and app.js write them.
+func rowLatency(v float64) string { return verdict.Seconds(v) }
+
+func rowUSD(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return verdict.USD(v, 4) + "/h"
+}
+
+func rowSLO(r runRow) string {
+	if !r.Done || r.Models == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d of %d", r.SLOMet, r.Models)
+}
+
+func rowProgress(r runRow) string { return fmt.Sprintf("%.0f%%", 100*r.Progress) }
+
+// anyLive reports whether a run is queued or running: the page polls the
+// rows while one is.
+func anyLive(rows []runRow) bool {
+	for _, r := range rows {
+		if !r.Done {
+			return true
+		}
+	}
+	return false
+}
