@@ -91,7 +91,10 @@ type ModelSeries struct {
 
 // DeviceSeries is one device's activity, power and heat over the run.
 type DeviceSeries struct {
-	Node        string    `json:"node"`
+	Node string `json:"node"`
+	// Group is the node group the device belongs to: a large fleet's page
+	// sums its devices up by group.
+	Group       string    `json:"group,omitempty"`
 	Utilization []float64 `json:"utilization"`
 	KVUse       []float64 `json:"kv_use"`
 	PowerW      []float64 `json:"power_w"`
@@ -126,7 +129,7 @@ func (st State) delta(n int) State {
 	}
 	d.Devices = make([]DeviceSeries, len(st.Devices))
 	for i, x := range st.Devices {
-		d.Devices[i] = DeviceSeries{Node: x.Node, Utilization: last(x.Utilization), KVUse: last(x.KVUse), PowerW: last(x.PowerW),
+		d.Devices[i] = DeviceSeries{Node: x.Node, Group: x.Group, Utilization: last(x.Utilization), KVUse: last(x.KVUse), PowerW: last(x.PowerW),
 			TempC: last(x.TempC), Clock: last(x.Clock), Waiting: last(x.Waiting), Throttle: x.Throttle}
 	}
 	return d

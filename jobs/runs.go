@@ -184,7 +184,7 @@ func (m *Runs) StartIn(session, name string, data []byte, speed float64) (*Run, 
 		r.state.Models = append(r.state.Models, ModelSeries{Model: mdl.Name})
 	}
 	for _, n := range sc.Nodes {
-		r.state.Devices = append(r.state.Devices, DeviceSeries{Node: n.Name})
+		r.state.Devices = append(r.state.Devices, DeviceSeries{Node: n.Name, Group: n.Group})
 	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		cancel()

@@ -22,13 +22,15 @@ import (
 var pageText string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"usd":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
-	"usd0": func(v float64) string { return fmt.Sprintf("$%.0f", v) },
-	"ms":   func(v float64) string { return num(1000*v, "%.1f ms") },
-	"s":    func(v float64) string { return num(v, "%.3g s") },
-	"pct":  func(v float64) string { return num(100*v, "%.1f%%") },
-	"f1":   func(v float64) string { return num(v, "%.1f") },
-	"desc": Describe,
+	"usd":     func(v float64) string { return fmt.Sprintf("$%.2f", v) },
+	"usd0":    func(v float64) string { return fmt.Sprintf("$%.0f", v) },
+	"ms":      func(v float64) string { return num(1000*v, "%.1f ms") },
+	"s":       func(v float64) string { return num(v, "%.3g s") },
+	"pct":     func(v float64) string { return num(100*v, "%.1f%%") },
+	"f1":      func(v float64) string { return num(v, "%.1f") },
+	"desc":    Describe,
+	"span":    Span,
+	"reasons": Reasons,
 	"statusClass": func(s verdict.Status) string {
 		return map[verdict.Status]string{verdict.Pass: "ok", verdict.Fail: "bad", verdict.Caveat: "caveat"}[s]
 	},

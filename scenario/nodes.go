@@ -294,7 +294,9 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 	if m.Name == "" {
 		return NodeInstance{}, false // its unknown catalog model is reported under [models]
 	}
-	quant, err := r.cat.Format(in.Quant)
+	// A release that quantizes only its experts (gpt-oss's MXFP4) keeps
+	// the rest in another format, which may depend on the engine's loader.
+	quant, experts, err := r.cat.WeightFormats(m, in.Quant, prof.Engine)
 	if err != nil {
 		r.AddKind(tomlcheck.NotFound, append(k, "quant"), "%v", err)
 		return NodeInstance{}, false
@@ -333,7 +335,11 @@ func (r *resolver) instance(k []string, in Instance, index map[string]int, model
 			r.AddKind(tomlcheck.OutOfRange, append(k, c.f), "must be at most %d, got %d", c.hi, c.v)
 		}
 	}
-	inst.WeightBytes = float64(m.WeightParams()) * quant.BitsPerWeight / 8
+	if experts != quant {
+		inst.Deploy.Experts = experts
+	}
+	// On one device: scenario/parallel.go adds what a layout replicates.
+	inst.WeightBytes = inst.Deploy.WeightBytes()
 	if in.Speculative != nil { // scenario/speculative.go: the drafter's weights count in the instance's memory
 		if inst.Deploy.Speculative, ok = r.speculative(k, in.Speculative, inst.Deploy); !ok {
 			return NodeInstance{}, false

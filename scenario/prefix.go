@@ -36,6 +36,10 @@ func (m Model) Shares() bool {
 // It also bounds the requests sessions ask for (sessionWork).
 func (r *resolver) prefixCaching(f *File, nodes []Node, models []Model) {
 	r.sessionWork(f)
+	shares := make([]bool, len(models)) // once per model: a trace may be long
+	for i, m := range models {
+		shares[i] = m.Shares()
+	}
 	for ni := range nodes {
 		n := &nodes[ni]
 		gi := slices.IndexFunc(f.Nodes, func(g NodeGroup) bool { return g.Name == n.Group })
@@ -48,7 +52,7 @@ func (r *resolver) prefixCaching(f *File, nodes []Node, models []Model) {
 			if inst.Model < 0 || inst.Model >= len(models) || inst.src >= len(g.Instances) {
 				continue
 			}
-			on := models[inst.Model].Shares()
+			on := shares[inst.Model]
 			if g.PrefixCaching != nil {
 				on = *g.PrefixCaching
 			}

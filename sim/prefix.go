@@ -209,14 +209,14 @@ func (s *simulator) holdBlocks(in *instance, n int64) {
 // lookup counts the leading blocks of request id's prompt that instance in
 // has cached (at most the prompt less one token), and how many of them are
 // unreferenced (pinning those takes free memory). A lookup is kept until
-// the pool changes.
+// the pool or the request's prompt (a preempted one's grows) changes.
 func (s *simulator) lookup(in *instance, id int32) (hit int32, free int64) {
 	x := &s.tr.px[id]
 	p := in.pc.pool
-	if x.memoInst == int32(in.idx) && x.memoVersion == p.version {
+	r := &s.reqs[id]
+	if x.memoInst == int32(in.idx) && x.memoVersion == p.version && x.memoPrompt == r.prompt {
 		return x.memoHit, x.memoFree
 	}
-	r := &s.reqs[id]
 	bt := int32(in.cfg.BlockTokens)
 	limit := (r.prompt - 1) / bt
 	for j := int32(0); j < limit; j++ {
@@ -229,7 +229,7 @@ func (s *simulator) lookup(in *instance, id int32) (hit int32, free int64) {
 			free++
 		}
 	}
-	x.memoInst, x.memoVersion, x.memoHit, x.memoFree = int32(in.idx), p.version, hit, free
+	x.memoInst, x.memoVersion, x.memoPrompt, x.memoHit, x.memoFree = int32(in.idx), p.version, r.prompt, hit, free
 	return hit, free
 }
 

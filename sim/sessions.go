@@ -106,6 +106,7 @@ type reqPrefix struct {
 
 	memoInst    int32
 	memoVersion uint64
+	memoPrompt  int32
 	memoHit     int32
 	memoFree    int64
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/fleettwin/fleettwin/twin"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fleettwin/fleettwin/perf"
@@ -95,24 +94,6 @@ func errClass(v float64) string {
 		return "bad"
 	}
 	return ""
-}
-
-// devicesNow is each device's temperature, clock and throttle state at
-// the latest point, as app.js also writes it.
-func devicesNow(st jobs.State) string {
-	var parts []string
-	for _, d := range st.Devices {
-		n := len(d.TempC)
-		if n == 0 {
-			continue
-		}
-		p := fmt.Sprintf("%s: %.1f C, clock %.0f%%", d.Node, d.TempC[n-1], 100*d.Clock[n-1])
-		if d.Throttle != "" {
-			p += ", throttled (" + d.Throttle + ")"
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, " · ")
 }
 
 // runProfiles is the provenance a run page shows: what the run recorded

@@ -205,3 +205,8 @@ func planProgressText(st jobs.PlanState) string {
 	return fmt.Sprintf("%d/%d configurations (%.0f%%) · %.2g per second · %s left · %d simulations",
 		st.Done, st.Total, 100*float64(st.Done)/float64(st.Total), st.RatePerS, (time.Duration(st.LeftS) * time.Second).String(), st.Sims)
 }
+
+// plansList is the planner's page: every plan, newest first.
+func (s *Server) plansList(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusOK, plansListPage(s.Plans.List()))
+}

@@ -132,3 +132,23 @@ func TestPlanBadInput(t *testing.T) {
 		t.Errorf("shipped plan: %d", resp.StatusCode)
 	}
 }
+
+// The planner has its own page in the navigation, listing the plans.
+func TestPlannerInNavigation(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	home := ts.doc(t, "/")
+	if href, _ := byTestID(home, "nav").Find(`a:contains("Planner")`).Attr("href"); href != "/plans" {
+		t.Fatalf("no Planner in the navigation: %q", byTestID(home, "nav").Text())
+	}
+	if d := ts.doc(t, "/plans"); byTestID(d, "no-plans").Length() != 1 || byTestID(d, "plan-start-link").Length() != 1 {
+		t.Errorf("empty planner page: %q", d.Find("main").Text())
+	}
+	id := ts.startSmallPlan(t)
+	d := ts.doc(t, "/plans")
+	if row := byTestID(d, "plan-row"); row.Length() != 1 || !strings.Contains(row.Text(), id) {
+		t.Errorf("planner page rows: %q, want %s", row.Text(), id)
+	}
+	if on := byTestID(ts.doc(t, "/plans/"+id), "nav").Find(`a[aria-current=page]`).Text(); on != "Planner" {
+		t.Errorf("a plan's page highlights %q in the navigation", on)
+	}
+}

@@ -97,6 +97,7 @@ func NewServer() *Server {
 	s.mux.HandleFunc("GET /ws/calibration/{id}", s.calibrationWS)
 	s.mux.HandleFunc("POST /calibration/start", s.calibrationStart)
 	s.mux.HandleFunc("POST /calibration/runs/{id}/stop", s.calibrationStop)
+	s.mux.HandleFunc("GET /plans", s.plansList)
 	s.mux.HandleFunc("POST /plans", s.planStart)
 	s.mux.HandleFunc("POST /plans/{id}/stop", s.planStop)
 	s.mux.HandleFunc("GET /shipped-plans/{name}", s.shippedPlan)

@@ -158,6 +158,17 @@ type modelPrediction struct {
 	KVBytesNeeded         float64     `json:"kv_bytes_needed"`
 	KVTokenCapacity       int64       `json:"kv_token_capacity"`
 	Alone                 *aloneTimes `json:"alone,omitempty"`
+	// DenseFormat and ExpertFormat are set when quant names a release that
+	// quantizes only its routed experts (catalog expert_format): the
+	// experts are in ExpertFormat (quant), every other weight in
+	// DenseFormat.
+	DenseFormat  string `json:"dense_format,omitempty"`
+	ExpertFormat string `json:"expert_format,omitempty"`
+	// FormatPriors are the instance's weight formats whose compute
+	// efficiency the profile did not fit (perf.FormatPrior, in words).
+	FormatPriors []string `json:"format_priors,omitempty"`
+	// label is the instance's provenance line (perf.StepModel.Label).
+	label string
 }
 
 type aloneTimes struct {
@@ -232,14 +243,15 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 		if len(r.Quants) > 1 {
 			q = r.Quants[i]
 		}
-		f, err := e.cat.Format(q)
+		inst, err := e.instance(m, q, prof.Engine)
 		if err != nil {
-			return nil, usageError{err.Error()}
+			return nil, err
 		}
+		inst.KV, inst.Layout = kv, layout
 		for _, le := range perf.CheckLayout(m, layout) {
 			return nil, usageError{fmt.Sprintf("--%s: %s", le.Field, le.Msg)}
 		}
-		sm, err := perf.NewStepModel(hw, perf.Instance{Model: m, Weights: f, KV: kv, Layout: layout}, prof)
+		sm, err := perf.NewStepModel(hw, inst, prof)
 		if err != nil {
 			return nil, err
 		}
@@ -253,7 +265,7 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 	for i, p := range co.Predictions {
 		inst := models[i].Instance()
 		mp := modelPrediction{
-			Model: inst.Model.Name, Quant: inst.Weights.Name, KVCache: inst.KV.Name,
+			Model: inst.Model.Name, Quant: inst.ExpertFormat().Name, KVCache: inst.KV.Name,
 			Params: inst.Model.Params(), ActiveParams: inst.Model.ActiveParams(),
 			PrefillTokensPerS:     sig(p.PrefillTokensPerSec),
 			DecodeTokensPerSSeq:   sig(p.DecodeTokensPerSecSeq),
@@ -263,6 +275,7 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 			WeightBytes: math.Round(p.Memory.WeightBytes), KVBytesPerToken: math.Round(p.Memory.KVBytesPerToken),
 			KVBytesNeeded: math.Round(p.Memory.KVBytesNeeded), KVTokenCapacity: p.Memory.KVTokenCapacity,
 		}
+		mp.setFormats(models[i], prof)
 		if len(models) > 1 {
 			a := co.Alone[i]
 			mp.Alone = &aloneTimes{TTFT: sig(a.TTFT), TPOT: sig(a.TPOT), E2E: sig(a.E2E)}
@@ -327,6 +340,11 @@ func (r *PredictReport) writeText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, m := range r.Models {
+		if m.ExpertFormat != "" {
+			fmt.Fprintf(w, "%s %s: routed experts in %s, every other weight in %s\n", m.Model, m.Quant, m.ExpertFormat, m.DenseFormat)
+		}
+	}
 	if r.Contention != nil {
 		fmt.Fprintf(w, "\nco-located: prefill %.2fx slower, decode %.2fx slower than alone (%s)\n",
 			r.Contention.PrefillSlowdown, r.Contention.DecodeSlowdown, r.Contention.Rule)
@@ -353,7 +371,15 @@ func (r *PredictReport) writeText(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "\nprofile: %s\n  from: %s\n", r.Profile.Label, r.Profile.Source)
+	if _, err := fmt.Fprintf(w, "\nprofile: %s\n", r.Profile.Label); err != nil {
+		return err
+	}
+	for _, m := range r.Models {
+		if len(m.FormatPriors) > 0 {
+			fmt.Fprintf(w, "  %s: %s\n", m.Model, strings.TrimPrefix(m.label, r.Profile.Label+"; "))
+		}
+	}
+	_, err = fmt.Fprintf(w, "  from: %s\n", r.Profile.Source)
 	return err
 }
 

@@ -58,3 +58,33 @@ func newNodeInfo(spec catalog.NodeSpec, l perf.Layout, p perf.Prediction) *nodeI
 	}
 	return n
 }
+
+// instance is model m in the weight format named quant under engine: a
+// release that quantizes only its routed experts (gpt-oss's MXFP4) keeps
+// the other weights in its dense format (catalog.Catalog.WeightFormats),
+// which sets the instance's Experts apart from its Weights.
+func (e *env) instance(m catalog.Model, quant, engine string) (perf.Instance, error) {
+	dense, experts, err := e.cat.WeightFormats(m, quant, engine)
+	if err != nil {
+		return perf.Instance{}, usageError{err.Error()}
+	}
+	in := perf.Instance{Model: m, Weights: dense}
+	if experts != dense {
+		in.Experts = experts
+	}
+	return in, nil
+}
+
+// setFormats records the instance's weight formats where its experts are
+// in another format than the rest, its provenance line, and the formats
+// that rest on a prior in the profile.
+func (mp *modelPrediction) setFormats(sm *perf.StepModel, p perf.Profile) {
+	in := sm.Instance()
+	if e := in.ExpertFormat(); e != in.Weights {
+		mp.DenseFormat, mp.ExpertFormat = in.Weights.Name, e.Name
+	}
+	mp.label = sm.Label()
+	for _, f := range p.FormatPriors(in) {
+		mp.FormatPriors = append(mp.FormatPriors, f.String())
+	}
+}

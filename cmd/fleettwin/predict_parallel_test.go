@@ -111,3 +111,52 @@ count = 1
 		}
 	}
 }
+
+// TestPredictExpertFormat: gpt-oss-20b in MXFP4 under llama.cpp keeps its
+// routed experts in MXFP4 and the rest in the GGUF's Q8_0
+// (catalog.WeightFormats): the report names both, counts the weight bytes
+// of each part in its format, and says the MXFP4 experts rest on a prior
+// next to the profile's line. A model in one format shows none of it.
+func TestPredictExpertFormat(t *testing.T) {
+	args := []string{"predict", "--hardware", "dgx-spark", "--engine", "llama.cpp", "--model", "gpt-oss-20b", "--quant", "mxfp4"}
+	out, stderr, code := fleettwin(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep PredictReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	m := rep.Models[0]
+	if m.Quant != "mxfp4" || m.DenseFormat != "q8_0" || m.ExpertFormat != "mxfp4" {
+		t.Errorf("quant %q, dense %q, experts %q; want mxfp4, q8_0, mxfp4", m.Quant, m.DenseFormat, m.ExpertFormat)
+	}
+	e, err := loadEnv(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := e.cat.Model("gpt-oss-20b")
+	q8, _ := e.cat.Format("q8_0")
+	fp4, _ := e.cat.Format("mxfp4")
+	experts := float64(cm.Layers) * float64(cm.Experts) * float64(cm.ExpertParams())
+	want := (float64(cm.WeightParams())-experts)*q8.BitsPerWeight/8 + experts*fp4.BitsPerWeight/8
+	if d := m.WeightBytes - want; d > 1 || d < -1 {
+		t.Errorf("weight bytes %.0f, want %.0f (Q8_0 dense, MXFP4 experts)", m.WeightBytes, want)
+	}
+	if len(m.FormatPriors) != 1 || !strings.HasPrefix(m.FormatPriors[0], "mxfp4 experts: prior (fp4_compute_rel not fitted") {
+		t.Errorf("format priors %q", m.FormatPriors)
+	}
+	text, _, _ := fleettwin(t, args...)
+	for _, line := range []string{"gpt-oss-20b mxfp4: routed experts in mxfp4, every other weight in q8_0", "profile: llama.cpp on dgx-spark: ",
+		"  gpt-oss-20b: mxfp4 experts: prior (fp4_compute_rel not fitted"} {
+		if !hasLine(text, line) {
+			t.Errorf("no line %q in:\n%s", line, text)
+		}
+	}
+	plain, _, _ := fleettwin(t, "predict", "--hardware", "dgx-spark", "--engine", "llama.cpp", "--model", "qwen3-14b", "--quant", "q4_k_m", "--json")
+	for _, key := range []string{"dense_format", "expert_format", "format_priors"} {
+		if strings.Contains(plain, key) {
+			t.Errorf("qwen3-14b in Q4_K_M has %s:\n%s", key, plain)
+		}
+	}
+}

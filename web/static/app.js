@@ -33,7 +33,69 @@ function latency(key, target, k) {
   };
 }
 const perModel = (get) => (s) => s.models.map((m, i) => ({ label: m.model, ys: get(m), color: modelPalette[i % modelPalette.length] }));
-const perDevice = (get) => (s) => s.devices.map((d, i) => ({ label: d.node, ys: get(d), color: devicePalette[i % devicePalette.length] }));
+// From groupFrom devices on (web/groups.go), device charts draw each node
+// group's mean (solid), lowest and highest device (thin, dashed) instead
+// of a line per device: a legend of 100 entries reads as nothing.
+const groupFrom = 9;
+function groupOf(d) {
+  if (d.group) return d.group;
+  const m = /^(.*)-\d+$/.exec(d.node);
+  return m ? m[1] : d.node;
+}
+function groups(s) {
+  const out = new Map();
+  for (const d of s.devices) {
+    const g = groupOf(d);
+    if (!out.has(g)) out.set(g, []);
+    out.get(g).push(d);
+  }
+  return out;
+}
+function perDevice(get) {
+  return (s) => {
+    if (s.devices.length < groupFrom) {
+      return s.devices.map((d, i) => ({ label: d.node, ys: get(d), color: devicePalette[i % devicePalette.length] }));
+    }
+    const lines = [];
+    let i = 0;
+    for (const [g, ds] of groups(s)) {
+      const color = devicePalette[i++ % devicePalette.length];
+      const cols = ds.map(get);
+      const at = (f) =>
+        (s.t || []).map((_, j) => {
+          const vs = cols.map((c) => (c || [])[j]).filter((v) => v != null);
+          return vs.length ? f(vs) : null;
+        });
+      lines.push({ label: `${g} mean (${ds.length})`, ys: at((vs) => vs.reduce((a, b) => a + b, 0) / vs.length), color });
+      lines.push({ label: `${g} min`, ys: at((vs) => Math.min(...vs)), color, dash: [3, 3], width: 1 });
+      lines.push({ label: `${g} max`, ys: at((vs) => Math.max(...vs)), color, dash: [3, 3], width: 1 });
+    }
+    return lines;
+  };
+}
+function devicesNowText(state) {
+  if (state.devices.length < groupFrom) {
+    return state.devices
+      .filter((d) => d.temp_c && d.temp_c.length)
+      .map((d) => {
+        const i = d.temp_c.length - 1;
+        let s = `${d.node}: ${d.temp_c[i].toFixed(1)} C, clock ${Math.round(100 * d.clock[i])}%`;
+        if (d.throttle) s += `, throttled (${d.throttle})`;
+        return s;
+      })
+      .join(" · ");
+  }
+  const parts = [];
+  for (const [g, ds] of groups(state)) {
+    const live = ds.filter((d) => d.temp_c && d.temp_c.length);
+    if (!live.length) continue;
+    const temps = live.map((d) => d.temp_c[d.temp_c.length - 1]);
+    const clock = Math.min(...live.map((d) => d.clock[d.clock.length - 1]));
+    const hot = live.filter((d) => d.throttle).length;
+    parts.push(`${g} (${live.length} devices): ${Math.min(...temps).toFixed(1)}-${Math.max(...temps).toFixed(1)} C, lowest clock ${Math.round(100 * clock)}%, ${hot} throttled`);
+  }
+  return parts.join(" · ");
+}
 // utilTarget is the verdict's target (verdict.DefaultUtilization).
 const utilTarget = 0.7;
 
@@ -98,15 +160,7 @@ function showState(state) {
   }
   const now = document.querySelector("[data-testid=devices-now]");
   if (now) {
-    now.textContent = state.devices
-      .filter((d) => d.temp_c && d.temp_c.length)
-      .map((d) => {
-        const i = d.temp_c.length - 1;
-        let s = `${d.node}: ${d.temp_c[i].toFixed(1)} C, clock ${Math.round(100 * d.clock[i])}%`;
-        if (d.throttle) s += `, throttled (${d.throttle})`;
-        return s;
-      })
-      .join(" · ");
+    now.textContent = devicesNowText(state);
     now.classList.toggle("hot", state.devices.some((d) => d.throttle));
   }
   const status = document.querySelector("[data-testid=status]");
