@@ -10,18 +10,18 @@ import (
 
 // bench predicts a bench row's metric through perf's step model, the way
 // `fleettwin profile check` does: the row's steps (perf.BenchRow.Observation)
-// priced by the profile (perf.Evaluate).
-func bench(env Env, r *measure.Row) (float64, error) {
+// priced by the profile (perf.Evaluate), and what that rests on.
+func bench(env Env, r *measure.Row) (float64, Basis, error) {
 	k, err := rowKnobs(r)
 	if err != nil {
-		return 0, err
+		return 0, Basis{}, err
 	}
 	if err := benchOnOneDevice(r); err != nil { // parallel.go
-		return 0, err
+		return 0, Basis{}, err
 	}
 	hw, p, err := deviceProfile(env, r)
 	if err != nil {
-		return 0, err
+		return 0, Basis{}, err
 	}
 	if k.ubatch > 0 {
 		p.PrefillChunk = k.ubatch // llama-bench -ub: the tokens of one prefill step
@@ -41,12 +41,12 @@ func bench(env Env, r *measure.Row) (float64, error) {
 	}
 	o, err := br.Observation(env.Catalog, hw, kv, p)
 	if err != nil {
-		return 0, err
+		return 0, Basis{}, err
 	}
 	if len(o.Steps) == 0 {
-		return 0, fmt.Errorf("row %s: no steps to run", r.ID)
+		return 0, Basis{}, fmt.Errorf("row %s: no steps to run", r.ID)
 	}
-	return perf.Evaluate(p, []perf.Observation{o})[0].Predicted, nil
+	return perf.Evaluate(p, []perf.Observation{o})[0].Predicted, basisOf(o.Model, p), nil
 }
 
 // defaultKV is the KV-cache type of a row that names none: the twin's

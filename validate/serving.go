@@ -91,40 +91,41 @@ func servingPlan(r *measure.Row, accepted float64) plan {
 
 // serve reproduces a serving row: one node, one instance, the row's traffic,
 // run until every request has completed.
-func serve(ctx context.Context, env Env, r *measure.Row, pl *plan, buf *records) (servingMetrics, error) {
+func serve(ctx context.Context, env Env, r *measure.Row, pl *plan, buf *records) (servingMetrics, Basis, error) {
 	if pl.err != nil {
-		return servingMetrics{}, pl.err
+		return servingMetrics{}, Basis{}, pl.err
 	}
 	span, err := estimateSpan(env, r)
 	if err != nil {
-		return servingMetrics{}, err
+		return servingMetrics{}, Basis{}, err
 	}
 	f := *pl.file // the span is this run's; the plan is shared
 	if err := onNodeType(env.Catalog, r, &f); err != nil {
-		return servingMetrics{}, err
+		return servingMetrics{}, Basis{}, err
 	}
 	for try := 0; ; try++ {
 		f.DurationS = min(span, scenario.MaxDurationS)
 		sc, err := scenario.Resolve(r.ID, &f, env.Catalog, env.Profiles, pl.files)
 		if err != nil {
-			return servingMetrics{}, fmt.Errorf("the generated scenario: %w", err)
+			return servingMetrics{}, Basis{}, fmt.Errorf("the generated scenario: %w", err)
 		}
 		pl.spec.setVerify(sc)
 		if err := run(ctx, sc, r.Requests, buf); err != nil {
-			return servingMetrics{}, err
+			return servingMetrics{}, Basis{}, err
 		}
 		if buf.rejected > 0 {
-			return servingMetrics{}, fmt.Errorf("the twin rejected %d of %d requests: they never fit its KV cache", buf.rejected, r.Requests)
+			return servingMetrics{}, Basis{}, fmt.Errorf("the twin rejected %d of %d requests: they never fit its KV cache", buf.rejected, r.Requests)
 		}
 		if len(buf.reqs) == r.Requests {
 			chunk := 1.0 // tokens per streamed chunk
 			if pl.spec != nil {
 				chunk = pl.spec.tokens
 			}
-			return buf.metrics(chunk), nil
+			basis, err := servingBasis(sc) // provenance.go
+			return buf.metrics(chunk), basis, err
 		}
 		if try == retries || f.DurationS == scenario.MaxDurationS {
-			return servingMetrics{}, fmt.Errorf("only %d of %d requests completed in %.0f simulated seconds", len(buf.reqs), r.Requests, f.DurationS)
+			return servingMetrics{}, Basis{}, fmt.Errorf("only %d of %d requests completed in %.0f simulated seconds", len(buf.reqs), r.Requests, f.DurationS)
 		}
 		span *= 4
 	}
@@ -242,7 +243,7 @@ func estimateSpan(env Env, r *measure.Row) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	format, err := env.Catalog.Format(r.Quant)
+	format, experts, err := env.Catalog.WeightFormats(model, r.Quant, p.Engine)
 	if err != nil {
 		return 0, err
 	}
@@ -254,7 +255,7 @@ func estimateSpan(env Env, r *measure.Row) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sm, err := perf.NewStepModel(hw, perf.Instance{Model: model, Weights: format, KV: kv}, p)
+	sm, err := perf.NewStepModel(hw, perf.Instance{Model: model, Weights: format, Experts: experts, KV: kv}, p)
 	if err != nil {
 		return 0, err
 	}

@@ -35,6 +35,9 @@ type Result struct {
 	Predicted float64
 	// Err says why the row was not run (nil when it was).
 	Err error
+	// Basis is what the prediction rests on (provenance.go); zero when
+	// the row was not run.
+	Basis Basis
 }
 
 // Ran reports whether the row was reproduced.
@@ -166,19 +169,21 @@ func reproduceGroup(ctx context.Context, env Env, out []Result, g []int, pl *pla
 	switch {
 	case r.Kind.Serving():
 		var m servingMetrics
-		m, err = serve(ctx, env, r, pl, buf)
+		var b Basis
+		m, b, err = serve(ctx, env, r, pl, buf)
 		if err == nil {
 			for _, i := range g {
-				out[i].Predicted = m.value(out[i].Metric)
+				out[i].Predicted, out[i].Basis = m.value(out[i].Metric), b
 			}
 		}
 	default:
 		for _, i := range g {
 			var v float64
-			if v, err = bench(env, &out[i].Row); err != nil {
+			var b Basis
+			if v, b, err = bench(env, &out[i].Row); err != nil {
 				break
 			}
-			out[i].Predicted = v
+			out[i].Predicted, out[i].Basis = v, b
 		}
 	}
 	if err != nil {
@@ -186,7 +191,7 @@ func reproduceGroup(ctx context.Context, env Env, out []Result, g []int, pl *pla
 			return // Reproduce reports the context's error
 		}
 		for _, i := range g {
-			out[i].Predicted, out[i].Err = math.NaN(), err
+			out[i].Predicted, out[i].Err, out[i].Basis = math.NaN(), err, Basis{}
 		}
 	}
 }

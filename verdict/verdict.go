@@ -8,6 +8,7 @@
 package verdict
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/scenario"
@@ -131,6 +132,11 @@ func Of(run Run, opt Options) Verdict {
 		}
 	}
 	v.Holds, v.Summary = summarize(v.Answers)
+	if run.Sim.Partial {
+		// A stopped run's figures cover only the time it ran.
+		v.Holds = false
+		v.Summary = fmt.Sprintf("partial run (stopped at %.0f of its simulated seconds): %s", run.Sim.DurationS, v.Summary)
+	}
 	return v
 }
 

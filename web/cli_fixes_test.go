@@ -62,3 +62,14 @@ func TestCalibrationProblemPage(t *testing.T) {
 		}
 	}
 }
+
+// The plans select starts on no plan: a newcomer is not led into one that
+// needs servers running, and starting with nothing chosen says what to do.
+func TestCalibrationPlanSelectStartsEmpty(t *testing.T) {
+	ts := newTestServerOpt(t, testOptions{CalibrationDirs: []string{t.TempDir()}, CalibrationPlans: "../calibration-plans"})
+	d := ts.doc(t, "/calibration")
+	opts := byTestID(d, "calibration-plan").Find("option")
+	if opts.Length() < 2 || opts.First().AttrOr("value", "x") != "" || !strings.Contains(opts.First().Text(), "choose a plan") {
+		t.Errorf("plan options: %d, first %q", opts.Length(), opts.First().Text())
+	}
+}

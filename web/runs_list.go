@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fleettwin/fleettwin/jobs"
@@ -31,6 +32,54 @@ type runRow struct {
 	Models      int     `json:"models"`
 	USDPerHour  float64 `json:"usd_per_hour"`
 	Done        bool    `json:"done"`
+	// Spark is the devices' mean utilization over the run, at most
+	// sparkPoints points: the row's sparkline.
+	Spark []float64 `json:"spark"`
+}
+
+// sparkPoints is the most points a row's sparkline has.
+const sparkPoints = 48
+
+// spark is the devices' mean utilization at each point of the state,
+// every k-th point kept so there are at most sparkPoints (the last
+// always).
+func spark(st jobs.State) []float64 {
+	n := len(st.T)
+	if n == 0 || len(st.Devices) == 0 {
+		return []float64{}
+	}
+	k := (n + sparkPoints - 1) / sparkPoints
+	var out []float64
+	for i := 0; i < n; i++ {
+		if (n-1-i)%k != 0 {
+			continue
+		}
+		sum, m := 0.0, 0
+		for _, d := range st.Devices {
+			if i < len(d.Utilization) && !math.IsNaN(d.Utilization[i]) {
+				sum += d.Utilization[i]
+				m++
+			}
+		}
+		if m > 0 {
+			out = append(out, sum/float64(m))
+		}
+	}
+	return out
+}
+
+// sparkLine is a sparkline's SVG points on an 80×20 box, utilization 0
+// at the bottom and 1 at the top.
+func sparkLine(xs []float64) string {
+	var b strings.Builder
+	for i, x := range xs {
+		px := 0.0
+		if len(xs) > 1 {
+			px = 80 * float64(i) / float64(len(xs)-1)
+		}
+		fmt.Fprintf(&b, "%.1f,%.1f ", px, 19-18*math.Max(0, math.Min(1, x)))
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func last(xs []float64) float64 {
@@ -55,7 +104,8 @@ func worse(a, b float64) float64 {
 func rowOf(run *jobs.Run) runRow {
 	st, o := run.State(), run.Outcome()
 	r := runRow{ID: st.ID, Name: st.Name, Status: st.Status, QueuePos: st.QueuePos, Created: st.Created, Progress: st.Progress,
-		TTFTP95S: math.NaN(), TPOTP95S: math.NaN(), Utilization: math.NaN(), USDPerHour: math.NaN(), Models: len(st.Models), Done: st.Done}
+		TTFTP95S: math.NaN(), TPOTP95S: math.NaN(), Utilization: math.NaN(), USDPerHour: math.NaN(), Models: len(st.Models), Done: st.Done,
+		Spark: spark(st)}
 	if o != nil && o.Result != nil {
 		var util float64
 		for _, m := range o.Models {

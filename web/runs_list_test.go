@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
@@ -34,6 +35,9 @@ func TestRunsListMetrics(t *testing.T) {
 		if got := strings.TrimSpace(row.Find(`[data-testid=` + id + `]`).Text()); got != want {
 			t.Errorf("finished run's %s: %q, want %q", id, got, want)
 		}
+	}
+	if pts := row.Find(`[data-testid=run-spark] polyline`).AttrOr("points", ""); strings.Count(pts, ",") < 10 || strings.Count(pts, ",") > sparkPoints {
+		t.Errorf("finished run's sparkline points %q: want 10 to %d", pts, sparkPoints)
 	}
 	rows := func() map[string]runRow {
 		_, body := ts.get(t, "/api/runs/rows")
@@ -87,3 +91,18 @@ func TestRunsListLiveInChromium(t *testing.T) {
 }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func TestSpark(t *testing.T) {
+	st := jobs.State{T: make([]float64, 100), Devices: []jobs.DeviceSeries{{Utilization: make([]float64, 100)}, {Utilization: make([]float64, 100)}}}
+	for i := range st.T {
+		st.T[i] = float64(i)
+		st.Devices[0].Utilization[i], st.Devices[1].Utilization[i] = 0.5, float64(i)/100
+	}
+	sp := spark(st)
+	if len(sp) > sparkPoints || len(sp) < sparkPoints/2 || sp[len(sp)-1] != (0.5+0.99)/2 {
+		t.Errorf("%d points, last %v: want at most %d, the last point's mean last", len(sp), sp[len(sp)-1], sparkPoints)
+	}
+	if got := sparkLine([]float64{0, 1}); got != "0.0,19.0 80.0,1.0" {
+		t.Errorf("sparkLine: %q", got)
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/fleettwin/fleettwin/jobs"
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenarios"
 	"github.com/fleettwin/fleettwin/sim"
+	"github.com/fleettwin/fleettwin/twin"
 	"github.com/fleettwin/fleettwin/verdict"
 )
 
@@ -61,6 +63,10 @@ type verdictView struct {
 	V                *verdict.Verdict
 	Pending          string
 	PendingRun       string // the run the verdict waits for
+	// Basis says what the answers rest on: the profiles' provenance, and
+	// Prior whether one is a datasheet prior.
+	Basis string
+	Prior bool
 }
 
 // verdictOf judges a run against its baseline run, if it has one.
@@ -100,6 +106,7 @@ func judge(v verdictView, run, base *jobs.Run) verdictView {
 	}
 	vd := verdict.Of(verdict.Run{Sim: o, SLOs: st.SLOs}, opt)
 	v.V = &vd
+	v.Basis, v.Prior = basis(runProfiles(st, o))
 	return v
 }
 
@@ -151,4 +158,21 @@ func windowUtil(d sim.DeviceResult) float64 {
 		return d.WindowUtilization
 	}
 	return d.Utilization
+}
+
+// basis is the line under a verdict saying what it rests on: "rests on
+// llama.cpp on dgx-spark: fitted on 25 published measurements, …", or
+// the prior note when a profile is a datasheet prior.
+func basis(infos []perf.ProvenanceInfo) (string, bool) {
+	if note := twin.PriorNote(infos); note != "" {
+		return "These answers " + strings.Replace(note, "rests on", "rest on", 1) + ": treat them as estimates.", true
+	}
+	var labels []string
+	for _, p := range infos {
+		labels = append(labels, p.Label)
+	}
+	if len(labels) == 0 {
+		return "", false
+	}
+	return "Rests on " + strings.Join(labels, "; ") + ".", false
 }

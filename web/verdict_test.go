@@ -7,6 +7,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/fleettwin/fleettwin/jobs"
+	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
@@ -136,5 +137,22 @@ func TestRunPageOneFigurePerMetric(t *testing.T) {
 		if !strings.HasPrefix(rows[label], want) {
 			t.Errorf("compare row %q, want %q", rows[label], want)
 		}
+	}
+}
+
+// The verdict says what it rests on: the fitted profile's provenance for
+// the seed, a prior's warning for a fleet on a datasheet prior.
+func TestVerdictBasis(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	run, _ := startSeed(t, ts)
+	if b := byTestID(ts.doc(t, "/runs/"+run), "verdict-basis").Text(); !strings.HasPrefix(b, "Rests on llama.cpp on dgx-spark: fitted on") {
+		t.Errorf("seed verdict basis %q", b)
+	}
+	if tag := byTestID(ts.doc(t, "/"), "tagline").Text(); strings.Contains(tag, "calibrated on real hardware") || !strings.Contains(tag, "datasheet priors") {
+		t.Errorf("tagline %q", tag)
+	}
+	got, prior := basis([]perf.ProvenanceInfo{{Engine: "vllm", Hardware: "h100-sxm", Prior: true, Label: "x"}})
+	if !prior || !strings.HasPrefix(got, "These answers rest on a prior: vllm on h100-sxm") {
+		t.Errorf("prior basis %q, %v", got, prior)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/fleettwin/fleettwin/measure"
@@ -87,7 +88,9 @@ func readMeasurements(path string) ([]measure.Row, error) {
 }
 
 // writeValidateTable prints one line per row: what was measured, the
-// published and predicted figures and the error, or why it was not run.
+// published and predicted figures and the error, or why it was not run;
+// then a note per row run on a weight format whose efficiency the
+// profile's fit did not set, and one per prior profile rows ran on.
 func writeValidateTable(w io.Writer, res []validate.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "id\tengine\thardware\tmodel\tmetric\tpublished\tpredicted\terror")
@@ -99,6 +102,23 @@ func writeValidateTable(w io.Writer, res []validate.Result) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%+.1f%%\n", r.ID, r.Engine, r.Hardware, r.Model, r.Metric, valNum(r.Value), valNum(r.Predicted), r.ErrorPct())
 	}
 	tw.Flush()
+	var profiles []string // prior profiles' lines, in the order of their first rows
+	rows := map[string]int{}
+	for _, r := range res {
+		b := r.Basis
+		if len(b.FormatPriors) > 0 && !b.ProfilePrior {
+			fmt.Fprintf(w, "note: %s rests on a format prior: %s\n", r.ID, strings.Join(b.FormatPriors, "; "))
+		}
+		if b.ProfilePrior {
+			if rows[b.Label] == 0 {
+				profiles = append(profiles, b.Label)
+			}
+			rows[b.Label]++
+		}
+	}
+	for _, l := range profiles {
+		fmt.Fprintf(w, "note: %d row(s) rest on a prior profile: %s\n", rows[l], l)
+	}
 }
 
 // valNum writes a figure with four significant digits, without an exponent.
@@ -137,6 +157,12 @@ type validateRow struct {
 	ErrorPct  float64 `json:"error_pct"` // signed; null when not run
 	NotRun    string  `json:"not_run,omitempty"`
 	Source    string  `json:"source"`
+	// Provenance is the step model's provenance line for the row's
+	// instance (validate.Basis); Prior is true when the profile or one
+	// of the FormatPriors is a prior. Empty and false when not run.
+	Provenance   string   `json:"provenance,omitempty"`
+	FormatPriors []string `json:"format_priors,omitempty"`
+	Prior        bool     `json:"prior"`
 }
 
 type validateSummary struct {
@@ -152,7 +178,8 @@ func validateJSON(res []validate.Result, s validate.Summary) any {
 	for i, r := range res {
 		rows[i] = validateRow{ID: r.ID, File: r.File, Line: r.Line, Hardware: r.Hardware, Engine: r.Engine, Model: r.Model,
 			Quant: r.Quant, Kind: string(r.Kind), Metric: string(r.Metric), Unit: r.Unit, Published: r.Value,
-			Predicted: r.Predicted, ErrorPct: r.ErrorPct(), Source: r.Source}
+			Predicted: r.Predicted, ErrorPct: r.ErrorPct(), Source: r.Source,
+			Provenance: r.Basis.Label, FormatPriors: r.Basis.FormatPriors, Prior: r.Basis.Prior()}
 		if r.Err != nil {
 			rows[i].NotRun = r.Err.Error()
 		}

@@ -97,3 +97,53 @@ func TestValidateJSONDeterministic(t *testing.T) {
 		t.Error("two runs differ")
 	}
 }
+
+// TestValidateFormatPrior: a gpt-oss-20b MXFP4 row says it rests on a
+// format prior, in a note after the table and in --json (provenance,
+// format_priors, prior); a Qwen3-14B Q4_K_M row on the same fitted profile
+// does not; the summary stays the last line.
+func TestValidateFormatPrior(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "rows.csv")
+	data := "id,hardware,engine,model,quant,kv_cache,tp,kind,concurrency,requests,rate_rps,input_tokens,output_tokens,depth_tokens,length_cv,settings,metric,value,unit,source,notes\n" +
+		"oss-pp,dgx-spark,llama.cpp,gpt-oss-20b,mxfp4,,,bench-prefill,1,,,2048,0,0,0,ubatch=2048,prefill_tps,3610,tok/s,s,\n" +
+		"q14-tg,dgx-spark,llama.cpp,qwen3-14b,q4_k_m,,,bench-decode,1,,,0,32,0,0,,decode_tps,25,tok/s,s,\n"
+	if err := os.WriteFile(csv, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js := filepath.Join(dir, "out.json")
+	out, errOut, code := fleettwin(t, "validate", "--quiet", "--json", js, csv)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !hasLine(out, "note: oss-pp rests on a format prior: mxfp4 experts: prior (fp4_compute_rel not fitted") || strings.Contains(out, "note: q14-tg") {
+		t.Errorf("notes:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "validate: n=2 failed=0 median APE ") {
+		t.Errorf("last line %q", last)
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Rows []struct {
+			ID           string   `json:"id"`
+			Provenance   string   `json:"provenance"`
+			FormatPriors []string `json:"format_priors"`
+			Prior        bool     `json:"prior"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	oss, q14 := doc.Rows[0], doc.Rows[1]
+	if !oss.Prior || len(oss.FormatPriors) != 1 || !strings.HasPrefix(oss.FormatPriors[0], "mxfp4 experts: prior") ||
+		!strings.HasPrefix(oss.Provenance, "llama.cpp on dgx-spark: fitted") || !strings.HasSuffix(oss.Provenance, oss.FormatPriors[0]) {
+		t.Errorf("gpt-oss row %+v", oss)
+	}
+	if q14.Prior || len(q14.FormatPriors) != 0 || !strings.HasPrefix(q14.Provenance, "llama.cpp on dgx-spark: fitted") || strings.Contains(q14.Provenance, "prior") {
+		t.Errorf("qwen3-14b row %+v", q14)
+	}
+}

@@ -422,6 +422,13 @@ function followRuns(table) {
           cell("run-util", fmtRow.pct(r.utilization));
           cell("run-slo", r.done && r.models ? `${r.slo_met} of ${r.models}` : "-");
           cell("run-cost", fmtRow.usd(r.usd_per_hour));
+          const line = tr.querySelector("[data-testid=run-spark] polyline");
+          const sp = r.spark || [];
+          if (line)
+            line.setAttribute(
+              "points",
+              sp.map((x, i) => `${(sp.length > 1 ? (80 * i) / (sp.length - 1) : 0).toFixed(1)},${(19 - 18 * Math.max(0, Math.min(1, x))).toFixed(1)}`).join(" "),
+            );
           if (!r.done) live = true;
         }
         if (live) setTimeout(tick, 1000);
