@@ -434,13 +434,21 @@ func (ps *parallelState) commSeconds(layers, tokens, seqs float64) float64 {
 // stage times of it plus the exposed collectives; the work is the
 // device's over the whole step (each micro-batch reads the stage's
 // weights once).
-func (s *StepModel) parallelStep(b Batch) StepCost {
+func (s *StepModel) parallelStep(b Batch) StepCost { return s.parallelSeqs(b, -1) }
+
+// parallelSeqs is parallelStep with the per-sequence overhead counted for
+// seqs sequences (a speculative verification's batch counts its tokens as
+// sequences; -1 keeps b's).
+func (s *StepModel) parallelSeqs(b Batch, seqs int) StepCost {
 	ps := s.par
 	tokens := b.Tokens()
 	if tokens == 0 {
 		return StepCost{}
 	}
 	t, flops, _ := s.terms(b)
+	if seqs >= 0 {
+		t[termSeqOverhead] = float64(seqs)
+	}
 	m := float64(max(1, min(ps.pp, b.Seqs())))
 	micro := tokens
 	if m > 1 {

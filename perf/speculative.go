@@ -222,11 +222,6 @@ func (s *StepModel) setSpeculative(hw catalog.Hardware, p Profile) error {
 	if sp == nil {
 		return nil
 	}
-	if !s.inst.Layout.Trivial() {
-		// A round's verification and draft steps would each need the
-		// layout's collectives (parallel.go): not modelled yet.
-		return fmt.Errorf("speculative decoding over several devices (tp, pp or ep above 1) is not modelled yet")
-	}
 	if sp.ProposalTokens < 1 || sp.ProposalTokens > MaxProposalTokens {
 		return fmt.Errorf("speculative decoding: proposal tokens must be in [1, %d], got %d", MaxProposalTokens, sp.ProposalTokens)
 	}
@@ -240,7 +235,15 @@ func (s *StepModel) setSpeculative(hw catalog.Hardware, p Profile) error {
 	m := &specModel{k: sp.ProposalTokens, verify: sp.Verify(), tokens: sp.ExpectedTokens(), headCost: c.HeadCost, roundS: c.RoundS}
 	switch sp.Method {
 	case SpecDraft:
-		d, err := NewStepModel(hw, sp.Draft, p)
+		// Over several devices the drafter runs tensor-parallel on the
+		// target's stage devices, as vLLM (draft_tensor_parallel_size
+		// defaults to the target's) and SGLang do; it is not pipelined.
+		draft := sp.Draft
+		if !s.inst.Layout.Trivial() && draft.Layout.Trivial() {
+			tp, _, _ := s.inst.Layout.Degrees()
+			draft.Layout = Layout{TP: tp, Link: s.inst.Layout.Link}
+		}
+		d, err := NewStepModel(hw, draft, p)
 		if err != nil {
 			return fmt.Errorf("speculative decoding: draft %s: %w", sp.Draft.Model.Name, err)
 		}
@@ -271,7 +274,7 @@ func (s *StepModel) TokensPerStep() float64 {
 func (s *StepModel) specStep(b Batch) StepCost {
 	sp := s.spec
 	if b.Tokens() == 0 {
-		return s.step(b)
+		return s.base(b)
 	}
 	var c StepCost
 	drafts := 1.0
@@ -280,11 +283,12 @@ func (s *StepModel) specStep(b Batch) StepCost {
 		c.Overhead += sp.roundS
 		drafts = float64(sp.k)
 	} else {
-		c = s.step(b)
+		c = s.base(b)
 	}
 	d := s.draftStep(b)
 	c.DraftCompute, c.DraftMemory = drafts*d.Compute, drafts*d.Memory
 	c.Overhead += drafts * d.Overhead
+	c.Comm += drafts * d.Comm
 	c.FLOPs += drafts * d.FLOPs
 	c.Bytes += drafts * d.Bytes
 	c.Seconds = c.total()
@@ -314,12 +318,14 @@ func (c StepCost) total() float64 {
 func (s *StepModel) draftStep(b Batch) StepCost {
 	sp := s.spec
 	if sp.draft != nil {
-		return sp.draft.step(b)
+		return sp.draft.base(b)
 	}
-	t := s.step(b)
+	t := s.base(b)
+	// Heads of head_cost layers: that share of a step's work, and over
+	// several devices that share of its collectives.
 	f := sp.headCost / s.layers
-	return StepCost{Compute: f * t.Compute, Memory: f * t.Memory, Overhead: sp.headCost * s.coef[termLayerOverhead],
-		FLOPs: f * t.FLOPs, Bytes: f * t.Bytes}
+	return StepCost{Compute: f * t.Compute, Memory: f * t.Memory, Overhead: sp.headCost*s.coef[termLayerOverhead] + f*t.Comm,
+		Comm: f * t.Comm, FLOPs: f * t.FLOPs, Bytes: f * t.Bytes}
 }
 
 // VerifyBatch is the target's work verifying v tokens for each sequence of
@@ -344,6 +350,9 @@ func VerifyBatch(b Batch, v int) Batch {
 // verifyStep is the target's step verifying v tokens per sequence of the
 // decode batch b, its per-sequence overhead that of b's sequences.
 func (s *StepModel) verifyStep(b Batch, v int) StepCost {
+	if s.par != nil {
+		return s.parallelSeqs(VerifyBatch(b, v), b.Seqs())
+	}
 	t, flops, bytes := s.terms(VerifyBatch(b, v))
 	t[termSeqOverhead] = float64(b.Seqs())
 	c := combine(&t, &s.coef, s.serial)

@@ -353,11 +353,20 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 // instance's decode-only step is one round of speculative decoding
 // (perf/speculative.go), which yields TokensPerStep tokens per sequence.
 func (s *StepModel) Step(b Batch) StepCost {
+	if s.spec != nil {
+		return s.specStep(b)
+	}
 	if s.par != nil {
 		return s.parallelStep(b)
 	}
-	if s.spec != nil {
-		return s.specStep(b)
+	return s.step(b)
+}
+
+// base is a step of the target without speculative decoding: over its
+// layout's devices, or on one.
+func (s *StepModel) base(b Batch) StepCost {
+	if s.par != nil {
+		return s.parallelStep(b)
 	}
 	return s.step(b)
 }

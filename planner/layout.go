@@ -70,9 +70,6 @@ func (p *Plan) parallel(base Settings, spec catalog.NodeSpec, placement [][]stri
 					continue
 				}
 				for _, sp := range s.Speculative {
-					if n > 1 && sp.Method != SpecOff {
-						continue // not modelled over several devices
-					}
 					st := base
 					st.TP, st.PP, st.EP, st.Speculative = tp, pp, ep, specOf(sp)
 					out = append(out, Candidate{Settings: st, Placement: placement, DP: dp})

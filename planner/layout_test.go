@@ -126,16 +126,17 @@ func TestCandidatesOfNodeTypes(t *testing.T) {
 	}
 }
 
-// Speculative decoding is searched on devices, not over several; its
+// Speculative decoding is searched on devices and over several; its
 // decode steps yield several tokens, so the lone-TPOT bound falls.
 func TestSearchSpeculative(t *testing.T) {
 	spec := "max_nodes = 16\n\n[[search.speculative]]\nmethod = \"off\"\n\n[[search.speculative]]\nmethod = \"draft\"\ndraft_model = \"qwen3-0.6b\"\nproposal_tokens = 4\nacceptance_rate = 0.7\n"
 	p := seed10x(t, "max_nodes = 16\n", spec, `hardware = ["dgx-spark", "h100-sxm", "hgx-h100-8"]`, `hardware = ["h100-sxm", "hgx-h100-8"]`,
 		`quants = ["q4_k_m", "fp8", "bf16"]`, `quants = ["fp8"]`, "max_seqs = [8, 32]", "max_seqs = [8]", `layouts = ["all"]`, `layouts = ["separate"]`)
 	bounds := map[string]float64{}
+	overSeveral := 0
 	for _, c := range p.Candidates() {
 		if c.Speculative != nil && c.TP > 1 {
-			t.Errorf("#%d %s: speculative decoding over %d devices", c.Index, c.Key(), c.TP)
+			overSeveral++
 		}
 		if c.Hardware != "h100-sxm" {
 			continue
@@ -145,6 +146,9 @@ func TestSearchSpeculative(t *testing.T) {
 			t.Fatalf("#%d %s: %s: %s", c.Index, c.Key(), reason, detail)
 		}
 		bounds[SpecLabel(c.Speculative)] = b.TPOTS
+	}
+	if overSeveral == 0 {
+		t.Error("no speculative candidate over several devices of the hgx-h100-8")
 	}
 	off, on := bounds["off"], bounds["draft-qwen3-0.6b-k4-a0.7"]
 	if !(on > 0 && on < off) {

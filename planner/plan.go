@@ -58,6 +58,10 @@ type File struct {
 	Network *scenario.Network               `toml:"network,omitempty"`
 	Models  map[string]scenario.ServedModel `toml:"models"`
 	Search  Space                           `toml:"search"`
+	// Autoscale, if set, also runs the winner's day with its node groups
+	// autoscaled on this rule (planner/autoscale.go): max is the winner's
+	// count, min when 0 what the quietest hour needs.
+	Autoscale *scenario.Autoscale `toml:"autoscale,omitempty"`
 }
 
 // Space is the search space: every combination of its lists is a candidate.
@@ -224,6 +228,7 @@ func (c *checker) plan(f *File, cat *catalog.Catalog, profiles perf.ProfileSet) 
 		c.Add([]string{"warmup_s"}, "must not be negative, got %v", f.WarmupS)
 	}
 	c.limits(f)
+	c.checkAutoscale(f)
 	if f.Replicas < 1 || f.Replicas > 32 {
 		c.Add([]string{"replicas"}, "must be in [1, 32], got %d", f.Replicas)
 	}

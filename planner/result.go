@@ -77,6 +77,9 @@ type Verification struct {
 	Runs []VerifyRun `json:"runs"`
 	Met  bool        `json:"met"` // every run met every target
 	Day  *DayRun     `json:"day,omitempty"`
+	// ScaledDay is the same day with each node group autoscaled up to
+	// the winner's count (the plan's [autoscale]; planner/autoscale.go).
+	ScaledDay *DayRun `json:"scaled_day,omitempty"`
 }
 
 // VerifyRun is one fresh-seed run of the winner.
@@ -99,6 +102,12 @@ type DayRun struct {
 	PowerW    []float64 `json:"power_w"`     // all devices
 	TempC     []float64 `json:"temp_c"`      // hottest device
 	Throttled []float64 `json:"throttled"`   // mean share below full clock
+	// An autoscaled day's node-hours after warm-up, mean nodes held, the
+	// nodes held per bin (all groups) and each group's run.
+	NodeHours float64       `json:"node_hours,omitempty"`
+	MeanNodes float64       `json:"mean_nodes,omitempty"`
+	NodesHeld []float64     `json:"nodes_held,omitempty"`
+	Groups    []ScaledGroup `json:"groups,omitempty"`
 }
 
 // MaxShards bounds how many slices a search may be split into: far more
@@ -318,6 +327,9 @@ func (p *Plan) verifyOptions(run int, f *scenario.File, progress func(Verifying)
 		return sim.Options{}
 	}
 	runs := p.File.VerifySeeds + 1
+	if p.File.Autoscale != nil {
+		runs++ // the autoscaled day
+	}
 	return sim.Options{OnSnapshot: func(s sim.Snapshot) {
 		progress(Verifying{Run: run, Runs: runs, NowS: s.NowS, DurationS: f.DurationS})
 	}}
@@ -345,6 +357,15 @@ func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying))
 	if err != nil {
 		return nil, err
 	}
+	v.Day = dayRun(seed, res, m)
+	if v.ScaledDay, err = p.scaledDay(ctx, o, seed, progress); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// dayRun is a day's cost, latency and fleet series.
+func dayRun(seed uint64, res *sim.Result, m *Metrics) *DayRun {
 	day := &DayRun{Seed: seed, DurationS: res.DurationS, Metrics: m}
 	for _, s := range res.Series {
 		day.BinS = s.BinS
@@ -359,8 +380,7 @@ func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying))
 			day.Throttled[i] += s.Throttled[i] / float64(len(res.Series))
 		}
 	}
-	v.Day = day
-	return v, nil
+	return day
 }
 
 // layoutsBest picks each placement's cheapest ranked configuration (the

@@ -76,12 +76,13 @@ func expectedArrivals(a workload.Arrival, d float64) float64 {
 func (r *resolver) limits(f *File) {
 	nodes, instances := 0, 0
 	for gi, g := range f.Nodes {
-		if g.Count > MaxNodes || nodes+g.Count > MaxNodes {
-			r.AddKind(tomlcheck.OutOfRange, key("nodes", tomlcheck.Index(gi), "count"), "the scenario's node groups may hold at most %d nodes together, got %d so far: a limit on the work one simulation may ask for", MaxNodes, nodes+g.Count)
+		size := groupSize(g) // an autoscaled group's max
+		if size > MaxNodes || nodes+size > MaxNodes {
+			r.AddKind(tomlcheck.OutOfRange, key("nodes", tomlcheck.Index(gi), "count"), "the scenario's node groups may hold at most %d nodes together, got %d so far: a limit on the work one simulation may ask for", MaxNodes, nodes+size)
 			break
 		}
-		nodes += max(g.Count, 0)
-		instances += max(g.Count, 0) * min(len(g.Instances), MaxInstancesPerNode+1)
+		nodes += max(size, 0)
+		instances += max(size, 0) * min(len(g.Instances), MaxInstancesPerNode+1)
 		if instances > MaxInstances {
 			r.AddKind(tomlcheck.OutOfRange, key("nodes", tomlcheck.Index(gi), "count"), "the scenario's nodes may run at most %d model instances together, got %d so far (count × instances per node): a limit on the work one simulation may ask for", MaxInstances, instances)
 			break

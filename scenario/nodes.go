@@ -157,7 +157,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 	if g.Count < 1 {
 		r.AddKind(tomlcheck.OutOfRange, append(k, "count"), "must be at least 1, got %d", g.Count)
 	}
-	if g.Count > MaxNodes {
+	if groupSize(g) > MaxNodes {
 		return nil // reported by limits
 	}
 	memory := g.Memory
@@ -212,7 +212,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 		r.AddKind(tomlcheck.Missing, append(k, "cloud_usd_per_hour"), "cost.pricing is \"cloud\" but %s has no cloud price: set one here", spec.Name)
 	}
 	var nodes []Node
-	for i := range max(g.Count, 0) {
+	for i := range max(groupSize(g), 0) {
 		n := Node{Name: g.Name, Group: g.Name, Hardware: hw, Profile: prof, DynamicMemory: dynamic,
 			BudgetBytes: budget, Sharing: sharing, Interference: interference, Instances: slices.Clone(insts),
 			Power: pm, HostW: spec.HostPowerW, Thermal: rc, Governor: gov, PriceUSD: price, CloudUSDPerHour: cloud,
@@ -220,7 +220,7 @@ func (r *resolver) nodeGroup(k []string, g NodeGroup, index map[string]int, mode
 		if spec.Type {
 			n.NodeType = spec.Name
 		}
-		if g.Count > 1 {
+		if groupSize(g) > 1 {
 			n.Name = fmt.Sprintf("%s-%d", g.Name, i)
 		}
 		nodes = append(nodes, n)

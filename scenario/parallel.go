@@ -97,10 +97,6 @@ func (r *resolver) onDevices(k []string, g NodeGroup, spec catalog.NodeSpec, pro
 		if !r.checkDegrees(ik, in) {
 			continue
 		}
-		if in.Speculative != nil && (in.TP > 1 || in.PP > 1) {
-			r.Add(append(ik, "speculative"), "speculative decoding of an instance over several devices is not modelled yet: give it tp = pp = 1")
-			continue
-		}
 		inst, ok := r.instance(ik, in, index, models, hw, prof)
 		if !ok {
 			continue

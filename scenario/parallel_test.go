@@ -123,8 +123,6 @@ func TestParallelErrors(t *testing.T) {
 			"nodes[0].memory: instances on l40s-pcie-4 each own their devices' memory"},
 		{"mig on a node type", []string{inst, inst + "\n  mig = \"3g.40gb\""}, tomlcheck.Invalid,
 			"nodes[0].instances[0].mig: only on a node of one device"},
-		{"speculative over several devices", []string{inst, inst + "\n  [nodes.instances.speculative]\n  method = \"eagle\"\n  proposal_tokens = 3\n  acceptance_rate = 0.7"}, tomlcheck.Invalid,
-			"nodes[0].instances[0].speculative: speculative decoding of an instance over several devices is not modelled yet"},
 		{"unknown node type", []string{`hardware = "l40s-pcie-4"`, `hardware = "l40s-pcie-9"`}, tomlcheck.NotFound,
 			"nodes[0].hardware: unknown hardware \"l40s-pcie-9\"; valid: a100-80gb, b200, dgx-b200-8, dgx-spark, dgx-spark-pair"},
 	} {

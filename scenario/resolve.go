@@ -31,6 +31,8 @@ type Scenario struct {
 	Cost             Cost    // defaults applied
 	Models           []Model // sorted by served name
 	Nodes            []Node  // node groups expanded, in file order
+	// Autoscale lists the autoscaled node groups (scenario/autoscale.go).
+	Autoscale []ScaleGroup
 	// Network is the link between nodes KV transfers cross (the file's
 	// [network], or DefaultNetwork).
 	Network catalog.Interconnect
@@ -134,6 +136,7 @@ func (r *resolver) resolve(f *File) *Scenario {
 	sc.Network = r.network(f)
 	r.roles(f, sc.Nodes, sc.Models)         // scenario/disagg.go
 	r.prefixCaching(f, sc.Nodes, sc.Models) // scenario/prefix.go
+	sc.Autoscale = r.autoscale(f, sc.Nodes)
 	return sc
 }
 

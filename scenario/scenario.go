@@ -142,6 +142,10 @@ type NodeGroup struct {
 	// disaggregated serving (one of Roles, scenario/disagg.go); empty
 	// means they do both.
 	Role Role `toml:"role,omitempty"`
+	// Autoscale, if set, lets the group hold between its min and max
+	// nodes (scenario/autoscale.go); Count is then how many serve at the
+	// start.
+	Autoscale *Autoscale `toml:"autoscale,omitempty"`
 	// PrefixCaching keeps KV blocks for reuse by later requests with the
 	// same prefix (scenario/prefix.go); nil means on where the traffic
 	// states a shared prefix.

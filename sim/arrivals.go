@@ -37,6 +37,10 @@ type modelState struct {
 	// co-located one (disagg.go); rngDecode its router's stream.
 	kv        *kvState
 	rngDecode *rand.Rand
+	// scaled: some instance is on an autoscaled node; live are then the
+	// instances on serving nodes (autoscale.go).
+	scaled bool
+	live   []int
 }
 
 // scheduleArrival schedules a model's next open-loop or trace arrival.

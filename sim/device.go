@@ -52,6 +52,8 @@ type device struct {
 	powerPeak float64 // W, device
 	clipped   bool    // the draw hit the cap since the last control tick
 	watts     float64 // the draw now, set whenever the rates or the clock change
+	// off: an autoscaled node switched off, drawing nothing (autoscale.go).
+	off bool
 }
 
 // totals are integrals of device activity over time.
@@ -71,6 +73,7 @@ type totals struct {
 	Throttled  float64 // seconds below full clock
 	ThermalSec float64 // of which the temperature held the clock down
 	CappedSec  float64 // of which the power cap held the clock down
+	OffSec     float64 // switched off by its autoscaler
 }
 
 func (t *totals) add(o totals) {
@@ -89,13 +92,14 @@ func (t *totals) add(o totals) {
 	t.Throttled += o.Throttled
 	t.ThermalSec += o.ThermalSec
 	t.CappedSec += o.CappedSec
+	t.OffSec += o.OffSec
 }
 
 func (t totals) sub(o totals) totals {
 	return totals{t.Seconds - o.Seconds, t.Busy - o.Busy, t.FLOPs - o.FLOPs, t.PeakFLOPs - o.PeakFLOPs,
 		t.Bytes - o.Bytes, t.KVBytesSec - o.KVBytesSec, t.RunningSec - o.RunningSec, t.WaitingSec - o.WaitingSec,
 		t.EnergyJ - o.EnergyJ, t.HostJ - o.HostJ, t.TempSec - o.TempSec, t.ClockSec - o.ClockSec,
-		t.Throttled - o.Throttled, t.ThermalSec - o.ThermalSec, t.CappedSec - o.CappedSec}
+		t.Throttled - o.Throttled, t.ThermalSec - o.ThermalSec, t.CappedSec - o.CappedSec, t.OffSec - o.OffSec}
 }
 
 func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
@@ -154,7 +158,10 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 			Seconds: dt, Busy: busy * dt,
 			FLOPs: d.flopsRate * dt, PeakFLOPs: d.normRate * dt, Bytes: d.bytesRate * dt,
 			KVBytesSec: d.kvUsed * dt, RunningSec: float64(d.running) * dt, WaitingSec: float64(d.waiting) * dt,
-			EnergyJ: watts * float64(d.size) * dt, HostJ: d.node.HostW * dt, TempSec: tempSec, ClockSec: clock * dt,
+			EnergyJ: watts * float64(d.size) * dt, HostJ: d.hostW() * dt, TempSec: tempSec, ClockSec: clock * dt,
+		}
+		if d.off {
+			span.OffSec = dt
 		}
 		if reason != power.None {
 			span.Throttled = dt
@@ -264,6 +271,10 @@ func (seg *segment) wallLeft() (float64, bool) {
 
 // setWatts computes the draw of the device's current rates and clock.
 func (d *device) setWatts() {
+	if d.off {
+		d.watts = 0
+		return
+	}
 	busy := 0.0
 	if len(d.busy) > 0 {
 		busy = 1
@@ -271,6 +282,14 @@ func (d *device) setWatts() {
 	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
 	d.watts = d.node.Power.Draw(a, d.clocks.Clock())
 	d.powerPeak = max(d.powerPeak, d.watts)
+}
+
+// hostW is the rest of the node's draw: none while it is off.
+func (d *device) hostW() float64 {
+	if d.off {
+		return 0
+	}
+	return d.node.HostW
 }
 
 // plan derives a segment's alone time, demands and work from its run.

@@ -132,6 +132,13 @@ func (s *simulator) nodeResult(ni int) DeviceResult {
 	if n := s.sc.Nodes[ni]; n.Devices > 1 {
 		r.Devices, r.NodeType = n.Devices, n.NodeType
 	}
+	if s.nodeScaler != nil && s.nodeScaler[ni] >= 0 {
+		// The node's devices switch together: its first one tells.
+		d := s.devs[s.nodeDevs[ni][0]]
+		w := d.tot.sub(d.warm)
+		held := w.Seconds - w.OffSec
+		r.WindowHeldS = &held
+	}
 	return r
 }
 

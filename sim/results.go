@@ -20,7 +20,8 @@ type Result struct {
 	Models    []ModelResult  `json:"models"`
 	Devices   []DeviceResult `json:"devices"`
 	Little    LittleCheck    `json:"little"`
-	Series    []DeviceSeries `json:"-"` // written as CSV (--series)
+	Series    []DeviceSeries `json:"-"`                   // written as CSV (--series)
+	Autoscale []ScaleResult  `json:"autoscale,omitempty"` // autoscaled node groups (autoscale.go)
 	Partial   bool           `json:"partial,omitempty"`
 }
 
@@ -137,10 +138,14 @@ type DeviceResult struct {
 
 	// After warm-up, the span the request figures cover: what cost is
 	// computed on.
-	WindowS           float64       `json:"window_s"`
-	WindowNodeEnergyJ float64       `json:"window_node_energy_j"`
-	WindowUtilization float64       `json:"window_utilization"`
-	Instances         []InstanceUse `json:"instances"`
+	WindowS           float64 `json:"window_s"`
+	WindowNodeEnergyJ float64 `json:"window_node_energy_j"`
+	WindowUtilization float64 `json:"window_utilization"`
+	// WindowHeldS is, for a node of an autoscaled group, the part of the
+	// window it was held (serving, booting or draining): what renting it
+	// costs. Absent for a fixed node, held throughout.
+	WindowHeldS *float64      `json:"window_held_s,omitempty"`
+	Instances   []InstanceUse `json:"instances"`
 }
 
 // InstanceUse is how long an instance kept its device busy after warm-up,
@@ -224,6 +229,7 @@ func (s *simulator) result() *Result {
 		res.Series = append(res.Series, s.nodeView(ni, true).series(now))
 	}
 	s.shareEnergy(res)
+	res.Autoscale = s.scaleResults(now)
 	return res
 }
 

@@ -9,10 +9,10 @@ import (
 // route picks the instance for request id of model m (its prefill
 // instance under disaggregated serving).
 func (s *simulator) route(m *modelState, id int32) int {
-	if s.tr != nil && m.spec.Router == scenario.PrefixAffinity && len(m.instances) > 1 {
-		return s.pickAffinity(m.instances, &m.rr, id) // prefix_route.go
+	if s.tr != nil && m.spec.Router == scenario.PrefixAffinity && len(m.routable()) > 1 {
+		return s.pickAffinity(m.routable(), &m.rr, id) // prefix_route.go
 	}
-	return s.pick(m, m.instances, &m.rr, m.rngRoute)
+	return s.pick(m, m.routable(), &m.rr, m.rngRoute)
 }
 
 // pick applies model m's router to the instances ids, with its rotation

@@ -101,6 +101,11 @@ type simulator struct {
 	// (parallel.go).
 	nodeDevs [][]int
 	users    []user
+	// Autoscaled groups (autoscale.go): their scalers, each node's scaler
+	// (-1: fixed) and each device's node; nil without autoscaling.
+	scalers    []*scaler
+	nodeScaler []int32
+	devNode    []int
 	// tr shapes requests (shared prefixes, sessions, thinking) and holds
 	// what the prefix cache knows of them; nil when nothing does
 	// (sessions.go).
@@ -238,6 +243,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 	if err := s.setupTraffic(); err != nil { // sessions.go
 		return nil, err
 	}
+	s.newScalers()
 	return s, nil
 }
 
@@ -270,6 +276,7 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	s.sim.Schedule(s.opt.SnapshotEvery, event{kind: evSnapshot})
+	s.startScalers()
 	s.sleepControl(0)
 	if s.sc.Warmup > 0 {
 		s.sim.Schedule(s.sc.Warmup, event{kind: evWarmup})
@@ -316,6 +323,10 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		s.reachEngine(s.insts[e.target], now)
 	case evKVArrive:
 		s.kvArrive(e.target, now)
+	case evScale:
+		s.scaleTick(int(e.target), now)
+	case evNodeReady:
+		s.nodeReady(int(e.target), now)
 	case evTurn:
 		s.nextTurn(e.target, now) // sessions.go
 	case evSnapshot:

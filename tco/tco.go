@@ -65,6 +65,9 @@ type NodeCost struct {
 	EnergyUSDPerHour float64 `json:"energy_usd_per_hour"`
 	OtherUSDPerHour  float64 `json:"other_usd_per_hour"`
 	USDPerHour       float64 `json:"usd_per_hour"`
+	// Held is, for a node of an autoscaled group, the share of the window
+	// it was held; renting, it pays for that share only.
+	Held float64 `json:"held,omitempty"`
 }
 
 // ModelCost is a served model's share: each node's cost split among its
@@ -109,6 +112,15 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 			return nil, fmt.Errorf("cost %s: %w", sc.Name, err)
 		}
 		nc.Utilization = d.WindowUtilization
+		if d.WindowHeldS != nil && d.WindowS > 0 {
+			// An autoscaled node: rented only while held; owned, it is
+			// bought all the same and its energy is already its own.
+			nc.Held = *d.WindowHeldS / d.WindowS
+			if cost.Pricing == scenario.PricingCloud {
+				nc.OtherUSDPerHour *= nc.Held
+				nc.USDPerHour = nc.CapexUSDPerHour + nc.EnergyUSDPerHour + nc.OtherUSDPerHour
+			}
+		}
 		if cost.Pricing != scenario.PricingCloud {
 			r.EnergyKWhPerHour += nc.PowerW / 1000 * site.PUE
 		}
@@ -139,6 +151,9 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 		}
 	}
 	r.Utilization = utilSum / float64(max(len(sc.Nodes), 1))
+	if len(sc.Autoscale) > 0 {
+		r.Utilization = heldUtilization(res)
+	}
 	r.USDPerBusyHour = r.USDPerHour / r.Utilization
 
 	var inRate, outRate, reqRate, prefillUSD, decodeUSD float64
@@ -183,6 +198,24 @@ func Evaluate(sc *scenario.Scenario, res *sim.Result) (*Report, error) {
 	}
 	r.Assumptions = assumptions(sc)
 	return r, nil
+}
+
+// heldUtilization is the fleet's busy share over the time its nodes were
+// held: an autoscaled node that is off is neither busy nor paid for.
+func heldUtilization(res *sim.Result) float64 {
+	var busy, held float64
+	for _, d := range res.Devices {
+		h := d.WindowS
+		if d.WindowHeldS != nil {
+			h = *d.WindowHeldS
+		}
+		busy += d.WindowUtilization * d.WindowS
+		held += h
+	}
+	if held <= 0 {
+		return 0
+	}
+	return busy / held
 }
 
 // NodeHourly is what node n costs per hour while it draws powerW (device
@@ -249,6 +282,15 @@ func assumptions(sc *scenario.Scenario) []string {
 		out = append(out, fmt.Sprintf("%s (%s): $%.0f each, %s; idle %.0f W, cap %.0f W, host %.0f W; %.2f C/W to %.0f C air, slowdown at %.0f C",
 			n.Group, n.Hardware.Name, n.PriceUSD, cloud, n.Power.IdleW, n.Power.CapW, n.HostW,
 			n.Thermal.ResistanceCPerW, n.Thermal.AmbientC, n.Governor.SlowdownC))
+	}
+	for _, g := range sc.Autoscale {
+		a := g.Rule
+		pays := "rented only while held (booting, serving or draining)"
+		if cost.Pricing != scenario.PricingCloud {
+			pays = "bought for its max all the same; off nodes draw no power"
+		}
+		out = append(out, fmt.Sprintf("%s: autoscaled %d-%d nodes on %s (target %g, scraped every %g s, scale-down window %g s), cold start %.0f s (boot %g s, weights at %g GB/s, warm-up %g s); %s",
+			g.Group, a.Min, a.Max, a.Policy, a.Target, a.ScrapeS, a.ScaleDownWindowS, g.ColdStartS, a.BootS, a.LoadGBs, a.WarmupS, pays))
 	}
 	out = append(out, "per-token split: each device's cost shared by the time its instances spent on prompt and generated tokens, idle time alike")
 	return out

@@ -153,12 +153,22 @@ func percentile(p float64) (func(sim.Latency) float64, bool) {
 // deviceUtilization is a device's busy share after warm-up, the figure
 // cost is computed on (tco's utilization); the whole run's for a result
 // without a window.
+//
+// A node of an autoscaled group counts only the time it was held: off, it
+// is neither busy nor paid for.
 func deviceUtilization(d sim.DeviceResult) float64 {
 	if d.WindowS > 0 {
+		if d.WindowHeldS != nil && *d.WindowHeldS > 0 {
+			return d.WindowUtilization * d.WindowS / *d.WindowHeldS
+		}
 		return d.WindowUtilization
 	}
 	return d.Utilization
 }
+
+// neverHeld reports a node of an autoscaled group that was off all the
+// window: it has no utilization to judge.
+func neverHeld(d sim.DeviceResult) bool { return d.WindowHeldS != nil && *d.WindowHeldS <= 0 }
 
 // utilization answers whether every device is at least at the target.
 func utilization(s *twin.Simulation, opt Options) Answer {
@@ -177,19 +187,29 @@ func utilization(s *twin.Simulation, opt Options) Answer {
 		a.Status, a.Text = Unknown, "no devices"
 		return a
 	}
+	devices := make([]sim.DeviceResult, 0, len(s.Devices))
+	for _, d := range s.Devices {
+		if !neverHeld(d) {
+			devices = append(devices, d)
+		}
+	}
+	if len(devices) == 0 {
+		a.Status, a.Text = Unknown, "no device was held"
+		return a
+	}
 	low, below, sum := 0, 0, 0.0
-	for i, d := range s.Devices {
+	for i, d := range devices {
 		u := deviceUtilization(d)
 		sum += u
 		if u < target {
 			below++
 		}
-		if u < deviceUtilization(s.Devices[low]) {
+		if u < deviceUtilization(devices[low]) {
 			low = i
 		}
 	}
-	mean := sum / float64(len(s.Devices))
-	lowU := deviceUtilization(s.Devices[low])
+	mean := sum / float64(len(devices))
+	lowU := deviceUtilization(devices[low])
 	a.Value = lowU
 	a.Status = Pass
 	if below > 0 {
@@ -197,21 +217,21 @@ func utilization(s *twin.Simulation, opt Options) Answer {
 	}
 	why := fmt.Sprintf("(after warm-up; target %s: %s)", Percent(target), source)
 	op := map[Status]string{Pass: "≥", Fail: "<"}[a.Status]
-	switch n := len(s.Devices); {
+	switch n := len(devices); {
 	case n == 1:
 		a.Text = fmt.Sprintf("utilization %s %s %s", Percent(lowU), op, Percent(target))
 	case n <= 4:
 		var parts []string
-		for _, d := range s.Devices {
+		for _, d := range devices {
 			parts = append(parts, d.Node+" "+Percent(deviceUtilization(d)))
 		}
 		a.Text = fmt.Sprintf("utilization %s %s on %d of %d devices: %s (mean %s)", op, Percent(target), map[Status]int{Pass: n, Fail: below}[a.Status], n,
 			strings.Join(parts, ", "), Percent(mean))
 	default:
 		if a.Status == Pass {
-			a.Text = fmt.Sprintf("utilization ≥ %s on all %d devices: lowest %s (%s), mean %s", Percent(target), n, Percent(lowU), s.Devices[low].Node, Percent(mean))
+			a.Text = fmt.Sprintf("utilization ≥ %s on all %d devices: lowest %s (%s), mean %s", Percent(target), n, Percent(lowU), devices[low].Node, Percent(mean))
 		} else {
-			a.Text = fmt.Sprintf("utilization < %s on %d of %d devices: lowest %s (%s), mean %s", Percent(target), below, n, Percent(lowU), s.Devices[low].Node, Percent(mean))
+			a.Text = fmt.Sprintf("utilization < %s on %d of %d devices: lowest %s (%s), mean %s", Percent(target), below, n, Percent(lowU), devices[low].Node, Percent(mean))
 		}
 	}
 	a.Short = a.Text

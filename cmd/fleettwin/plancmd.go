@@ -269,6 +269,10 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		if d := v.Day; d != nil {
 			fmt.Fprintf(w, "  over %.0f h of the plan's traffic: $%.3f/h, $%.2f per million tokens, utilization %.0f%%, peak %.1f C, throttled %.1f%%\n",
 				d.DurationS/3600, d.Metrics.USDPerHour, d.Metrics.USDPerMTokens, 100*d.Metrics.Utilization, d.Metrics.TempPeakC, d.Metrics.ThrottledPct)
+			writeDaySLO(w, "fixed at the peak", d)
+		}
+		if d := v.ScaledDay; d != nil {
+			writeScaledDay(w, v.Day, d) // autoscalecmd.go
 		}
 	}
 }

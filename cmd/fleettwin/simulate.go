@@ -328,6 +328,7 @@ func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 		}
 		tw.Flush()
 	}
+	writeAutoscale(w, r) // autoscalecmd.go
 	if c := out.Cost; c != nil {
 		writeCost(w, r, c)
 	}
