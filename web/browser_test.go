@@ -123,10 +123,13 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	screenshot(t, ctx, "run-live")
 
-	var progress string
+	var progress, verdictText string
 	err = chromedp.Run(ctx,
 		chromedp.WaitVisible(`[data-testid=summary]`), // the page reloads itself when the run ends
 		chromedp.Text(`[data-testid=progress-text]`, &progress),
+		// Started from the form, the seed has no baseline: its verdict
+		// answers latency, utilization and throttling, and says so of cost.
+		chromedp.Text(`[data-testid=verdict]`, &verdictText),
 		chromedp.Poll(`document.querySelectorAll('[data-chart] canvas').length == 10`, nil),
 	)
 	if err != nil {
@@ -134,6 +137,9 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if !strings.HasPrefix(progress, "done: 14400 of 14400 simulated seconds") {
 		t.Errorf("progress when done: %q", progress)
+	}
+	if !strings.Contains(verdictText, "qwen3-14b misses TTFT p95") || !strings.Contains(verdictText, "no baseline to compare with") {
+		t.Errorf("verdict of the seed run without a baseline: %q", verdictText)
 	}
 	screenshot(t, ctx, "run-done")
 
