@@ -91,13 +91,11 @@ func (m *Runs) snapshot(r *Run, s sim.Snapshot, win []windowP95, elapsed float64
 		if r.delta {
 			msg = wireJSON(r.state.delta(added))
 		} else {
-			msg = mustJSON(r.state)
+			msg = wireJSON(r.state)
 		}
 		if time.Since(r.flushed) >= m.FlushEvery {
 			r.flushed = time.Now()
-			if save = msg; r.delta {
-				save = mustJSON(r.state)
-			}
+			save = mustJSON(r.state) // the file indented, for people
 		}
 		return r.state.ID
 	}()
@@ -146,6 +144,6 @@ func (m *Runs) finish(r *Run, out *twin.Simulation, status string, err error) {
 	if r.delta {
 		m.cfg.Publisher.Publish(RunTopic(st.ID), wireJSON(st.delta(0)))
 	} else {
-		m.cfg.Publisher.Publish(RunTopic(st.ID), mustJSON(st))
+		m.cfg.Publisher.Publish(RunTopic(st.ID), wireJSON(st))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,3 +70,42 @@ func TestRunStateWindows(t *testing.T) {
 		}
 	}
 }
+
+// Every message on a run's stream is compact JSON: a 100-node run's
+// complete state is half its indented size.
+func TestStreamCompact(t *testing.T) {
+	cfg := config(t, t.TempDir())
+	var mu sync.Mutex
+	var got [][]byte
+	cfg.Publisher = publishFunc(func(_ string, b []byte) { mu.Lock(); got = append(got, b); mu.Unlock() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, err := OpenRuns(ctx, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	data, _ := scenarios.FS.ReadFile("seed-separate.toml")
+	r, err := m.Start("seed-separate.toml", data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	r.Wait(wctx)
+	m.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range append(got, r.StateJSON()) {
+		if strings.Contains(string(b), "\n") {
+			t.Fatalf("an indented message on the stream: %.80s", b)
+		}
+	}
+	if len(got) < 10 {
+		t.Errorf("%d messages published", len(got))
+	}
+}
+
+type publishFunc func(string, []byte)
+
+func (f publishFunc) Publish(topic string, b []byte) { f(topic, b) }
