@@ -135,7 +135,7 @@ func Of(run Run, opt Options) Verdict {
 	if run.Sim.Partial {
 		// A stopped run's figures cover only the time it ran.
 		v.Holds = false
-		v.Summary = fmt.Sprintf("partial run (stopped at %.0f of its simulated seconds): %s", run.Sim.DurationS, v.Summary)
+		v.Summary = fmt.Sprintf("partial run (stopped after %s simulated seconds): %s", Thousands(fmt.Sprintf("%.0f", run.Sim.DurationS)), v.Summary)
 	}
 	return v
 }

@@ -218,7 +218,7 @@ func TestPartial(t *testing.T) {
 	s := simulation("s", []sim.ModelResult{model("m", 1, 0.05, 0.97, true)}, []sim.DeviceResult{device("spark", 0.8, 0)}, 4699, 0.19)
 	s.Partial, s.DurationS = true, 1234
 	v := Of(Run{Sim: s, SLOs: []SLO{seedSLO("m")}}, Options{})
-	if v.Holds || !strings.HasPrefix(v.Summary, "partial run (stopped at 1234 of its simulated seconds): holds on latency") {
+	if v.Holds || !strings.HasPrefix(v.Summary, "partial run (stopped after 1,234 simulated seconds): holds on latency") {
 		t.Errorf("partial: holds %v, %q", v.Holds, v.Summary)
 	}
 }
