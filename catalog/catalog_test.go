@@ -112,8 +112,8 @@ func TestModelNamesAreCaseInsensitive(t *testing.T) {
 func TestHardwareFLOPSFallback(t *testing.T) {
 	c := Default()
 	h100, _ := c.HardwareNamed("h100-sxm")
-	if got, want := h100.FLOPS("fp4"), h100.TFLOPSFP8*1e12; got != want {
-		t.Errorf("H100 has no FP4: FLOPS(fp4) = %v, want the FP8 peak %v", got, want)
+	if got, want := h100.FLOPS("fp4"), h100.TFLOPSBF16*1e12; got != want {
+		t.Errorf("H100 has no FP4: FLOPS(fp4) = %v, want the BF16 peak %v (W4A16 kernels)", got, want)
 	}
 	spark, _ := c.HardwareNamed("dgx-spark")
 	if got, want := spark.FLOPS("fp4"), 500e12; got != want {

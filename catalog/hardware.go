@@ -106,11 +106,14 @@ func (h Hardware) UsableMemoryBytes() float64 { return h.UsableMemoryGiB * (1 <<
 func (h Hardware) BandwidthBytesPerSecond() float64 { return h.MemoryBandwidthGBs * 1e9 }
 
 // FLOPS returns the dense tensor-core peak for a compute dtype in FLOP/s.
-// A dtype the device lacks (FP4 on Hopper, say) falls back to the next wider
-// one the device has, the way engines run such formats.
+// A dtype the device lacks falls back the way engines run such formats:
+// FP8 to BF16, INT8 to FP8 or BF16, FP4 (on Hopper, say) to BF16.
 func (h Hardware) FLOPS(dtype string) float64 {
 	order := map[string][]float64{
-		"fp4":  {h.TFLOPSFP4, h.TFLOPSFP8, h.TFLOPSBF16},
+		// FP4 weights on a device without FP4 tensor cores run as W4A16:
+		// vLLM's Marlin and triton MXFP4/NVFP4 kernels dequantize to
+		// 16 bits on Hopper and Ampere, not to FP8.
+		"fp4":  {h.TFLOPSFP4, h.TFLOPSBF16},
 		"fp8":  {h.TFLOPSFP8, h.TFLOPSBF16},
 		"int8": {h.TFLOPSInt8, h.TFLOPSFP8, h.TFLOPSBF16},
 		"bf16": {h.TFLOPSBF16},

@@ -37,6 +37,13 @@ func runCatalog(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\n", n, h.UsableMemoryGiB, h.MemoryBandwidthGBs,
 			h.TFLOPSBF16, h.TFLOPSFP8, h.TFLOPSFP4, h.PowerLimitW, h.PriceUSD, h.CloudUSDPerHour)
 	}
+	fmt.Fprintln(tw, "\nNODE TYPE\tDEVICES\tMACHINES\tINTERCONNECT\tGB/s\tLATENCY µs\tHOST W\tPRICE $\tCLOUD $/h")
+	for _, n := range sorted(c.NodeTypes) {
+		t := c.NodeTypes[n]
+		l := c.Interconnects[t.Interconnect]
+		fmt.Fprintf(tw, "%s\t%d × %s\t%d\t%s\t%.0f\t%.2g\t%.0f\t%.0f\t%.2f\n", n, t.Devices, t.Hardware, max(t.Machines, 1), t.Interconnect,
+			l.BandwidthGBs, l.LatencyUS, t.HostPowerW, t.PriceUSD, t.CloudUSDPerHour)
+	}
 	fmt.Fprintln(tw, "\nWEIGHT FORMAT\tBITS/WEIGHT\tCOMPUTE")
 	for _, n := range sorted(c.Formats) {
 		fmt.Fprintf(tw, "%s\t%.2f\t%s\n", n, c.Formats[n].BitsPerWeight, c.Formats[n].Compute)

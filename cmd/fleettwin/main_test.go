@@ -189,7 +189,7 @@ func TestCatalogList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"qwen3-235b-a22b", "235.09B", "22.19B", "dgx-spark", "q4_k_m"} {
+	for _, want := range []string{"qwen3-235b-a22b", "235.09B", "22.19B", "dgx-spark", "q4_k_m", "NODE TYPE", "hgx-h100-8           8 × h100-sxm      1         nvlink4-nvswitch     450"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("catalog output lacks %q", want)
 		}
