@@ -162,8 +162,9 @@ func svg(c Chart) (figure, error) {
 }
 
 // Describe is a configuration in a few words: hardware, engine, weight
-// format, each node group's count and models, and the settings that differ
-// from the defaults.
+// format, each node group's count and models, the settings that differ
+// from the defaults, and a disaggregated configuration's prefill and decode
+// pools (planner.Outcome.PoolsLabel).
 func Describe(o planner.Outcome) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s · %s · %s", o.Hardware, o.Engine, o.Quant)
@@ -212,6 +213,9 @@ func Describe(o planner.Outcome) string {
 	}
 	if o.Speculative != nil {
 		fmt.Fprintf(&b, " · speculative %s", planner.SpecLabel(o.Speculative))
+	}
+	if l := o.PoolsLabel(); l != "" {
+		b.WriteString(" · disaggregated: " + l)
 	}
 	return b.String()
 }

@@ -221,7 +221,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 			mark = "*"
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f%%\t%.1f\t%.1f%%\t%s\t%s\t %s\n", i+1, o.Index, m.Nodes, m.USDPerMonth, m.USDPerMTokens,
-			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, profileMark(o), describe(o))
+			m.WorstTTFTP95, 1000*m.WorstTPOTP95, 100*m.Utilization, m.TempPeakC, m.ThrottledPct, mark, profileMark(o), report.Describe(o))
 	}
 	tw.Flush()
 	if len(r.Ranked) > 15 {
@@ -250,7 +250,7 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 		}
 	}
 	if r.Winner != nil {
-		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, describe(*r.Winner),
+		fmt.Fprintf(w, "winner: #%d %s: %d nodes, $%.0f/month ($%.3f/h), $%.2f per million tokens\n", r.Winner.Index, report.Describe(*r.Winner),
 			r.Winner.Metrics.Nodes, r.Winner.Metrics.USDPerMonth, r.Winner.Metrics.USDPerHour, r.Winner.Metrics.USDPerMTokens)
 		if r.Winner.Prior {
 			fmt.Fprintf(w, "  note: the winner rests on a prior: %s\n", r.Winner.Provenance)
@@ -275,17 +275,6 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 			writeScaledDay(w, v.Day, d) // autoscalecmd.go
 		}
 	}
-}
-
-// describe is a configuration in the table and the winner's line:
-// report.Describe's settings and layout, and a disaggregated one's pools
-// (planner.Outcome.PoolsLabel).
-func describe(o planner.Outcome) string {
-	d := report.Describe(o)
-	if l := o.PoolsLabel(); l != "" {
-		d += " · disaggregated: " + l
-	}
-	return d
 }
 
 // profileMark is the table's profile column: "prior" for a configuration
