@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/scenarios"
 	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/twin"
 	"github.com/fleettwin/fleettwin/verdict"
@@ -147,9 +148,11 @@ func (m *Runs) Get(id string) (*Run, bool) {
 }
 
 // Parse resolves a scenario file against the catalog; errors name the
-// file, line and field.
+// file, line and field. The files a scenario names (a trace) are read from
+// the shipped scenarios' folder (scenarios.FS): the dashboard has no other,
+// and so a shipped scenario, or a what-if edit of one, finds its trace.
 func (m *Runs) Parse(name string, data []byte) (*scenario.Scenario, error) {
-	return scenario.Parse(name, data, m.cfg.Catalog, m.cfg.Profiles, nil)
+	return scenario.Parse(name, data, m.cfg.Catalog, m.cfg.Profiles, scenarios.FS)
 }
 
 // Start validates the scenario and simulates it in the background at

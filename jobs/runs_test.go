@@ -104,3 +104,31 @@ func TestRunLifecycle(t *testing.T) {
 		t.Errorf("reloaded queued run: %+v", q.State().Meta)
 	}
 }
+
+// A shipped scenario that names a trace (traces/mooncake.jsonl) starts and
+// finishes: the trace is read from the shipped folder, not refused for
+// want of one.
+func TestShippedTraceRuns(t *testing.T) {
+	m, err := OpenRuns(context.Background(), config(t, t.TempDir()), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	data, err := scenarios.FS.ReadFile("trace-mooncake.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Start("trace-mooncake.toml", data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := r.State()
+	if st.Status != StatusDone || r.Outcome() == nil || len(r.Outcome().Models) == 0 || r.Outcome().Models[0].Completed == 0 {
+		t.Fatalf("trace run: %s %q", st.Status, st.Error)
+	}
+}

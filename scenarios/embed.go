@@ -5,9 +5,10 @@ package scenarios
 
 import "embed"
 
-// FS holds every shipped scenario, by file name.
+// FS holds every shipped scenario, by file name, and the files they name
+// (traces/), so a shipped scenario resolves with FS as its folder.
 //
-//go:embed *.toml
+//go:embed *.toml traces/*
 var FS embed.FS
 
 // Default is the scenario the dashboard starts from: the seed claim.

@@ -65,8 +65,10 @@ type Server struct {
 func NewServer() *Server {
 	s := &Server{Hub: NewHub(), mux: http.NewServeMux(), cop: http.NewCrossOriginProtection()}
 	entries, _ := fs.ReadDir(scenarios.FS, ".")
-	for _, e := range entries {
-		s.names = append(s.names, e.Name())
+	for _, e := range entries { // the scenarios, not the traces/ they name
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".toml") {
+			s.names = append(s.names, e.Name())
+		}
 	}
 	slices.SortFunc(s.names, func(a, b string) int { // the default first
 		return cmpBool(b == scenarios.Default, a == scenarios.Default)*2 + strings.Compare(a, b)
