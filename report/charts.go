@@ -23,7 +23,8 @@ type Chart struct {
 }
 
 // PlanCharts are a plan's charts: cost against latency for every feasible
-// configuration with the Pareto front, and the winner's day.
+// configuration with the Pareto front, and the winner's day (with the
+// nodes it holds autoscaled, where the plan autoscales it).
 func PlanCharts(r *planner.Result) []Chart {
 	var out []Chart
 	if len(r.Ranked) > 0 {
@@ -52,11 +53,15 @@ func PlanCharts(r *planner.Result) []Chart {
 			return chart.Lines(w, fmt.Sprintf("%s: winner #%d, %s", r.Plan, r.Winner.Index, title), "hours into the run", unit, x, []string{what}, [][]float64{y}, format)
 		}}
 	}
-	return append(out,
+	out = append(out,
 		day("day-utilization", "utilization", "% of time busy (mean of devices)", d.Util, 100),
 		day("day-power", "power", "W (all devices)", d.PowerW, 1),
 		day("day-temperature", "temperature", "°C (hottest device)", d.TempC, 1),
 	)
+	if c, ok := nodesChart(r); ok {
+		out = append(out, c)
+	}
+	return out
 }
 
 func paretoChart(w io.Writer, r *planner.Result, format string) error {

@@ -34,7 +34,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"statusClass": func(s verdict.Status) string {
 		return map[verdict.Status]string{verdict.Pass: "ok", verdict.Fail: "bad", verdict.Caveat: "caveat"}[s]
 	},
-	"inc": func(i int) int { return i + 1 },
+	"inc":    func(i int) int { return i + 1 },
+	"scaled": scaledOf,
 	"priorNote": func(ps []perf.ProvenanceInfo) string {
 		if n := twin.PriorNote(ps); n != "" {
 			return "These results " + n + "."
