@@ -59,6 +59,9 @@ type State struct {
 	// the cap the receiver thins its series to, as thin does.
 	Delta     bool `json:"delta,omitempty"`
 	MaxPoints int  `json:"max_points,omitempty"`
+	// Parts is how many messages after this one carry its series: a
+	// head (see WireParts). 0 in a complete state.
+	Parts int `json:"parts,omitempty"`
 	// QueuePos is a queued run's place in the queue, from 1.
 	QueuePos int            `json:"queue_position,omitempty"`
 	Progress float64        `json:"progress"`

@@ -74,8 +74,10 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, topic string) {
 
 // ServeWSFrom is ServeWS for a topic whose messages are not complete by
 // themselves (deltas): first, called once the connection is subscribed,
-// returns the complete state, written before any message published since.
-func (h *Hub) ServeWSFrom(w http.ResponseWriter, r *http.Request, topic string, first func() []byte) {
+// returns the complete state, in as many messages as it takes (a large
+// fleet's in parts, see jobs.State.WireParts), written in order before
+// any message published since.
+func (h *Hub) ServeWSFrom(w http.ResponseWriter, r *http.Request, topic string, first func() [][]byte) {
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
@@ -90,7 +92,7 @@ func (h *Hub) ServeWSFrom(w http.ResponseWriter, r *http.Request, topic string, 
 		c.offer(last)
 	}
 	h.mu.Unlock()
-	var msg []byte
+	var msg [][]byte
 	if first != nil {
 		msg = first()
 	}
@@ -137,12 +139,12 @@ func (c *client) take() []byte {
 	return m
 }
 
-func (c *client) writeLoop(first []byte) {
+func (c *client) writeLoop(first [][]byte) {
 	ping := time.NewTicker(c.pongWait * 9 / 10)
 	defer ping.Stop()
-	if first != nil {
+	for _, m := range first {
 		c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
-		if err := c.conn.WriteMessage(websocket.TextMessage, first); err != nil {
+		if err := c.conn.WriteMessage(websocket.TextMessage, m); err != nil {
 			c.conn.Close()
 			return
 		}

@@ -136,10 +136,11 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// ws streams a run: its complete state first, then what it publishes
+// ws streams a run: its complete state first (a large fleet's as a head
+// and parts, each under jobs.MessageLimit), then what it publishes
 // (complete states, or deltas for a large fleet).
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	if run, ok := s.run(w, r); ok {
-		s.Hub.ServeWSFrom(w, r, jobs.RunTopic(r.PathValue("id")), run.StateJSON)
+		s.Hub.ServeWSFrom(w, r, jobs.RunTopic(r.PathValue("id")), func() [][]byte { return run.State().WireParts(jobs.MessageLimit) })
 	}
 }

@@ -39,16 +39,36 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(5 * time.Minute)) // a hang guard
 	const limit = 64 << 10
+	const issueLimit = 100_000 // issue 17: every message under 100 KB
 	var cur jobs.State
-	have, deltas, resyncs, largest := false, 0, 0, 0
+	have, deltas, resyncs, largest, msgs, parts := false, 0, 0, 0, 0, 0
 	for {
 		_, b, err := c.ReadMessage()
 		if err != nil {
 			t.Fatalf("after %d deltas: %v", deltas, err)
 		}
+		if len(b) >= issueLimit {
+			t.Errorf("message %d is %d bytes, not under %d", msgs, len(b), issueLimit)
+		}
+		msgs++
+		if jobs.IsPart(b) {
+			if !have || cur.Parts == 0 {
+				t.Fatalf("a part with no head before it")
+			}
+			var p jobs.Part
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			parts++
+			cur = cur.Fill(p)
+			continue
+		}
 		var msg jobs.State
 		if err := json.Unmarshal(b, &msg); err != nil {
 			t.Fatal(err)
+		}
+		if have && cur.Parts > 0 {
+			t.Fatalf("message %d before the head's %d parts were in", msgs, cur.Parts)
 		}
 		switch {
 		case !msg.Delta:
@@ -88,7 +108,7 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 	}
 	final := ts.wait(t, id)
 	full := mustJSON(final)
-	t.Logf("%d deltas (largest %d bytes), %d resyncs; %d states published; the complete state is %d bytes", deltas, largest, resyncs, final.Seq, len(full))
+	t.Logf("%d messages: %d parts on connect, %d deltas (largest %d bytes), %d resyncs; %d states published; the complete state is %d bytes", msgs, parts, deltas, largest, resyncs, final.Seq, len(full))
 	if deltas == 0 || len(full) < 4*limit {
 		t.Fatalf("%d deltas; complete state %d bytes: the test streams too little to mean anything", deltas, len(full))
 	}
@@ -99,5 +119,51 @@ func TestLargeFleetStreamsDeltas(t *testing.T) {
 	}
 	if got, want := mustJSON(cur), mustJSON(want); string(got) != string(want) {
 		t.Errorf("the state rebuilt from deltas differs from the server's: %d bytes against %d", len(got), len(want))
+	}
+	// A viewer that opens the finished run gets its complete state in
+	// parts, each under the limit, and rebuilds it exactly.
+	late, n := connectState(t, ts.url, id, issueLimit)
+	if n < 2 {
+		t.Errorf("the finished run's state came in %d message(s)", n)
+	}
+	if got, want := mustJSON(late), mustJSON(want); string(got) != string(want) {
+		t.Errorf("the finished run's state rebuilt from %d parts differs from the server's: %d bytes against %d", n, len(got), len(want))
+	}
+}
+
+// connectState opens a run's stream and reads its state on connect (the
+// head and every part), failing on a message of limit bytes or more; it
+// returns the state and how many messages carried it.
+func connectState(t *testing.T, base, id string, limit int) (jobs.State, int) {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws/runs/"+id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	var st jobs.State
+	for n := 1; ; n++ {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", n, err)
+		}
+		if len(b) >= limit {
+			t.Errorf("message %d on connect is %d bytes, not under %d", n, len(b), limit)
+		}
+		if n == 1 {
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			var p jobs.Part
+			if err := json.Unmarshal(b, &p); err != nil || p.Part == 0 {
+				t.Fatalf("message %d on connect is not a part (%v)", n, err)
+			}
+			st = st.Fill(p)
+		}
+		if st.Parts == 0 {
+			return st, n
+		}
 	}
 }

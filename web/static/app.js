@@ -196,11 +196,18 @@ function merge(cur, d) {
   return next;
 }
 
+// fill puts a part's complete series in place in the head.
+function fill(head, p) {
+  (p.models || []).forEach((m, i) => (head.models[p.models_from + i] = m));
+  (p.devices || []).forEach((d, i) => (head.devices[p.devices_from + i] = d));
+}
+
 function follow(runID, wasDone) {
   let delay = 250;
   let cur = null; // the complete state the page shows
   let resyncing = false;
-  let held = []; // deltas that came while the state was being fetched
+  let held = []; // deltas that came while the state was being fetched or filled
+  let head = null; // a head whose parts are still coming
   const connect = () => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/ws/runs/${runID}`);
@@ -215,6 +222,25 @@ function follow(runID, wasDone) {
       }
     };
     const apply = (msg) => {
+      // A large fleet's state on connect comes as a head and its parts
+      // (each message under 64 KB): the parts fill the head's series.
+      if (msg.part) {
+        if (!head || msg.seq !== head.seq) return;
+        fill(head, msg);
+        if (msg.part < head.parts) return;
+        const st = Object.assign(head, { parts: 0 });
+        const later = held;
+        head = null;
+        held = [];
+        show(st);
+        for (const m of later) apply(m);
+        return;
+      }
+      if (msg.parts) {
+        head = msg;
+        return;
+      }
+      if (head) return held.push(msg);
       if (!msg.delta) return show(msg);
       if (cur && msg.seq <= cur.seq) return; // already in the state
       if (resyncing) return held.push(msg);
