@@ -301,11 +301,12 @@ func writeSummary(w io.Writer, sc *scenario.Scenario, out *twin.Simulation) {
 			seconds(m.E2E.P95), met, pct(m.SLOAttainment), m.GoodputPerS)
 	}
 	tw.Flush()
+	writeServing(w, r) // simulate_serving.go
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tHARDWARE\tUTIL\tMFU\tMBU\tKV mean\tKV peak\tRUNNING\tWAITING")
+	fmt.Fprintln(tw, "NODE\tHARDWARE\tDEVICES\tSHARING\tUTIL\tMFU\tMBU\tKV mean\tKV peak\tRUNNING\tWAITING")
 	for _, d := range r.Devices {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\n", d.Node, d.Hardware, pct(d.Utilization), pct(d.MFU), pct(d.MBU),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\n", d.Node, d.Hardware, nodeDevices(d), nodeSharing(sc, d.Node), pct(d.Utilization), pct(d.MFU), pct(d.MBU),
 			pct(d.KVUseMean), pct(d.KVUsePeak), d.RunningMean, d.WaitingMean)
 	}
 	tw.Flush()
