@@ -27,6 +27,14 @@ var Formats = []string{"svg", "png"}
 // Lines draws one line per label against x, NaN points left out, as SVG or
 // PNG (format).
 func Lines(w io.Writer, title, xlabel, ylabel string, x []float64, labels []string, ys [][]float64, format string) error {
+	p, err := linesPlot(title, xlabel, ylabel, x, labels, ys)
+	if err != nil {
+		return err
+	}
+	return write(w, p, format)
+}
+
+func linesPlot(title, xlabel, ylabel string, x []float64, labels []string, ys [][]float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
@@ -43,15 +51,14 @@ func Lines(w io.Writer, title, xlabel, ylabel string, x []float64, labels []stri
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		l.Color = Palette[i%len(Palette)]
 		l.Width = vg.Points(1.5)
 		p.Add(l)
 		p.Legend.Add(labels[i], l)
 	}
-	p.Legend.Top = true
-	return write(w, p, format)
+	return p, nil
 }
 
 // PointSet is a named group of points of a scatter chart.
@@ -67,6 +74,14 @@ type PointSet struct {
 // Points draws point sets on one chart: scatters, and lines for the sets
 // that ask for one.
 func Points(w io.Writer, title, xlabel, ylabel string, sets []PointSet, format string) error {
+	p, err := pointsPlot(title, xlabel, ylabel, sets)
+	if err != nil {
+		return err
+	}
+	return write(w, p, format)
+}
+
+func pointsPlot(title, xlabel, ylabel string, sets []PointSet) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
@@ -85,7 +100,7 @@ func Points(w io.Writer, title, xlabel, ylabel string, sets []PointSet, format s
 		if s.Line {
 			l, sc, err := plotter.NewLinePoints(pts)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			l.Color, l.Width = c, vg.Points(1.5)
 			sc.Color, sc.Shape, sc.Radius = c, draw.CircleGlyph{}, vg.Points(3.5)
@@ -95,7 +110,7 @@ func Points(w io.Writer, title, xlabel, ylabel string, sets []PointSet, format s
 		}
 		sc, err := plotter.NewScatter(pts)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		size := 2.5
 		if s.Size > 0 {
@@ -108,15 +123,48 @@ func Points(w io.Writer, title, xlabel, ylabel string, sets []PointSet, format s
 		p.Add(sc)
 		p.Legend.Add(s.Label, sc)
 	}
-	p.Legend.Top = true
-	return write(w, p, format)
+	return p, nil
 }
 
 func write(w io.Writer, p *plot.Plot, format string) error {
-	wt, err := p.WriterTo(7*vg.Inch, 3.5*vg.Inch, format)
+	return Write(w, p, 7*vg.Inch, 3.5*vg.Inch, format)
+}
+
+// Write draws p on a width × height image with its legend in a column
+// right of the plot, outside the data area: gonum draws a legend inside
+// it, where it sits on the lines (issue 17's "legends on the data").
+func Write(w io.Writer, p *plot.Plot, width, height vg.Length, format string) error {
+	c, err := draw.NewFormattedCanvas(width, height, format)
 	if err != nil {
 		return err
 	}
-	_, err = wt.WriteTo(w)
+	dc := draw.New(c)
+	plotArea, legendArea := Layout(p, dc)
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	p.Draw(plotArea)
+	p.Legend = leg
+	leg.Draw(legendArea)
+	_, err = c.WriteTo(w)
 	return err
+}
+
+// legendGap is the space between the plot and its legend column.
+const legendGap = 6 * vg.Millimeter
+
+// Layout splits c into the plot's canvas and its legend's column on the
+// right (as wide as the legend's widest entry, at most a third of c;
+// empty without entries), the legend at its top.
+func Layout(p *plot.Plot, c draw.Canvas) (plotArea, legendArea draw.Canvas) {
+	lw := p.Legend.Rectangle(c).Size().X
+	if lw <= 0 {
+		return c, draw.Crop(c, c.Size().X, 0, 0, 0)
+	}
+	const margin = 2 * vg.Millimeter // off the image's right edge
+	lw = min(lw+legendGap+margin, c.Size().X/3)
+	plotArea = draw.Crop(c, 0, -lw, 0, 0)
+	legendArea = draw.Crop(c, c.Size().X-lw+legendGap, -margin, 0, -vg.Millimeter)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = 0, 0
+	return plotArea, legendArea
 }

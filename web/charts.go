@@ -160,11 +160,5 @@ func writeProfileScatter(w io.Writer, prof perf.Profile, format string) error {
 	line.Color = color.Gray{Y: 128}
 	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(line)
-	p.Legend.Top, p.Legend.Left = true, true
-	wt, err := p.WriterTo(5*vg.Inch, 4*vg.Inch, format)
-	if err != nil {
-		return err
-	}
-	_, err = wt.WriteTo(w)
-	return err
+	return staticchart.Write(w, p, 5*vg.Inch, 4*vg.Inch, format)
 }
