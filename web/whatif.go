@@ -123,6 +123,9 @@ type field struct {
 // the profiles and the scenario offer.
 type choices struct {
 	Hardware, Engines, Quants, Models []string
+	// Drafts are the catalog's models (a draft need not be served);
+	// Speculative the speculative decoding methods, off first.
+	Drafts, Speculative []string
 }
 
 // binding reads and writes one field of a scenario file.
@@ -160,7 +163,7 @@ func parseInt(name, s string) (int, error) {
 // bindings lists the form's fields for a scenario file: run length, site
 // and cost, per served model its rate and SLO, per node group its
 // hardware (a device or a node type), count and physics, per instance its
-// model, format, batch and parallel layout.
+// model, format, batch, parallel layout and speculative decoding.
 func bindings(f *scenario.File) []binding {
 	floatField := func(name, label string, ptr func(*scenario.File) *float64) binding {
 		return binding{name, label,
@@ -258,6 +261,7 @@ func bindings(f *scenario.File) []binding {
 				intField(q+".pp", label+": pp (pipeline stages)", func(f *scenario.File) *int { return &in(f).PP }),
 				intField(q+".ep", label+": ep (expert parallel)", func(f *scenario.File) *int { return &in(f).EP }),
 			)
+			bs = append(bs, specBindings(q, label, in)...) // whatif_spec.go
 		}
 	}
 	return bs
@@ -268,7 +272,8 @@ func formFields(f *scenario.File) []field {
 	var out []field
 	for _, b := range bindings(f) {
 		fl := field{Name: b.name, Label: b.label, Value: b.get(f)}
-		for suffix, list := range map[string]string{".hardware": "hardware", ".engine": "engines", ".quant": "quants", ".model": "models"} {
+		for suffix, list := range map[string]string{".hardware": "hardware", ".engine": "engines", ".quant": "quants", ".model": "models",
+			".speculative.method": "speculative", ".speculative.draft_model": "drafts"} {
 			if strings.HasSuffix(b.name, suffix) {
 				fl.List = "choices-" + list
 			}

@@ -69,6 +69,14 @@ func FuzzWhatIf(f *testing.F) {
 	f.Add(key("nodes.0.count"), "1", key("speed"), "0", "add-instance:0")
 	f.Add(key("nodes.0.count"), "1", key("speed"), "0", "remove-instance:0:9999999999")
 	f.Add(key("nodes.0.hardware"), "l40s", key("nodes.0.engine"), "vllm", "copy-group:0")
+	const spec = "nodes.0.instances.0.speculative."
+	for _, m := range []string{"draft", "eagle", "mtp", "off", "medusa", ""} {
+		f.Add(key(spec+"method"), m, key(spec+"proposal_tokens"), "4", "run")
+		f.Add(key(spec+"method"), m, key(spec+"acceptance_rate"), "NaN", "download")
+	}
+	f.Add(key(spec+"method"), "draft", key(spec+"draft_model"), "qwen3-0.6b", "run")
+	f.Add(key(spec+"method"), "draft", key(spec+"draft_model"), "qwen3-235b-a22b", "run")
+	f.Add(key(spec+"proposal_tokens"), "16", key(spec+"acceptance_rate"), "0.99", "add-instance:0")
 
 	f.Fuzz(func(t *testing.T, k1 uint8, v1 string, k2 uint8, v2 string, action string) {
 		form := url.Values{}

@@ -141,7 +141,10 @@ func (s *Server) choices(f *scenario.File) choices {
 	for n := range s.Catalog.Formats {
 		c.Quants = append(c.Quants, n)
 	}
-	c.Engines = slices.Clone(perf.Engines)
+	for n := range s.Catalog.Models {
+		c.Drafts = append(c.Drafts, n)
+	}
+	c.Engines, c.Speculative = slices.Clone(perf.Engines), slices.Clone(specMethods)
 	if f == nil {
 		data, _ := scenarios.FS.ReadFile(scenarios.Default)
 		f, _, _ = scenario.Decode(scenarios.Default, data)
@@ -154,5 +157,6 @@ func (s *Server) choices(f *scenario.File) choices {
 	slices.Sort(c.Hardware)
 	slices.Sort(c.Quants)
 	slices.Sort(c.Models)
+	slices.Sort(c.Drafts)
 	return c
 }
