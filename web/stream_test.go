@@ -167,3 +167,32 @@ func connectState(t *testing.T, base, id string, limit int) (jobs.State, int) {
 		}
 	}
 }
+
+// The shipped 100-node scenario, run whole: its finished state (0.93 MB
+// compact in one message before) reaches a viewer in messages under
+// 100 KB each, and fills back to the server's state.
+func TestFleetH100MessagesUnder100KB(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	data, err := scenarios.FS.ReadFile("fleet-h100.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := ts.Runs.Start("fleet-h100.toml", data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := ts.wait(t, run.State().ID)
+	whole := len(run.State().WireParts(1 << 40)[0])
+	got, n := connectState(t, ts.url, final.ID, 100_000)
+	t.Logf("the finished state: %d bytes whole, %d messages on connect", whole, n)
+	if whole < 100_000 || n < 2 {
+		t.Fatalf("the state is %d bytes, sent in %d message(s): the test shows nothing", whole, n)
+	}
+	var want jobs.State
+	if err := json.Unmarshal(mustJSON(final), &want); err != nil {
+		t.Fatal(err)
+	}
+	if g, w := mustJSON(got), mustJSON(want); string(g) != string(w) {
+		t.Errorf("the state filled from %d messages differs from the server's: %d bytes against %d", n, len(g), len(w))
+	}
+}
