@@ -1,10 +1,13 @@
 package web
 
 import (
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/scenarios"
 )
 
@@ -22,5 +25,19 @@ func TestShippedNames(t *testing.T) {
 	}
 	if !slices.Contains(names, "trace-mooncake.toml") {
 		t.Errorf("names %v lack trace-mooncake.toml", names)
+	}
+}
+
+// Starting the shipped trace scenario from the dashboard runs it to the
+// end (its trace is embedded beside it).
+func TestStartShippedTrace(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	resp, page := ts.do(t, "POST", "/runs", strings.NewReader(url.Values{"scenario": {"trace-mooncake.toml"}, "speed": {"0"}}.Encode()), "application/x-www-form-urlencoded")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start trace-mooncake: %d %s", resp.StatusCode, page)
+	}
+	st := ts.wait(t, strings.TrimPrefix(resp.Header.Get("Location"), "/runs/"))
+	if st.Status != jobs.StatusDone {
+		t.Errorf("trace-mooncake ended %s: %s", st.Status, st.Error)
 	}
 }
