@@ -82,7 +82,7 @@ func nodesChart(r *planner.Result) (Chart, bool) {
 		winner = r.Winner.Index
 	}
 	return Chart{Name: "day-nodes", Title: title, Draw: func(w io.Writer, format string) error {
-		return chart.Lines(w, fmt.Sprintf("%s: winner #%d, %s (%s)", r.Plan, winner, title, Span(d.DurationS)), "hours into the run", "nodes held",
+		return chart.Lines(w, fmt.Sprintf("%s: winner #%d, nodes held over the day (%s)", r.Plan, winner, Span(d.DurationS)), "hours into the run", "nodes held",
 			x, []string{"autoscaled", "fixed at the peak"}, [][]float64{d.NodesHeld, fixed}, format)
 	}}, true
 }
