@@ -17,12 +17,12 @@ import (
 	"github.com/fleettwin/fleettwin/jobs"
 )
 
-// TestCalibrationPageInChromium runs the CI calibration plan, cut short,
+// TestOllamaCalibrationPageInChromium runs the CI calibration plan, cut short,
 // against a real Ollama (FLEETTWIN_OLLAMA, as TestDashboardCalibratesOllama)
 // and opens its page once it is over: the status reads finished, every
 // experiment has a row, and the page's screenshot is
 // docs/img/dashboard-calibration.png (FLEETTWIN_SCREENSHOTS keeps it).
-func TestCalibrationPageInChromium(t *testing.T) {
+func TestOllamaCalibrationPageInChromium(t *testing.T) {
 	bin := os.Getenv("FLEETTWIN_OLLAMA")
 	if bin == "" {
 		t.Skip("FLEETTWIN_OLLAMA is not set: run `make test`, which builds Ollama and sets it")
