@@ -76,6 +76,17 @@ func (b *Batch) AddDecode(context int) {
 	b.AttendedSquares += (float64(context) + 1) * (float64(context) + 1)
 }
 
+// AddDecodes adds one decode token for each of n sequences whose contexts
+// plus one sum to attended and whose squares of that sum to squares: n
+// AddDecode calls at once, for a caller that keeps the sums (sim). While
+// the sums stay below 2^53 the result is bit for bit the calls'.
+func (b *Batch) AddDecodes(n int, attended, squares int64) {
+	b.DecodeSeqs += n
+	b.AttendedPairs += float64(attended)
+	b.KVTokensRead += float64(attended)
+	b.AttendedSquares += float64(squares)
+}
+
 // Tokens is the number of new tokens the step processes.
 func (b Batch) Tokens() int { return b.PrefillTokens + b.DecodeSeqs }
 

@@ -213,6 +213,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 					in.smShare = 1 // uncapped, or a node built without sharing
 				}
 				in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
+				in.dec.reset(int32(ni.BlockTokens))
 				in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
 				if n.DynamicMemory {
 					in.blocksTotal = int64(d.kvCapacity / in.blockKV)
