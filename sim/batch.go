@@ -295,8 +295,17 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	for _, id := range ship {
 		s.handoff(in, id, now) // disagg.go
 	}
-	d.reshare(s, now)
-	s.startWork(in, now)
+	if len(d.busy) > 0 {
+		d.reshare(s, now)
+		s.startWork(in, now)
+	} else if s.startWork(in, now); !in.busy {
+		// Nothing else on the device runs, so a reshare before the next
+		// segment starts would only set the idle draw, which the start's
+		// reshare overwrites at the same instant (and which is below the
+		// peak already: the device starts idle). Reshare only if none
+		// starts.
+		d.reshare(s, now)
+	}
 	if d.node.DynamicMemory && len(done) > 0 {
 		// Blocks went back to the shared pool: idle neighbours that were
 		// waiting for them may run now.
