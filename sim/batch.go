@@ -235,7 +235,7 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	// is rebuilt from the rest.
 	decodes := 0
 	kept := in.running[:0]
-	var done, ship []int32
+	done, ship := s.done[:0], s.ship[:0]
 	in.dec.reset(bt)
 	p := 0
 	for _, id := range in.running {
@@ -295,6 +295,8 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	for _, id := range ship {
 		s.handoff(in, id, now) // disagg.go
 	}
+	freed := len(done) > 0
+	s.done, s.ship = done[:0], ship[:0]
 	if len(d.busy) > 0 {
 		d.reshare(s, now)
 		s.startWork(in, now)
@@ -306,7 +308,7 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 		// starts.
 		d.reshare(s, now)
 	}
-	if d.node.DynamicMemory && len(done) > 0 {
+	if d.node.DynamicMemory && freed {
 		// Blocks went back to the shared pool: idle neighbours that were
 		// waiting for them may run now.
 		for _, i := range d.insts {

@@ -47,10 +47,15 @@ func (f *frontEnd) pass(id int32, now engine.Time) engine.Time {
 // next removes and returns the request that reaches the engine next.
 func (f *frontEnd) next() int32 {
 	id := f.entering[0]
-	f.entering = f.entering[1:]
-	if len(f.entering) == 0 {
-		f.entering = f.entering[:0:0] // let the backing array go
+	if len(f.entering) == 1 {
+		// Empty again: the next request reuses the array from here, so a
+		// front end that holds one request at a time allocates nothing.
+		// (Each shift gives up a slot of it; appends past its end move
+		// to a new array and let the old go, so memory stays flat.)
+		f.entering = f.entering[:0]
+		return id
 	}
+	f.entering = f.entering[1:]
 	return id
 }
 

@@ -101,6 +101,9 @@ type simulator struct {
 	// (parallel.go).
 	nodeDevs [][]int
 	users    []user
+	// done and ship are endSegment's scratch (it never runs inside
+	// itself), kept so a segment end does not allocate.
+	done, ship []int32
 
 	// Little's law accounting over requests arriving after warm-up.
 	inSystem   int
