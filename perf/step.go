@@ -22,6 +22,7 @@ package perf
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/fleettwin/fleettwin/catalog"
 )
@@ -147,9 +148,10 @@ type StepModel struct {
 	// draw experts independently.
 	serial, tokenShare float64
 	logMiss            float64 // log(1 - topK/experts): a token misses a given expert
-	// distinct[T] is DistinctExperts(T) for T < distinctTable under
-	// expert_overlap (nil without it, or for a dense model). Shared by
-	// copies, never written after setFactors.
+	// distinct[T] is DistinctExperts(T) for T < distinctTable (nil for a
+	// dense model). Shared by copies (without expert_overlap by every
+	// model of the same experts, independentTable), never written after
+	// setFactors.
 	distinct []float64
 	// par is the layout of an instance over several devices; nil for one
 	// device, whose steps are priced as before parallelism.
@@ -214,6 +216,9 @@ func (s *StepModel) setFactors(c Coefficients) {
 	if share != s.tokenShare || s.distinct == nil {
 		s.tokenShare = share
 		s.distinct = nil
+		if s.experts > 0 && share == 1 {
+			s.distinct = independentTable(s.experts, s.topK)
+		}
 		if s.experts > 0 && share != 1 {
 			s.distinct = make([]float64, distinctTable)
 			for n := 1; n < distinctTable; n++ {
@@ -257,12 +262,44 @@ func (s *StepModel) DistinctExperts(tokens int) float64 {
 		return 0
 	}
 	if s.tokenShare == 1 {
-		return s.experts * (1 - math.Pow(1-s.topK/s.experts, float64(tokens)))
+		if tokens < len(s.distinct) {
+			return s.distinct[tokens]
+		}
+		return s.independent(tokens)
 	}
 	if tokens < len(s.distinct) {
 		return s.distinct[tokens]
 	}
 	return s.distinctOverlap(tokens)
+}
+
+// independent is DistinctExperts without expert_overlap: n (1 - (1 -
+// k/n)^tokens).
+func (s *StepModel) independent(tokens int) float64 {
+	return independentExperts(s.experts, s.topK, tokens)
+}
+
+func independentExperts(experts, topK float64, tokens int) float64 {
+	return experts * (1 - math.Pow(1-topK/experts, float64(tokens)))
+}
+
+// independentTables holds DistinctExperts without expert_overlap for
+// token counts below distinctTable, by (experts, topK): it depends on
+// nothing else, so every instance of a model shares one (a pow per step
+// was a few percent of a fleet's simulation).
+var independentTables sync.Map // [2]float64 -> []float64
+
+func independentTable(experts, topK float64) []float64 {
+	key := [2]float64{experts, topK}
+	if t, ok := independentTables.Load(key); ok {
+		return t.([]float64)
+	}
+	t := make([]float64, distinctTable)
+	for n := 1; n < distinctTable; n++ {
+		t[n] = independentExperts(experts, topK, n)
+	}
+	v, _ := independentTables.LoadOrStore(key, t)
+	return v.([]float64)
 }
 
 // distinctOverlap is DistinctExperts under expert_overlap: n (1 - (1 -
