@@ -347,29 +347,34 @@ const (
 // terms returns the step's work in each term of the model: seconds at peak
 // for the compute and memory terms, counts for the overhead terms.
 func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
+	countFLOPs, attnFLOPs, countBytes, kvBytes := s.termParts(&t, b)
+	return t, countFLOPs + attnFLOPs, countBytes + kvBytes
+}
+
+// termParts is terms, into t (zero on entry), with its FLOPs and bytes in two parts each: what the
+// batch's token and sequence counts set (linear layers and experts;
+// weights and experts) and what its contexts add (attention; the KV
+// cache), for StepPair, which reuses the first.
+func (s *StepModel) termParts(t *[numTerms]float64, b Batch) (countFLOPs, attnFLOPs, countBytes, kvBytes float64) {
 	tokens := b.Tokens()
 	if tokens == 0 {
-		return t, 0, 0
+		return 0, 0, 0, 0
 	}
 	pf, df := float64(b.PrefillTokens), float64(b.DecodeSeqs)
 	prefillFLOPs := pf*s.denseFLOPsPerToken + float64(b.PrefillSeqs)*s.lmHeadFLOPsPerSeq
 	decodeFLOPs := df * (s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq)
 	expertFLOPs := (pf + df) * s.expertFLOPsPerToken
-	attnFLOPs := b.AttendedPairs * s.attnFLOPsPerPair
 	touched := s.DistinctExperts(tokens)
 	expertBytes := touched * s.layers * s.expertBytes
-	kvBytes := (b.KVTokensRead + float64(tokens)) * s.kvBytesPerToken
 
 	linear := s.linearScale / s.linearPeak
 	t[termPrefillCompute] = prefillFLOPs * linear
 	t[termDecodeCompute] = decodeFLOPs * linear
 	t[termExpertCompute] = expertFLOPs / s.linearPeak
-	t[termAttentionCompute] = attnFLOPs / s.attnPeak
-	t[termAttentionDepth] = b.AttendedSquares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	attnFLOPs, kvBytes = s.contextTerms(t, b)
 	t[termExpertGEMM] = touched * s.layers
 	t[termWeightMemory] = s.denseWeightBytes / s.bandwidth
 	t[termExpertMemory] = expertBytes / s.bandwidth
-	t[termKVMemory] = kvBytes / s.bandwidth
 	t[termStepOverhead] = 1
 	t[termLayerOverhead] = s.layers
 	t[termSeqOverhead] = float64(b.Seqs())
@@ -383,7 +388,19 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 		// (ggml's mul_mat_id): passes over the experts the step touches.
 		t[termMultiSeqExpertPass] = expertBytes / s.bandwidth
 	}
-	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes
+	return prefillFLOPs + decodeFLOPs + expertFLOPs, attnFLOPs, s.denseWeightBytes + expertBytes, kvBytes
+}
+
+// contextTerms sets the terms that depend on the batch's contexts
+// (attention compute and depth, KV memory) and returns the attention FLOPs
+// and the KV bytes.
+func (s *StepModel) contextTerms(t *[numTerms]float64, b Batch) (attnFLOPs, kvBytes float64) {
+	attnFLOPs = b.AttendedPairs * s.attnFLOPsPerPair
+	kvBytes = (b.KVTokensRead + float64(b.Tokens())) * s.kvBytesPerToken
+	t[termAttentionCompute] = attnFLOPs / s.attnPeak
+	t[termAttentionDepth] = b.AttendedSquares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	t[termKVMemory] = kvBytes / s.bandwidth
+	return attnFLOPs, kvBytes
 }
 
 // Step predicts the cost of one step. It does not allocate. A speculative

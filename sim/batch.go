@@ -193,7 +193,7 @@ func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
 		k = lo
 	}
 	s.takeBlocks(in, extra(k))
-	in.seg.run = newDecodeRun(s.decodeStep(in, first), s.decodeStep(in, second))
+	in.seg.run = newDecodeRun(s.decodeSteps(in, first, second))
 	in.seg.steps = int(k)
 	in.seg.decode = true
 }

@@ -94,6 +94,15 @@ func (c servingCost) Step(b perf.Batch) perf.StepCost {
 	return sc
 }
 
+// StepPair is Step of both batches, by the model's StepPair where it has
+// one.
+func (c servingCost) StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	a, b := stepPair(c.StepCoster, first, second)
+	a.Overhead += c.sv.StepCPU(first.PrefillSeqs + first.DecodeSeqs)
+	b.Overhead += c.sv.StepCPU(second.PrefillSeqs + second.DecodeSeqs)
+	return a, b
+}
+
 // withServing wraps cost with the profile's scheduler terms, or returns it
 // as is where there are none.
 func withServing(cost StepCoster, sv *perf.Serving) StepCoster {

@@ -35,6 +35,31 @@ func (s *simulator) decodeStep(in *instance, b perf.Batch) perf.StepCost {
 	return c
 }
 
+// decodeSteps is decodeStep of a decode run's first and second steps, by
+// one StepPair where the step model has it (perf.StepModel.StepPair: the
+// same bits as two Steps, for less).
+func (s *simulator) decodeSteps(in *instance, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	a, b := stepPair(in.cost, first, second)
+	if e := specTokens(in); e != 1 {
+		a, b = perToken(a, e), perToken(b, e)
+	}
+	return a, b
+}
+
+// pairCoster is a StepCoster that prices two batches of the same counts
+// at once (*perf.StepModel).
+type pairCoster interface {
+	StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost)
+}
+
+// stepPair is c's Step of both batches.
+func stepPair(c StepCoster, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	if p, ok := c.(pairCoster); ok {
+		return p.StepPair(first, second)
+	}
+	return c.Step(first), c.Step(second)
+}
+
 // perToken is a round's cost divided among the e tokens it yields.
 func perToken(c perf.StepCost, e float64) perf.StepCost {
 	c.Seconds /= e
