@@ -25,19 +25,10 @@ func specTokens(in *instance) float64 {
 	return 1
 }
 
-// decodeStep is the cost of one step of a decode-only run: the step
-// model's, or under speculative decoding its round's cost per token.
-func (s *simulator) decodeStep(in *instance, b perf.Batch) perf.StepCost {
-	c := in.cost.Step(b)
-	if e := specTokens(in); e != 1 {
-		c = perToken(c, e)
-	}
-	return c
-}
-
-// decodeSteps is decodeStep of a decode run's first and second steps, by
-// one StepPair where the step model has it (perf.StepModel.StepPair: the
-// same bits as two Steps, for less).
+// decodeSteps is the cost of a decode-only run's first and second steps:
+// the step model's, or under speculative decoding its round's cost per
+// token; by one StepPair where the step model has it
+// (perf.StepModel.StepPair: the same bits as two Steps, for less).
 func (s *simulator) decodeSteps(in *instance, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
 	a, b := stepPair(in.cost, first, second)
 	if e := specTokens(in); e != 1 {
