@@ -22,6 +22,7 @@ package perf
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/fleettwin/fleettwin/catalog"
 )
@@ -78,6 +79,17 @@ func (b *Batch) AddDecode(context int) {
 	b.AttendedPairs += float64(context) + 1
 	b.KVTokensRead += float64(context) + 1
 	b.AttendedSquares += (float64(context) + 1) * (float64(context) + 1)
+}
+
+// AddDecodes adds one decode token for each of n sequences whose contexts
+// plus one sum to attended and whose squares of that sum to squares: n
+// AddDecode calls at once, for a caller that keeps the sums (sim). While
+// the sums stay below 2^53 the result is bit for bit the calls'.
+func (b *Batch) AddDecodes(n int, attended, squares int64) {
+	b.DecodeSeqs += n
+	b.AttendedPairs += float64(attended)
+	b.KVTokensRead += float64(attended)
+	b.AttendedSquares += float64(squares)
 }
 
 // Tokens is the number of new tokens the step processes.
@@ -144,9 +156,10 @@ type StepModel struct {
 	// draw experts independently.
 	serial, tokenShare float64
 	logMiss            float64 // log(1 - topK/experts): a token misses a given expert
-	// distinct[T] is DistinctExperts(T) for T < distinctTable under
-	// expert_overlap (nil without it, or for a dense model). Shared by
-	// copies, never written after setFactors.
+	// distinct[T] is DistinctExperts(T) for T < distinctTable (nil for a
+	// dense model). Shared by copies (without expert_overlap by every
+	// model of the same experts, independentTable), never written after
+	// setFactors.
 	distinct []float64
 	// par is the layout of an instance over several devices; nil for one
 	// device, whose steps are priced as before parallelism.
@@ -213,6 +226,9 @@ func (s *StepModel) setFactors(c Coefficients) {
 	if share != s.tokenShare || s.distinct == nil {
 		s.tokenShare = share
 		s.distinct = nil
+		if s.experts > 0 && share == 1 {
+			s.distinct = independentTable(s.experts, s.topK)
+		}
 		if s.experts > 0 && share != 1 {
 			s.distinct = make([]float64, distinctTable)
 			for n := 1; n < distinctTable; n++ {
@@ -256,12 +272,44 @@ func (s *StepModel) DistinctExperts(tokens int) float64 {
 		return 0
 	}
 	if s.tokenShare == 1 {
-		return s.experts * (1 - math.Pow(1-s.topK/s.experts, float64(tokens)))
+		if tokens < len(s.distinct) {
+			return s.distinct[tokens]
+		}
+		return s.independent(tokens)
 	}
 	if tokens < len(s.distinct) {
 		return s.distinct[tokens]
 	}
 	return s.distinctOverlap(tokens)
+}
+
+// independent is DistinctExperts without expert_overlap: n (1 - (1 -
+// k/n)^tokens).
+func (s *StepModel) independent(tokens int) float64 {
+	return independentExperts(s.experts, s.topK, tokens)
+}
+
+func independentExperts(experts, topK float64, tokens int) float64 {
+	return experts * (1 - math.Pow(1-topK/experts, float64(tokens)))
+}
+
+// independentTables holds DistinctExperts without expert_overlap for
+// token counts below distinctTable, by (experts, topK): it depends on
+// nothing else, so every instance of a model shares one (a pow per step
+// was a few percent of a fleet's simulation).
+var independentTables sync.Map // [2]float64 -> []float64
+
+func independentTable(experts, topK float64) []float64 {
+	key := [2]float64{experts, topK}
+	if t, ok := independentTables.Load(key); ok {
+		return t.([]float64)
+	}
+	t := make([]float64, distinctTable)
+	for n := 1; n < distinctTable; n++ {
+		t[n] = independentExperts(experts, topK, n)
+	}
+	v, _ := independentTables.LoadOrStore(key, t)
+	return v.([]float64)
 }
 
 // distinctOverlap is DistinctExperts under expert_overlap: n (1 - (1 -
@@ -309,30 +357,34 @@ const (
 // terms returns the step's work in each term of the model: seconds at peak
 // for the compute and memory terms, counts for the overhead terms.
 func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
+	countFLOPs, attnFLOPs, countBytes, kvBytes := s.termParts(&t, b)
+	return t, countFLOPs + attnFLOPs, countBytes + kvBytes
+}
+
+// termParts is terms, into t (zero on entry), with its FLOPs and bytes in two parts each: what the
+// batch's token and sequence counts set (linear layers and experts;
+// weights and experts) and what its contexts add (attention; the KV
+// cache), for StepPair, which reuses the first.
+func (s *StepModel) termParts(t *[numTerms]float64, b Batch) (countFLOPs, attnFLOPs, countBytes, kvBytes float64) {
 	tokens := b.Tokens()
 	if tokens == 0 {
-		return t, 0, 0
+		return 0, 0, 0, 0
 	}
 	pf, df := float64(b.PrefillTokens), float64(b.DecodeSeqs)
 	prefillFLOPs := pf*s.denseFLOPsPerToken + float64(b.PrefillSeqs)*s.lmHeadFLOPsPerSeq
 	decodeFLOPs := df * (s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq)
 	expertFLOPs := (pf + df) * s.expertFLOPsPerToken
-	pairs, squares, kvRead := s.attended(b)
-	attnFLOPs := pairs * s.attnFLOPsPerPair
 	touched := s.DistinctExperts(tokens)
 	expertBytes := touched * s.layers * s.expertBytes
-	kvBytes := (kvRead + float64(tokens)) * s.kvBytesPerToken
 
 	linear := s.linearScale / s.linearPeak
 	t[termPrefillCompute] = prefillFLOPs * linear
 	t[termDecodeCompute] = decodeFLOPs * linear
 	t[termExpertCompute] = expertFLOPs / s.expertPeak
-	t[termAttentionCompute] = attnFLOPs / s.attnPeak
-	t[termAttentionDepth] = squares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	attnFLOPs, kvBytes = s.contextTerms(t, b)
 	t[termExpertGEMM] = touched * s.layers
 	t[termWeightMemory] = s.denseWeightBytes / s.bandwidth
 	t[termExpertMemory] = expertBytes / s.bandwidth
-	t[termKVMemory] = kvBytes / s.bandwidth
 	t[termStepOverhead] = 1
 	t[termLayerOverhead] = s.layers
 	t[termSeqOverhead] = float64(b.Seqs())
@@ -346,7 +398,20 @@ func (s *StepModel) terms(b Batch) (t [numTerms]float64, flops, bytes float64) {
 		// (ggml's mul_mat_id): passes over the experts the step touches.
 		t[termMultiSeqExpertPass] = expertBytes / s.bandwidth
 	}
-	return t, prefillFLOPs + decodeFLOPs + expertFLOPs + attnFLOPs, s.denseWeightBytes + expertBytes + kvBytes
+	return prefillFLOPs + decodeFLOPs + expertFLOPs, attnFLOPs, s.denseWeightBytes + expertBytes, kvBytes
+}
+
+// contextTerms sets the terms that depend on the batch's contexts
+// (attention compute and depth, KV memory) and returns the attention FLOPs
+// and the KV bytes.
+func (s *StepModel) contextTerms(t *[numTerms]float64, b Batch) (attnFLOPs, kvBytes float64) {
+	pairs, squares, kvRead := s.attended(b) // window.go: capped on windowed layers
+	attnFLOPs = pairs * s.attnFLOPsPerPair
+	kvBytes = (kvRead + float64(b.Tokens())) * s.kvBytesPerToken
+	t[termAttentionCompute] = attnFLOPs / s.attnPeak
+	t[termAttentionDepth] = squares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	t[termKVMemory] = kvBytes / s.bandwidth
+	return attnFLOPs, kvBytes
 }
 
 // Step predicts the cost of one step. It does not allocate. A speculative

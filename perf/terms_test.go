@@ -320,3 +320,27 @@ func TestFitRecoversNewTerms(t *testing.T) {
 		t.Errorf("fit error on noiseless rows: max %.3f%% (%s)", s.MaxAbsPct, s.WorstID)
 	}
 }
+
+// TestDistinctExpertsTable: without expert_overlap DistinctExperts reads a
+// table shared by every model of the same experts; it holds, bit for bit,
+// what the formula gives (the simulator's results must not move), below
+// the table's end and past it.
+func TestDistinctExpertsTable(t *testing.T) {
+	s := stepModel(t, "dgx-spark", "qwen3-30b-a3b", "q8_0", "fp16", Prior("dgx-spark", "llama.cpp"))
+	if s.tokenShare != 1 || len(s.distinct) != distinctTable {
+		t.Fatalf("the prior has expert_overlap %v and a table of %d", 1-s.tokenShare, len(s.distinct))
+	}
+	for n := 0; n < 3*distinctTable; n++ {
+		want := 0.0
+		if n > 0 {
+			want = 128 * (1 - math.Pow(1-8.0/128, float64(n)))
+		}
+		if got := s.DistinctExperts(n); got != want {
+			t.Fatalf("DistinctExperts(%d) = %v, the formula %v", n, got, want)
+		}
+	}
+	other := stepModel(t, "h100-sxm", "qwen3-30b-a3b", "fp8", "fp16", Prior("h100-sxm", "vllm"))
+	if &other.distinct[0] != &s.distinct[0] {
+		t.Error("two models of the same experts built two tables")
+	}
+}

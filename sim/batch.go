@@ -2,7 +2,6 @@ package sim
 
 import (
 	"container/heap"
-	"math"
 
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
@@ -49,15 +48,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 		admittedKV := false // requests with their KV joined: plan a step for them
 		// Blocks the decode tokens of the next step need; preempt the
 		// lowest-priority, latest request until they fit.
-		var need int64
-		decodes := 0
-		for _, id := range in.running {
-			r := &s.reqs[id]
-			if r.decoding() {
-				decodes++
-				need += blocksFor(r.context+1, bt) - blocksFor(r.context, bt)
-			}
-		}
+		decodes, need := in.dec.n, s.decodeNeed(in)
 		if need > s.freeBlocks(in) && len(in.running) > 0 {
 			s.preempt(in, now)
 			continue
@@ -72,17 +63,18 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 		in.seg = segment{prefill: in.seg.prefill[:0], decodes: mixed || !prefillStep}
 		budget := in.cfg.MaxBatchedTokens
 		if in.seg.decodes {
-			for _, id := range in.running {
-				if r := &s.reqs[id]; r.decoding() {
-					b.AddDecode(int(r.context))
-					budget--
-				}
-			}
+			s.addDecodes(in, &b, 0)
+			budget -= decodes
 			s.takeBlocks(in, need)
 		}
 		if prefillStep {
-			// Continue prefills already running (chunked prefill only).
-			for _, id := range in.running {
+			// Continue prefills already running (chunked prefill only),
+			// if any: every running request may be decoding.
+			prefilling := in.running
+			if len(in.running) == decodes {
+				prefilling = nil
+			}
+			for _, id := range prefilling {
 				r := &s.reqs[id]
 				if r.decoding() || budget <= 0 {
 					continue
@@ -112,6 +104,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 					s.devs[in.node].waiting--
 					s.takeBlocks(in, nb)
 					in.running = append(in.running, id)
+					in.dec.add(r, bt)
 					admittedKV = true
 					continue
 				}
@@ -183,27 +176,13 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 // planDecodeRun sizes a decode-only run: until the first request finishes,
 // or as far as free KV blocks reach, whichever is first.
 func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
-	bt := int32(in.cfg.BlockTokens)
 	// Requests part-way through their prefill (waiting for blocks for their
 	// next chunk) take no part in a decode run.
-	k := int32(math.MaxInt32)
+	k := s.decodeLeft(in)
 	var second perf.Batch
-	for _, id := range in.running {
-		if r := &s.reqs[id]; r.decoding() {
-			k = min(k, r.output-r.generated)
-			second.AddDecode(int(r.context) + 1)
-		}
-	}
+	s.addDecodes(in, &second, 1)
 	// The first step's blocks are taken; reserve the rest of the run.
-	extra := func(j int32) int64 {
-		var n int64
-		for _, id := range in.running {
-			if r := &s.reqs[id]; r.decoding() {
-				n += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
-			}
-		}
-		return n
-	}
+	extra := func(j int32) int64 { return s.decodeGrowth(in, j) }
 	free := s.freeBlocks(in)
 	if k > 1 && extra(k) > free {
 		lo, hi := int32(1), k // extra(lo) <= free < extra(hi)
@@ -218,7 +197,7 @@ func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
 		k = lo
 	}
 	s.takeBlocks(in, extra(k))
-	in.seg.run = newDecodeRun(s.decodeStep(in, first), s.decodeStep(in, second))
+	in.seg.run = newDecodeRun(s.decodeSteps(in, first, second))
 	in.seg.steps = int(k)
 	in.seg.decode = true
 }
@@ -235,13 +214,7 @@ func (s *simulator) truncate(in *instance, now engine.Time) {
 	if j >= seg.steps {
 		return
 	}
-	bt := int32(in.cfg.BlockTokens)
-	var release int64
-	for _, id := range in.running {
-		if r := &s.reqs[id]; r.decoding() {
-			release += blocksFor(r.context+int32(seg.steps), bt) - blocksFor(r.context+int32(j), bt)
-		}
-	}
+	release := s.decodeGrowth(in, int32(seg.steps)) - s.decodeGrowth(in, int32(j))
 	d := s.devs[in.node]
 	d.advance(now, s.insts)
 	s.takeBlocks(in, -release)
@@ -259,15 +232,52 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	wall := (now - seg.start).Seconds()
 	m := s.models[in.model]
 	steps := int32(seg.steps)
+	bt := int32(in.cfg.BlockTokens)
+	// One walk over the batch: decoding requests take the run's tokens,
+	// prompt chunks land (the chunks are in running order: startWork
+	// appends both in step), finished requests leave and the decode set
+	// is rebuilt from the rest.
 	decodes := 0
+	kept := in.running[:0]
+	done, ship := s.done[:0], s.ship[:0]
+	in.dec.reset(bt)
+	p := 0
 	for _, id := range in.running {
 		r := &s.reqs[id]
-		if seg.decodes && r.decoding() {
+		if p < len(seg.prefill) && seg.prefill[p].id == id {
+			r.prefilled += seg.prefill[p].n
+			r.context += seg.prefill[p].n
+			p++
+			if in.pc != nil {
+				s.register(in, id) // its computed blocks are shared from now (prefix.go)
+			}
+			if r.decoding() {
+				r.generated++ // the prefill's last position yields a token
+				if r.first < 0 {
+					r.first = now
+				}
+			}
+		} else if seg.decodes && r.decoding() {
 			decodes++
 			r.generated += steps
 			r.context += steps
 		}
+		switch {
+		case r.generated >= r.output:
+			done = append(done, id)
+		case in.role == scenario.RolePrefill && r.decoding():
+			ship = append(ship, id) // the first token is out: the KV goes to a decoder
+		default:
+			kept = append(kept, id)
+			if r.decoding() {
+				in.dec.add(r, bt)
+			}
+		}
 	}
+	if p != len(seg.prefill) {
+		panic("sim: a prompt chunk's request is not running in its order")
+	}
+	in.running = kept
 	if in.prefillFirst && decodes > 0 {
 		in.tokenRatio = max(in.tokenRatio-sglRatioDecay*float64(steps), sglMinRatio)
 	}
@@ -285,33 +295,6 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 			in.decodeSec += wall * gen / (prompt + gen)
 		}
 	}
-	for _, c := range seg.prefill {
-		r := &s.reqs[c.id]
-		r.prefilled += c.n
-		r.context += c.n
-		if in.pc != nil {
-			s.register(in, c.id) // its computed blocks are shared from now (prefix.go)
-		}
-		if r.decoding() {
-			r.generated++ // the prefill's last position yields a token
-			if r.first < 0 {
-				r.first = now
-			}
-		}
-	}
-	// Completions, keeping the running order of the rest.
-	kept := in.running[:0]
-	var done, ship []int32
-	for _, id := range in.running {
-		if r := &s.reqs[id]; r.generated >= r.output {
-			done = append(done, id)
-		} else if in.role == scenario.RolePrefill && r.decoding() {
-			ship = append(ship, id) // the first token is out: the KV goes to a decoder
-		} else {
-			kept = append(kept, id)
-		}
-	}
-	in.running = kept
 	for _, id := range done {
 		s.releaseBlocks(in, id)
 		s.finish(in, id, now, false)
@@ -319,9 +302,20 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 	for _, id := range ship {
 		s.handoff(in, id, now) // disagg.go
 	}
-	d.reshare(s, now)
-	s.startWork(in, now)
-	if d.node.DynamicMemory && len(done) > 0 {
+	freed := len(done) > 0
+	s.done, s.ship = done[:0], ship[:0]
+	if len(d.busy) > 0 {
+		d.reshare(s, now)
+		s.startWork(in, now)
+	} else if s.startWork(in, now); !in.busy {
+		// Nothing else on the device runs, so a reshare before the next
+		// segment starts would only set the idle draw, which the start's
+		// reshare overwrites at the same instant (and which is below the
+		// peak already: the device starts idle). Reshare only if none
+		// starts.
+		d.reshare(s, now)
+	}
+	if d.node.DynamicMemory && freed {
 		// Blocks went back to the shared pool: idle neighbours that were
 		// waiting for them may run now.
 		for _, i := range d.insts {

@@ -47,10 +47,15 @@ func (f *frontEnd) pass(id int32, now engine.Time) engine.Time {
 // next removes and returns the request that reaches the engine next.
 func (f *frontEnd) next() int32 {
 	id := f.entering[0]
-	f.entering = f.entering[1:]
-	if len(f.entering) == 0 {
-		f.entering = f.entering[:0:0] // let the backing array go
+	if len(f.entering) == 1 {
+		// Empty again: the next request reuses the array from here, so a
+		// front end that holds one request at a time allocates nothing.
+		// (Each shift gives up a slot of it; appends past its end move
+		// to a new array and let the old go, so memory stays flat.)
+		f.entering = f.entering[:0]
+		return id
 	}
+	f.entering = f.entering[1:]
 	return id
 }
 
@@ -87,6 +92,15 @@ func (c servingCost) Step(b perf.Batch) perf.StepCost {
 	sc := c.StepCoster.Step(b)
 	sc.Overhead += c.sv.StepCPU(b.PrefillSeqs + b.DecodeSeqs)
 	return sc
+}
+
+// StepPair is Step of both batches, by the model's StepPair where it has
+// one.
+func (c servingCost) StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	a, b := stepPair(c.StepCoster, first, second)
+	a.Overhead += c.sv.StepCPU(first.PrefillSeqs + first.DecodeSeqs)
+	b.Overhead += c.sv.StepCPU(second.PrefillSeqs + second.DecodeSeqs)
+	return a, b
 }
 
 // withServing wraps cost with the profile's scheduler terms, or returns it

@@ -104,6 +104,7 @@ type instance struct {
 	blocksUsed  int64
 	waiting     waitQueue
 	running     []int32
+	dec         decodeSet // sums over the running requests that decode (decodeset.go)
 	busy        bool
 	seg         segment
 	outstanding int // running + waiting (+ entering through front), for routers

@@ -54,6 +54,9 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	id := in.running[victim]
 	in.running = append(in.running[:victim], in.running[victim+1:]...)
 	r := &s.reqs[id]
+	if r.decoding() {
+		in.dec.remove(r, int32(in.cfg.BlockTokens))
+	}
 	s.releaseBlocks(in, id)
 	r.prompt = r.input + r.generated
 	r.prefilled, r.context = 0, 0

@@ -110,6 +110,9 @@ type simulator struct {
 	// what the prefix cache knows of them; nil when nothing does
 	// (sessions.go).
 	tr *traffic
+	// done and ship are endSegment's scratch (it never runs inside
+	// itself), kept so a segment end does not allocate.
+	done, ship []int32
 
 	// Little's law accounting over requests arriving after warm-up.
 	inSystem   int
@@ -222,6 +225,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 					in.smShare = 1 // uncapped, or a node built without sharing
 				}
 				in.waiting = waitQueue{reqs: &s.reqs, prio: s.models[ni.Model].prio}
+				in.dec.reset(int32(ni.BlockTokens))
 				in.blocksTotal = int64((ni.BudgetBytes - ni.WeightBytes) / in.blockKV)
 				if n.DynamicMemory {
 					in.blocksTotal = int64(d.kvCapacity / in.blockKV)

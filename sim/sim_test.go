@@ -393,12 +393,14 @@ func BenchmarkSeedColocated(b *testing.B) {
 	sc := load(b, "../scenarios/seed-colocated.toml")
 	sc.Duration *= 10
 	var reqs int64
+	cpu := startCPU()
 	for b.Loop() {
 		res := run(b, sc, Options{})
 		for _, m := range res.Models {
 			reqs += m.Arrived
 		}
 	}
+	cpu.report(b, reqs)
 	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
 }
 
@@ -446,6 +448,7 @@ func TestMemoryFlat(t *testing.T) {
 func BenchmarkFleet100(b *testing.B) {
 	sc := load(b, "../scenarios/fleet-h100.toml")
 	var reqs, events int64
+	cpu := startCPU()
 	for b.Loop() {
 		res := run(b, sc, Options{})
 		events += res.Events
@@ -453,6 +456,7 @@ func BenchmarkFleet100(b *testing.B) {
 			reqs += m.Arrived
 		}
 	}
+	cpu.report(b, reqs)
 	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }

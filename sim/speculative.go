@@ -25,14 +25,30 @@ func specTokens(in *instance) float64 {
 	return 1
 }
 
-// decodeStep is the cost of one step of a decode-only run: the step
-// model's, or under speculative decoding its round's cost per token.
-func (s *simulator) decodeStep(in *instance, b perf.Batch) perf.StepCost {
-	c := in.cost.Step(b)
+// decodeSteps is the cost of a decode-only run's first and second steps:
+// the step model's, or under speculative decoding its round's cost per
+// token; by one StepPair where the step model has it
+// (perf.StepModel.StepPair: the same bits as two Steps, for less).
+func (s *simulator) decodeSteps(in *instance, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	a, b := stepPair(in.cost, first, second)
 	if e := specTokens(in); e != 1 {
-		c = perToken(c, e)
+		a, b = perToken(a, e), perToken(b, e)
 	}
-	return c
+	return a, b
+}
+
+// pairCoster is a StepCoster that prices two batches of the same counts
+// at once (*perf.StepModel).
+type pairCoster interface {
+	StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost)
+}
+
+// stepPair is c's Step of both batches.
+func stepPair(c StepCoster, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	if p, ok := c.(pairCoster); ok {
+		return p.StepPair(first, second)
+	}
+	return c.Step(first), c.Step(second)
 }
 
 // perToken is a round's cost divided among the e tokens it yields.
