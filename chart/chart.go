@@ -27,23 +27,42 @@ var Formats = []string{"svg", "png"}
 // Lines draws one line per label against x, NaN points left out, as SVG or
 // PNG (format).
 func Lines(w io.Writer, title, xlabel, ylabel string, x []float64, labels []string, ys [][]float64, format string) error {
-	p, err := linesPlot(title, xlabel, ylabel, x, labels, ys)
+	lines := make([]Line, len(ys))
+	for i, y := range ys {
+		lines[i] = Line{Label: labels[i], Y: y, Color: i}
+	}
+	return Styled(w, title, xlabel, ylabel, x, lines, format)
+}
+
+// Line is one line of Styled: its points against the chart's x, its
+// colour (an index into Palette) and whether it is thin and dashed, as
+// a node group's lowest and highest device are beside its mean.
+type Line struct {
+	Label  string
+	Y      []float64
+	Color  int
+	Dashed bool
+}
+
+// Styled is Lines with each line's colour and dash given.
+func Styled(w io.Writer, title, xlabel, ylabel string, x []float64, lines []Line, format string) error {
+	p, err := linesPlot(title, xlabel, ylabel, x, lines)
 	if err != nil {
 		return err
 	}
 	return write(w, p, format)
 }
 
-func linesPlot(title, xlabel, ylabel string, x []float64, labels []string, ys [][]float64) (*plot.Plot, error) {
+func linesPlot(title, xlabel, ylabel string, x []float64, lines []Line) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	for i, y := range ys {
+	for _, ln := range lines {
 		var pts plotter.XYs
 		for j, t := range x {
-			if j < len(y) && !math.IsNaN(y[j]) {
-				pts = append(pts, plotter.XY{X: t, Y: y[j]})
+			if j < len(ln.Y) && !math.IsNaN(ln.Y[j]) {
+				pts = append(pts, plotter.XY{X: t, Y: ln.Y[j]})
 			}
 		}
 		if len(pts) == 0 {
@@ -53,10 +72,13 @@ func linesPlot(title, xlabel, ylabel string, x []float64, labels []string, ys []
 		if err != nil {
 			return nil, err
 		}
-		l.Color = Palette[i%len(Palette)]
+		l.Color = Palette[ln.Color%len(Palette)]
 		l.Width = vg.Points(1.5)
+		if ln.Dashed {
+			l.Width, l.Dashes = vg.Points(0.8), []vg.Length{vg.Points(3), vg.Points(3)}
+		}
 		p.Add(l)
-		p.Legend.Add(labels[i], l)
+		p.Legend.Add(ln.Label, l)
 	}
 	return p, nil
 }

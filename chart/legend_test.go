@@ -17,7 +17,7 @@ func TestLegendOffTheData(t *testing.T) {
 	x := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	top := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10} // ends at the top right
 	flat := []float64{10, 10, 10, 10, 10, 10, 10, 10, 10, 10}
-	lines, err := linesPlot("t", "x", "y", x, []string{"a rising line with a long label", "a flat line at the top"}, [][]float64{top, flat})
+	lines, err := linesPlot("t", "x", "y", x, []Line{{Label: "a rising line with a long label", Y: top}, {Label: "a flat line at the top", Y: flat, Color: 1, Dashed: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,12 +64,61 @@ func chartSeries(st jobs.State, name string) (title, unit string, labels []strin
 }
 
 // writeChart renders one chart of a run as SVG or PNG with gonum/plot.
+// From groupFrom devices on, a device chart draws what the page does:
+// each node group's mean, lowest and highest device (deviceGroupLines).
 func writeChart(w io.Writer, st jobs.State, name, format string) error {
 	title, unit, labels, ys, ok := chartSeries(st, name)
 	if !ok {
 		return fmt.Errorf("no chart %q", name)
 	}
+	if _, perDevice := deviceCharts[name]; perDevice && len(st.Devices) >= groupFrom {
+		return staticchart.Styled(w, st.Name+": "+title, "simulated time (s)", unit, st.T, deviceGroupLines(st, ys), format)
+	}
 	return writeLines(w, st.Name+": "+title, "simulated time (s)", unit, st.T, labels, ys, format)
+}
+
+// deviceCharts are the charts with a line per device.
+var deviceCharts = map[string]struct{}{"util": {}, "power": {}, "temp": {}, "clock": {}, "queue": {}, "kv": {}}
+
+// deviceGroupLines sums ys, one series per device of st, up by node
+// group, as app.js's perDevice does: per group and point, the mean of
+// the devices with a value (solid, "g mean (n)"), the lowest ("g min")
+// and the highest ("g max"), thin and dashed, in the group's colour.
+func deviceGroupLines(st jobs.State, ys [][]float64) []staticchart.Line {
+	var order []string
+	members := map[string][]int{}
+	for i, d := range st.Devices {
+		g := groupOf(d)
+		if _, seen := members[g]; !seen {
+			order = append(order, g)
+		}
+		members[g] = append(members[g], i)
+	}
+	var lines []staticchart.Line
+	for c, g := range order {
+		mean, lo, hi := make([]float64, len(st.T)), make([]float64, len(st.T)), make([]float64, len(st.T))
+		for j := range st.T {
+			sum, n := 0.0, 0
+			lo[j], hi[j] = math.Inf(1), math.Inf(-1)
+			for _, i := range members[g] {
+				if j < len(ys[i]) && !math.IsNaN(ys[i][j]) {
+					v := ys[i][j]
+					sum, n = sum+v, n+1
+					lo[j], hi[j] = min(lo[j], v), max(hi[j], v)
+				}
+			}
+			if n == 0 {
+				mean[j], lo[j], hi[j] = math.NaN(), math.NaN(), math.NaN()
+				continue
+			}
+			mean[j] = sum / float64(n)
+		}
+		lines = append(lines,
+			staticchart.Line{Label: fmt.Sprintf("%s mean (%d)", g, len(members[g])), Y: mean, Color: c},
+			staticchart.Line{Label: g + " min", Y: lo, Color: c, Dashed: true},
+			staticchart.Line{Label: g + " max", Y: hi, Color: c, Dashed: true})
+	}
+	return lines
 }
 
 // calChartSeries picks a calibration chart's lines, as app.js draws them.
