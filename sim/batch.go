@@ -95,8 +95,15 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 			for len(in.waiting.ids) > 0 && len(in.running) < in.cfg.MaxSeqs && budget > 0 {
 				id := in.waiting.ids[0]
 				r := &s.reqs[id]
-				if r.shipped() { // its KV arrived: it decodes from the next step (disagg.go)
+				if r.shipped() { // its KV arrived (disagg.go)
+					// It decodes in this step if the step decodes (its
+					// first token's block taken with its KV's), else from
+					// the next: endSegment credits a step's tokens to
+					// every decoding request it holds.
 					nb := blocksFor(r.context, bt)
+					if in.seg.decodes {
+						nb = blocksFor(r.context+1, bt)
+					}
 					if nb > s.freeBlocks(in) {
 						break
 					}
@@ -105,6 +112,11 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 					s.takeBlocks(in, nb)
 					in.running = append(in.running, id)
 					in.dec.add(r, bt)
+					if in.seg.decodes {
+						b.AddDecode(int(r.context))
+						decodes++
+						budget--
+					}
 					admittedKV = true
 					continue
 				}

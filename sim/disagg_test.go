@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -190,5 +191,22 @@ func TestKVTransferTime(t *testing.T) {
 				t.Errorf("kv_transfer_s max = %.6f s, want in (%.6f, %.6f] s", got, 0.8*tt.max, tt.max)
 			}
 		})
+	}
+}
+
+// TestDisaggBookkeeping: every decode instance holds exactly the blocks
+// its running requests and its segment need at every snapshot of the
+// shipped disaggregated scenario. A request whose KV arrived while a
+// decoding step was being planned used to join the running set without
+// its first token's block, then be credited that step's token.
+func TestDisaggBookkeeping(t *testing.T) {
+	sc := load(t, "../scenarios/disagg-h100.toml")
+	var sm *simulator
+	sm, err := newSimulator(sc, Options{SnapshotEvery: 10e9, OnSnapshot: func(Snapshot) { checkBookkeeping(t, "disagg-h100", sm) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.run(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
