@@ -307,6 +307,11 @@ func (m *Runs) publish(r *Run) {
 	r.mu.Lock()
 	r.state.Seq++
 	msg := wireJSON(r.state)
+	if r.delta {
+		// A large fleet's whole state is over a message's limit: send no
+		// new points, as the last state of a run does (run_sim.go).
+		msg = wireJSON(r.state.delta(0))
+	}
 	id := r.state.ID
 	r.mu.Unlock()
 	m.cfg.Publisher.Publish(RunTopic(id), msg)
