@@ -23,7 +23,7 @@
 //     validate (published measurements reproduced in the twin, scored),
 //     servefit (serving-engine terms fitted to published serving rows),
 //     sharefit (the sharing coefficients fitted to published co-location
-//     cases);
+//     cases), verdict (plain answers to claim-like questions about a run);
 //   - jobs (runs, plans and calibrations on a data directory) and report
 //     (HTML pages);
 //   - edges: web (the dashboard) and cmd/fleettwin (the CLI).

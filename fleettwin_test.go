@@ -39,7 +39,7 @@ var floors = map[string]int{
 	"catalog": 1, "perf": 1, "workload": 1,
 	"scenario": 2,
 	"sim":      3, "tco": 3,
-	"twin": 4, "planner": 4, "calibrate": 4, "randmodel": 4, "validate": 4, "servefit": 4, "sharefit": 4,
+	"twin": 4, "planner": 4, "calibrate": 4, "randmodel": 4, "validate": 4, "servefit": 4, "sharefit": 4, "verdict": 4,
 	"jobs": 5, "report": 5,
 	"web": 6, "cmd": 6,
 }

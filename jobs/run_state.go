@@ -270,3 +270,8 @@ func (cur State) Merge(d State) State {
 	}
 	return next
 }
+
+// DeviceResult is one node's figures in a finished run's result
+// (sim.DeviceResult), named here so the dashboard reads results through
+// jobs and never imports the simulator.
+type DeviceResult = sim.DeviceResult

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/fleettwin/fleettwin/jobs"
-	"github.com/fleettwin/fleettwin/sim"
 )
 
 // groupFrom is the number of devices from which a run's page sums its
@@ -95,7 +94,7 @@ type deviceGroup struct {
 
 // deviceGroups sums a result's devices up by node group, in the order
 // the groups come; nil below groupFrom devices.
-func deviceGroups(st jobs.State, devs []sim.DeviceResult) []deviceGroup {
+func deviceGroups(st jobs.State, devs []jobs.DeviceResult) []deviceGroup {
 	if len(devs) < groupFrom || len(st.Devices) != len(devs) {
 		return nil
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/fleettwin/fleettwin/jobs"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenarios"
-	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/twin"
 	"github.com/fleettwin/fleettwin/verdict"
 )
@@ -153,7 +152,7 @@ func sloWhy(v verdictView, model string) string {
 // windowUtil is a device's utilization after warm-up (the whole run's
 // for a result without a window), the one figure the page, the cost
 // and the verdict give.
-func windowUtil(d sim.DeviceResult) float64 {
+func windowUtil(d jobs.DeviceResult) float64 {
 	if d.WindowS > 0 {
 		return d.WindowUtilization
 	}
