@@ -112,23 +112,8 @@ func (p *Plan) scaledDay(ctx context.Context, o *Outcome, seed uint64, progress 
 		for i := range min(len(day.NodesHeld), len(g.NodesHeld)) {
 			day.NodesHeld[i] += g.NodesHeld[i]
 		}
-		day.Groups = append(day.Groups, ScaledGroup{Group: g.Group, Min: g.Min, Max: g.Max, Policy: g.Policy, Target: g.Target,
-			ColdStartS: g.ColdStartS, NodeHours: g.NodeHours, MeanNodes: g.MeanNodes, PeakNodes: g.PeakNodes, ScaleUps: g.ScaleUps, ScaleDowns: g.ScaleDowns})
+		g.NodesHeld = nil // summed over the groups in day.NodesHeld
+		day.Groups = append(day.Groups, g)
 	}
 	return day, nil
-}
-
-// ScaledGroup is one node group's autoscaling over the day.
-type ScaledGroup struct {
-	Group      string  `json:"group"`
-	Min        int     `json:"min"`
-	Max        int     `json:"max"`
-	Policy     string  `json:"policy"`
-	Target     float64 `json:"target"`
-	ColdStartS float64 `json:"cold_start_s"`
-	NodeHours  float64 `json:"node_hours"`
-	MeanNodes  float64 `json:"mean_nodes"`
-	PeakNodes  int     `json:"peak_nodes"`
-	ScaleUps   int     `json:"scale_ups"`
-	ScaleDowns int     `json:"scale_downs"`
 }

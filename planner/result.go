@@ -104,10 +104,10 @@ type DayRun struct {
 	Throttled []float64 `json:"throttled"`   // mean share below full clock
 	// An autoscaled day's node-hours after warm-up, mean nodes held, the
 	// nodes held per bin (all groups) and each group's run.
-	NodeHours float64       `json:"node_hours,omitempty"`
-	MeanNodes float64       `json:"mean_nodes,omitempty"`
-	NodesHeld []float64     `json:"nodes_held,omitempty"`
-	Groups    []ScaledGroup `json:"groups,omitempty"`
+	NodeHours float64           `json:"node_hours,omitempty"`
+	MeanNodes float64           `json:"mean_nodes,omitempty"`
+	NodesHeld []float64         `json:"nodes_held,omitempty"`
+	Groups    []sim.ScaleResult `json:"groups,omitempty"` // each group's run, its nodes_held left out
 }
 
 // MaxShards bounds how many slices a search may be split into: far more
