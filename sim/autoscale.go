@@ -89,6 +89,7 @@ func (s *simulator) newScalers() {
 		}
 	}
 	s.nodeScaler = make([]int32, len(s.sc.Nodes))
+	s.nodeSlot = make([]int32, len(s.sc.Nodes))
 	for i := range s.nodeScaler {
 		s.nodeScaler[i] = -1
 	}
@@ -97,7 +98,7 @@ func (s *simulator) newScalers() {
 		c := &scaler{g: g, state: make([]nodeState, len(g.Nodes)), mark: make([][]totals, len(g.Nodes)),
 			ready: make([]engine.Time, len(g.Nodes)), heldBins: make([]float64, bins)}
 		for k, ni := range g.Nodes {
-			s.nodeScaler[ni] = int32(gi)
+			s.nodeScaler[ni], s.nodeSlot[ni] = int32(gi), int32(k)
 			c.mark[k] = make([]totals, len(s.nodeDevs[ni]))
 			if k >= g.Initial {
 				c.state[k] = nodeOff
@@ -154,13 +155,7 @@ func (s *simulator) serving(ni int) bool {
 	if gi < 0 {
 		return true
 	}
-	c := s.scalers[gi]
-	for k, n := range c.g.Nodes {
-		if n == ni {
-			return c.state[k] == nodeServing
-		}
-	}
-	return true
+	return s.scalers[gi].state[s.nodeSlot[ni]] == nodeServing
 }
 
 // setNodeOff switches node ni's devices off or on at now.
@@ -323,13 +318,11 @@ func (s *simulator) scaleDown(c *scaler, n int, now engine.Time) {
 // nodeReady is evNodeReady: a booted node serves, unless it was switched
 // off (or off and booted again) since.
 func (s *simulator) nodeReady(ni int, now engine.Time) {
-	c := s.scalers[s.nodeScaler[ni]]
-	for k, n := range c.g.Nodes {
-		if n == ni && c.state[k] == nodeBooting && c.ready[k] == now {
-			s.account(c, now)
-			c.state[k] = nodeServing
-			s.refreshLive()
-		}
+	c, k := s.scalers[s.nodeScaler[ni]], s.nodeSlot[ni]
+	if c.state[k] == nodeBooting && c.ready[k] == now {
+		s.account(c, now)
+		c.state[k] = nodeServing
+		s.refreshLive()
 	}
 }
 

@@ -102,9 +102,11 @@ type simulator struct {
 	nodeDevs [][]int
 	users    []user
 	// Autoscaled groups (autoscale.go): their scalers, each node's scaler
-	// (-1: fixed) and each device's node; nil without autoscaling.
+	// (-1: fixed) and place in its group, and each device's node; nil
+	// without autoscaling.
 	scalers    []*scaler
 	nodeScaler []int32
+	nodeSlot   []int32
 	devNode    []int
 	// tr shapes requests (shared prefixes, sessions, thinking) and holds
 	// what the prefix cache knows of them; nil when nothing does
