@@ -66,7 +66,7 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 			return Bounds{}, ReasonInvalid, err.Error()
 		}
 		meanIn, minIn, maxIn := lengthStats(m.Workload.Input, m.InputDist)
-		meanOut, _, maxOut := lengthStats(m.Workload.Output, m.OutputDist)
+		meanOut, maxOut := outputStats(m.Workload, m.OutputDist)
 		if maxIn > 0 && maxOut > 0 {
 			kv := float64(maxIn+maxOut) * in.Deploy.Model.KVBytesPerToken(in.Deploy.KV)
 			room := in.BudgetBytes - in.WeightBytes
@@ -103,6 +103,12 @@ func (p *Plan) analyze(g group) (Bounds, string, string) {
 		}
 		dc := sm.Step(dec)
 		perSeq := float64(in.MaxSeqs) * sm.TokensPerStep()
+		// Sessions, a shared prefix and the prefix cache leave the bound
+		// a bound: the counted input is every request's own, which no
+		// cache serves (a prefix and a session's history come on top), and
+		// later turns only add load. They are not counted either: a
+		// session's turns arrive over minutes, so within a short window
+		// the load is below the turns' mean times the rate.
 		c := rate * (meanIn*pc.Compute/float64(chunk) + meanOut*dc.Compute/perSeq)
 		mem := rate * (meanIn*pc.Memory/float64(chunk) + meanOut*dc.Memory/perSeq)
 		computeS += c
@@ -144,6 +150,28 @@ func replicas(insts []scenario.NodeInstance, model int) int {
 		}
 	}
 	return max(n, 1)
+}
+
+// outputStats is the mean and the largest (0: unbounded) of a model's
+// output lengths, thinking mode included: a thinking share draws its
+// output from its own lengths, which may be shorter than the answers'.
+func outputStats(w workload.Spec, empirical []workload.WeightedValue) (mean float64, hi int) {
+	mean, _, hi = lengthStats(w.Output, empirical)
+	th := w.Thinking
+	if th == nil || th.Share <= 0 {
+		return mean, hi
+	}
+	tMean, _, tHi := lengthStats(th.Output, nil)
+	mean = (1-th.Share)*mean + th.Share*tMean
+	switch {
+	case th.Share >= 1:
+		hi = tHi
+	case hi == 0 || tHi == 0:
+		hi = 0
+	default:
+		hi = max(hi, tHi)
+	}
+	return mean, hi
 }
 
 // lengthStats returns a length distribution's mean (from a fixed set of
