@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/internal/atomicfile"
 	"github.com/fleettwin/fleettwin/planner"
+	"github.com/fleettwin/fleettwin/scenarios"
 )
 
 // Plan phases.
@@ -155,9 +156,12 @@ func OpenPlans(ctx context.Context, cfg Config, maxAtOnce int) *Plans {
 	return s
 }
 
-// Parse reads a plan against the catalog; errors name the file, line and field.
+// Parse reads a plan against the catalog; errors name the file, line and
+// field. The files a plan names (a trace) are read from the shipped
+// scenarios' folder, as a run's are (Runs.Parse): a plan written in the
+// dashboard can replay traces/mooncake.jsonl as a scenario there can.
 func (s *Plans) Parse(name string, src []byte) (*planner.Plan, error) {
-	return planner.Parse(name, src, s.cfg.Catalog, s.cfg.Profiles, nil)
+	return planner.Parse(name, src, s.cfg.Catalog, s.cfg.Profiles, scenarios.FS)
 }
 
 // Start searches p (parsed from src) for a browser session in the
