@@ -157,9 +157,9 @@ func OpenPlans(ctx context.Context, cfg Config, maxAtOnce int) *Plans {
 }
 
 // Parse reads a plan against the catalog; errors name the file, line and
-// field. The files a plan names (a trace) are read from the shipped
-// scenarios' folder, as a run's are (Runs.Parse): a plan written in the
-// dashboard can replay traces/mooncake.jsonl as a scenario there can.
+// field. The files a plan names (an empirical length file; a plan takes
+// no trace) are read from the shipped scenarios' folder, as a run's are
+// (Runs.Parse): the dashboard has no other.
 func (s *Plans) Parse(name string, src []byte) (*planner.Plan, error) {
 	return planner.Parse(name, src, s.cfg.Catalog, s.cfg.Profiles, scenarios.FS)
 }
