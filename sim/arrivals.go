@@ -95,6 +95,7 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 		s.inSystem++
 		s.arrivals++
 		m.stats.arrived++
+		s.part.arrive(now) // split_run.go
 	}
 	in := s.insts[s.route(m, id)]
 	r.instance = int32(in.idx)
@@ -148,6 +149,7 @@ func (s *simulator) finish(in *instance, id int32, now engine.Time, rejected boo
 		if s.opt.OnRequest != nil {
 			s.opt.OnRequest(rec)
 		}
+		s.part.finish(now, r.arrival, rec) // split_run.go
 	}
 	turn := s.tr != nil && s.endTurn(m, id, now, rejected) // sessions.go
 	if r.user >= 0 && !turn {

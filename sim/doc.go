@@ -88,6 +88,9 @@
 //     [Result] a run returns.
 //   - throttle.go: [PriceThrottling], the rerun at full clock that prices
 //     throttling. replicas.go: [RunReplicas] and its confidence intervals.
+//   - split.go, split_key.go, split_run.go, split_merge.go: split runs.
+//     Models on disjoint nodes run as parts, one simulator and goroutine
+//     each (Options.Workers), merged into the serial run's result.
 //
 // # The life of a request
 //
@@ -117,10 +120,20 @@
 //   - No wall clock and no I/O: time is engine.Time, simulated
 //     nanoseconds. Pacing to real time (Options.Pacer) and writing
 //     records (Options.OnRequest, Options.OnSnapshot) are the caller's.
-//   - Independent of GOMAXPROCS: one run is one goroutine; RunReplicas
-//     runs replicas in parallel but each has its own simulator and the
-//     results come back in replica order, so the output is the same on
-//     any number of cores.
+//   - Independent of GOMAXPROCS: RunReplicas runs replicas in parallel
+//     but each has its own simulator and the results come back in replica
+//     order. A split run (split.go) is the serial run, byte for byte: each
+//     part handles its events in the serial order restricted to it (its
+//     events are scheduled in the same relative order, by induction; every
+//     random stream is its model's), and the merge rebuilds what spans the
+//     parts in the serial order: results by model and node index, Little's
+//     law's integral over the union of the parts' instants, the sojourn
+//     sum and the records in the order of each event's ancestry
+//     (split_key.go). Where that order cannot be told (ancestors' times
+//     tying to keyDepth levels), or a governor would act (it acts on every
+//     device at once), the run is the serial one, which skips the records
+//     and snapshots the split run already delivered. So the output is the
+//     same on any number of cores and any Workers.
 //   - Conservation: Little's law holds to rounding on every run (see
 //     [LittleCheck]), and a device never holds more KV blocks than it has.
 package sim

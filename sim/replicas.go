@@ -54,6 +54,9 @@ func RunReplicas(ctx context.Context, sc *scenario.Scenario, n, workers int, opt
 		workers = runtime.GOMAXPROCS(0)
 	}
 	opt.OnSnapshot, opt.OnRequest, opt.Pacer = nil, nil, nil
+	if opt.Workers == 0 && n > 1 {
+		opt.Workers = 1 // the replicas run in parallel already
+	}
 	runs := make([]*Result, n)
 	errs := make([]error, n)
 	jobs := make(chan int)

@@ -196,20 +196,7 @@ func (s *simulator) result() *Result {
 	sojourn := s.sojourn
 	inFlight := make([]int64, len(s.models))
 	for _, in := range s.insts {
-		for _, id := range in.running {
-			s.inFlight(id, now, &sojourn, inFlight)
-		}
-		for _, id := range in.waiting.ids {
-			s.inFlight(id, now, &sojourn, inFlight)
-		}
-		if in.front != nil {
-			for _, id := range in.front.entering {
-				s.inFlight(id, now, &sojourn, inFlight)
-			}
-		}
-		for _, id := range in.arriving { // KV on its way (disagg.go)
-			s.inFlight(id, now, &sojourn, inFlight)
-		}
+		s.eachInSystem(in, func(id int32) { s.inFlight(id, now, &sojourn, inFlight) })
 	}
 	if window > 0 {
 		res.Little = LittleCheck{MeanInSystem: s.littleArea / window, ArrivalRate: float64(s.arrivals) / window}
@@ -250,6 +237,26 @@ func (s *simulator) shareEnergy(res *Result) {
 		if m.Completed > 0 {
 			m.EnergyJPerRequest = m.EnergyJ / float64(m.Completed)
 		}
+	}
+}
+
+// eachInSystem calls f on each request an instance holds, in the order
+// the sojourn sum adds them: running, waiting, entering through the front
+// end, and KV on its way (disagg.go).
+func (s *simulator) eachInSystem(in *instance, f func(id int32)) {
+	for _, id := range in.running {
+		f(id)
+	}
+	for _, id := range in.waiting.ids {
+		f(id)
+	}
+	if in.front != nil {
+		for _, id := range in.front.entering {
+			f(id)
+		}
+	}
+	for _, id := range in.arriving {
+		f(id)
 	}
 }
 

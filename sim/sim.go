@@ -28,9 +28,18 @@ type Options struct {
 	// Unthrottled runs every device at full clock whatever its power and
 	// temperature: the counterfactual that prices throttling.
 	Unthrottled bool
+	// Workers bounds the goroutines one run may use: a scenario whose
+	// parts do not interact (models on disjoint nodes, split.go) runs its
+	// parts at once, with results byte-identical to the serial run. 0 uses
+	// GOMAXPROCS; 1 runs serially (a caller that already runs simulations
+	// in parallel, such as the planner or RunReplicas, passes 1).
+	Workers int
 
 	// costFor overrides the performance model (tests).
 	costFor func(scenario.Node, scenario.NodeInstance) (StepCoster, error)
+	// onSplit, if set, hears how a run was split (tests): its parts, and
+	// why it ran serially after all ("" if it did not).
+	onSplit func(parts int, serial string)
 }
 
 // Pacer holds a run back to a chosen multiple of real time.
@@ -68,11 +77,33 @@ const ControlInterval = engine.Second
 type event struct {
 	kind   kind
 	target int32
+	// key places the event in the order a serial run would give it; only
+	// a part of a split run sets it (split_key.go).
+	key evKey
+}
+
+// evQueue is the simulator's engine. Its Schedule stamps each event with
+// its order key when the simulator is a part of a split run; otherwise it
+// is the engine's own.
+type evQueue struct {
+	*engine.Sim[event]
+	part *partRun
+}
+
+// Schedule schedules e at at, keyed in a split run.
+func (q evQueue) Schedule(at engine.Time, e event) engine.EventID {
+	if q.part != nil {
+		e.key = q.part.child(q.Now())
+	}
+	return q.Sim.Schedule(at, e)
 }
 
 // Run simulates a scenario. On cancellation it returns the partial result
 // gathered so far together with the context's error.
 func Run(ctx context.Context, sc *scenario.Scenario, opt Options) (*Result, error) {
+	if parts := splitParts(sc, opt); len(parts) > 1 {
+		return runSplit(ctx, sc, opt, parts) // split_run.go
+	}
 	s, err := newSimulator(sc, opt)
 	if err != nil {
 		return nil, err
@@ -87,8 +118,11 @@ const cancelCheckEvery = 1 << 12
 type simulator struct {
 	sc      *scenario.Scenario
 	opt     Options
-	sim     *engine.Sim[event]
+	sim     evQueue
 	streams engine.Streams
+	// part is this simulator's place in a split run (split_run.go), nil
+	// in a serial run.
+	part *partRun
 
 	reqs   []request
 	free   []int32
@@ -128,6 +162,10 @@ type simulator struct {
 	// a window between snapshots that holds millions of events still
 	// stops promptly on Ctrl-C or the dashboard's Stop.
 	ctx context.Context
+	// cancelMask+1 is how often, in events, handle checks ctx: a power of
+	// two, cancelCheckEvery, or less in a part of a split run so that
+	// the parts together stop within cancelCheckEvery events.
+	cancelMask int64
 
 	// The governors' control loop: the pending evControl or evArm.
 	ctl        engine.EventID
@@ -142,6 +180,10 @@ type simulator struct {
 func (s *simulator) armControl(now engine.Time) {
 	at := now + ControlInterval
 	if s.inControl {
+		return
+	}
+	if s.part != nil {
+		s.part.arm(s, now) // split_run.go
 		return
 	}
 	if s.ctlPending {
@@ -172,8 +214,8 @@ func (s *simulator) sleepControl(now engine.Time) {
 }
 
 func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
-	s := &simulator{sc: sc, opt: opt, streams: engine.NewStreams(sc.Seed)}
-	s.sim = engine.New[event](engine.HandlerFunc[event](s.handle))
+	s := &simulator{sc: sc, opt: opt, streams: engine.NewStreams(sc.Seed), cancelMask: cancelCheckEvery - 1}
+	s.sim = evQueue{Sim: engine.New[event](engine.HandlerFunc[event](s.handle))}
 	if s.opt.SnapshotEvery <= 0 {
 		s.opt.SnapshotEvery = max(sc.Duration/100, engine.Millisecond)
 	}
@@ -270,23 +312,7 @@ func (s *simulator) costFor(n scenario.Node, ni scenario.NodeInstance) (StepCost
 
 func (s *simulator) run(ctx context.Context) (*Result, error) {
 	s.ctx = ctx
-	for _, m := range s.models {
-		switch m.spec.Workload.Arrival.Process {
-		case "closed":
-			for range m.spec.Workload.Arrival.Concurrency {
-				s.users = append(s.users, user{model: m.idx})
-				s.sim.Schedule(0, event{kind: evUser, target: int32(len(s.users) - 1)})
-			}
-		default:
-			s.scheduleArrival(m, 0)
-		}
-	}
-	s.sim.Schedule(s.opt.SnapshotEvery, event{kind: evSnapshot})
-	s.startScalers()
-	s.sleepControl(0)
-	if s.sc.Warmup > 0 {
-		s.sim.Schedule(s.sc.Warmup, event{kind: evWarmup})
-	}
+	s.start()
 	var runErr error
 	for s.sim.Now() < s.sc.Duration {
 		next := min(s.sc.Duration, s.sim.Now()+s.opt.SnapshotEvery)
@@ -309,9 +335,40 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 	return res, runErr
 }
 
+// start schedules what a run begins with: each model's first arrival or
+// its closed-loop users, the snapshots, the autoscalers, the governors and
+// the end of warm-up, in that order. In a part of a split run each event
+// scheduled here is a root of the order keys (split_key.go).
+func (s *simulator) start() {
+	for _, m := range s.models {
+		switch m.spec.Workload.Arrival.Process {
+		case "closed":
+			for u := range m.spec.Workload.Arrival.Concurrency {
+				s.users = append(s.users, user{model: m.idx})
+				s.part.setupRoot(m.idx, u)
+				s.sim.Schedule(0, event{kind: evUser, target: int32(len(s.users) - 1)})
+			}
+		default:
+			s.part.setupRoot(m.idx, 0)
+			s.scheduleArrival(m, 0)
+		}
+	}
+	s.part.setupRoot(-1, 0) // the snapshots and warm-up: every part's
+	s.sim.Schedule(s.opt.SnapshotEvery, event{kind: evSnapshot})
+	s.startScalers()
+	s.sleepControl(0)
+	if s.sc.Warmup > 0 {
+		s.sim.Schedule(s.sc.Warmup, event{kind: evWarmup})
+	}
+	s.part.endSetup()
+}
+
 func (s *simulator) handle(sim *engine.Sim[event], e event) {
 	s.events++
-	if s.events%cancelCheckEvery == 0 && s.ctx.Err() != nil {
+	if s.part != nil {
+		s.part.enter(e)
+	}
+	if s.events&s.cancelMask == 0 && s.ctx.Err() != nil {
 		sim.Stop() // after this event: the run loop then sees the error
 	}
 	now := sim.Now()
@@ -343,7 +400,10 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		if s.opt.OnSnapshot != nil {
 			s.opt.OnSnapshot(s.snapshot(false))
 		}
-		sim.Schedule(now+s.opt.SnapshotEvery, event{kind: evSnapshot})
+		if s.part != nil {
+			s.part.snapshot(s, now)
+		}
+		s.sim.Schedule(now+s.opt.SnapshotEvery, event{kind: evSnapshot})
 	case evControl:
 		s.ctlPending = false
 		s.inControl = true // a clock change that draws over a cap is seen below
@@ -354,7 +414,7 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		}
 		s.inControl = false
 		if watch {
-			s.ctl, s.ctlAt, s.ctlPending = sim.Schedule(now+ControlInterval, event{kind: evControl}), now+ControlInterval, true
+			s.ctl, s.ctlAt, s.ctlPending = s.sim.Schedule(now+ControlInterval, event{kind: evControl}), now+ControlInterval, true
 		} else {
 			s.sleepControl(now)
 		}

@@ -1,0 +1,323 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/scenario"
+)
+
+// A split run (split.go): each part's simulator runs in a goroutine and
+// streams what the run's totals need, in its own order, which is the
+// serial order restricted to the part: each counted arrival and finish
+// (Little's law, the sojourn sum, the records) and each snapshot. The
+// caller's goroutine merges the streams by time and order key into the
+// serial run's order: float sums add in the same order, records come in
+// the same order. Snapshots are every part's at once (the same event in
+// the serial run): a barrier the merge crosses when every part reaches
+// it.
+//
+// When two finishes of different parts at the same time cannot be
+// ordered (orderKeys), the parts stop and the run is done serially; the
+// records and snapshots already delivered are exactly the serial run's
+// first ones, so the serial run skips them.
+
+// itemKind is what a streamed item is.
+type itemKind uint8
+
+const (
+	itArrive itemKind = iota
+	itFinish
+	itSnapshot
+	// itArm: the part's draw went over its cap, so the serial run's
+	// governors act from here on (armControl); the split run stops.
+	itArm
+)
+
+// item is one entry of a part's stream.
+type item struct {
+	kind    itemKind
+	at      engine.Time
+	key     evKey       // the handled event's (arrive, finish)
+	arrival engine.Time // finish: the request's arrival
+	rec     RequestRecord
+	// snapshot: the part's (nil unless the run reports snapshots), and
+	// its events and replicated events so far.
+	snap               *Snapshot
+	events, replicated int64
+}
+
+// itemBatch is how many items a part sends at once.
+const itemBatch = 1024
+
+// partRun is one part's simulator's side of a split run.
+type partRun struct {
+	models []int // the part's model k is the scenario's models[k]
+	nodes  []int
+	insts  []int // the part's instance k is the scenario's insts[k]
+	// cur is the key of the event being handled; setup and root mark the
+	// start's schedules (split_key.go).
+	cur   evKey
+	setup bool
+	root  int64
+	// replicated counts the events every part handles (snapshots and the
+	// end of warm-up), which the serial run handles once.
+	replicated int64
+	recs       bool // the run delivers records
+	snaps      bool // the run delivers snapshots
+	armed      bool // arm stopped the part
+	buf        []item
+	out        chan []item
+	ctx        context.Context
+}
+
+func (p *partRun) setupRoot(model, user int) {
+	if p == nil {
+		return
+	}
+	p.setup = true
+	p.root = -1
+	if model >= 0 {
+		p.root = int64(p.models[model])<<32 | int64(user)
+	}
+}
+
+func (p *partRun) endSetup() {
+	if p != nil {
+		p.setup = false
+	}
+}
+
+func (p *partRun) child(now engine.Time) evKey {
+	if p.setup {
+		return evKey{root: p.root}
+	}
+	return childKey(p.cur, now)
+}
+
+func (p *partRun) enter(e event) {
+	p.cur = e.key
+	if e.kind == evSnapshot || e.kind == evWarmup {
+		p.replicated++
+	}
+}
+
+func (p *partRun) arrive(now engine.Time) {
+	if p != nil {
+		p.push(item{kind: itArrive, at: now, key: p.cur})
+	}
+}
+
+func (p *partRun) finish(now, arrival engine.Time, rec RequestRecord) {
+	if p == nil {
+		return
+	}
+	it := item{kind: itFinish, at: now, key: p.cur, arrival: arrival}
+	if p.recs {
+		rec.Instance = p.insts[rec.Instance]
+		it.rec = rec
+	}
+	p.push(it)
+}
+
+func (p *partRun) snapshot(s *simulator, now engine.Time) {
+	it := item{kind: itSnapshot, at: now, events: s.events, replicated: p.replicated}
+	if p.snaps {
+		sn := s.snapshot(false)
+		it.snap = &sn
+	}
+	p.push(it)
+	p.flush()
+}
+
+// arm stops the part: its governors would act, on every part's devices
+// in the serial run. Everything it streamed is before that instant, and
+// the serial run's records up to it are the same (the clocks change a
+// control interval later).
+func (p *partRun) arm(s *simulator, now engine.Time) {
+	p.armed = true
+	p.push(item{kind: itArm, at: now})
+	p.flush()
+	s.sim.Stop()
+}
+
+func (p *partRun) push(it item) {
+	p.buf = append(p.buf, it)
+	if len(p.buf) >= itemBatch {
+		p.flush()
+	}
+}
+
+func (p *partRun) flush() {
+	if len(p.buf) == 0 {
+		return
+	}
+	select {
+	case p.out <- p.buf:
+	case <-p.ctx.Done():
+	}
+	p.buf = make([]item, 0, itemBatch)
+}
+
+// partOutcome is what a part's goroutine leaves when it ends.
+type partOutcome struct {
+	s     *simulator
+	res   *Result
+	final Snapshot
+	// sojourn holds, per instance, the time in system so far of each
+	// counted request still in it, in result's order.
+	sojourn [][]float64
+}
+
+// errArm stops a merge at a part whose governors would act.
+var errArm = errors.New("sim: a part's governors act")
+
+// errTie stops a merge that cannot order two records.
+var errTie = errors.New("sim: records of two parts at one instant cannot be ordered")
+
+func runSplit(ctx context.Context, sc *scenario.Scenario, opt Options, parts []part) (*Result, error) {
+	popt := opt
+	popt.OnSnapshot, popt.OnRequest, popt.Pacer = nil, nil, nil
+	sims := make([]*simulator, len(parts))
+	for k, pt := range parts {
+		s, err := newSimulator(pt.scenario(sc), popt)
+		if err != nil {
+			return nil, err
+		}
+		sims[k] = s
+	}
+	if warms(sims, sc.Duration) {
+		opt.heard(len(parts), "governed")
+		return runSerial(ctx, sc, opt, 0, 0)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	runs := make([]*partRun, len(parts))
+	outs := make([]partOutcome, len(parts))
+	firstInst := nodeInstances(sc)
+	var wg sync.WaitGroup
+	for k, pt := range parts {
+		p := &partRun{models: pt.models, nodes: pt.nodes, recs: opt.OnRequest != nil, snaps: opt.OnSnapshot != nil,
+			out: make(chan []item, 4), ctx: pctx, buf: make([]item, 0, itemBatch)}
+		for _, ni := range pt.nodes {
+			for j := range sc.Nodes[ni].Instances {
+				p.insts = append(p.insts, firstInst[ni]+j)
+			}
+		}
+		s := sims[k]
+		s.part, s.sim.part = p, p
+		for s.cancelMask > 0 && (s.cancelMask+1)*int64(len(parts)) > cancelCheckEvery {
+			s.cancelMask >>= 1
+		}
+		runs[k] = p
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[k] = runPart(pctx, s)
+		}()
+	}
+	m := &merger{opt: opt, sc: sc, runs: runs}
+	err := m.merge()
+	if errors.Is(err, errTie) || errors.Is(err, errArm) {
+		stop()
+		for _, p := range runs {
+			for range p.out { // let every part see the stop and end
+			}
+		}
+		wg.Wait()
+		why := "tie"
+		if errors.Is(err, errArm) {
+			why = "governed"
+		}
+		opt.heard(len(parts), why)
+		return runSerial(ctx, sc, opt, m.records, m.snapshots)
+	}
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	opt.heard(len(parts), "")
+	res := m.result(outs)
+	if opt.OnSnapshot != nil {
+		opt.OnSnapshot(m.finalSnapshot(outs, res))
+	}
+	return res, ctx.Err()
+}
+
+func (o Options) heard(parts int, serial string) {
+	if o.onSplit != nil {
+		o.onSplit(parts, serial)
+	}
+}
+
+// runPart runs one part to the end, or until ctx ends.
+func runPart(ctx context.Context, s *simulator) partOutcome {
+	p := s.part
+	defer close(p.out)
+	s.ctx = ctx
+	s.start()
+	for s.sim.Now() < s.sc.Duration {
+		s.sim.RunUntil(min(s.sc.Duration, s.sim.Now()+s.opt.SnapshotEvery))
+		if ctx.Err() != nil || p.armed {
+			break
+		}
+	}
+	p.flush()
+	o := partOutcome{s: s, res: s.result()}
+	now := s.sim.Now()
+	for _, in := range s.insts {
+		var soj []float64
+		s.eachInSystem(in, func(id int32) {
+			if r := &s.reqs[id]; r.counted {
+				soj = append(soj, (now - r.arrival).Seconds())
+			}
+		})
+		o.sojourn = append(o.sojourn, soj)
+	}
+	if p.snaps {
+		o.final = s.snapshot(true)
+	}
+	return o
+}
+
+// runSerial is Run's serial path; it skips the first records and
+// snapshots, which a split run that fell back already delivered.
+func runSerial(ctx context.Context, sc *scenario.Scenario, opt Options, records, snapshots int64) (*Result, error) {
+	if on := opt.OnRequest; on != nil && records > 0 {
+		opt.OnRequest = func(r RequestRecord) {
+			if records > 0 {
+				records--
+				return
+			}
+			on(r)
+		}
+	}
+	if on := opt.OnSnapshot; on != nil && snapshots > 0 {
+		opt.OnSnapshot = func(sn Snapshot) {
+			if snapshots > 0 {
+				snapshots--
+				return
+			}
+			on(sn)
+		}
+	}
+	s, err := newSimulator(sc, opt)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx)
+}
+
+// nodeInstances is, per node, the index of its first instance in the
+// serial simulator's: instances are numbered node by node.
+func nodeInstances(sc *scenario.Scenario) []int {
+	first := make([]int, len(sc.Nodes))
+	k := 0
+	for i, n := range sc.Nodes {
+		first[i] = k
+		k += len(n.Instances)
+	}
+	return first
+}
