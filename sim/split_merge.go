@@ -16,7 +16,7 @@ type merger struct {
 	sc   *scenario.Scenario
 	runs []*partRun
 	// the streams' heads
-	bufs [][]item
+	bufs []*batch
 	pos  []int
 	done []bool
 
@@ -30,7 +30,13 @@ type merger struct {
 
 // head is part k's next item, nil once its stream has ended.
 func (m *merger) head(k int) *item {
-	for !m.done[k] && m.pos[k] == len(m.bufs[k]) {
+	for !m.done[k] && (m.bufs[k] == nil || m.pos[k] == len(m.bufs[k].items)) {
+		if m.bufs[k] != nil {
+			select { // back to the part, to fill again
+			case m.runs[k].free <- m.bufs[k]:
+			default:
+			}
+		}
 		b, ok := <-m.runs[k].out
 		if !ok {
 			m.done[k] = true
@@ -41,14 +47,14 @@ func (m *merger) head(k int) *item {
 	if m.done[k] {
 		return nil
 	}
-	return &m.bufs[k][m.pos[k]]
+	return &m.bufs[k].items[m.pos[k]]
 }
 
 // merge consumes every stream to its end. It returns errTie, and stops
 // consuming, at two finishes that cannot be ordered.
 func (m *merger) merge() error {
 	n := len(m.runs)
-	m.bufs, m.pos, m.done = make([][]item, n), make([]int, n), make([]bool, n)
+	m.bufs, m.pos, m.done = make([]*batch, n), make([]int, n), make([]bool, n)
 	heads := make([]*item, n)
 	for {
 		best, live := -1, 0
@@ -81,14 +87,16 @@ func (m *merger) merge() error {
 		case live == 0:
 			return nil
 		case best >= 0:
-			m.take(heads[best])
+			m.take(heads[best], m.bufs[best])
 			m.pos[best]++
 		default:
 			if err := m.barrier(heads, live); err != nil {
 				return err
 			}
 			for k := range m.runs {
-				m.pos[k]++
+				if heads[k] != nil {
+					m.pos[k]++
+				}
 			}
 		}
 	}
@@ -118,7 +126,7 @@ func (m *merger) advanceLittle(now engine.Time) {
 
 // take applies an arrival or a finish as the serial run's arrive and
 // finish do.
-func (m *merger) take(it *item) {
+func (m *merger) take(it *item, b *batch) {
 	m.advanceLittle(it.at)
 	if it.kind == itArrive {
 		m.inSystem++
@@ -128,14 +136,15 @@ func (m *merger) take(it *item) {
 	m.sojourn += (it.at - it.arrival).Seconds()
 	if m.opt.OnRequest != nil {
 		m.records++
-		m.opt.OnRequest(it.rec)
+		m.opt.OnRequest(b.recs[it.ref])
 	}
 }
 
-// barrier is a snapshot, every part's head: the serial run's one.
+// barrier is a snapshot, every part's head: the serial run's one. Parts
+// stopped by a cancellation may not all reach it; it is then passed over.
 func (m *merger) barrier(heads []*item, live int) error {
 	if live != len(m.runs) {
-		return fmt.Errorf("sim: split run: a part ended before a snapshot the others reached")
+		return nil
 	}
 	at := heads[0].at
 	m.advanceLittle(at)
@@ -148,9 +157,10 @@ func (m *merger) barrier(heads []*item, live int) error {
 		if h.at != at {
 			return fmt.Errorf("sim: split run: parts' snapshots at %v and %v", at, h.at)
 		}
-		events += h.events
-		replicated = h.replicated
-		parts[k] = h.snap
+		ps := m.bufs[k].snaps[h.ref]
+		events += ps.events
+		replicated = ps.replicated
+		parts[k] = ps.snap
 	}
 	sn := m.join(parts, events-int64(len(heads)-1)*replicated)
 	m.snapshots++

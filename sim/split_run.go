@@ -40,11 +40,24 @@ const (
 type item struct {
 	kind    itemKind
 	at      engine.Time
-	key     evKey       // the handled event's (arrive, finish)
 	arrival engine.Time // finish: the request's arrival
-	rec     RequestRecord
-	// snapshot: the part's (nil unless the run reports snapshots), and
-	// its events and replicated events so far.
+	key     evKey       // the handled event's (arrive, finish)
+	// ref indexes the batch's records (a finish, when the run delivers
+	// them) or snapshots (a snapshot).
+	ref int32
+}
+
+// batch is what a part sends at once: items, and the records and
+// snapshots they refer to.
+type batch struct {
+	items []item
+	recs  []RequestRecord
+	snaps []partSnapshot
+}
+
+// partSnapshot is a part's snapshot (nil unless the run reports them),
+// and its events and replicated events so far.
+type partSnapshot struct {
 	snap               *Snapshot
 	events, replicated int64
 }
@@ -68,8 +81,9 @@ type partRun struct {
 	recs       bool // the run delivers records
 	snaps      bool // the run delivers snapshots
 	armed      bool // arm stopped the part
-	buf        []item
-	out        chan []item
+	buf        *batch
+	out        chan *batch
+	free       chan *batch // batches the merge is done with
 	ctx        context.Context
 }
 
@@ -106,7 +120,7 @@ func (p *partRun) enter(e event) {
 
 func (p *partRun) arrive(now engine.Time) {
 	if p != nil {
-		p.push(item{kind: itArrive, at: now, key: p.cur})
+		p.push(item{kind: itArrive, at: now})
 	}
 }
 
@@ -114,21 +128,23 @@ func (p *partRun) finish(now, arrival engine.Time, rec RequestRecord) {
 	if p == nil {
 		return
 	}
-	it := item{kind: itFinish, at: now, key: p.cur, arrival: arrival}
+	it := item{kind: itFinish, at: now, key: p.cur, arrival: arrival, ref: -1}
 	if p.recs {
 		rec.Instance = p.insts[rec.Instance]
-		it.rec = rec
+		it.ref = int32(len(p.buf.recs))
+		p.buf.recs = append(p.buf.recs, rec)
 	}
 	p.push(it)
 }
 
 func (p *partRun) snapshot(s *simulator, now engine.Time) {
-	it := item{kind: itSnapshot, at: now, events: s.events, replicated: p.replicated}
+	ps := partSnapshot{events: s.events, replicated: p.replicated}
 	if p.snaps {
 		sn := s.snapshot(false)
-		it.snap = &sn
+		ps.snap = &sn
 	}
-	p.push(it)
+	p.push(item{kind: itSnapshot, at: now, ref: int32(len(p.buf.snaps))})
+	p.buf.snaps = append(p.buf.snaps, ps)
 	p.flush()
 }
 
@@ -144,21 +160,26 @@ func (p *partRun) arm(s *simulator, now engine.Time) {
 }
 
 func (p *partRun) push(it item) {
-	p.buf = append(p.buf, it)
-	if len(p.buf) >= itemBatch {
+	p.buf.items = append(p.buf.items, it)
+	if len(p.buf.items) >= itemBatch {
 		p.flush()
 	}
 }
 
 func (p *partRun) flush() {
-	if len(p.buf) == 0 {
+	if len(p.buf.items) == 0 {
 		return
 	}
 	select {
 	case p.out <- p.buf:
 	case <-p.ctx.Done():
 	}
-	p.buf = make([]item, 0, itemBatch)
+	select {
+	case p.buf = <-p.free:
+		p.buf.items, p.buf.recs, p.buf.snaps = p.buf.items[:0], p.buf.recs[:0], p.buf.snaps[:0]
+	default:
+		p.buf = &batch{items: make([]item, 0, itemBatch)}
+	}
 }
 
 // partOutcome is what a part's goroutine leaves when it ends.
@@ -196,11 +217,12 @@ func runSplit(ctx context.Context, sc *scenario.Scenario, opt Options, parts []p
 	defer stop()
 	runs := make([]*partRun, len(parts))
 	outs := make([]partOutcome, len(parts))
+	panics := make([]any, len(parts))
 	firstInst := nodeInstances(sc)
 	var wg sync.WaitGroup
 	for k, pt := range parts {
 		p := &partRun{models: pt.models, nodes: pt.nodes, recs: opt.OnRequest != nil, snaps: opt.OnSnapshot != nil,
-			out: make(chan []item, 4), ctx: pctx, buf: make([]item, 0, itemBatch)}
+			out: make(chan *batch, 4), free: make(chan *batch, 6), ctx: pctx, buf: &batch{items: make([]item, 0, itemBatch)}}
 		for _, ni := range pt.nodes {
 			for j := range sc.Nodes[ni].Instances {
 				p.insts = append(p.insts, firstInst[ni]+j)
@@ -215,18 +237,32 @@ func runSplit(ctx context.Context, sc *scenario.Scenario, opt Options, parts []p
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// A part's panic is the caller's, as in a serial run.
+				if r := recover(); r != nil {
+					panics[k] = r
+					stop()
+				}
+			}()
 			outs[k] = runPart(pctx, s)
 		}()
 	}
 	m := &merger{opt: opt, sc: sc, runs: runs}
 	err := m.merge()
-	if errors.Is(err, errTie) || errors.Is(err, errArm) {
+	if err != nil {
 		stop()
 		for _, p := range runs {
 			for range p.out { // let every part see the stop and end
 			}
 		}
-		wg.Wait()
+	}
+	wg.Wait()
+	for _, r := range panics {
+		if r != nil {
+			panic(r)
+		}
+	}
+	if errors.Is(err, errTie) || errors.Is(err, errArm) {
 		why := "tie"
 		if errors.Is(err, errArm) {
 			why = "governed"
@@ -234,7 +270,6 @@ func runSplit(ctx context.Context, sc *scenario.Scenario, opt Options, parts []p
 		opt.heard(len(parts), why)
 		return runSerial(ctx, sc, opt, m.records, m.snapshots)
 	}
-	wg.Wait()
 	if err != nil {
 		return nil, err
 	}

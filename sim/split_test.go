@@ -344,3 +344,19 @@ func TestSplitOrdersTies(t *testing.T) {
 		t.Errorf("split run differs from serial at byte %d", firstDiff(got, want))
 	}
 }
+
+// TestSplitCancelled wants a cancelled split run to stop, with a partial
+// result and the context's error, as a serial one does.
+func TestSplitCancelled(t *testing.T) {
+	sc := load(t, "../scenarios/fleet-h100.toml")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	parts := 0
+	res, err := Run(ctx, sc, Options{Workers: 2, SnapshotEvery: sc.Duration, onSplit: func(p int, _ string) { parts = p }})
+	if err != context.Canceled || res == nil || !res.Partial || parts != 2 {
+		t.Fatalf("cancelled split run: err %v, result %v, parts %d", err, res != nil, parts)
+	}
+	if res.Events > cancelCheckEvery {
+		t.Errorf("cancelled split run handled %d events, want at most %d", res.Events, cancelCheckEvery)
+	}
+}
