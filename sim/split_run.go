@@ -62,8 +62,9 @@ type partSnapshot struct {
 	events, replicated int64
 }
 
-// itemBatch is how many items a part sends at once.
-const itemBatch = 1024
+// itemBatch is how many items a part sends at once (a variable: tests
+// make it small, to cross batches everywhere).
+var itemBatch = 1024
 
 // partRun is one part's simulator's side of a split run.
 type partRun struct {
@@ -143,8 +144,9 @@ func (p *partRun) snapshot(s *simulator, now engine.Time) {
 		sn := s.snapshot(false)
 		ps.snap = &sn
 	}
-	p.push(item{kind: itSnapshot, at: now, ref: int32(len(p.buf.snaps))})
+	// The snapshot joins the batch before its item, which may send it.
 	p.buf.snaps = append(p.buf.snaps, ps)
+	p.push(item{kind: itSnapshot, at: now, ref: int32(len(p.buf.snaps) - 1)})
 	p.flush()
 }
 

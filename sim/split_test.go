@@ -202,8 +202,12 @@ power_cap_w = 350`, 1)), 3, "governed"},
 			if c.name == "three models" {
 				workers = 8 // more workers than parts
 			}
-			for _, procs := range []int{1, 2} {
-				runtime.GOMAXPROCS(procs)
+			for _, procs := range []int{1, 2, 3} {
+				runtime.GOMAXPROCS(min(procs, 2))
+				if procs == 3 { // batches of 5 items: every boundary crossed
+					defer func(n int) { itemBatch = n }(itemBatch)
+					itemBatch = 5
+				}
 				parts, serial := 0, "none"
 				got := outputs(t, c.sc, Options{Workers: workers, onSplit: func(p int, s string) { parts, serial = p, s }})
 				if parts != c.parts || serial != c.serial {
