@@ -114,11 +114,20 @@ func (q *Queue[P]) Peek() (Time, bool) {
 // Pop removes and returns the earliest pending event, or false if the queue
 // is empty.
 func (q *Queue[P]) Pop() (at Time, p P, ok bool) {
-	return q.popUntil(Never)
+	at, p, _, ok = q.popUntil(Never)
+	return at, p, ok
 }
 
-// popUntil pops the earliest pending event if it is due at or before limit.
-func (q *Queue[P]) popUntil(limit Time) (at Time, p P, ok bool) {
+// Slot is the event's place in its queue's payload slab. A slot is reused
+// only once its event has fired, or been cancelled and dropped, so a
+// table indexed by slot can hold data of each pending event beside the
+// payload, for a caller that needs it only sometimes (sim's split runs)
+// and would rather not widen every payload.
+func (id EventID) Slot() uint32 { return id.slot }
+
+// popUntil pops the earliest pending event if it is due at or before
+// limit, with its slot.
+func (q *Queue[P]) popUntil(limit Time) (at Time, p P, slot uint32, ok bool) {
 	for len(q.heap) > 0 {
 		top := q.heap[0]
 		c := &q.slab[top.slot]
@@ -138,9 +147,9 @@ func (q *Queue[P]) popUntil(limit Time) (at Time, p P, ok bool) {
 		c.seq = 0
 		q.free = append(q.free, top.slot)
 		q.live--
-		return top.at, p, true
+		return top.at, p, top.slot, true
 	}
-	return 0, p, false
+	return 0, p, 0, false
 }
 
 // dropDead discards cancelled entries from the top of the heap so that

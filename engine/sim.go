@@ -24,6 +24,7 @@ type Sim[P any] struct {
 	q       Queue[P]
 	h       Handler[P]
 	now     Time
+	firing  uint32 // the slot of the event being handled
 	stopped bool
 	running bool
 }
@@ -39,6 +40,11 @@ func New[P any](h Handler[P]) *Sim[P] {
 
 // Now returns the current simulated time.
 func (s *Sim[P]) Now() Time { return s.now }
+
+// Firing is the slot (EventID.Slot) of the event being handled; inside a
+// handler, before it schedules anything, it names the handled event's
+// entry in a table kept by slot.
+func (s *Sim[P]) Firing() uint32 { return s.firing }
 
 // Pending returns the number of scheduled events that have neither fired nor
 // been cancelled.
@@ -132,11 +138,11 @@ func (s *Sim[P]) leave() { s.running = false }
 
 // fire pops the earliest event due at or before limit and handles it.
 func (s *Sim[P]) fire(limit Time) bool {
-	at, p, ok := s.q.popUntil(limit)
+	at, p, slot, ok := s.q.popUntil(limit)
 	if !ok {
 		return false
 	}
-	s.now = at
+	s.now, s.firing = at, slot
 	s.h.Handle(s, p)
 	return true
 }

@@ -356,3 +356,31 @@ func TestSimAfterHandlerPanic(t *testing.T) {
 		t.Errorf("fired %v, want %v", r.log, want)
 	}
 }
+
+// TestFiringSlot checks that a handler sees its own event's slot, so a
+// table by slot finds what was kept for it when it was scheduled, even
+// as slots are reused.
+func TestFiringSlot(t *testing.T) {
+	kept := map[uint32]int{}
+	var s *Sim[int]
+	bad := 0
+	s = New[int](HandlerFunc[int](func(s *Sim[int], p int) {
+		if kept[s.Firing()] != p {
+			bad++
+		}
+		if p < 50 {
+			for k := 1; k <= 2; k++ {
+				q := 2*p + k
+				kept[s.After(Time(q%7), q).Slot()] = q
+			}
+			if p%3 == 0 {
+				s.Cancel(s.After(1, -1))
+			}
+		}
+	}))
+	kept[s.Schedule(0, 0).Slot()] = 0
+	s.Run()
+	if bad > 0 {
+		t.Errorf("%d handlers saw another event's slot", bad)
+	}
+}

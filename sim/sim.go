@@ -77,14 +77,12 @@ const ControlInterval = engine.Second
 type event struct {
 	kind   kind
 	target int32
-	// key places the event in the order a serial run would give it; only
-	// a part of a split run sets it (split_key.go).
-	key evKey
 }
 
-// evQueue is the simulator's engine. Its Schedule stamps each event with
-// its order key when the simulator is a part of a split run; otherwise it
-// is the engine's own.
+// evQueue is the simulator's engine. In a part of a split run its
+// Schedule also keeps the event's order key (split_key.go), by the
+// event's slot so that the payload, which every run copies, stays small;
+// otherwise it is the engine's own.
 type evQueue struct {
 	*engine.Sim[event]
 	part *partRun
@@ -92,10 +90,11 @@ type evQueue struct {
 
 // Schedule schedules e at at, keyed in a split run.
 func (q evQueue) Schedule(at engine.Time, e event) engine.EventID {
+	id := q.Sim.Schedule(at, e)
 	if q.part != nil {
-		e.key = q.part.child(q.Now())
+		q.part.stamp(id.Slot(), q.Now())
 	}
-	return q.Sim.Schedule(at, e)
+	return id
 }
 
 // Run simulates a scenario. On cancellation it returns the partial result
@@ -366,7 +365,7 @@ func (s *simulator) start() {
 func (s *simulator) handle(sim *engine.Sim[event], e event) {
 	s.events++
 	if s.part != nil {
-		s.part.enter(e)
+		s.part.enter(e, sim.Firing())
 	}
 	if s.events&s.cancelMask == 0 && s.ctx.Err() != nil {
 		sim.Stop() // after this event: the run loop then sees the error

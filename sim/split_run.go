@@ -72,8 +72,10 @@ type partRun struct {
 	nodes  []int
 	insts  []int // the part's instance k is the scenario's insts[k]
 	// cur is the key of the event being handled; setup and root mark the
-	// start's schedules (split_key.go).
+	// start's schedules; keys holds the pending events' keys by slot
+	// (split_key.go).
 	cur   evKey
+	keys  []evKey
 	setup bool
 	root  int64
 	// replicated counts the events every part handles (snapshots and the
@@ -105,15 +107,22 @@ func (p *partRun) endSetup() {
 	}
 }
 
-func (p *partRun) child(now engine.Time) evKey {
-	if p.setup {
-		return evKey{root: p.root}
+// stamp keeps the key of the event just scheduled in slot, a child of
+// the event being handled (or a root at the start).
+func (p *partRun) stamp(slot uint32, now engine.Time) {
+	k := evKey{root: p.root}
+	if !p.setup {
+		k = childKey(p.cur, now)
 	}
-	return childKey(p.cur, now)
+	if int(slot) >= len(p.keys) {
+		p.keys = append(p.keys, make([]evKey, int(slot)+1-len(p.keys))...)
+	}
+	p.keys[slot] = k
 }
 
-func (p *partRun) enter(e event) {
-	p.cur = e.key
+// enter begins handling e, the event in slot.
+func (p *partRun) enter(e event, slot uint32) {
+	p.cur = p.keys[slot]
 	if e.kind == evSnapshot || e.kind == evWarmup {
 		p.replicated++
 	}
