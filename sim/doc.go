@@ -88,7 +88,8 @@
 //     [Result] a run returns.
 //   - throttle.go: [PriceThrottling], the rerun at full clock that prices
 //     throttling. replicas.go: [RunReplicas] and its confidence intervals.
-//   - split.go, split_key.go, split_run.go, split_merge.go: split runs.
+//   - split.go, split_key.go, split_run.go, split_merge.go, split_sync.go:
+//     split runs.
 //     Models on disjoint nodes run as parts, one simulator and goroutine
 //     each (Options.Workers), merged into the serial run's result.
 //
@@ -129,11 +130,14 @@
 //     parts in the serial order: results by model and node index, Little's
 //     law's integral over the union of the parts' instants, the sojourn
 //     sum and the records in the order of each event's ancestry
-//     (split_key.go). Where that order cannot be told (ancestors' times
-//     tying to keyDepth levels), or a governor would act (it acts on every
-//     device at once), the run is the serial one, which skips the records
-//     and snapshots the split run already delivered. So the output is the
-//     same on any number of cores and any Workers.
+//     (split_key.go). The governors' loop ticks in every part, its two
+//     decisions (tick again, or sleep until when) taken for the whole
+//     fleet at a rendezvous (split_sync.go). Where the order cannot be
+//     told (ancestors' times tying to keyDepth levels), or one part's draw
+//     would wake the sleeping governors of all, the run is the serial
+//     one, which skips the records and snapshots the split run already
+//     delivered. So the output is the same on any number of cores and any
+//     Workers.
 //   - Conservation: Little's law holds to rounding on every run (see
 //     [LittleCheck]), and a device never holds more KV blocks than it has.
 package sim

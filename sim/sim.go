@@ -178,17 +178,15 @@ type simulator struct {
 // due by then stays.
 func (s *simulator) armControl(now engine.Time) {
 	at := now + ControlInterval
-	if s.inControl {
+	if s.inControl || s.ctlPending && s.ctlAt <= at {
 		return
 	}
-	if s.part != nil {
+	if s.part != nil && !s.part.arming {
+		// One part's draw would start every part's governors.
 		s.part.arm(s, now) // split_run.go
 		return
 	}
 	if s.ctlPending {
-		if s.ctlAt <= at {
-			return
-		}
 		s.sim.Cancel(s.ctl)
 	}
 	for _, d := range s.devs {
@@ -205,6 +203,7 @@ func (s *simulator) sleepControl(now engine.Time) {
 	for _, d := range s.devs {
 		wake = min(wake, d.secondsToWarm())
 	}
+	wake = s.part.fleetWake(wake) // split_sync.go
 	if math.IsInf(wake, 1) || now+engine.FromSeconds(wake) >= s.sc.Duration {
 		return
 	}
@@ -412,6 +411,9 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 			watch = watch || d.needsWatching()
 		}
 		s.inControl = false
+		if s.part != nil {
+			watch = s.part.fleetWatch(watch) // split_sync.go
+		}
 		if watch {
 			s.ctl, s.ctlAt, s.ctlPending = s.sim.Schedule(now+ControlInterval, event{kind: evControl}), now+ControlInterval, true
 		} else {
@@ -419,7 +421,9 @@ func (s *simulator) handle(sim *engine.Sim[event], e event) {
 		}
 	case evArm:
 		s.ctlPending = false
+		s.part.setArming(true)
 		s.armControl(now)
+		s.part.setArming(false)
 	case evWarmup:
 		for _, d := range s.devs {
 			d.advance(now, s.insts)

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"slices"
 
-	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/scenario"
 )
 
@@ -33,11 +32,11 @@ import (
 //   - shaped traffic: shared prefixes, sessions, thinking, models that
 //     share a workload, or prefix caching (a request's token identity
 //     counts requests across models, sessions.go);
-//   - a governor that acts: the control loop acts on every device at once,
-//     so a device that could heat to its watch band within the run makes
-//     the run serial (runSplit checks it on the built parts), and a part
-//     whose draw goes over its cap (armControl) stops the split run, which
-//     then runs serially (split_run.go);
+//   - a part's draw over its cap while the governors sleep: it would
+//     start every device's governors at an instant only that part knows
+//     (armControl), so the split run stops and runs serially
+//     (split_run.go). The governors' loop itself runs in every part, its
+//     decisions taken for the whole fleet (split_sync.go);
 //   - a single part: every model is linked to every other through the
 //     nodes they share.
 //
@@ -170,19 +169,4 @@ func (p part) scenario(sc *scenario.Scenario) *scenario.Scenario {
 		sub.Nodes = append(sub.Nodes, n)
 	}
 	return &sub
-}
-
-// warms reports whether a device of the parts' simulators could reach its
-// governor's watch band before the run ends: the serial run would then
-// arm the control loop, which acts on every device at once
-// (sleepControl).
-func warms(parts []*simulator, dur engine.Time) bool {
-	for _, s := range parts {
-		for _, d := range s.devs {
-			if w := d.secondsToWarm(); w < neverS && engine.FromSeconds(w) < dur {
-				return true
-			}
-		}
-	}
-	return false
 }

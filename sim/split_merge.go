@@ -68,7 +68,7 @@ func (m *merger) merge() error {
 			if h.kind == itArm {
 				return errArm
 			}
-			if h.kind == itSnapshot {
+			if h.kind == itSnapshot || h.kind == itTick {
 				continue
 			}
 			if best < 0 {
@@ -146,7 +146,15 @@ func (m *merger) barrier(heads []*item, live int) error {
 	if live != len(m.runs) {
 		return nil
 	}
-	at := heads[0].at
+	at, kind := heads[0].at, heads[0].kind
+	for _, h := range heads {
+		if h.at != at || h.kind != kind {
+			return fmt.Errorf("sim: split run: parts' barriers differ: %v at %v, %v at %v", kind, at, h.kind, h.at)
+		}
+	}
+	if kind == itTick {
+		return nil
+	}
 	m.advanceLittle(at)
 	if m.opt.OnSnapshot == nil {
 		return nil
@@ -154,9 +162,6 @@ func (m *merger) barrier(heads []*item, live int) error {
 	var events, replicated int64
 	parts := make([]*Snapshot, len(heads))
 	for k, h := range heads {
-		if h.at != at {
-			return fmt.Errorf("sim: split run: parts' snapshots at %v and %v", at, h.at)
-		}
 		ps := m.bufs[k].snaps[h.ref]
 		events += ps.events
 		replicated = ps.replicated

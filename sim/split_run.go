@@ -31,6 +31,9 @@ const (
 	itArrive itemKind = iota
 	itFinish
 	itSnapshot
+	// itTick: a rendezvous of the governors (split_sync.go), a barrier
+	// like a snapshot that shows nothing.
+	itTick
 	// itArm: the part's draw went over its cap, so the serial run's
 	// governors act from here on (armControl); the split run stops.
 	itArm
@@ -84,6 +87,9 @@ type partRun struct {
 	recs       bool // the run delivers records
 	snaps      bool // the run delivers snapshots
 	armed      bool // arm stopped the part
+	arming     bool // handling an evArm, which every part handles
+	fleet      *fleetSync
+	sim        *simulator
 	buf        *batch
 	out        chan *batch
 	free       chan *batch // batches the merge is done with
@@ -123,7 +129,8 @@ func (p *partRun) stamp(slot uint32, now engine.Time) {
 // enter begins handling e, the event in slot.
 func (p *partRun) enter(e event, slot uint32) {
 	p.cur = p.keys[slot]
-	if e.kind == evSnapshot || e.kind == evWarmup {
+	switch e.kind {
+	case evSnapshot, evWarmup, evControl, evArm:
 		p.replicated++
 	}
 }
@@ -220,20 +227,18 @@ func runSplit(ctx context.Context, sc *scenario.Scenario, opt Options, parts []p
 		}
 		sims[k] = s
 	}
-	if warms(sims, sc.Duration) {
-		opt.heard(len(parts), "governed")
-		return runSerial(ctx, sc, opt, 0, 0)
-	}
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	runs := make([]*partRun, len(parts))
 	outs := make([]partOutcome, len(parts))
 	panics := make([]any, len(parts))
 	firstInst := nodeInstances(sc)
+	fleet := newFleetSync(len(parts))
 	var wg sync.WaitGroup
 	for k, pt := range parts {
 		p := &partRun{models: pt.models, nodes: pt.nodes, recs: opt.OnRequest != nil, snaps: opt.OnSnapshot != nil,
-			out: make(chan *batch, 4), free: make(chan *batch, 6), ctx: pctx, buf: &batch{items: make([]item, 0, itemBatch)}}
+			out: make(chan *batch, 4), free: make(chan *batch, 6), ctx: pctx, buf: &batch{items: make([]item, 0, itemBatch)},
+			fleet: fleet, sim: sims[k]}
 		for _, ni := range pt.nodes {
 			for j := range sc.Nodes[ni].Instances {
 				p.insts = append(p.insts, firstInst[ni]+j)

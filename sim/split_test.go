@@ -150,6 +150,46 @@ count = 1
   quant = "bf16"
 `
 
+// hotSparksApart is the seed pair on two Sparks in a hot room: both
+// throttle, so the governors' loop ticks in both parts.
+const hotSparksApart = `
+name = "hot-sparks"
+seed = 3
+duration_s = 1200
+warmup_s = 60
+series_resolution_s = 10
+[site]
+ambient_c = 35
+[models.qwen3-8b.workload]
+arrival = { process = "poisson", rate = 0.4 }
+input = { dist = "lognormal", mean = 1024.0, stddev = 768.0, min = 16, max = 8192 }
+output = { dist = "lognormal", mean = 256.0, stddev = 192.0, min = 8, max = 2048 }
+[models.qwen3-14b.workload]
+arrival = { process = "poisson", rate = 0.2 }
+input = { dist = "lognormal", mean = 1024.0, stddev = 768.0, min = 16, max = 8192 }
+output = { dist = "lognormal", mean = 256.0, stddev = 192.0, min = 8, max = 2048 }
+[[nodes]]
+name = "spark-8b"
+hardware = "dgx-spark"
+engine = "llama.cpp"
+count = 1
+thermal_resistance_c_per_w = 0.7
+  [[nodes.instances]]
+  model = "qwen3-8b"
+  quant = "q4_k_m"
+  max_seqs = 4
+[[nodes]]
+name = "spark-14b"
+hardware = "dgx-spark"
+engine = "llama.cpp"
+count = 1
+thermal_resistance_c_per_w = 0.7
+  [[nodes.instances]]
+  model = "qwen3-14b"
+  quant = "q4_k_m"
+  max_seqs = 4
+`
+
 // outputs is everything a run shows: the JSON result, the series, every
 // record and every snapshot.
 func outputs(t *testing.T, sc *scenario.Scenario, opt Options) []byte {
@@ -189,7 +229,8 @@ func TestSplitMatchesSerial(t *testing.T) {
 		{"three models, two workers", parse(t, threeModels), 2, ""},
 		{"fleet-h100, 4 minutes", short(load(t, "../scenarios/fleet-h100.toml")), 2, ""},
 		{"bench/equiv/split-mixed", load(t, "../bench/equiv/split-mixed.toml"), 3, ""},
-		{"seed-separate: Sparks warm up", load(t, "../scenarios/seed-separate.toml"), 2, "governed"},
+		{"seed-separate: Sparks warm up", load(t, "../scenarios/seed-separate.toml"), 2, ""},
+		{"hot Sparks apart: thermal throttling", parse(t, hotSparksApart), 2, ""},
 		{"three models, one capped", parse(t, strings.Replace(threeModels, `name = "c"`, `name = "c"
 power_cap_w = 350`, 1)), 3, "governed"},
 		{"twins tie", parse(t, twins), 2, "tie"},
@@ -228,6 +269,17 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestHotSparksThrottle makes sure the split test above exercises the
+// governors: both Sparks throttle.
+func TestHotSparksThrottle(t *testing.T) {
+	res := run(t, parse(t, hotSparksApart), Options{Workers: 1})
+	for _, d := range res.Devices {
+		if d.ThermalS <= 0 {
+			t.Errorf("%s: no thermal throttling", d.Node)
+		}
+	}
 }
 
 // TestSplitParts checks which scenarios split and how.
