@@ -40,6 +40,7 @@ type FitReport struct {
 // through the simulator), and power and thermal constants from telemetry.
 func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (perf.Profile, FitReport, error) {
 	var rep FitReport
+	cat = r.Plan.catalogOr(cat)
 	hw, err := cat.HardwareNamed(r.Plan.Hardware)
 	if err != nil {
 		return perf.Profile{}, rep, err
