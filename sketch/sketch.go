@@ -52,7 +52,9 @@ func (s *Sketch) AddWeighted(x, w float64) {
 	}
 	s.count += w
 	s.sum += x * w
-	s.min, s.max = minOf(s.min, x), maxOf(s.max, x)
+	// The builtins are math.Min and math.Max (signed zeros, infinities;
+	// x is not NaN here), inlined: math's are calls on amd64.
+	s.min, s.max = min(s.min, x), max(s.max, x)
 	if x <= MinValue {
 		s.zero += w
 		return
@@ -63,23 +65,6 @@ func (s *Sketch) AddWeighted(x, w float64) {
 }
 
 func (s *Sketch) index(x float64) int { return s.table.index(x) }
-
-// minOf is math.Min(m, x) for x and m not NaN (-0 below +0), inlined:
-// math.Min is a call on amd64.
-func minOf(m, x float64) float64 {
-	if x < m || x == 0 && m == 0 && math.Signbit(x) {
-		return x
-	}
-	return m
-}
-
-// maxOf is math.Max(m, x) for x and m not NaN (+0 above -0).
-func maxOf(m, x float64) float64 {
-	if x > m || x == 0 && m == 0 && !math.Signbit(x) {
-		return x
-	}
-	return m
-}
 
 // grow extends counts to cover bucket i.
 func (s *Sketch) grow(i int) {
