@@ -17,7 +17,8 @@ import (
 type device struct {
 	idx        int
 	node       scenario.Node
-	size       int // devices it stands for; 1 for a lone device
+	bandwidth  float64 // node.Hardware.BandwidthBytesPerSecond(): a call copied the whole Hardware
+	size       int     // devices it stands for; 1 for a lone device
 	insts      []int
 	kvCapacity float64 // bytes of KV the instances can hold in all
 	kvUsed     float64
@@ -103,7 +104,7 @@ func (t totals) sub(o totals) totals {
 }
 
 func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
-	d := &device{idx: idx, node: n, size: 1, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
+	d := &device{idx: idx, node: n, bandwidth: n.Hardware.BandwidthBytesPerSecond(), size: 1, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
 	d.gov.Disabled = d.gov.Disabled || unthrottled
 	// The box has been on, idle, long enough to settle.
 	d.setWatts()
@@ -245,7 +246,7 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 	}
 	d.setWatts()
 	if !d.gov.Disabled && d.node.Power.CapW > 0 && len(d.busy) > 0 {
-		a := power.Activity{Busy: 1, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
+		a := power.Activity{Busy: 1, MFU: d.normRate, MBU: d.bytesRate / d.bandwidth}
 		if d.node.Power.Uncapped(a, clock) > d.node.Power.CapW {
 			d.clipped = true
 			s.armControl(now)
@@ -279,7 +280,7 @@ func (d *device) setWatts() {
 	if len(d.busy) > 0 {
 		busy = 1
 	}
-	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
+	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.bandwidth}
 	d.watts = d.node.Power.Draw(a, d.clocks.Clock())
 	d.powerPeak = max(d.powerPeak, d.watts)
 }
@@ -314,7 +315,7 @@ func (d *device) control(s *simulator, now engine.Time) {
 		return
 	}
 	a := power.Activity{Busy: span.Busy / span.Seconds, MFU: span.PeakFLOPs / span.Seconds,
-		MBU: span.Bytes / span.Seconds / d.node.Hardware.BandwidthBytesPerSecond()}
+		MBU: span.Bytes / span.Seconds / d.bandwidth}
 	d.clipped = false
 	next := d.gov.Next(d.clocks, d.node.Power, d.node.Thermal, a, d.temp)
 	if next != d.clocks {
