@@ -407,16 +407,26 @@ func (s *StepModel) step(b Batch) StepCost {
 // combine applies coefficients to terms: max(compute, memory) + serial ×
 // min(compute, memory) + overhead.
 func combine(t, coef *[numTerms]float64, serial float64) StepCost {
+	// The loops over the terms, unrolled (a fifth of a step's
+	// instructions were loop control): the same sums in the same order,
+	// from +0. A term added to the model must join them (the array
+	// below stops the build until it does).
+	var _ [numTerms - 14][14 - numTerms]struct{}
 	var c StepCost
-	for i := range firstMemoryTerm {
-		c.Compute += t[i] * coef[i]
-	}
-	for i := firstMemoryTerm; i < firstOverheadTerm; i++ {
-		c.Memory += t[i] * coef[i]
-	}
-	for i := firstOverheadTerm; i < numTerms; i++ {
-		c.Overhead += t[i] * coef[i]
-	}
+	c.Compute += t[termPrefillCompute] * coef[termPrefillCompute]
+	c.Compute += t[termDecodeCompute] * coef[termDecodeCompute]
+	c.Compute += t[termExpertCompute] * coef[termExpertCompute]
+	c.Compute += t[termAttentionCompute] * coef[termAttentionCompute]
+	c.Compute += t[termAttentionDepth] * coef[termAttentionDepth]
+	c.Compute += t[termExpertGEMM] * coef[termExpertGEMM]
+	c.Memory += t[termWeightMemory] * coef[termWeightMemory]
+	c.Memory += t[termExpertMemory] * coef[termExpertMemory]
+	c.Memory += t[termKVMemory] * coef[termKVMemory]
+	c.Overhead += t[termStepOverhead] * coef[termStepOverhead]
+	c.Overhead += t[termLayerOverhead] * coef[termLayerOverhead]
+	c.Overhead += t[termSeqOverhead] * coef[termSeqOverhead]
+	c.Overhead += t[termMultiSeqWeightPass] * coef[termMultiSeqWeightPass]
+	c.Overhead += t[termMultiSeqExpertPass] * coef[termMultiSeqExpertPass]
 	c.Seconds = fmax(c.Compute, c.Memory) + c.Overhead
 	c.Serial = serial
 	if serial != 0 {
