@@ -195,7 +195,11 @@ func (d *device) start(s *simulator, in *instance, now engine.Time) {
 // stop removes an instance whose segment ended.
 func (d *device) stop(in *instance) {
 	in.busy = false
-	d.busy = slices.DeleteFunc(d.busy, func(i int) bool { return i == in.idx })
+	// What slices.DeleteFunc did (in.idx is there once), without its call
+	// through a closure at every segment end.
+	if k := slices.Index(d.busy, in.idx); k >= 0 {
+		d.busy = slices.Delete(d.busy, k, k+1)
+	}
 }
 
 // reshare brings every busy segment's progress up to now, recomputes each
@@ -220,7 +224,8 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		seg.theta = 1
 		dm := demand{c: seg.demandC, m: seg.demandM, g: seg.demandG, share: in.smShare, prio: in.cfg.Priority}
 		if clock < 1 && seg.alone > 0 {
-			seg.theta = seg.run.scaled(1/kc, 1/km).seconds(seg.steps) / seg.alone
+			slowed := seg.run.scaled(1/kc, 1/km)
+			seg.theta = slowed.seconds(seg.steps) / seg.alone
 			dm.c, dm.m, dm.g = dm.c/(kc*seg.theta), dm.m/(km*seg.theta), 1-(1-dm.g)/seg.theta
 		}
 		dm.step = seg.alone * seg.theta / float64(seg.steps)
