@@ -94,7 +94,8 @@ type instance struct {
 	model int
 	cfg   scenario.NodeInstance
 	cost  StepCoster
-	peak  float64 // FLOP/s of the device in the instance's compute dtype (MFU)
+	pair  pairCoster // cost as a pairCoster, nil where it is none
+	peak  float64    // FLOP/s of the device in the instance's compute dtype (MFU)
 	// smShare is the share of the SMs the instance may use under MPS (its
 	// mps_active_thread_pct), 1 uncapped.
 	smShare float64

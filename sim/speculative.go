@@ -30,7 +30,7 @@ func specTokens(in *instance) float64 {
 // token; by one StepPair where the step model has it
 // (perf.StepModel.StepPair: the same bits as two Steps, for less).
 func (s *simulator) decodeSteps(in *instance, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
-	a, b := stepPair(in.cost, first, second)
+	a, b := pairOf(in.cost, in.pair, first, second)
 	if e := specTokens(in); e != 1 {
 		a, b = perToken(a, e), perToken(b, e)
 	}
@@ -43,10 +43,11 @@ type pairCoster interface {
 	StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost)
 }
 
-// stepPair is c's Step of both batches.
-func stepPair(c StepCoster, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
-	if p, ok := c.(pairCoster); ok {
-		return p.StepPair(first, second)
+// pairOf is c's Step of both batches, by pair (c as a pairCoster, found
+// once when the instance is built; nil where c is none) where it has one.
+func pairOf(c StepCoster, pair pairCoster, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	if pair != nil {
+		return pair.StepPair(first, second)
 	}
 	return c.Step(first), c.Step(second)
 }
