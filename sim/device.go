@@ -96,6 +96,32 @@ func (t *totals) add(o totals) {
 	t.OffSec += o.OffSec
 }
 
+// addSpan is add for advance's spans, by pointer, skipping the off and
+// throttle seconds where they are 0: every total a device integrates is a
+// sum of non-negative terms from +0, never -0, so adding +0 changes no bit.
+func (t *totals) addSpan(o *totals) {
+	t.Seconds += o.Seconds
+	t.Busy += o.Busy
+	t.FLOPs += o.FLOPs
+	t.PeakFLOPs += o.PeakFLOPs
+	t.Bytes += o.Bytes
+	t.KVBytesSec += o.KVBytesSec
+	t.RunningSec += o.RunningSec
+	t.WaitingSec += o.WaitingSec
+	t.EnergyJ += o.EnergyJ
+	t.HostJ += o.HostJ
+	t.TempSec += o.TempSec
+	t.ClockSec += o.ClockSec
+	if o.Throttled != 0 {
+		t.Throttled += o.Throttled
+		t.ThermalSec += o.ThermalSec
+		t.CappedSec += o.CappedSec
+	}
+	if o.OffSec != 0 {
+		t.OffSec += o.OffSec
+	}
+}
+
 func (t totals) sub(o totals) totals {
 	return totals{t.Seconds - o.Seconds, t.Busy - o.Busy, t.FLOPs - o.FLOPs, t.PeakFLOPs - o.PeakFLOPs,
 		t.Bytes - o.Bytes, t.KVBytesSec - o.KVBytesSec, t.RunningSec - o.RunningSec, t.WaitingSec - o.WaitingSec,
@@ -173,9 +199,9 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 				span.CappedSec = dt
 			}
 		}
-		d.tot.add(span)
+		d.tot.addSpan(&span)
 		if b >= 0 {
-			d.bins[b].add(span)
+			d.bins[b].addSpan(&span)
 		}
 		t0 = t1
 	}
