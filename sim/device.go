@@ -77,27 +77,8 @@ type totals struct {
 	OffSec     float64 // switched off by its autoscaler
 }
 
-func (t *totals) add(o totals) {
-	t.Seconds += o.Seconds
-	t.Busy += o.Busy
-	t.FLOPs += o.FLOPs
-	t.PeakFLOPs += o.PeakFLOPs
-	t.Bytes += o.Bytes
-	t.KVBytesSec += o.KVBytesSec
-	t.RunningSec += o.RunningSec
-	t.WaitingSec += o.WaitingSec
-	t.EnergyJ += o.EnergyJ
-	t.HostJ += o.HostJ
-	t.TempSec += o.TempSec
-	t.ClockSec += o.ClockSec
-	t.Throttled += o.Throttled
-	t.ThermalSec += o.ThermalSec
-	t.CappedSec += o.CappedSec
-	t.OffSec += o.OffSec
-}
-
-// addSpan is add for advance's spans, by pointer, skipping the off and
-// throttle seconds where they are 0: every total a device integrates is a
+// addSpan adds one of advance's spans, skipping the off and throttle
+// seconds where they are 0: every total a device integrates is a
 // sum of non-negative terms from +0, never -0, so adding +0 changes no bit.
 func (t *totals) addSpan(o *totals) {
 	t.Seconds += o.Seconds
