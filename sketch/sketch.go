@@ -60,6 +60,10 @@ func (s *Sketch) AddWeighted(x, w float64) {
 		return
 	}
 	i := s.index(x)
+	if k := i - s.offset; uint(k) < uint(len(s.counts)) { // spanned: no call to grow
+		s.counts[k] += w
+		return
+	}
 	s.grow(i)
 	s.counts[i-s.offset] += w
 }
