@@ -15,7 +15,7 @@ SHARING_CARRIED := h100-sxm.vllm h100-sxm.sglang h100-sxm.tensorrt-llm a100-80gb
 VLLM_SERVING_CARRIED := h200 b200 rtx-pro-6000 l40s a100-80gb # vLLM priors carrying h100-sxm's fitted [serving] terms
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-go validate test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
+.PHONY: help run run-ollama build test test-go validate test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ build: check-go ## build bin/fleettwin
 
 run: build ## the main job: the dashboard on 127.0.0.1:8080, starting with the seed claim live
 	./$(BIN) serve --start $(or $(SCENARIO),seed-colocated.toml)
+
+run-ollama: build ollama ## the dashboard of make run, with Ollama for the example calibration (calibration-plans/local-ollama.toml)
+	./$(BIN) serve --start $(or $(SCENARIO),seed-colocated.toml) --ollama "$$(scripts/build-ollama.sh)"
 
 test: lint check-generated test-go validate test-engine ## vet, gofmt, staticcheck, generated files current, then every test
 

@@ -40,6 +40,7 @@ type FitReport struct {
 // through the simulator), and power and thermal constants from telemetry.
 func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (perf.Profile, FitReport, error) {
 	var rep FitReport
+	cat = r.Plan.catalogOr(cat)
 	hw, err := cat.HardwareNamed(r.Plan.Hardware)
 	if err != nil {
 		return perf.Profile{}, rep, err
@@ -62,15 +63,11 @@ func (r *Run) Fit(ctx context.Context, cat *catalog.Catalog, opt FitOptions) (pe
 			continue
 		}
 		pm, _ := r.Plan.Model(e.Models[0])
-		model, err := cat.Model(pm.Arch)
+		inst, err := planInstance(cat, pm, r.Plan.Engine, kv)
 		if err != nil {
 			return perf.Profile{}, rep, err
 		}
-		format, err := cat.Format(pm.Format)
-		if err != nil {
-			return perf.Profile{}, rep, err
-		}
-		sm, err := perf.NewStepModel(hw, perf.Instance{Model: model, Weights: format, KV: kv}, prior)
+		sm, err := perf.NewStepModel(hw, inst, prior)
 		if err != nil {
 			return perf.Profile{}, rep, err
 		}
@@ -339,4 +336,20 @@ func (r *Run) fitInterference(ctx context.Context, cat *catalog.Catalog, p *perf
 	p.Interference = math.Round(x*1e4) / 1e4
 	rep.InterferenceErr = fx
 	return nil
+}
+
+// planInstance is the step model's view of a plan's model. A release
+// that quantizes only its experts (gpt-oss's MXFP4) keeps its other
+// weights in their own format (catalog.Catalog.WeightFormats), as a
+// scenario's instance of it does, so a fit prices the weights it reads.
+func planInstance(cat *catalog.Catalog, pm PlanModel, engine string, kv catalog.KVType) (perf.Instance, error) {
+	model, err := cat.Model(pm.Arch)
+	if err != nil {
+		return perf.Instance{}, err
+	}
+	dense, experts, err := cat.WeightFormats(model, pm.Format, engine)
+	if err != nil {
+		return perf.Instance{}, fmt.Errorf("model %s: %w", pm.Name, err)
+	}
+	return perf.Instance{Model: model, Weights: dense, Experts: experts, KV: kv}, nil
 }

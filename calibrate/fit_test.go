@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleettwin/fleettwin/calibrate/openai"
 	"github.com/fleettwin/fleettwin/calibrate/telemetry"
+	"github.com/fleettwin/fleettwin/catalog"
 )
 
 func TestFitPower(t *testing.T) {
@@ -252,5 +253,36 @@ func TestReadRequestsTornLine(t *testing.T) {
 	latest := Latest([]RequestRecord{{Experiment: "a", Attempt: 1}, {Experiment: "a", Attempt: 2}, {Experiment: "b", Attempt: 1}})
 	if len(latest["a"]) != 1 || latest["a"][0].Attempt != 2 || len(latest["b"]) != 1 {
 		t.Errorf("latest %+v", latest)
+	}
+}
+
+// A calibration of gpt-oss-20b in its MXFP4 release fits a step model
+// that reads its experts in MXFP4 and its other weights in their own
+// format, as the scenarios it is used in do; a dense model keeps one.
+func TestPlanInstanceFormats(t *testing.T) {
+	cat := catalog.Default()
+	kv, err := cat.KVType("fp16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		arch, format, engine string
+		dense, experts       string
+	}{
+		{"gpt-oss-20b", "mxfp4", "llama.cpp", "q8_0", "mxfp4"},
+		{"gpt-oss-20b", "mxfp4", "vllm", "bf16", "mxfp4"},
+		{"qwen3-8b", "q8_0", "llama.cpp", "q8_0", "q8_0"},
+	} {
+		in, err := planInstance(cat, PlanModel{Name: "m", Arch: tc.arch, Format: tc.format}, tc.engine, kv)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.arch, tc.format, err)
+		}
+		experts := in.Experts.Name
+		if experts == "" {
+			experts = in.Weights.Name
+		}
+		if in.Weights.Name != tc.dense || experts != tc.experts {
+			t.Errorf("%s %s on %s: dense %s, experts %s; want %s, %s", tc.arch, tc.format, tc.engine, in.Weights.Name, experts, tc.dense, tc.experts)
+		}
 	}
 }

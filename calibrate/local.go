@@ -30,6 +30,7 @@ type LocalOptions struct {
 // (reusing files already written), starts one Ollama serving all of them at
 // once, and points the plan's URLs at it. The caller must Stop the server.
 func ServeLocal(ctx context.Context, p *Plan, cat *catalog.Catalog, opt LocalOptions) (*ollama.Server, error) {
+	cat = p.catalogOr(cat)
 	parallel := 1
 	for _, m := range p.Models {
 		parallel = max(parallel, m.MaxSeqs)

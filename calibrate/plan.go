@@ -61,8 +61,13 @@ type Plan struct {
 	// MPSControl is the nvidia-cuda-mps-control binary a "mps" mode
 	// starts the MPS daemon with (default: that name, on PATH).
 	MPSControl string `toml:"mps_control"`
+	// CatalogFile names a catalog file beside the plan whose entries
+	// extend the catalog for this plan (plan_catalog.go).
+	CatalogFile string `toml:"catalog"`
 
-	modes []scenario.Sharing // Sharing, or the hardware's default; set by parsePlan
+	modes       []scenario.Sharing // Sharing, or the hardware's default; set by parsePlan
+	cat         *catalog.Catalog   // the catalog extended by CatalogFile; nil without one
+	catalogData []byte             // CatalogFile's contents, copied into the run folder
 }
 
 // PlanModel is one served model.
@@ -169,17 +174,18 @@ func loadPlan(path string, cat *catalog.Catalog, checkName bool) (*Plan, []byte,
 	if err != nil {
 		return nil, nil, fmt.Errorf("load plan: %w", err)
 	}
-	p, err := parsePlan(path, data, cat, checkName)
+	p, err := parsePlan(path, data, cat, checkName, readBeside(filepath.Dir(path)))
 	return p, data, err
 }
 
 // ParsePlan decodes and validates a plan; name is used in errors, which
-// carry the file, line and field.
+// carry the file, line and field. A plan naming a catalog file needs
+// ParsePlanFrom.
 func ParsePlan(name string, data []byte, cat *catalog.Catalog) (*Plan, error) {
-	return parsePlan(name, data, cat, true)
+	return parsePlan(name, data, cat, true, nil)
 }
 
-func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (*Plan, error) {
+func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool, read ReadFunc) (*Plan, error) {
 	// Decode bounds the document before the decoder (which recurses per
 	// nesting level) sees it, and refuses nan and inf by field.
 	var p Plan
@@ -203,6 +209,9 @@ func parsePlan(name string, data []byte, cat *catalog.Catalog, checkName bool) (
 		str([]string{"name"}, p.Name)
 	} else if msg := CheckRunName(p.Name, MaxNameLen); msg != "" {
 		add([]string{"name"}, "%s", msg)
+	}
+	if str([]string{"catalog"}, p.CatalogFile) {
+		cat = p.loadCatalog(errs, cat, read)
 	}
 	if str([]string{"hardware"}, p.Hardware) {
 		if _, err := cat.HardwareNamed(p.Hardware); err != nil {

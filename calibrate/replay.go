@@ -78,6 +78,7 @@ func (c *ReplayCache) put(id string, key [sha256.Size]byte, pred map[string]*Mea
 // Compare replays every experiment (or only those with heldOut set as
 // asked, when only is non-nil) and lists measured against predicted.
 func (r *Run) Compare(ctx context.Context, cat *catalog.Catalog, p perf.Profile, only *bool, opt ReplayOptions) ([]Comparison, error) {
+	cat = r.Plan.catalogOr(cat)
 	base, err := defaultProfiles()
 	if err != nil {
 		return nil, err

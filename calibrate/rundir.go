@@ -129,6 +129,13 @@ func Start(root string, p *Plan, planData []byte, versions map[string]string) (s
 			return "", fmt.Errorf("start run: %w", err)
 		}
 	}
+	// The plan's own catalog entries first: a folder with the plan
+	// always has what the plan names.
+	if p.CatalogFile != "" && p.catalogData != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, p.CatalogFile), p.catalogData, 0o644); err != nil {
+			return "", err
+		}
+	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
 		return "", err
 	}

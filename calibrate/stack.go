@@ -353,10 +353,11 @@ func (r *Runner) createOllamaModels(ctx context.Context, spec serverSpec, root s
 // randomGGUF writes (once) a random-weight GGUF of a plan model's
 // architecture and format, seeded by its place in the plan.
 func (r *Runner) randomGGUF(m PlanModel, i, numCtx int) (string, error) {
-	if r.Servers.Catalog == nil {
+	cat := r.Plan.catalogOr(r.Servers.Catalog)
+	if cat == nil {
 		return "", fmt.Errorf("model %s: a random-weight model needs the catalog (ServerOptions.Catalog)", m.Name)
 	}
-	arch, err := r.Servers.Catalog.Model(m.Arch)
+	arch, err := cat.Model(m.Arch)
 	if err != nil {
 		return "", err
 	}

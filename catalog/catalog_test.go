@@ -288,3 +288,45 @@ func TestErrorListIsBounded(t *testing.T) {
 		t.Errorf("%d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
 	}
 }
+
+// Extend adds a file's entries to a copy: the catalog extended keeps
+// only its own entries (a dashboard's catalog does not grow with each
+// plan), and a broken file names itself.
+func TestExtendLeavesTheBaseAlone(t *testing.T) {
+	base := Default()
+	n := len(base.Hardware)
+	ext, err := base.Extend("extra.toml", []byte(`
+[hardware.bench-cpu]
+display_name = "a bench CPU"
+memory_gib = 8
+usable_memory_gib = 6
+memory_bandwidth_gbs = 20
+sms = 2
+compute_units = 2
+tflops_bf16 = 0.1
+tflops_fp8 = 0.1
+tflops_int8 = 0.1
+tflops_fp4 = 0
+power_limit_w = 35
+idle_power_w = 5
+slowdown_temp_c = 90
+shutdown_temp_c = 100
+price_usd = 500
+cloud_usd_per_hour = 0.02
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ext.HardwareNamed("bench-cpu"); err != nil {
+		t.Errorf("extended: %v", err)
+	}
+	if _, err := ext.HardwareNamed("h100-sxm"); err != nil {
+		t.Errorf("extended lost the built-in entries: %v", err)
+	}
+	if _, err := base.HardwareNamed("bench-cpu"); err == nil || len(base.Hardware) != n {
+		t.Errorf("the base catalog grew: %d entries, was %d", len(base.Hardware), n)
+	}
+	if _, err := base.Extend("broken.toml", []byte("[hardware.x]\nmemory_gib = \"lots\"\n")); err == nil || !strings.Contains(err.Error(), "broken.toml") {
+		t.Errorf("a broken file: %v, want an error naming it", err)
+	}
+}

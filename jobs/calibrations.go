@@ -81,13 +81,15 @@ func (c *Calibrations) Dirs() []string { return c.dirs }
 var ErrBusy = errors.New("one calibration at a time")
 
 // Start runs the plan (name for errors, data its TOML) in the background
-// and returns the run's ID. When fromFolder, the plan is a file of the
-// server's and errors do not quote it.
-func (c *Calibrations) Start(name string, data []byte, fromFolder bool) (string, error) {
+// and returns the run's ID. beside is nil for a pasted plan; for a plan
+// from the server's plans folder it reads the files beside it (the
+// plan's own catalog entries), and errors do not quote the plan.
+func (c *Calibrations) Start(name string, data []byte, beside calibrate.ReadFunc) (string, error) {
 	if len(c.dirs) == 0 {
 		return "", errors.New("no calibration folder: start the server with --calibrations DIR")
 	}
-	plan, err := calibrate.ParsePlan(name, data, c.cfg.Catalog)
+	fromFolder := beside != nil
+	plan, err := calibrate.ParsePlanFrom(name, data, c.cfg.Catalog, beside)
 	if err != nil {
 		if fromFolder {
 			return "", withoutContents(name, err)
@@ -106,7 +108,7 @@ func (c *Calibrations) Start(name string, data []byte, fromFolder bool) (string,
 		}
 	}
 	if local > 0 && c.ollama == "" {
-		return "", fmt.Errorf(`%s: %d model(s) have url = "local", and this server has no Ollama to serve them (fleettwin serve --ollama BIN)`, name, local)
+		return "", fmt.Errorf(`%s: %d model(s) have url = "local", and this server has no Ollama to serve them: start the dashboard with `+"`make run-ollama`"+`, which builds Ollama, or with fleettwin serve --ollama BIN`, name, local)
 	}
 	// Starting and registering happen under one lock, so two requests
 	// cannot both pass the check.

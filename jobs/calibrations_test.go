@@ -60,7 +60,7 @@ func TestCalibrationEnds(t *testing.T) {
 				close(started)
 				return tc.run(ctx)
 			}
-			id, err := c.Start("plan.toml", []byte(plan), false)
+			id, err := c.Start("plan.toml", []byte(plan), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

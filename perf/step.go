@@ -166,6 +166,24 @@ type StepModel struct {
 	// spec is the speculative decoding part (perf/speculative.go); nil for
 	// none.
 	spec *specModel
+
+	// Quotients and sums of the fields above that every step used to
+	// recompute, kept by prepare; each is the same expression, so a step
+	// is bit for bit what it was, with fewer divisions.
+	linear         float64 // linearScale / linearPeak
+	weightSeconds  float64 // denseWeightBytes / bandwidth
+	decodeFLOPsSeq float64 // denseFLOPsPerToken + lmHeadFLOPsPerSeq
+	depthPeak      float64 // attnPeak * depthScale
+}
+
+// prepare computes the step's constant quotients from the fields they
+// depend on; NewStepModel and setFactors (which changes linearScale) call
+// it once they are set.
+func (s *StepModel) prepare() {
+	s.linear = s.linearScale / s.linearPeak
+	s.weightSeconds = s.denseWeightBytes / s.bandwidth
+	s.decodeFLOPsSeq = s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq
+	s.depthPeak = s.attnPeak * depthScale
 }
 
 // NewStepModel builds the step model for an instance on hardware hw.
@@ -202,6 +220,7 @@ func NewStepModel(hw catalog.Hardware, inst Instance, p Profile) (*StepModel, er
 			return nil, fmt.Errorf("%s on %s: %w", m.Name, hw.Name, err)
 		}
 	}
+	s.prepare()
 	if err := s.setSpeculative(hw, p); err != nil {
 		return nil, err
 	}
@@ -235,6 +254,7 @@ func (s *StepModel) setFactors(c Coefficients) {
 			}
 		}
 	}
+	s.prepare()
 }
 
 // Instance returns the deployed model.
@@ -307,19 +327,24 @@ func (s *StepModel) termParts(t *[numTerms]float64, b Batch) (countFLOPs, attnFL
 	}
 	pf, df := float64(b.PrefillTokens), float64(b.DecodeSeqs)
 	prefillFLOPs := pf*s.denseFLOPsPerToken + float64(b.PrefillSeqs)*s.lmHeadFLOPsPerSeq
-	decodeFLOPs := df * (s.denseFLOPsPerToken + s.lmHeadFLOPsPerSeq)
-	expertFLOPs := (pf + df) * s.expertFLOPsPerToken
-	touched := s.DistinctExperts(tokens)
-	expertBytes := touched * s.layers * s.expertBytes
+	decodeFLOPs := df * s.decodeFLOPsSeq
+	// A dense model's expert terms are all +0 (t is zero on entry), as
+	// their products by its zero expert sizes were.
+	var expertFLOPs, expertBytes, expertSeconds float64
+	if s.experts > 0 {
+		expertFLOPs = (pf + df) * s.expertFLOPsPerToken
+		touched := s.DistinctExperts(tokens)
+		expertBytes = touched * s.layers * s.expertBytes
+		expertSeconds = expertBytes / s.bandwidth
+		t[termExpertCompute] = expertFLOPs / s.expertPeak
+		t[termExpertGEMM] = touched * s.layers
+		t[termExpertMemory] = expertSeconds
+	}
 
-	linear := s.linearScale / s.linearPeak
-	t[termPrefillCompute] = prefillFLOPs * linear
-	t[termDecodeCompute] = decodeFLOPs * linear
-	t[termExpertCompute] = expertFLOPs / s.expertPeak
+	t[termPrefillCompute] = prefillFLOPs * s.linear
+	t[termDecodeCompute] = decodeFLOPs * s.linear
 	attnFLOPs, kvBytes = s.contextTerms(t, b)
-	t[termExpertGEMM] = touched * s.layers
-	t[termWeightMemory] = s.denseWeightBytes / s.bandwidth
-	t[termExpertMemory] = expertBytes / s.bandwidth
+	t[termWeightMemory] = s.weightSeconds
 	t[termStepOverhead] = 1
 	t[termLayerOverhead] = s.layers
 	t[termSeqOverhead] = float64(b.Seqs())
@@ -328,10 +353,10 @@ func (s *StepModel) termParts(t *[numTerms]float64, b Batch) (countFLOPs, attnFL
 		// tokens of the batch, whether they come from one prompt or many
 		// sequences (issue 13: a 16-token prefill of Qwen3-8B costs a third
 		// more than a decode step).
-		t[termMultiSeqWeightPass] = s.denseWeightBytes / s.bandwidth
+		t[termMultiSeqWeightPass] = s.weightSeconds
 		// The routed experts' matrix multiplications switch kernels too
 		// (ggml's mul_mat_id): passes over the experts the step touches.
-		t[termMultiSeqExpertPass] = expertBytes / s.bandwidth
+		t[termMultiSeqExpertPass] = expertSeconds
 	}
 	return prefillFLOPs + decodeFLOPs + expertFLOPs, attnFLOPs, s.denseWeightBytes + expertBytes, kvBytes
 }
@@ -344,7 +369,7 @@ func (s *StepModel) contextTerms(t *[numTerms]float64, b Batch) (attnFLOPs, kvBy
 	attnFLOPs = pairs * s.attnFLOPsPerPair
 	kvBytes = (kvRead + float64(b.Tokens())) * s.kvBytesPerToken
 	t[termAttentionCompute] = attnFLOPs / s.attnPeak
-	t[termAttentionDepth] = squares * s.attnFLOPsPerPair / (s.attnPeak * depthScale)
+	t[termAttentionDepth] = squares * s.attnFLOPsPerPair / s.depthPeak
 	t[termKVMemory] = kvBytes / s.bandwidth
 	return attnFLOPs, kvBytes
 }
@@ -382,22 +407,55 @@ func (s *StepModel) step(b Batch) StepCost {
 // combine applies coefficients to terms: max(compute, memory) + serial ×
 // min(compute, memory) + overhead.
 func combine(t, coef *[numTerms]float64, serial float64) StepCost {
+	// The loops over the terms, unrolled (a fifth of a step's
+	// instructions were loop control): the same sums in the same order,
+	// from +0. A term added to the model must join them (the array
+	// below stops the build until it does).
+	var _ [numTerms - 14][14 - numTerms]struct{}
 	var c StepCost
-	for i := range firstMemoryTerm {
-		c.Compute += t[i] * coef[i]
-	}
-	for i := firstMemoryTerm; i < firstOverheadTerm; i++ {
-		c.Memory += t[i] * coef[i]
-	}
-	for i := firstOverheadTerm; i < numTerms; i++ {
-		c.Overhead += t[i] * coef[i]
-	}
-	c.Seconds = math.Max(c.Compute, c.Memory) + c.Overhead
+	c.Compute += t[termPrefillCompute] * coef[termPrefillCompute]
+	c.Compute += t[termDecodeCompute] * coef[termDecodeCompute]
+	c.Compute += t[termExpertCompute] * coef[termExpertCompute]
+	c.Compute += t[termAttentionCompute] * coef[termAttentionCompute]
+	c.Compute += t[termAttentionDepth] * coef[termAttentionDepth]
+	c.Compute += t[termExpertGEMM] * coef[termExpertGEMM]
+	c.Memory += t[termWeightMemory] * coef[termWeightMemory]
+	c.Memory += t[termExpertMemory] * coef[termExpertMemory]
+	c.Memory += t[termKVMemory] * coef[termKVMemory]
+	c.Overhead += t[termStepOverhead] * coef[termStepOverhead]
+	c.Overhead += t[termLayerOverhead] * coef[termLayerOverhead]
+	c.Overhead += t[termSeqOverhead] * coef[termSeqOverhead]
+	c.Overhead += t[termMultiSeqWeightPass] * coef[termMultiSeqWeightPass]
+	c.Overhead += t[termMultiSeqExpertPass] * coef[termMultiSeqExpertPass]
+	c.Seconds = fmax(c.Compute, c.Memory) + c.Overhead
 	c.Serial = serial
 	if serial != 0 {
-		c.Seconds += serial * math.Min(c.Compute, c.Memory)
+		c.Seconds += serial * fmin(c.Compute, c.Memory)
 	}
 	return c
+}
+
+// fmax is math.Max, inlined where the operands are ordered (math.Max is a
+// call on amd64); ties (signed zeros) and NaN take math.Max.
+func fmax(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	if b > a {
+		return b
+	}
+	return math.Max(a, b)
+}
+
+// fmin is math.Min, inlined where the operands are ordered.
+func fmin(a, b float64) float64 {
+	if a < b {
+		return a
+	}
+	if b < a {
+		return b
+	}
+	return math.Min(a, b)
 }
 
 // shape is a coefficient that is not a linear term of the model

@@ -17,7 +17,8 @@ import (
 type device struct {
 	idx        int
 	node       scenario.Node
-	size       int // devices it stands for; 1 for a lone device
+	bandwidth  float64 // node.Hardware.BandwidthBytesPerSecond(): a call copied the whole Hardware
+	size       int     // devices it stands for; 1 for a lone device
 	insts      []int
 	kvCapacity float64 // bytes of KV the instances can hold in all
 	kvUsed     float64
@@ -76,7 +77,10 @@ type totals struct {
 	OffSec     float64 // switched off by its autoscaler
 }
 
-func (t *totals) add(o totals) {
+// addSpan adds one of advance's spans, skipping the off and throttle
+// seconds where they are 0: every total a device integrates is a
+// sum of non-negative terms from +0, never -0, so adding +0 changes no bit.
+func (t *totals) addSpan(o *totals) {
 	t.Seconds += o.Seconds
 	t.Busy += o.Busy
 	t.FLOPs += o.FLOPs
@@ -89,10 +93,14 @@ func (t *totals) add(o totals) {
 	t.HostJ += o.HostJ
 	t.TempSec += o.TempSec
 	t.ClockSec += o.ClockSec
-	t.Throttled += o.Throttled
-	t.ThermalSec += o.ThermalSec
-	t.CappedSec += o.CappedSec
-	t.OffSec += o.OffSec
+	if o.Throttled != 0 {
+		t.Throttled += o.Throttled
+		t.ThermalSec += o.ThermalSec
+		t.CappedSec += o.CappedSec
+	}
+	if o.OffSec != 0 {
+		t.OffSec += o.OffSec
+	}
 }
 
 func (t totals) sub(o totals) totals {
@@ -103,7 +111,7 @@ func (t totals) sub(o totals) totals {
 }
 
 func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
-	d := &device{idx: idx, node: n, size: 1, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
+	d := &device{idx: idx, node: n, bandwidth: n.Hardware.BandwidthBytesPerSecond(), size: 1, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
 	d.gov.Disabled = d.gov.Disabled || unthrottled
 	// The box has been on, idle, long enough to settle.
 	d.setWatts()
@@ -172,9 +180,9 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 				span.CappedSec = dt
 			}
 		}
-		d.tot.add(span)
+		d.tot.addSpan(&span)
 		if b >= 0 {
-			d.bins[b].add(span)
+			d.bins[b].addSpan(&span)
 		}
 		t0 = t1
 	}
@@ -194,7 +202,11 @@ func (d *device) start(s *simulator, in *instance, now engine.Time) {
 // stop removes an instance whose segment ended.
 func (d *device) stop(in *instance) {
 	in.busy = false
-	d.busy = slices.DeleteFunc(d.busy, func(i int) bool { return i == in.idx })
+	// What slices.DeleteFunc did (in.idx is there once), without its call
+	// through a closure at every segment end.
+	if k := slices.Index(d.busy, in.idx); k >= 0 {
+		d.busy = slices.Delete(d.busy, k, k+1)
+	}
 }
 
 // reshare brings every busy segment's progress up to now, recomputes each
@@ -219,7 +231,8 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		seg.theta = 1
 		dm := demand{c: seg.demandC, m: seg.demandM, g: seg.demandG, share: in.smShare, prio: in.cfg.Priority}
 		if clock < 1 && seg.alone > 0 {
-			seg.theta = seg.run.scaled(1/kc, 1/km).seconds(seg.steps) / seg.alone
+			slowed := seg.run.scaled(1/kc, 1/km)
+			seg.theta = slowed.seconds(seg.steps) / seg.alone
 			dm.c, dm.m, dm.g = dm.c/(kc*seg.theta), dm.m/(km*seg.theta), 1-(1-dm.g)/seg.theta
 		}
 		dm.step = seg.alone * seg.theta / float64(seg.steps)
@@ -245,7 +258,7 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 	}
 	d.setWatts()
 	if !d.gov.Disabled && d.node.Power.CapW > 0 && len(d.busy) > 0 {
-		a := power.Activity{Busy: 1, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
+		a := power.Activity{Busy: 1, MFU: d.normRate, MBU: d.bytesRate / d.bandwidth}
 		if d.node.Power.Uncapped(a, clock) > d.node.Power.CapW {
 			d.clipped = true
 			s.armControl(now)
@@ -279,7 +292,7 @@ func (d *device) setWatts() {
 	if len(d.busy) > 0 {
 		busy = 1
 	}
-	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.node.Hardware.BandwidthBytesPerSecond()}
+	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.bandwidth}
 	d.watts = d.node.Power.Draw(a, d.clocks.Clock())
 	d.powerPeak = max(d.powerPeak, d.watts)
 }
@@ -314,7 +327,7 @@ func (d *device) control(s *simulator, now engine.Time) {
 		return
 	}
 	a := power.Activity{Busy: span.Busy / span.Seconds, MFU: span.PeakFLOPs / span.Seconds,
-		MBU: span.Bytes / span.Seconds / d.node.Hardware.BandwidthBytesPerSecond()}
+		MBU: span.Bytes / span.Seconds / d.bandwidth}
 	d.clipped = false
 	next := d.gov.Next(d.clocks, d.node.Power, d.node.Thermal, a, d.temp)
 	if next != d.clocks {

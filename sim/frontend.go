@@ -82,13 +82,15 @@ func (s *simulator) wake(in *instance, now engine.Time) {
 }
 
 // servingCost adds the engine's CPU time per step to a performance
-// model's steps.
+// model's steps. It is used by pointer and keeps the model's pairCoster,
+// so a decode run's pricing makes no type assertion and copies no wrapper.
 type servingCost struct {
 	StepCoster
-	sv *perf.Serving
+	pair pairCoster // StepCoster's, or nil
+	sv   *perf.Serving
 }
 
-func (c servingCost) Step(b perf.Batch) perf.StepCost {
+func (c *servingCost) Step(b perf.Batch) perf.StepCost {
 	sc := c.StepCoster.Step(b)
 	sc.Overhead += c.sv.StepCPU(b.PrefillSeqs + b.DecodeSeqs)
 	return sc
@@ -96,8 +98,8 @@ func (c servingCost) Step(b perf.Batch) perf.StepCost {
 
 // StepPair is Step of both batches, by the model's StepPair where it has
 // one.
-func (c servingCost) StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost) {
-	a, b := stepPair(c.StepCoster, first, second)
+func (c *servingCost) StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	a, b := pairOf(c.StepCoster, c.pair, first, second)
 	a.Overhead += c.sv.StepCPU(first.PrefillSeqs + first.DecodeSeqs)
 	b.Overhead += c.sv.StepCPU(second.PrefillSeqs + second.DecodeSeqs)
 	return a, b
@@ -109,5 +111,6 @@ func withServing(cost StepCoster, sv *perf.Serving) StepCoster {
 	if sv == nil || (sv.StepS == 0 && sv.StepPerSeqS == 0) {
 		return cost
 	}
-	return servingCost{StepCoster: cost, sv: sv}
+	pair, _ := cost.(pairCoster)
+	return &servingCost{StepCoster: cost, pair: pair, sv: sv}
 }

@@ -57,7 +57,7 @@ func TestSchedulerTerm(t *testing.T) {
 			}
 		})
 	}
-	if _, wrapped := withServing(base, &perf.Serving{RequestS: 1}).(servingCost); wrapped {
+	if _, wrapped := withServing(base, &perf.Serving{RequestS: 1}).(*servingCost); wrapped {
 		t.Error("front-end terms alone must leave the step cost unwrapped")
 	}
 }

@@ -94,7 +94,13 @@ type instance struct {
 	model int
 	cfg   scenario.NodeInstance
 	cost  StepCoster
-	peak  float64 // FLOP/s of the device in the instance's compute dtype (MFU)
+	pair  pairCoster // cost as a pairCoster, nil where it is none
+	// steps and stepCPU are cost taken apart where it is a step model,
+	// maybe wrapped with the scheduler's CPU time (servingCost): a decode
+	// run's pricing calls the model itself (decodeSteps). nil otherwise.
+	steps   *perf.StepModel
+	stepCPU *perf.Serving
+	peak    float64 // FLOP/s of the device in the instance's compute dtype (MFU)
 	// smShare is the share of the SMs the instance may use under MPS (its
 	// mps_active_thread_pct), 1 uncapped.
 	smShare float64

@@ -73,7 +73,7 @@ func (s *simulator) nodeView(ni int, bins bool) *device {
 	}
 	n := s.sc.Nodes[ni]
 	g0 := s.devs[gs[0]]
-	m := &device{idx: -1, node: n, res: g0.res, size: 1}
+	m := &device{idx: -1, node: n, bandwidth: n.Hardware.BandwidthBytesPerSecond(), res: g0.res, size: 1}
 	w := make([]float64, len(gs))
 	for k, i := range gs {
 		d := s.devs[i]

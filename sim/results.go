@@ -322,7 +322,7 @@ func (d *device) activity(t totals) Activity {
 	a := Activity{
 		Utilization: t.Busy / t.Seconds,
 		MFU:         t.PeakFLOPs / t.Seconds,
-		MBU:         t.Bytes / t.Seconds / d.node.Hardware.BandwidthBytesPerSecond(),
+		MBU:         t.Bytes / t.Seconds / d.bandwidth,
 		Running:     t.RunningSec / t.Seconds,
 		Waiting:     t.WaitingSec / t.Seconds,
 		PowerW:      t.EnergyJ / t.Seconds,

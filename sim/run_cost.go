@@ -65,7 +65,7 @@ func arith(a, d float64, lo, hi int) float64 {
 // parts returns Σ compute seconds over the compute-bound steps and Σ memory
 // seconds over the memory-bound steps among the first n steps. compute -
 // memory is linear in j, so the regime changes at most once.
-func (r decodeRun) parts(n int) (compute, memory float64) {
+func (r *decodeRun) parts(n int) (compute, memory float64) {
 	return maxParts(r.c0, r.dc, r.m0, r.dm, n)
 }
 
@@ -85,8 +85,10 @@ func maxParts(c0, dc, m0, dm float64, n int) (compute, memory float64) {
 	return arith(c0, dc, cut, n), arith(m0, dm, 0, cut)
 }
 
-// seconds is the alone time of the first n steps.
-func (r decodeRun) seconds(n int) float64 {
+// seconds is the alone time of the first n steps. The methods that
+// price a run take it by pointer: stepsWithin calls seconds a dozen times
+// per truncation, and a copy is 16 words.
+func (r *decodeRun) seconds(n int) float64 {
 	c, m := r.parts(n)
 	secs := c + m + float64(n)*r.o
 	if r.s != 0 {
@@ -104,11 +106,11 @@ func (r decodeRun) seconds(n int) float64 {
 }
 
 // drafts reports whether the run has a speculative draft part.
-func (r decodeRun) drafts() bool { return r.dc0 != 0 || r.ddc != 0 || r.dm0 != 0 || r.ddm != 0 }
+func (r *decodeRun) drafts() bool { return r.dc0 != 0 || r.ddc != 0 || r.dm0 != 0 || r.ddm != 0 }
 
 // busy returns the compute and memory seconds the first n steps demand of
 // the device (both resources, whichever bound the time), for sharing.
-func (r decodeRun) busy(n int) (compute, memory float64) {
+func (r *decodeRun) busy(n int) (compute, memory float64) {
 	compute, memory = arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
 	if r.drafts() {
 		compute += arith(r.dc0, r.ddc, 0, n)
@@ -118,14 +120,14 @@ func (r decodeRun) busy(n int) (compute, memory float64) {
 }
 
 // work is the FLOPs and bytes of the first n steps.
-func (r decodeRun) work(n int) (flops, bytes float64) {
+func (r *decodeRun) work(n int) (flops, bytes float64) {
 	return arith(r.f0, r.df, 0, n), arith(r.b0, r.db, 0, n)
 }
 
 // stepsWithin returns the smallest n in [1, k] with seconds(n) >= alone,
 // i.e. the step during which an alone-time progress falls: the run can stop
 // at the end of that step.
-func (r decodeRun) stepsWithin(alone float64, k int) int {
+func (r *decodeRun) stepsWithin(alone float64, k int) int {
 	lo, hi := 1, k
 	for lo < hi {
 		mid := (lo + hi) / 2

@@ -263,6 +263,8 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 				in := &instance{idx: len(s.insts), node: d.idx, model: ni.Model, cfg: ni, cost: withServing(cost, sv),
 					peak: n.Hardware.FLOPS(ni.Deploy.Weights.Compute), smShare: ni.SMShare, blockKV: ni.KVBlockBytes(),
 					front: newFrontEnd(sv), prefillFirst: sv.PrefillFirst(), tokenRatio: sglInitRatio}
+				in.pair, _ = in.cost.(pairCoster)
+				in.steps, in.stepCPU = unwrap(in.cost)
 				if !(in.smShare > 0 && in.smShare < 1) {
 					in.smShare = 1 // uncapped, or a node built without sharing
 				}

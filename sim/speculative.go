@@ -30,7 +30,17 @@ func specTokens(in *instance) float64 {
 // token; by one StepPair where the step model has it
 // (perf.StepModel.StepPair: the same bits as two Steps, for less).
 func (s *simulator) decodeSteps(in *instance, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
-	a, b := stepPair(in.cost, first, second)
+	var a, b perf.StepCost
+	if in.steps != nil {
+		// servingCost.StepPair without its two calls' copies of the costs.
+		a, b = in.steps.StepPair(first, second)
+		if sv := in.stepCPU; sv != nil {
+			a.Overhead += sv.StepCPU(first.PrefillSeqs + first.DecodeSeqs)
+			b.Overhead += sv.StepCPU(second.PrefillSeqs + second.DecodeSeqs)
+		}
+	} else {
+		a, b = pairOf(in.cost, in.pair, first, second)
+	}
 	if e := specTokens(in); e != 1 {
 		a, b = perToken(a, e), perToken(b, e)
 	}
@@ -43,12 +53,27 @@ type pairCoster interface {
 	StepPair(first, second perf.Batch) (perf.StepCost, perf.StepCost)
 }
 
-// stepPair is c's Step of both batches.
-func stepPair(c StepCoster, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
-	if p, ok := c.(pairCoster); ok {
-		return p.StepPair(first, second)
+// pairOf is c's Step of both batches, by pair (c as a pairCoster, found
+// once when the instance is built; nil where c is none) where it has one.
+func pairOf(c StepCoster, pair pairCoster, first, second perf.Batch) (perf.StepCost, perf.StepCost) {
+	if pair != nil {
+		return pair.StepPair(first, second)
 	}
 	return c.Step(first), c.Step(second)
+}
+
+// unwrap takes a step cost apart into its step model and the scheduler's
+// CPU time it adds (nil for none), or returns nil where it is no step model.
+func unwrap(c StepCoster) (*perf.StepModel, *perf.Serving) {
+	switch c := c.(type) {
+	case *perf.StepModel:
+		return c, nil
+	case *servingCost:
+		if m, ok := c.StepCoster.(*perf.StepModel); ok {
+			return m, c.sv
+		}
+	}
+	return nil, nil
 }
 
 // perToken is a round's cost divided among the e tokens it yields.

@@ -176,3 +176,30 @@ func TestSpeculativeDecodeRunMatchesSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeStepsUnwrapped: decodeSteps' direct call of the step model
+// (with the scheduler's CPU time added as servingCost does) prices a
+// decode run's two steps bit for bit as the wrapped cost's StepPair, on a
+// profile with per-step and per-sequence scheduler terms.
+func TestDecodeStepsUnwrapped(t *testing.T) {
+	s, err := newSimulator(load(t, "../scenarios/bench/h100-qwen3-8b.toml"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := s.insts[0]
+	if in.steps == nil || in.stepCPU == nil || in.stepCPU.StepS == 0 {
+		t.Fatalf("the scenario's instance: step model %v, scheduler terms %+v; want both", in.steps, in.stepCPU)
+	}
+	for _, n := range []int{1, 7, 64, 300} {
+		var first, second perf.Batch
+		for i := range n {
+			first.AddDecode(100 + 37*i)
+			second.AddDecode(101 + 37*i)
+		}
+		a, b := s.decodeSteps(in, first, second)
+		wa, wb := in.pair.StepPair(first, second)
+		if a != wa || b != wb || a.Overhead == in.steps.Step(first).Overhead {
+			t.Errorf("%d decodes: %+v, %+v; wrapped %+v, %+v", n, a, b, wa, wb)
+		}
+	}
+}

@@ -20,12 +20,13 @@ const MinValue = 1e-12
 
 // Sketch accumulates weighted values. Create one with New.
 type Sketch struct {
-	alpha, gamma, logGamma float64
-	offset                 int       // bucket index of counts[0]
-	counts                 []float64 // weight per bucket
-	zero                   float64   // weight of values <= MinValue
-	count, sum             float64
-	min, max               float64
+	alpha, gamma float64
+	table        *indexTable // buckets without a logarithm
+	offset       int         // bucket index of counts[0]
+	counts       []float64   // weight per bucket
+	zero         float64     // weight of values <= MinValue
+	count, sum   float64
+	min, max     float64
 }
 
 // New returns an empty sketch with relative accuracy alpha in (0, 0.5).
@@ -34,7 +35,7 @@ func New(alpha float64) *Sketch {
 		panic("sketch: alpha must be in (0, 0.5)")
 	}
 	g := (1 + alpha) / (1 - alpha)
-	return &Sketch{alpha: alpha, gamma: g, logGamma: math.Log(g), min: math.Inf(1), max: math.Inf(-1)}
+	return &Sketch{alpha: alpha, gamma: g, table: tableFor(math.Log(g)), min: math.Inf(1), max: math.Inf(-1)}
 }
 
 // Alpha is the sketch's relative accuracy.
@@ -51,18 +52,23 @@ func (s *Sketch) AddWeighted(x, w float64) {
 	}
 	s.count += w
 	s.sum += x * w
-	s.min = math.Min(s.min, x)
-	s.max = math.Max(s.max, x)
+	// The builtins are math.Min and math.Max (signed zeros, infinities;
+	// x is not NaN here), inlined: math's are calls on amd64.
+	s.min, s.max = min(s.min, x), max(s.max, x)
 	if x <= MinValue {
 		s.zero += w
 		return
 	}
 	i := s.index(x)
+	if k := i - s.offset; uint(k) < uint(len(s.counts)) { // spanned: no call to grow
+		s.counts[k] += w
+		return
+	}
 	s.grow(i)
 	s.counts[i-s.offset] += w
 }
 
-func (s *Sketch) index(x float64) int { return int(math.Ceil(math.Log(x) / s.logGamma)) }
+func (s *Sketch) index(x float64) int { return s.table.index(x) }
 
 // grow extends counts to cover bucket i.
 func (s *Sketch) grow(i int) {

@@ -17,8 +17,8 @@ import (
 	"github.com/fleettwin/fleettwin/jobs"
 )
 
-// TestOllamaCalibrationPageInChromium runs the CI calibration plan, cut short,
-// against a real Ollama (FLEETTWIN_OLLAMA, as TestDashboardCalibratesOllama)
+// TestOllamaCalibrationPageInChromium runs the example calibration
+// (ExamplePlan, chosen by name as a newcomer would) against a real Ollama (FLEETTWIN_OLLAMA, as TestDashboardCalibratesOllama)
 // and opens its page once it is over: the status reads finished, every
 // experiment has a row, and the page's screenshot is
 // docs/img/dashboard-calibration.png (FLEETTWIN_SCREENSHOTS keeps it).
@@ -27,24 +27,15 @@ func TestOllamaCalibrationPageInChromium(t *testing.T) {
 	if bin == "" {
 		t.Skip("FLEETTWIN_OLLAMA is not set: run `make test`, which builds Ollama and sets it")
 	}
-	cat, err := catalog.Load("../calibrate/testdata/ci-catalog.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := os.ReadFile("../calibrate/testdata/ci-plan.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := strings.NewReplacer("concurrency = [1, 2, 3, 4]", "concurrency = [1, 2, 4]", "requests = 10", "requests = 4",
-		"rates = [1.0, 2.0, 3.0]", "rates = [2.0]", "passes = 2", "passes = 1").Replace(string(plan))
-	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{t.TempDir()}, Ollama: bin})
+	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: catalog.Default(), Profiles: profiles, CalibrationDirs: []string{t.TempDir()},
+		CalibrationPlans: "../calibration-plans", Ollama: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
 	defer func() { hs.Close(); s.Close() }()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm(hs.URL+"/calibration/start", url.Values{"toml": {short}})
+	resp, err := client.PostForm(hs.URL+"/calibration/start", url.Values{"plan": {ExamplePlan}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,9 @@ func (s *Server) calibrationChart(w http.ResponseWriter, r *http.Request) {
 // server's is read.
 func (s *Server) calibrationStart(w http.ResponseWriter, r *http.Request) {
 	var (
-		name       string
-		data       []byte
-		fromFolder bool
+		name   string
+		data   []byte
+		beside func(string) ([]byte, error) // nil: pasted
 	)
 	if text := strings.TrimSpace(r.FormValue("toml")); text != "" {
 		name, data = "pasted-plan.toml", []byte(text)
@@ -77,9 +77,9 @@ func (s *Server) calibrationStart(w http.ResponseWriter, r *http.Request) {
 			s.calibrationProblem(w, r, http.StatusBadRequest, err.Error()+"; the server's plans: "+s.plansHint())
 			return
 		}
-		fromFolder = true
+		beside = func(file string) ([]byte, error) { return readPlanFile(s.CalibrationPlans, file) }
 	}
-	id, err := s.Calibrations.Start(name, data, fromFolder)
+	id, err := s.Calibrations.Start(name, data, beside)
 	if errors.Is(err, jobs.ErrBusy) {
 		s.calibrationProblem(w, r, http.StatusConflict, err.Error())
 		return

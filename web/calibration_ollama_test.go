@@ -16,35 +16,28 @@ import (
 	"github.com/fleettwin/fleettwin/catalog"
 )
 
-// TestDashboardCalibratesOllama starts a calibration from the dashboard
-// against a real Ollama serving two random-weight Qwen3 models on this
-// CPU, and follows it live next to its twin until it finishes. `make test`
-// builds Ollama and runs it (FLEETTWIN_OLLAMA); plain `go test` skips.
+// TestDashboardCalibratesOllama starts the shipped example calibration
+// (ExamplePlan, chosen by name from calibration-plans/ as a newcomer
+// would) from the dashboard against a real Ollama serving two
+// random-weight Qwen3 models on this CPU, and follows it live next to its
+// twin until it finishes. `make test` builds Ollama and runs it
+// (FLEETTWIN_OLLAMA); plain `go test` skips.
 func TestDashboardCalibratesOllama(t *testing.T) {
 	bin := os.Getenv("FLEETTWIN_OLLAMA")
 	if bin == "" {
 		t.Skip("FLEETTWIN_OLLAMA is not set: run `make test`, which builds Ollama and sets it")
 	}
-	cat, err := catalog.Load("../calibrate/testdata/ci-catalog.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The CI plan, cut to a minute: two concurrencies, one rate, one pass.
-	plan, err := os.ReadFile("../calibrate/testdata/ci-plan.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := strings.NewReplacer("concurrency = [1, 2, 3, 4]", "concurrency = [1, 2]", "inputs = [48, 192]", "inputs = [48]",
-		"requests = 10", "requests = 4", "rates = [1.0, 2.0, 3.0]", "rates = [2.0]", "passes = 2", "passes = 1").Replace(string(plan))
+	// The built-in catalog: the example brings its CPU and model shapes.
 	root := t.TempDir()
-	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: cat, Profiles: profiles, CalibrationDirs: []string{root}, Ollama: bin})
+	s, err := newServer(testOptions{DataDir: t.TempDir(), Catalog: catalog.Default(), Profiles: profiles, CalibrationDirs: []string{root},
+		CalibrationPlans: "../calibration-plans", Ollama: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
 	defer func() { hs.Close(); s.Close() }()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm(hs.URL+"/calibration/start", url.Values{"toml": {short}})
+	resp, err := client.PostForm(hs.URL+"/calibration/start", url.Values{"plan": {ExamplePlan}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,14 @@ import (
 // files of one folder (serve --calibration-plans, default plans/): the
 // dashboard never opens a path a request names.
 
-// calibrationPlans lists the .toml files of the plans folder, sorted.
+// ExamplePlan is the shipped calibration that needs no GPU and no server
+// of the user's: it serves random-weight models with the dashboard's
+// Ollama (make run-ollama). The dashboard offers it first.
+const ExamplePlan = "local-ollama.toml"
+
+// calibrationPlans lists the plans of the plans folder: its .toml files
+// but a plan's catalog entries (*.catalog.toml), ExamplePlan first, the
+// rest sorted.
 func (s *Server) calibrationPlans() []string {
 	if s.CalibrationPlans == "" {
 		return nil
@@ -27,11 +34,22 @@ func (s *Server) calibrationPlans() []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".toml") && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, e.Name())
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasSuffix(n, ".toml") && !strings.HasSuffix(n, ".catalog.toml") && !strings.HasPrefix(n, ".") {
+			out = append(out, n)
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == ExamplePlan:
+			return -1
+		case b == ExamplePlan:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
 	return out
 }
 

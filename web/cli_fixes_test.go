@@ -63,13 +63,45 @@ func TestCalibrationProblemPage(t *testing.T) {
 	}
 }
 
-// The plans select starts on no plan: a newcomer is not led into one that
-// needs servers running, and starting with nothing chosen says what to do.
-func TestCalibrationPlanSelectStartsEmpty(t *testing.T) {
+// The plans select leads a newcomer into the example, which needs no GPU
+// and no server of theirs (the dashboard's Ollama), never into a plan
+// that needs servers running; a plan's catalog entries are not offered
+// as a plan.
+func TestCalibrationPlansOfferTheExample(t *testing.T) {
 	ts := newTestServerOpt(t, testOptions{CalibrationDirs: []string{t.TempDir()}, CalibrationPlans: "../calibration-plans"})
 	d := ts.doc(t, "/calibration")
 	opts := byTestID(d, "calibration-plan").Find("option")
-	if opts.Length() < 2 || opts.First().AttrOr("value", "x") != "" || !strings.Contains(opts.First().Text(), "choose a plan") {
-		t.Errorf("plan options: %d, first %q", opts.Length(), opts.First().Text())
+	if opts.Length() < 3 || opts.First().AttrOr("value", "x") != "" || !strings.Contains(opts.First().Text(), "choose a plan") {
+		t.Fatalf("plan options: %d, first %q", opts.Length(), opts.First().Text())
+	}
+	if v := opts.Eq(1).AttrOr("value", ""); v != ExamplePlan || !strings.Contains(opts.Eq(1).Text(), "example") {
+		t.Errorf("the first plan offered is %q (%q), want the example %s", v, opts.Eq(1).Text(), ExamplePlan)
+	}
+	sel := opts.Filter("[selected]")
+	if sel.Length() != 1 || sel.AttrOr("value", "") != ExamplePlan {
+		t.Errorf("selected: %d options, %q; want only the example", sel.Length(), sel.AttrOr("value", ""))
+	}
+	opts.Each(func(_ int, o *goquery.Selection) {
+		if strings.HasSuffix(o.AttrOr("value", ""), ".catalog.toml") {
+			t.Errorf("a catalog file is offered as a plan: %s", o.AttrOr("value", ""))
+		}
+	})
+}
+
+// Without an Ollama (plain `make run`), starting the example says how to
+// get one, on the page.
+func TestExampleWithoutOllamaSaysHow(t *testing.T) {
+	ts := newTestServerOpt(t, testOptions{CalibrationDirs: []string{t.TempDir()}, CalibrationPlans: "../calibration-plans"})
+	resp, err := http.PostForm(ts.url+"/calibration/start", url.Values{"plan": {ExamplePlan}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	d, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := byTestID(d, "calibration-error").Text(); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p, "make run-ollama") {
+		t.Errorf("%d: %q, want 422 naming make run-ollama", resp.StatusCode, p)
 	}
 }
