@@ -2,7 +2,6 @@ package calibrate
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,23 +28,10 @@ func ParsePlanFrom(name string, data []byte, cat *catalog.Catalog, read ReadFunc
 	return parsePlan(name, data, cat, true, read)
 }
 
-// readBeside reads plain-named files of dir, at most tomlcheck.MaxBytes.
+// readBeside reads plain-named files of dir, as loadPlan reads the plan
+// (the catalog's parser bounds the size).
 func readBeside(dir string) ReadFunc {
-	return func(name string) ([]byte, error) {
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, tomlcheck.MaxBytes+1))
-		if err != nil {
-			return nil, err
-		}
-		if len(data) > tomlcheck.MaxBytes {
-			return nil, fmt.Errorf("%s: larger than the limit of %d bytes (1 MiB)", name, tomlcheck.MaxBytes)
-		}
-		return data, nil
-	}
+	return func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
 }
 
 // checkCatalogName says what is wrong with a catalog key's value, or "".

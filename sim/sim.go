@@ -103,11 +103,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opt Options) (*Result, erro
 	if parts := splitParts(sc, opt); len(parts) > 1 {
 		return runSplit(ctx, sc, opt, parts) // split_run.go
 	}
-	s, err := newSimulator(sc, opt)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx)
+	return runSerial(ctx, sc, opt, 0, 0)
 }
 
 // cancelCheckEvery is how often, in events, a run checks its context

@@ -336,29 +336,28 @@ func runPart(ctx context.Context, s *simulator) partOutcome {
 // runSerial is Run's serial path; it skips the first records and
 // snapshots, which a split run that fell back already delivered.
 func runSerial(ctx context.Context, sc *scenario.Scenario, opt Options, records, snapshots int64) (*Result, error) {
-	if on := opt.OnRequest; on != nil && records > 0 {
-		opt.OnRequest = func(r RequestRecord) {
-			if records > 0 {
-				records--
-				return
-			}
-			on(r)
-		}
-	}
-	if on := opt.OnSnapshot; on != nil && snapshots > 0 {
-		opt.OnSnapshot = func(sn Snapshot) {
-			if snapshots > 0 {
-				snapshots--
-				return
-			}
-			on(sn)
-		}
-	}
+	opt.OnRequest = skipFirst(records, opt.OnRequest)
+	opt.OnSnapshot = skipFirst(snapshots, opt.OnSnapshot)
 	s, err := newSimulator(sc, opt)
 	if err != nil {
 		return nil, err
 	}
 	return s.run(ctx)
+}
+
+// skipFirst returns on without its first n calls (on itself for n = 0 or
+// a nil on).
+func skipFirst[T any](n int64, on func(T)) func(T) {
+	if on == nil || n <= 0 {
+		return on
+	}
+	return func(v T) {
+		if n > 0 {
+			n--
+			return
+		}
+		on(v)
+	}
 }
 
 // nodeInstances is, per node, the index of its first instance in the

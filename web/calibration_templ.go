@@ -112,9 +112,9 @@ func calibrationPage(profiles []perf.Profile, runs []string, plans []string, pro
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var5 string
-						templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(p + " (example: two random-weight models in the local Ollama, about a minute, no GPU)")
+						templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(p + " (example: two random-weight models in the local Ollama, 40 requests, no GPU)")
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `calibration.templ`, Line: 30, Col: 125}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `calibration.templ`, Line: 30, Col: 122}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 						if templ_7745c5c3_Err != nil {
