@@ -200,8 +200,10 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 	// replays' curvature, where the replays move with it: in the simulator
 	// it acts only while the two instances ask for more bandwidth than
 	// there is, which depends on the step model this run fitted (the
-	// recorded run's does: 0.2052 ± 0.092). Where they do not, the prior
-	// is kept and the source says so.
+	// recorded run's does: 0.2052 ± 0.092). Where they do not, or their
+	// error does not curve up at the best value (on a busy host the
+	// replays' optimum can sit on a bound with no curvature: no standard
+	// error), the prior is kept and the source says so.
 	what := "mps_memory_contention %s 12 together experiments of run " + filepath.Base(runDir) + " (mps)"
 	switch s := prof.Sharing; {
 	case s == nil:
@@ -210,7 +212,8 @@ func TestCalibrateOllamaCPU(t *testing.T) {
 		if !(s.MPSMemoryContention >= 0 && s.MPSMemoryContention <= 1) || !(s.MPSMemoryContentionStdErr > 0) {
 			t.Errorf("sharing fit: %+v", s)
 		}
-	case strings.Contains(s.Source, fmt.Sprintf(what, "prior kept: the replays of")+" do not move with it"):
+	case strings.Contains(s.Source, fmt.Sprintf(what, "prior kept: the replays of")+" do not move with it"),
+		strings.Contains(s.Source, fmt.Sprintf(what, "prior kept: the replays of")+" do not identify it"):
 		if s.MPSMemoryContention != perf.DefaultSharing().MPSMemoryContention || s.MPSMemoryContentionStdErr != 0 {
 			t.Errorf("prior kept, but: %+v", s)
 		}

@@ -131,6 +131,14 @@ func (r *Run) fitSharing(ctx context.Context, cat *catalog.Catalog, p *perf.Prof
 		}
 		x = sig(x, 4)
 		se := sig(curvatureStdErr(cost, x, fx, lo, hi, n), 2)
+		if !(se > 0) || math.IsInf(se, 0) {
+			// The error does not curve up at the optimum (it is flat, or
+			// still falling at a bound): the replays do not pin a value,
+			// and a number without an uncertainty would claim they do.
+			sources = append(sources, fmt.Sprintf("%s prior kept: the replays of %s do not identify it (their error does not curve up at %.4g)", c.name, what, x))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not fitted: the replays of %s do not identify it (best %.4g on [%.4g, %.4g], no curvature there); interference takes the co-location slowdown", c.name, what, x, lo, hi))
+			continue
+		}
 		c.set(&sh, x, se)
 		heldErr := "no together experiment held out"
 		if len(held) > 0 {
