@@ -14,6 +14,7 @@ package scenario
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/BurntSushi/toml"
 
@@ -227,8 +228,12 @@ func Decode(name string, data []byte) (*File, toml.MetaData, error) {
 	return &f, md, nil
 }
 
-// Encode writes the document as TOML.
+// Encode writes the document as TOML. A seed above TOML's integers (2^63 - 1)
+// is refused: Parse could not read it back.
 func (f *File) Encode() ([]byte, error) {
+	if f.Seed > math.MaxInt64 {
+		return nil, fmt.Errorf("encode scenario %q: seed %d is above TOML's largest integer (%d)", f.Name, f.Seed, int64(math.MaxInt64))
+	}
 	var b bytes.Buffer
 	enc := toml.NewEncoder(&b)
 	enc.Indent = "  "

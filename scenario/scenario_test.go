@@ -262,3 +262,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeSeedRange: a seed TOML cannot hold is refused, not written as a
+// file Parse would reject.
+func TestEncodeSeedRange(t *testing.T) {
+	f := &File{Name: "big", Seed: 1 << 63}
+	if _, err := f.Encode(); err == nil || !strings.Contains(err.Error(), "seed 9223372036854775808") {
+		t.Errorf("Encode: %v, want an error naming the seed", err)
+	}
+	f.Seed = 1<<63 - 1
+	enc, err := f.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(enc), "seed = 9223372036854775807") {
+		t.Errorf("largest seed not written:\n%s", enc)
+	}
+}

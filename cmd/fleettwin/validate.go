@@ -16,9 +16,10 @@ import (
 )
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", "validate FILE.csv... [--json out.json] [--catalog f] [--profile f] [--quiet] [--max-median PCT] [--max-row PCT]", stderr)
+	fs := newFlagSet("validate", "validate FILE.csv... [--json out.json] [--catalog f] [--profile f] [--quiet] [--max-median PCT] [--max-row PCT] [--scenarios DIR]", stderr)
 	jsonOut := fs.String("json", "", "write the rows and the summary as JSON here (atomically)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	scenarios := fs.String("scenarios", "", "also write each serving experiment's generated scenario (and trace) here, for `fleettwin simulate`")
 	maxMedian := fs.Float64("max-median", 0, "fail when the median absolute error of the rows run is above this percentage (0: no bar)")
 	maxRow := fs.Float64("max-row", 0, "fail when any row run is off by more than this percentage (0: no bar)")
 	var catalogs, profiles stringList
@@ -56,7 +57,15 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	env := validate.Env{Catalog: e.cat, Profiles: e.profiles, Progress: func(done, total int) {
 		prog.update(float64(done), float64(total), "experiments")
 	}}
-	res, err := validate.Reproduce(ctx, env, rows)
+	x := validate.Prepare(rows)
+	if *scenarios != "" {
+		ex, err := x.Export(env, *scenarios)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "validate: %d scenario(s) written to %s\n", len(ex), *scenarios)
+	}
+	res, err := x.Reproduce(ctx, env)
 	prog.end()
 	if err != nil {
 		return err
