@@ -15,7 +15,7 @@ SHARING_CARRIED := h100-sxm.vllm h100-sxm.sglang h100-sxm.tensorrt-llm a100-80gb
 VLLM_SERVING_CARRIED := h200 b200 rtx-pro-6000 l40s a100-80gb # vLLM priors carrying h100-sxm's fitted [serving] terms
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-ollama build test test-go validate test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
+.PHONY: help pgo run run-ollama build test test-go validate test-engine browser ollama lint vet fmt staticcheck bench generate check-go check-generated
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ staticcheck: check-go ## pinned in go.mod as a tool, built from the module proxy
 
 bench: check-go ## every benchmark; compare runs with benchstat (see README)
 	$(GO) test -run '^$$' -bench . -benchmem -count $${COUNT:-1} ./...
+
+pgo: check-go ## refresh cmd/fleettwin/default.pgo (profile-guided optimisation) from the simulator's benchmarks
+	$(GO) test -run '^$$' -bench 'OneInstance$$|SeedColocated$$|Fleet100$$' -benchtime 8x -cpuprofile cmd/fleettwin/default.pgo -o /tmp/fleettwin-sim.test ./sim/
 
 generate: build ## regenerate the templ components and the built-in profiles
 	$(GO) tool templ generate -path web
