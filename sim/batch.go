@@ -5,7 +5,6 @@ import (
 
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
-	"github.com/fleettwin/fleettwin/scenario"
 )
 
 // admissible reports whether the head of the waiting queue could join the
@@ -110,8 +109,8 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 					heap.Pop(&in.waiting)
 					s.devs[in.node].waiting--
 					s.takeBlocks(in, nb)
-					in.running = append(in.running, id)
-					in.dec.add(r, bt)
+					in.join(r, id)
+					in.dec.join(r, id)
 					if in.seg.decodes {
 						b.AddDecode(int(r.context))
 						decodes++
@@ -142,7 +141,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				s.devs[in.node].waiting--
 				s.admitCached(in, id) // its cached prefix is its context (prefix.go)
 				s.takeBlocks(in, nb)
-				in.running = append(in.running, id)
+				in.join(r, id)
 				if r.admitted < 0 {
 					r.admitted = now
 				}
@@ -233,109 +232,6 @@ func (s *simulator) truncate(in *instance, now engine.Time) {
 	seg.steps = j
 	seg.plan()
 	d.reshare(s, now)
-}
-
-// endSegment applies a finished segment's tokens and plans the next one.
-func (s *simulator) endSegment(in *instance, now engine.Time) {
-	d := s.devs[in.node]
-	d.advance(now, s.insts)
-	d.stop(in)
-	seg := &in.seg
-	wall := (now - seg.start).Seconds()
-	m := s.models[in.model]
-	steps := int32(seg.steps)
-	bt := int32(in.cfg.BlockTokens)
-	// One walk over the batch: decoding requests take the run's tokens,
-	// prompt chunks land (the chunks are in running order: startWork
-	// appends both in step), finished requests leave and the decode set
-	// is rebuilt from the rest.
-	decodes := 0
-	kept := in.running[:0]
-	done, ship := s.done[:0], s.ship[:0]
-	in.dec.reset(bt)
-	p := 0
-	for _, id := range in.running {
-		r := &s.reqs[id]
-		if p < len(seg.prefill) && seg.prefill[p].id == id {
-			r.prefilled += seg.prefill[p].n
-			r.context += seg.prefill[p].n
-			p++
-			if in.pc != nil {
-				s.register(in, id) // its computed blocks are shared from now (prefix.go)
-			}
-			if r.decoding() {
-				r.generated++ // the prefill's last position yields a token
-				if r.first < 0 {
-					r.first = now
-				}
-			}
-		} else if seg.decodes && r.decoding() {
-			decodes++
-			r.generated += steps
-			r.context += steps
-		}
-		switch {
-		case r.generated >= r.output:
-			done = append(done, id)
-		case in.role == scenario.RolePrefill && r.decoding():
-			ship = append(ship, id) // the first token is out: the KV goes to a decoder
-		default:
-			kept = append(kept, id)
-			if r.decoding() {
-				in.dec.add(r, bt)
-			}
-		}
-	}
-	if p != len(seg.prefill) {
-		panic("sim: a prompt chunk's request is not running in its order")
-	}
-	in.running = kept
-	if in.prefillFirst && decodes > 0 {
-		in.tokenRatio = max(in.tokenRatio-sglRatioDecay*float64(steps), sglMinRatio)
-	}
-	if decodes > 0 && now >= s.sc.Warmup {
-		m.stats.itl.AddWeighted(chunkGaps(in, seg, wall, decodes))
-	}
-	if now >= s.sc.Warmup {
-		var prompt float64
-		for _, c := range seg.prefill {
-			prompt += float64(c.n)
-		}
-		gen := float64(decodes) * float64(steps)
-		if prompt+gen > 0 {
-			in.prefillSec += wall * prompt / (prompt + gen)
-			in.decodeSec += wall * gen / (prompt + gen)
-		}
-	}
-	for _, id := range done {
-		s.releaseBlocks(in, id)
-		s.finish(in, id, now, false)
-	}
-	for _, id := range ship {
-		s.handoff(in, id, now) // disagg.go
-	}
-	freed := len(done) > 0
-	s.done, s.ship = done[:0], ship[:0]
-	if len(d.busy) > 0 {
-		d.reshare(s, now)
-		s.startWork(in, now)
-	} else if s.startWork(in, now); !in.busy {
-		// Nothing else on the device runs, so a reshare before the next
-		// segment starts would only set the idle draw, which the start's
-		// reshare overwrites at the same instant (and which is below the
-		// peak already: the device starts idle). Reshare only if none
-		// starts.
-		d.reshare(s, now)
-	}
-	if d.node.DynamicMemory && freed {
-		// Blocks went back to the shared pool: idle neighbours that were
-		// waiting for them may run now.
-		for _, i := range d.insts {
-			if o := s.insts[i]; !o.busy && o.outstanding > 0 {
-				s.startWork(o, now)
-			}
-		}
-	}
 }
 
 // midPrefill reports whether a running request is part-way through its

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"math"
-
 	"github.com/fleettwin/fleettwin/perf"
 )
 
@@ -13,9 +11,11 @@ import (
 // modulo the block size, and a decode run's length only the least output
 // still to generate.
 //
-// endSegment rebuilds the set in the one walk it makes over the running
-// requests; between segment ends the set changes only by a shipped KV
-// joining (startWork) or a preemption (preempt), which update it.
+// Its requests advance on the set's decode clock (decodeclock.go): a
+// segment end moves the clock and the sums in closed form, and a request's
+// tokens are brought up to date only when something reads them. The set
+// changes by a request joining (a prompt's last chunk landing, a shipped
+// KV admitted) or leaving (finishing, preempted).
 // Contexts are integers, so the float sums the step model sees are exact
 // as long as they stay below 2^53 (exactInt): the same bits as adding the
 // requests one by one in any order. Past that (a million-token context in
@@ -23,12 +23,14 @@ import (
 type decodeSet struct {
 	n      int   // decoding requests running
 	s1, s2 int64 // Σ context, Σ context²
-	// rem[ρ] counts contexts ≡ ρ mod the block size; nil where the block
-	// size exceeds histBlocks, and the callers walk the requests instead.
+	bt     int32 // block size in tokens
+	// rem[(ρ - off) mod bt] counts contexts ≡ ρ mod bt: a clock tick
+	// moves every context up one remainder, which turning off does.
+	// nil where the block size exceeds histBlocks, and the callers walk
+	// the requests instead.
 	rem []int32
-	// minLeft is the least output - generated over the set when minOK.
-	minLeft int32
-	minOK   bool
+	off int32 // clock mod bt
+	decodeClock
 }
 
 // histBlocks is the largest block size decodeSet keeps remainder counts
@@ -38,17 +40,14 @@ const histBlocks = 256
 // exactInt is 2^53: float64 holds every integer below it.
 const exactInt = 1 << 53
 
-// reset empties the set for a rebuild.
+// reset empties the set for block size bt.
 func (ds *decodeSet) reset(bt int32) {
-	ds.n, ds.s1, ds.s2 = 0, 0, 0
-	ds.minLeft, ds.minOK = math.MaxInt32, true
+	ds.n, ds.s1, ds.s2, ds.bt, ds.off = 0, 0, 0, bt, 0
+	ds.rem = nil
 	if bt <= histBlocks {
-		if len(ds.rem) != int(bt) {
-			ds.rem = make([]int32, bt)
-		} else {
-			clear(ds.rem)
-		}
+		ds.rem = make([]int32, bt)
 	}
+	ds.decodeClock = decodeClock{fin: ds.fin[:0]}
 }
 
 // residue is tokens mod bt, by a mask for the usual powers of two.
@@ -59,29 +58,41 @@ func residue(tokens, bt int32) int32 {
 	return tokens % bt
 }
 
-// add puts a decoding request in the set.
-func (ds *decodeSet) add(r *request, bt int32) {
-	c := int64(r.context)
-	ds.n++
-	ds.s1 += c
-	ds.s2 += c * c
-	if ds.rem != nil {
-		ds.rem[residue(r.context, bt)]++
+// slot is where rem counts a context.
+func (ds *decodeSet) slot(context int32) int32 {
+	i := residue(context, ds.bt) - ds.off
+	if i < 0 {
+		i += ds.bt
 	}
-	ds.minLeft = min(ds.minLeft, r.output-r.generated)
+	return i
 }
 
-// remove takes a decoding request out of the set.
-func (ds *decodeSet) remove(r *request, bt int32) {
-	c := int64(r.context)
-	ds.n--
-	ds.s1 -= c
-	ds.s2 -= c * c
+// remAt is how many contexts of the set are ≡ ρ mod the block size.
+func (ds *decodeSet) remAt(ρ int32) int32 { return ds.rem[ds.slot(ρ)] }
+
+// count adds (sign 1) or takes out (sign -1) a context up to date with
+// the clock.
+func (ds *decodeSet) count(context int32, sign int) {
+	c := int64(context)
+	ds.n += sign
+	ds.s1 += int64(sign) * c
+	ds.s2 += int64(sign) * c * c
 	if ds.rem != nil {
-		ds.rem[residue(r.context, bt)]--
+		ds.rem[ds.slot(context)] += int32(sign)
 	}
-	if r.output-r.generated <= ds.minLeft {
-		ds.minOK = false
+}
+
+// tick moves every context of the set on by steps tokens: Σc grows by
+// n·steps and Σc² by 2·steps·Σc + n·steps², the same integers as adding
+// the moved contexts up again (wrapping alike, were they to overflow).
+func (ds *decodeSet) tick(steps int32) {
+	k, n := int64(steps), int64(ds.n)
+	ds.s2 += 2*k*ds.s1 + n*k*k
+	ds.s1 += n * k
+	if ds.rem != nil {
+		if ds.off += residue(steps, ds.bt); ds.off >= ds.bt {
+			ds.off -= ds.bt
+		}
 	}
 }
 
@@ -89,11 +100,27 @@ func (ds *decodeSet) remove(r *request, bt int32) {
 // the blocks its requests take from their next step through their j-th,
 // for j >= 1 and a set with remainder counts. With j - 1 = a·bt + b, a
 // context of remainder ρ crosses a + [ρ >= bt - b] more block boundaries.
-func (ds *decodeSet) growth(j, bt int32) int64 {
+func (ds *decodeSet) growth(j int32) int64 {
+	bt := ds.bt
 	a, b := (j-1)/bt, (j-1)%bt
 	n := int64(a) * int64(ds.n)
-	for _, c := range ds.rem[bt-b:] {
+	if b == 0 {
+		return n
+	}
+	// Remainders bt-b .. bt-1 sit in rem from slot(bt-b) on, round the end.
+	lo := ds.slot(bt - b)
+	hi := lo + b
+	wrap := hi - bt
+	if wrap > 0 {
+		hi = bt
+	}
+	for _, c := range ds.rem[lo:hi] {
 		n += int64(c)
+	}
+	if wrap > 0 {
+		for _, c := range ds.rem[:wrap] {
+			n += int64(c)
+		}
 	}
 	return n
 }
@@ -119,6 +146,7 @@ func (s *simulator) addDecodes(in *instance, b *perf.Batch, shift int32) {
 	}
 	for _, id := range in.running {
 		if r := &s.reqs[id]; r.decoding() {
+			ds.sync(r)
 			b.AddDecode(int(r.context + shift))
 		}
 	}
@@ -128,12 +156,13 @@ func (s *simulator) addDecodes(in *instance, b *perf.Batch, shift int32) {
 // those whose context fills its last block exactly.
 func (s *simulator) decodeNeed(in *instance) int64 {
 	if in.dec.rem != nil {
-		return int64(in.dec.rem[0])
+		return int64(in.dec.remAt(0))
 	}
 	bt := int32(in.cfg.BlockTokens)
 	var need int64
 	for _, id := range in.running {
 		if r := &s.reqs[id]; r.decoding() {
+			in.dec.sync(r)
 			need += blocksFor(r.context+1, bt) - blocksFor(r.context, bt)
 		}
 	}
@@ -143,13 +172,14 @@ func (s *simulator) decodeNeed(in *instance) int64 {
 // decodeGrowth is decodeSet.growth, or the walk where the set keeps no
 // remainder counts.
 func (s *simulator) decodeGrowth(in *instance, j int32) int64 {
-	bt := int32(in.cfg.BlockTokens)
 	if in.dec.rem != nil {
-		return in.dec.growth(j, bt)
+		return in.dec.growth(j)
 	}
+	bt := int32(in.cfg.BlockTokens)
 	var n int64
 	for _, id := range in.running {
 		if r := &s.reqs[id]; r.decoding() {
+			in.dec.sync(r)
 			n += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
 		}
 	}
@@ -158,15 +188,4 @@ func (s *simulator) decodeGrowth(in *instance, j int32) int64 {
 
 // decodeLeft is the least output still to generate over the decoding
 // requests, MaxInt32 for none.
-func (s *simulator) decodeLeft(in *instance) int32 {
-	ds := &in.dec
-	if !ds.minOK {
-		ds.minLeft, ds.minOK = math.MaxInt32, true
-		for _, id := range in.running {
-			if r := &s.reqs[id]; r.decoding() {
-				ds.minLeft = min(ds.minLeft, r.output-r.generated)
-			}
-		}
-	}
-	return ds.minLeft
-}
+func (s *simulator) decodeLeft(in *instance) int32 { return in.dec.minLeft() }

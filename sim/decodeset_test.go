@@ -11,45 +11,52 @@ import (
 
 // TestDecodeSetGrowth holds decodeSet.growth and the sums to the walk
 // over the requests they replace, on random contexts and block sizes
-// (powers of two and not).
+// (powers of two and not), as the decode clock moves them on.
 func TestDecodeSetGrowth(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, bt := range []int32{1, 2, 13, 16, 64, 100, 256} {
 		var ds decodeSet
 		ds.reset(bt)
-		var reqs []request
-		for range 1 + rng.IntN(60) {
-			r := request{context: int32(rng.IntN(20000)), output: 5000, generated: int32(rng.IntN(4000))}
-			reqs = append(reqs, r)
-			ds.add(&r, bt)
+		reqs := make([]request, 1+rng.IntN(60))
+		for i := range reqs {
+			reqs[i] = request{context: int32(rng.IntN(20000)), output: 5000, generated: int32(rng.IntN(4000))}
+			ds.join(&reqs[i], int32(i))
 		}
-		for j := int32(1); j < 3*bt+5; j++ {
-			var want int64
+		for round := range 4 {
+			if round > 0 {
+				ds.advance(int32(1 + rng.IntN(3*int(bt)+7)))
+			}
+			for i := range reqs {
+				ds.sync(&reqs[i])
+			}
+			for j := int32(1); j < 3*bt+5; j++ {
+				var want int64
+				for _, r := range reqs {
+					want += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
+				}
+				if got := ds.growth(j); got != want {
+					t.Fatalf("bt %d, %d contexts, round %d: growth(%d) = %d, the walk gives %d", bt, len(reqs), round, j, got, want)
+				}
+			}
+			var walk, bulk perf.Batch
 			for _, r := range reqs {
-				want += blocksFor(r.context+j, bt) - blocksFor(r.context+1, bt)
+				walk.AddDecode(int(r.context) + 1)
 			}
-			if got := ds.growth(j, bt); got != want {
-				t.Fatalf("bt %d, %d contexts: growth(%d) = %d, the walk gives %d", bt, len(reqs), j, got, want)
+			s1, s2, ok := ds.decodeSums(2)
+			if !ok {
+				t.Fatal("small sums reported inexact")
 			}
-		}
-		var walk, bulk perf.Batch
-		for _, r := range reqs {
-			walk.AddDecode(int(r.context) + 1)
-		}
-		s1, s2, ok := ds.decodeSums(2)
-		if !ok {
-			t.Fatal("small sums reported inexact")
-		}
-		bulk.AddDecodes(ds.n, s1, s2)
-		if walk != bulk {
-			t.Fatalf("bt %d: AddDecodes from the sums gives %+v, the walk %+v", bt, bulk, walk)
+			bulk.AddDecodes(ds.n, s1, s2)
+			if walk != bulk {
+				t.Fatalf("bt %d round %d: AddDecodes from the sums gives %+v, the walk %+v", bt, round, bulk, walk)
+			}
 		}
 	}
 	var ds decodeSet
 	ds.reset(16)
-	big := request{context: math.MaxInt32 - 10}
+	big := request{context: math.MaxInt32 - 10, output: 1}
 	for range 3000 {
-		ds.add(&big, 16)
+		ds.join(&big, 0)
 	}
 	if _, _, ok := ds.decodeSums(1); ok {
 		t.Error("Σ context² past 2^53 reported exact")
@@ -99,26 +106,32 @@ func TestDecodeSetKept(t *testing.T) {
 func checkDecodeSet(t *testing.T, name string, s *simulator, in *instance) {
 	t.Helper()
 	bt := int32(in.cfg.BlockTokens)
-	var want decodeSet
-	want.reset(bt)
+	ds := &in.dec
+	var n int
+	var s1, s2 int64
+	rem := make([]int32, bt)
+	least := int32(math.MaxInt32)
 	for _, id := range in.running {
 		if r := &s.reqs[id]; r.decoding() {
-			want.add(r, bt)
+			ds.sync(r)
+			c := int64(r.context)
+			n, s1, s2 = n+1, s1+c, s2+c*c
+			rem[r.context%bt]++
+			least = min(least, r.output-r.generated)
 		}
 	}
-	ds := &in.dec
-	if ds.n != want.n || ds.s1 != want.s1 || ds.s2 != want.s2 {
-		t.Fatalf("%s: instance %d decode set n %d Σc %d Σc² %d, the walk gives %d %d %d", name, in.idx, ds.n, ds.s1, ds.s2, want.n, want.s1, want.s2)
+	if ds.n != n || ds.s1 != s1 || ds.s2 != s2 || len(ds.fin) != n {
+		t.Fatalf("%s: instance %d decode set n %d Σc %d Σc² %d, %d finishes; the walk gives %d %d %d", name, in.idx, ds.n, ds.s1, ds.s2, len(ds.fin), n, s1, s2)
 	}
 	if (ds.rem == nil) != (bt > histBlocks) {
 		t.Fatalf("%s: block size %d, remainder counts %v", name, bt, ds.rem != nil)
 	}
 	for i := range ds.rem {
-		if ds.rem[i] != want.rem[i] {
-			t.Fatalf("%s: instance %d has %d contexts at remainder %d, the walk %d", name, in.idx, ds.rem[i], i, want.rem[i])
+		if got := ds.remAt(int32(i)); got != rem[i] {
+			t.Fatalf("%s: instance %d has %d contexts at remainder %d, the walk %d", name, in.idx, got, i, rem[i])
 		}
 	}
-	if ds.minOK && want.n > 0 && ds.minLeft != want.minLeft {
-		t.Fatalf("%s: instance %d least output left %d, the walk %d", name, in.idx, ds.minLeft, want.minLeft)
+	if got := ds.minLeft(); got != least {
+		t.Fatalf("%s: instance %d least output left %d, the walk %d", name, in.idx, got, least)
 	}
 }

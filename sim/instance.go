@@ -28,7 +28,14 @@ type request struct {
 	context     int32 // tokens in the KV cache
 	preemptions int32
 	seq         int64 // arrival order, for FCFS tie-breaks
-	counted     bool  // arrived after warm-up
+	// While the request decodes on an instance, generated and context
+	// are as of that instance's decode clock reading clock
+	// (decodeclock.go).
+	clock int64
+	// joined orders the instance's running requests: they are kept in the
+	// order they joined, which finishing requests are put back in.
+	joined  int64
+	counted bool // arrived after warm-up
 }
 
 // decoding reports whether the request is past its prefill.
@@ -110,6 +117,7 @@ type instance struct {
 	blocksUsed  int64
 	waiting     waitQueue
 	running     []int32
+	joins       int64     // requests that have joined running, for request.joined
 	dec         decodeSet // sums over the running requests that decode (decodeset.go)
 	busy        bool
 	seg         segment

@@ -143,6 +143,9 @@ func checkBookkeeping(t *testing.T, name string, s *simulator) {
 		var blocks int64
 		for _, id := range in.running {
 			r := &s.reqs[id]
+			if r.decoding() {
+				in.dec.sync(r)
+			}
 			tokens := r.context + chunk[id]
 			if in.busy && in.seg.decodes && r.decoding() {
 				tokens += int32(in.seg.steps)

@@ -55,7 +55,7 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	in.running = append(in.running[:victim], in.running[victim+1:]...)
 	r := &s.reqs[id]
 	if r.decoding() {
-		in.dec.remove(r, int32(in.cfg.BlockTokens))
+		in.dec.leave(r, id) // its tokens up to date
 	}
 	s.releaseBlocks(in, id)
 	r.prompt = r.input + r.generated

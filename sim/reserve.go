@@ -28,6 +28,9 @@ func (s *simulator) reservedTokens(in *instance) float64 {
 	var n int64
 	for _, id := range in.running {
 		r := &s.reqs[id]
+		if r.decoding() {
+			in.dec.sync(r)
+		}
 		n += int64(min(r.output-r.generated, sglClipNewTokens))
 	}
 	return float64(n) * in.tokenRatio
@@ -53,6 +56,9 @@ func (s *simulator) retractRatio(in *instance) {
 	var gen, out int64
 	for _, id := range in.running {
 		r := &s.reqs[id]
+		if r.decoding() {
+			in.dec.sync(r)
+		}
 		gen += int64(r.generated)
 		out += int64(r.output)
 	}
