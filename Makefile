@@ -81,7 +81,8 @@ generate: build ## regenerate the templ components and the built-in profiles
 	$(GO) tool templ generate -path web
 	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --with serial_fraction --with expert_overlap --with multi_seq_expert_pass --out profiles/dgx-spark.llama.cpp.toml
 	./$(BIN) profile prior --hardware dgx-spark --engine vllm --check testdata/published/published-serving.csv --out profiles/dgx-spark.vllm.toml
-	for e in vllm sglang tensorrt-llm; do ./$(BIN) profile fit-serving --data testdata/published/published-serving.csv --hardware h100-sxm --engine $$e --date 2026-12-01 --out profiles/h100-sxm.$$e.toml; done
+	./$(BIN) profile fit-serving --data testdata/published/published-serving.csv --hardware h100-sxm --engine tensorrt-llm --date 2026-12-01 --out profiles/h100-sxm.tensorrt-llm.toml
+	for e in vllm sglang; do ./$(BIN) profile fit-serving --data testdata/published/published-serving.csv --hardware h100-sxm --engine $$e --date 2026-12-01 --formats-from profiles/h100-sxm.tensorrt-llm.toml --out profiles/h100-sxm.$$e.toml; done
 	for hw in $(VLLM_SERVING_CARRIED); do ./$(BIN) profile fit-serving --carry-from profiles/h100-sxm.vllm.toml --hardware $$hw --engine vllm --out profiles/$$hw.vllm.toml; done
 	for e in sglang tensorrt-llm; do ./$(BIN) profile fit-serving --carry-from profiles/h100-sxm.$$e.toml --hardware a100-80gb --engine $$e --out profiles/a100-80gb.$$e.toml; done
 	./$(BIN) profile fit --data testdata/published/published-serving.csv --hardware dgx-spark --engine llama.cpp --chunk 2048 --kv fp16 --hold-out 'q4km-pp8192$$' --check perf/testdata/validation-dgx-spark.csv --fix attention_depth --with serial_fraction --with expert_overlap --with multi_seq_expert_pass --as ollama --out profiles/dgx-spark.ollama.toml

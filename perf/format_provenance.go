@@ -22,11 +22,22 @@ type FormatPrior struct {
 	Coefficient string  // the family's coefficient
 	Rel         float64 // the factor it takes: the profile's value, or 1
 	Dtype       string  // the tensor-core dtype its kernels run in
+	// CarriedFrom is the profile whose fit set the coefficient, where it was
+	// carried from another engine on the device (Provenance.Carried).
+	CarriedFrom string
 }
 
 // String is the prior in words: "mxfp4 experts: prior (fp4_compute_rel not
 // fitted: 1 × the base formats' efficiency, on the int8 tensor cores)".
+//
+// A carried coefficient says whose fit it is: "fp8 weights: carried
+// (fp8_compute_rel 0.7677 fitted for h100-sxm/tensorrt-llm (...), not on
+// this engine's measurements; on the fp8 tensor cores)".
 func (f FormatPrior) String() string {
+	if f.CarriedFrom != "" {
+		return fmt.Sprintf("%s %s: carried (%s %s fitted for %s, not on this engine's measurements; on the %s tensor cores)",
+			f.Format, f.Part, f.Coefficient, strconv.FormatFloat(f.Rel, 'g', 4, 64), f.CarriedFrom, f.Dtype)
+	}
 	rel := "the profile's prior " + strconv.FormatFloat(f.Rel, 'g', 4, 64)
 	if f.Rel == 1 {
 		rel = "1 × the base formats' efficiency"
@@ -63,7 +74,7 @@ func (p Profile) FormatPriors(in Instance) []FormatPrior {
 				rel = 1
 			}
 			out = append(out, FormatPrior{Part: pt.name, Format: pt.format.Name, Coefficient: r.name, Rel: rel,
-				Dtype: kernelDtype(pt.format, p.Engine)})
+				Dtype: kernelDtype(pt.format, p.Engine), CarriedFrom: p.Provenance.Carried[r.name]})
 		}
 	}
 	return out

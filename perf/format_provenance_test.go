@@ -34,3 +34,32 @@ func TestFormatPriors(t *testing.T) {
 		t.Errorf("vllm nvfp4 FormatPriors = %+v, want fp4_compute_rel at the prior's 0.6", ps)
 	}
 }
+
+// TestCarriedFormatFactor: the H100 vLLM profile's fit saw no FP8 runs and
+// carries TensorRT-LLM's fitted fp8_compute_rel (profile fit-serving
+// --formats-from): FP8 weights under vLLM are labelled as carried, naming
+// the donor; under TensorRT-LLM, whose fit set it, they are not listed.
+func TestCarriedFormatFactor(t *testing.T) {
+	trt := defaultProfile(t, "h100-sxm", "tensorrt-llm")
+	vllm := defaultProfile(t, "h100-sxm", "vllm")
+	if !(trt.Coefficients.FP8ComputeRel > 0) || vllm.Coefficients.FP8ComputeRel != trt.Coefficients.FP8ComputeRel {
+		t.Fatalf("fp8_compute_rel: trt %v, vllm %v; want vllm's carried from trt's fit", trt.Coefficients.FP8ComputeRel, vllm.Coefficients.FP8ComputeRel)
+	}
+	s := stepModel(t, "h100-sxm", "qwen3-8b", "fp8", "bf16", trt)
+	if ps := trt.FormatPriors(s.Instance()); len(ps) != 0 {
+		t.Errorf("tensorrt-llm fp8: FormatPriors = %+v, want none (fitted)", ps)
+	}
+	s = stepModel(t, "h100-sxm", "qwen3-8b", "fp8", "bf16", vllm)
+	ps := vllm.FormatPriors(s.Instance())
+	if len(ps) != 1 || ps[0].Coefficient != "fp8_compute_rel" || !strings.HasPrefix(ps[0].CarriedFrom, "h100-sxm/tensorrt-llm") ||
+		!strings.Contains(ps[0].String(), "fp8 weights: carried (fp8_compute_rel ") {
+		t.Errorf("vllm fp8: FormatPriors = %+v (%v), want fp8_compute_rel carried from h100-sxm/tensorrt-llm", ps, ps)
+	}
+	var c Coefficients
+	if got := c.CarryRels(trt.Coefficients, nil, nil); len(got) != 0 {
+		t.Errorf("CarryRels from a donor that fitted nothing = %v, want none", got)
+	}
+	if got := c.CarryRels(trt.Coefficients, []string{"fp8_compute_rel"}, trt.Provenance.Fitted); len(got) != 0 || c.FP8ComputeRel != 0 {
+		t.Errorf("CarryRels over a factor the fit set = %v (%v), want none", got, c.FP8ComputeRel)
+	}
+}

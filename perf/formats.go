@@ -1,18 +1,20 @@
 package perf
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
 )
 
 // Weight-format families whose linear layers run at their own share of the
-// datasheet peak. The data support two beyond the base (bf16, fp8 and
+// datasheet peak. The data support three beyond the base (bf16 and
 // llama.cpp's int8-style q8_0/q4_0): see docs/performance-model.md.
 const (
 	familyBase   = ""
 	familyKQuant = "kquant" // llama.cpp K-quants: q2_k ... q6_k, q4_k_m, ...
 	familyFP4    = "fp4"    // nvfp4, mxfp4
+	familyFP8    = "fp8"    // fp8 weights (W8A8 on FP8 tensor cores, or W8A16 where a device has none)
 )
 
 // maxComputeRel bounds a family's efficiency relative to the profile's.
@@ -23,6 +25,8 @@ func formatFamily(f catalog.Format) string {
 	switch {
 	case f.Compute == "fp4":
 		return familyFP4
+	case f.Compute == "fp8":
+		return familyFP8
 	case strings.HasPrefix(f.Name, "q") && strings.Contains(f.Name, "_k"):
 		return familyKQuant
 	}
@@ -35,10 +39,11 @@ type computeRel struct {
 }
 
 // rels lists the families' relative compute efficiencies as in the file.
-func (c Coefficients) rels() [2]computeRel {
-	return [2]computeRel{
+func (c Coefficients) rels() [3]computeRel {
+	return [3]computeRel{
 		{"kquant_compute_rel", familyKQuant, c.KQuantComputeRel},
 		{"fp4_compute_rel", familyFP4, c.FP4ComputeRel},
+		{"fp8_compute_rel", familyFP8, c.FP8ComputeRel},
 	}
 }
 
@@ -61,6 +66,8 @@ func (c *Coefficients) setRel(fam string, v float64) {
 		c.KQuantComputeRel = v
 	case familyFP4:
 		c.FP4ComputeRel = v
+	case familyFP8:
+		c.FP8ComputeRel = v
 	}
 }
 
@@ -100,4 +107,22 @@ func (in Instance) splitBytes(params, experts float64) float64 {
 		return params * in.Weights.BitsPerWeight / 8
 	}
 	return (params-experts)*in.Weights.BitsPerWeight/8 + experts*e.BitsPerWeight/8
+}
+
+// CarryRels copies from donor the format families' relative compute
+// efficiencies that c's own fit did not set (not in fitted) and that
+// donor's fit did (in donorFitted): a family's GEMM kernels on a device
+// are much the same whichever engine calls them, so an engine fitted on
+// bf16 runs alone can borrow the FP8 factor of one fitted on both. It
+// returns the names carried, in rels order.
+func (c *Coefficients) CarryRels(donor Coefficients, fitted, donorFitted []string) []string {
+	var carried []string
+	for _, r := range donor.rels() {
+		if !(r.v > 0) || slices.Contains(fitted, r.name) || !slices.Contains(donorFitted, r.name) {
+			continue
+		}
+		c.setRel(r.family, r.v)
+		carried = append(carried, r.name)
+	}
+	return carried
 }

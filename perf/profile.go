@@ -56,13 +56,17 @@ type Coefficients struct {
 	// a grouped expert GEMM pays a fixed cost per expert however few tokens
 	// it routes there, so short MoE prefills run far below the GEMM rate.
 	ExpertGEMMS float64 `toml:"expert_gemm_s,omitzero"`
-	// KQuantComputeRel and FP4ComputeRel scale the linear-layer compute
-	// efficiencies (prefill, decode, experts) for weights of that family:
-	// llama.cpp's K-quants (q4_k_m, ...) run other kernels than its int8-style
-	// q8_0/q4_0; FP4 formats (nvfp4, mxfp4) reach a smaller share of their
-	// datasheet peak than bf16 and fp8 do. 0 = 1 (the same efficiency).
+	// KQuantComputeRel, FP4ComputeRel and FP8ComputeRel scale the
+	// linear-layer compute efficiencies (prefill, decode, experts) for
+	// weights of that family: llama.cpp's K-quants (q4_k_m, ...) run other
+	// kernels than its int8-style q8_0/q4_0; FP4 formats (nvfp4, mxfp4) reach
+	// a smaller share of their datasheet peak than bf16 does, and FP8 GEMMs
+	// (with their per-tensor or per-block scaling and activation
+	// quantization) a smaller share of the FP8 peak, twice bf16's on Hopper.
+	// 0 = 1 (the same efficiency).
 	KQuantComputeRel float64 `toml:"kquant_compute_rel,omitzero"`
 	FP4ComputeRel    float64 `toml:"fp4_compute_rel,omitzero"`
+	FP8ComputeRel    float64 `toml:"fp8_compute_rel,omitzero"`
 
 	// SerialFraction is the share of the smaller of a step's compute and
 	// memory times that does not overlap the larger: a step takes

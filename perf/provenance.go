@@ -42,6 +42,11 @@ type Provenance struct {
 	// CarriedFrom is the device whose fit MethodCarried took the engine
 	// terms from.
 	CarriedFrom string `toml:"carried_from,omitempty"`
+	// Carried are coefficients a fit took from another profile of the same
+	// device because its own measurements cannot set them (the FP8 GEMM
+	// efficiency of an engine fitted on bf16 runs only): name → where from,
+	// "h100-sxm/tensorrt-llm (profiles/h100-sxm.tensorrt-llm.toml)".
+	Carried map[string]string `toml:"carried,omitempty"`
 	// FitRows is how many measurements the fit used (0: see Profile.Rows).
 	FitRows int `toml:"fit_rows,omitzero"`
 	// FitSources are where those measurements were published, sorted.
@@ -159,6 +164,11 @@ type ProvenanceInfo struct {
 	FitSources []string `json:"fit_sources,omitempty"`
 	Date       string   `json:"date,omitempty"`
 	Check      *Check   `json:"check,omitempty"`
+	// FormatPriors are the weight formats of the instances a result ran
+	// that rest on a prior or a carried factor under this profile
+	// (Profile.FormatPriors, in words); set by whoever knows the instances
+	// (twin.Profiles), empty from Info.
+	FormatPriors []string `json:"format_priors,omitempty"`
 }
 
 // Info returns the profile's provenance for JSON outputs.

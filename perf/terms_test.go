@@ -31,6 +31,8 @@ func TestNewTermsReduceToOldModel(t *testing.T) {
 		{"kquant_compute_rel below 1", func(c *Coefficients) { c.KQuantComputeRel = 0.5 }, "q4_k_m", []Batch{pre}, nil},
 		{"kquant_compute_rel on q8_0", func(c *Coefficients) { c.KQuantComputeRel = 0.5 }, "q8_0", nil, []Batch{pre, dec, short}},
 		{"fp4_compute_rel on q4_k_m", func(c *Coefficients) { c.FP4ComputeRel = 0.5 }, "q4_k_m", nil, []Batch{pre, dec, short}},
+		{"fp8_compute_rel below 1", func(c *Coefficients) { c.FP8ComputeRel = 0.5 }, "fp8", []Batch{pre}, nil},
+		{"fp8_compute_rel on q8_0", func(c *Coefficients) { c.FP8ComputeRel = 0.5 }, "q8_0", nil, []Batch{pre, dec, short}},
 		{"serial_fraction", func(c *Coefficients) { c.SerialFraction = 0.3 }, "q8_0", []Batch{pre, dec, short, one}, nil},
 		{"expert_overlap", func(c *Coefficients) { c.ExpertOverlap = 0.3 }, "q8_0", nil, []Batch{one}},
 		{"multi_seq_expert_pass", func(c *Coefficients) { c.MultiSeqExpertPass = 0.2 }, "q8_0", []Batch{dec, short}, []Batch{one}},

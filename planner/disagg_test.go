@@ -77,8 +77,8 @@ func TestDisaggregationInThePlan(t *testing.T) {
 		tpotS                  float64
 		wantDisagg, wantInNode bool
 	}{
-		{"long prompts on the board", "hgx-h100-8", 4, 8192, 64, 22, 0.02, true, true},
-		{"long prompts on H100s", "h100-sxm", 16, 8192, 64, 22, 0.02, true, false},
+		{"long prompts on the board", "hgx-h100-8", 4, 8192, 64, 18, 0.02, true, true},
+		{"long prompts on H100s", "h100-sxm", 16, 8192, 64, 18, 0.02, true, false},
 		{"short prompts on H100s", "h100-sxm", 16, 256, 512, 20, 0.03, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,7 +215,7 @@ func TestRejectionsSayWhy(t *testing.T) {
 	// Long prompts, a 16 ms TPOT that a Spark cannot meet even lightly
 	// loaded and three H100s co-located cannot at this load, and a board
 	// that costs three times what the H100s do: too slow and too dear.
-	p := disaggPlan(t, "h100-sxm", 3, 8192, 64, 6, 0.016, spec)
+	p := disaggPlan(t, "h100-sxm", 3, 8192, 64, 5, 0.016, spec)
 	p.File.Search.Hardware = []string{"h100-sxm", "dgx-spark", "hgx-h100-8"}
 	p.File.Search.Quants = []string{"fp8", "bf16"}
 	p.File.Search.TP = []int{1, 8}

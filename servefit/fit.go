@@ -47,24 +47,51 @@ type Term struct {
 	Lo, Hi float64
 	get    func(*perf.Profile) float64
 	set    func(*perf.Profile, float64)
+	// applies reports whether rows can identify the term; nil: always.
+	// A term they cannot is not searched (its loss is flat) and not
+	// listed as fitted.
+	applies func(cat *catalog.Catalog, rows []measure.Row) bool
 }
 
 // Terms are the parameters fitted: the front end's latency and
 // throughput, the scheduler's CPU time per step and per sequence, and the
 // step model's weight-streaming efficiency (decode of these dense models
 // is bandwidth-bound, so it sets TPOT at low concurrency), prefill GEMM and
-// attention efficiencies (long prompts under bursts).
+// attention efficiencies (long prompts under bursts), and FP8 weights'
+// GEMM efficiency relative to bf16's (fp8_compute_rel), where experiments
+// of both formats tell them apart.
 var Terms = []Term{
-	{"request_s", 1e-3, 0.2, func(p *perf.Profile) float64 { return p.Serving.RequestS }, func(p *perf.Profile, v float64) { p.Serving.RequestS = v }},
-	{"frontend_rps", 5, 500, func(p *perf.Profile) float64 { return p.Serving.FrontendRPS }, func(p *perf.Profile, v float64) { p.Serving.FrontendRPS = v }},
-	{"step_s", 1e-5, 0.01, func(p *perf.Profile) float64 { return p.Serving.StepS }, func(p *perf.Profile, v float64) { p.Serving.StepS = v }},
-	{"step_per_seq_s", 1e-7, 0.005, func(p *perf.Profile) float64 { return p.Serving.StepPerSeqS }, func(p *perf.Profile, v float64) { p.Serving.StepPerSeqS = v }},
+	{"request_s", 1e-3, 0.2, func(p *perf.Profile) float64 { return p.Serving.RequestS }, func(p *perf.Profile, v float64) { p.Serving.RequestS = v }, nil},
+	{"frontend_rps", 5, 500, func(p *perf.Profile) float64 { return p.Serving.FrontendRPS }, func(p *perf.Profile, v float64) { p.Serving.FrontendRPS = v }, nil},
+	{"step_s", 1e-5, 0.01, func(p *perf.Profile) float64 { return p.Serving.StepS }, func(p *perf.Profile, v float64) { p.Serving.StepS = v }, nil},
+	{"step_per_seq_s", 1e-7, 0.005, func(p *perf.Profile) float64 { return p.Serving.StepPerSeqS }, func(p *perf.Profile, v float64) { p.Serving.StepPerSeqS = v }, nil},
 	{"weight_bandwidth_eff", 0.5, 1, func(p *perf.Profile) float64 { return p.Coefficients.WeightBandwidthEff },
-		func(p *perf.Profile, v float64) { p.Coefficients.WeightBandwidthEff = v }},
+		func(p *perf.Profile, v float64) { p.Coefficients.WeightBandwidthEff = v }, nil},
 	{"prefill_compute_eff", 0.2, 1, func(p *perf.Profile) float64 { return p.Coefficients.PrefillComputeEff },
-		func(p *perf.Profile, v float64) { p.Coefficients.PrefillComputeEff = v }},
+		func(p *perf.Profile, v float64) { p.Coefficients.PrefillComputeEff = v }, nil},
 	{"attention_compute_eff", 0.05, 1, func(p *perf.Profile) float64 { return p.Coefficients.AttentionComputeEff },
-		func(p *perf.Profile, v float64) { p.Coefficients.AttentionComputeEff = v }},
+		func(p *perf.Profile, v float64) { p.Coefficients.AttentionComputeEff = v }, nil},
+	{"fp8_compute_rel", 0.25, 2, func(p *perf.Profile) float64 { return p.Coefficients.FP8ComputeRel },
+		func(p *perf.Profile, v float64) { p.Coefficients.FP8ComputeRel = v }, hasFP8Weights},
+}
+
+// hasFP8Weights reports whether rows run both FP8 weights and weights of
+// another format: with FP8 alone, fp8_compute_rel and the base
+// efficiencies are one product and the split is arbitrary.
+func hasFP8Weights(cat *catalog.Catalog, rows []measure.Row) bool {
+	var fp8, other bool
+	for _, r := range rows {
+		f, err := cat.Format(r.Quant)
+		if err != nil {
+			continue
+		}
+		if f.Compute == "fp8" {
+			fp8 = true
+		} else {
+			other = true
+		}
+	}
+	return fp8 && other
 }
 
 // Score is a profile's error on a set of experiments.
@@ -78,6 +105,9 @@ type Score struct {
 	// prior because the search put them on a bound of their range: the
 	// experiments do not pin them down (Fit's doc).
 	Held []string
+	// Fitted are the terms Fit set: Terms less those held and those the
+	// experiments cannot identify (Term.applies).
+	Fitted []string
 }
 
 // Experiment is one published run: the rows read off it share its
@@ -162,13 +192,22 @@ func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Exper
 	ev := prepare(cat, exps)
 	start := clone(p)
 	held := map[string]bool{}
+	var rows []measure.Row
+	for _, e := range exps {
+		rows = append(rows, e.Rows...)
+	}
+	for _, t := range Terms {
+		if t.applies != nil && !t.applies(cat, rows) {
+			held[t.Name] = true
+		}
+	}
 	var heldNames []string
 	for {
 		p = search(ctx, ev, p, sweeps, held)
 		bound := false
 		for _, t := range Terms {
 			v := t.get(&p)
-			if held[t.Name] || !strings.HasSuffix(t.Name, "_eff") || !(v <= t.Lo*1.01 || v >= t.Hi*0.99) {
+			if held[t.Name] || !stepTerm(t.Name) || !(v <= t.Lo*1.01 || v >= t.Hi*0.99) {
 				continue
 			}
 			t.set(&p, t.get(&start))
@@ -181,7 +220,18 @@ func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Exper
 	}
 	s, err := ev.score(ctx, p)
 	s.Held = heldNames
+	for _, t := range Terms {
+		if !held[t.Name] {
+			s.Fitted = append(s.Fitted, t.Name)
+		}
+	}
 	return p, s, err
+}
+
+// stepTerm reports whether a term is one of the step model's
+// efficiencies, which go back to their prior when left on a bound.
+func stepTerm(name string) bool {
+	return strings.HasSuffix(name, "_eff") || strings.HasSuffix(name, "_rel")
 }
 
 // search is Fit's coordinate search over the terms not held.

@@ -34,9 +34,9 @@ var specMetrics = []measure.Metric{measure.TPOTMean, measure.ITLMean, measure.E2
 // ranges.
 var SpecTerms = []Term{
 	{"head_cost", 0.05, 200, func(p *perf.Profile) float64 { return p.Speculative.HeadCost },
-		func(p *perf.Profile, v float64) { p.Speculative.HeadCost = v }},
+		func(p *perf.Profile, v float64) { p.Speculative.HeadCost = v }, nil},
 	{"round_s", 1e-5, 0.05, func(p *perf.Profile) float64 { return p.Speculative.RoundS },
-		func(p *perf.Profile, v float64) { p.Speculative.RoundS = v }},
+		func(p *perf.Profile, v float64) { p.Speculative.RoundS = v }, nil},
 }
 
 // IsSpeculative reports whether a row runs speculative decoding.

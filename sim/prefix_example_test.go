@@ -62,6 +62,6 @@ prefix_caching = %t
 		}
 	}
 	// Output:
-	// cache on:  hit rate 0.75, TTFT p50 78 ms
-	// cache off: TTFT p50 159 ms
+	// cache on:  hit rate 0.75, TTFT p50 86 ms
+	// cache off: TTFT p50 189 ms
 }

@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/perf"
@@ -8,17 +9,27 @@ import (
 )
 
 // Profiles returns the provenance of each profile the scenario's nodes use,
-// one per (hardware, engine) pair, in the order the nodes first use them.
+// one per (hardware, engine) pair, in the order the nodes first use them,
+// each with the weight formats of its instances that rest on a prior or a
+// carried factor (perf.Profile.FormatPriors).
 func Profiles(sc *scenario.Scenario) []perf.ProvenanceInfo {
 	var out []perf.ProvenanceInfo
-	seen := map[string]bool{}
+	index := map[string]int{}
 	for _, n := range sc.Nodes {
 		key := n.Profile.Hardware + "/" + n.Profile.Engine
-		if seen[key] {
-			continue
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, n.Profile.Info())
 		}
-		seen[key] = true
-		out = append(out, n.Profile.Info())
+		for _, in := range n.Instances {
+			for _, f := range n.Profile.FormatPriors(in.Deploy) {
+				if w := f.String(); !slices.Contains(out[i].FormatPriors, w) {
+					out[i].FormatPriors = append(out[i].FormatPriors, w)
+				}
+			}
+		}
 	}
 	return out
 }
@@ -36,16 +47,27 @@ func Priors(infos []perf.ProvenanceInfo) []perf.ProvenanceInfo {
 
 // PriorNote is the line that says a result rests on a prior, naming the
 // pairs: "rests on a prior: vllm on h100-sxm, vllm on l40s (datasheet
-// peaks times typical efficiencies, not fitted to measurements)"; "" when
-// every profile was fitted.
+// peaks times typical efficiencies, not fitted to measurements)", then any
+// fitted profile's weight formats that do ("weight formats not fitted for
+// their engine: vllm on h100-sxm: fp8 weights: carried (...)"); "" when
+// every profile and format was fitted.
 func PriorNote(infos []perf.ProvenanceInfo) string {
-	priors := Priors(infos)
-	if len(priors) == 0 {
-		return ""
+	var parts []string
+	if priors := Priors(infos); len(priors) > 0 {
+		pairs := make([]string, len(priors))
+		for i, p := range priors {
+			pairs[i] = p.Engine + " on " + p.Hardware
+		}
+		parts = append(parts, "rests on a prior: "+strings.Join(pairs, ", ")+" (datasheet peaks times typical efficiencies, not fitted to measurements)")
 	}
-	pairs := make([]string, len(priors))
-	for i, p := range priors {
-		pairs[i] = p.Engine + " on " + p.Hardware
+	var formats []string
+	for _, p := range infos {
+		if !p.Prior && len(p.FormatPriors) > 0 {
+			formats = append(formats, p.Engine+" on "+p.Hardware+": "+strings.Join(p.FormatPriors, "; "))
+		}
 	}
-	return "rests on a prior: " + strings.Join(pairs, ", ") + " (datasheet peaks times typical efficiencies, not fitted to measurements)"
+	if len(formats) > 0 {
+		parts = append(parts, "weight formats not fitted for their engine: "+strings.Join(formats, ", "))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/catalog"
@@ -35,6 +34,7 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	date := fs.String("date", "", "date of the data (YYYY-MM-DD)")
 	out := fs.String("out", "", "profile to write")
 	sweeps := fs.Int("sweeps", 20, "passes of the coordinate search")
+	formatsFrom := fs.String("formats-from", "", "profile of the same device whose fitted format factors (fp8_compute_rel, ...) to carry where this engine's data cannot set them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,10 +70,6 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
-	hs, err := servefit.Evaluate(ctx, cat, p, held)
-	if err != nil {
-		return fmt.Errorf("profile fit-serving: held out: %w", err)
-	}
 	var sources, heldIDs []string
 	for _, e := range fit {
 		for _, r := range e.Rows {
@@ -85,14 +81,29 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 			heldIDs = append(heldIDs, r.ID)
 		}
 	}
+	carried, donorName, err := carryFormats(ctx, cat, &p, &score, fit, *formatsFrom)
+	if err != nil {
+		return fmt.Errorf("profile fit-serving: %w", err)
+	}
+	hs, err := servefit.Evaluate(ctx, cat, p, held)
+	if err != nil {
+		return fmt.Errorf("profile fit-serving: held out: %w", err)
+	}
 	p.Rows = score.Results
 	p.Provenance = perf.Provenance{Method: perf.MethodFit,
 		Source:  "published serving measurements (" + *data + "), simulator in the loop (package servefit)",
 		Command: strings.Join(append([]string{"fleettwin profile fit-serving"}, args...), " "),
-		Fitted:  termNames(score.Held),
+		Fitted:  score.Fitted,
 		HeldOut: heldIDs,
 		Notes: fmt.Sprintf("fitted on %d experiments (%d rows of means and aggregates), median error %.1f%%; every third experiment held out; "+
 			"rows not used: speculative decoding, tensor parallelism and non-default attention backends (%d rows)", len(fit), score.Rows, score.MedianAPE, len(skipped))}
+	for _, name := range carried {
+		if p.Provenance.Carried == nil {
+			p.Provenance.Carried = map[string]string{}
+		}
+		p.Provenance.Carried[name] = donorName
+		p.Provenance.Notes += fmt.Sprintf("; %s carried from %s, whose fit set it: this engine's measurements do not", name, donorName)
+	}
 	if len(score.Held) > 0 {
 		p.Provenance.Notes += "; held at the datasheet prior, not identified by these experiments (the search put them on a bound of their range): " + strings.Join(score.Held, ", ")
 	}
@@ -109,17 +120,6 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	fmt.Fprintf(stdout, "%s: fitted on %d rows (median error %.1f%%), held out %d rows: median %.1f%%, max %.1f%%\n",
 		*out, score.Rows, score.MedianAPE, hs.Rows, hs.MedianAPE, hs.MaxAPE)
 	return nil
-}
-
-// termNames are the fitted terms: servefit's, less those held at the prior.
-func termNames(held []string) []string {
-	var n []string
-	for _, t := range servefit.Terms {
-		if !slices.Contains(held, t.Name) {
-			n = append(n, t.Name)
-		}
-	}
-	return n
 }
 
 func round1(v float64) float64 { return float64(int(v*10+0.5)) / 10 }
@@ -167,4 +167,31 @@ func readRows(path string) ([]measure.Row, error) {
 	}
 	defer f.Close()
 	return measure.Read(path, f)
+}
+
+// carryFormats copies into p the fitted format factors of the profile at
+// path (perf.Coefficients.CarryRels) and, where it carried any, scores p
+// on fit again so its rows are its predictions. It returns the names
+// carried and the donor in words. An empty path carries nothing.
+func carryFormats(ctx context.Context, cat *catalog.Catalog, p *perf.Profile, score *servefit.Score, fit []servefit.Experiment, path string) ([]string, string, error) {
+	if path == "" {
+		return nil, "", nil
+	}
+	donor, _, err := readProfile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("--formats-from: %w", err)
+	}
+	if donor.Hardware != p.Hardware {
+		return nil, "", fmt.Errorf("--formats-from %s: a profile for %s, not %s", path, donor.Hardware, p.Hardware)
+	}
+	carried := p.Coefficients.CarryRels(donor.Coefficients, score.Fitted, donor.Provenance.Fitted)
+	if len(carried) > 0 {
+		s, err := servefit.Evaluate(ctx, cat, *p, fit)
+		if err != nil {
+			return nil, "", err
+		}
+		s.Fitted, s.Held = score.Fitted, score.Held
+		*score = s
+	}
+	return carried, fmt.Sprintf("%s/%s (%s)", donor.Hardware, donor.Engine, path), nil
 }

@@ -29,7 +29,7 @@ func TestSimulateServingText(t *testing.T) {
 		name      string
 		want, not []string
 	}{
-		{"disagg-h100", []string{"DEVICES         SHARING", "8 (hgx-h100-8)  time-slice", "KV transfers, prefill to decode", "qwen3-8b  8581       1.21 GB    2.5 ms        5.5 ms"}, []string{"Prefix cache"}},
+		{"disagg-h100", []string{"DEVICES         SHARING", "8 (hgx-h100-8)  time-slice", "KV transfers, prefill to decode", "qwen3-8b  8578       1.21 GB    2.7 ms        5.7 ms"}, []string{"Prefix cache"}},
 		{"seed-colocated-thinking", []string{"Prefix cache hit rate (share of prompt tokens served from the cache): qwen3-14b 55.8%, qwen3-8b 39.9%", "dgx-spark  1        time-slice"}, []string{"KV transfers"}},
 		{"seed-colocated-mps", []string{" mps "}, []string{"KV transfers", "Prefix cache"}},
 	} {
