@@ -66,6 +66,10 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	if eng == "sglang" {
 		p.Serving.Policy = perf.PolicyPrefillFirst
 	}
+	donor, err := formatDonor(*formatsFrom, dev.Name)
+	if err != nil {
+		return fmt.Errorf("profile fit-serving: %w", err)
+	}
 	p, score, err := servefit.Fit(ctx, cat, p, fit, *sweeps)
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
@@ -81,7 +85,7 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 			heldIDs = append(heldIDs, r.ID)
 		}
 	}
-	carried, donorName, err := carryFormats(ctx, cat, &p, &score, fit, *formatsFrom)
+	carried, donorName, err := carryFormats(ctx, cat, &p, &score, fit, donor, *formatsFrom)
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
@@ -169,20 +173,29 @@ func readRows(path string) ([]measure.Row, error) {
 	return measure.Read(path, f)
 }
 
-// carryFormats copies into p the fitted format factors of the profile at
-// path (perf.Coefficients.CarryRels) and, where it carried any, scores p
-// on fit again so its rows are its predictions. It returns the names
-// carried and the donor in words. An empty path carries nothing.
-func carryFormats(ctx context.Context, cat *catalog.Catalog, p *perf.Profile, score *servefit.Score, fit []servefit.Experiment, path string) ([]string, string, error) {
+// formatDonor reads the --formats-from profile at path, which must be
+// for device hw; nil for an empty path.
+func formatDonor(path, hw string) (*perf.Profile, error) {
 	if path == "" {
-		return nil, "", nil
+		return nil, nil
 	}
 	donor, _, err := readProfile(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("--formats-from: %w", err)
+		return nil, fmt.Errorf("--formats-from: %w", err)
 	}
-	if donor.Hardware != p.Hardware {
-		return nil, "", fmt.Errorf("--formats-from %s: a profile for %s, not %s", path, donor.Hardware, p.Hardware)
+	if donor.Hardware != hw {
+		return nil, fmt.Errorf("--formats-from %s: a profile for %s, not %s", path, donor.Hardware, hw)
+	}
+	return &donor, nil
+}
+
+// carryFormats copies into p the fitted format factors of donor (read
+// from path; perf.Coefficients.CarryRels) and, where it carried any,
+// scores p on fit again so its rows are its predictions. It returns the
+// names carried and the donor in words. A nil donor carries nothing.
+func carryFormats(ctx context.Context, cat *catalog.Catalog, p *perf.Profile, score *servefit.Score, fit []servefit.Experiment, donor *perf.Profile, path string) ([]string, string, error) {
+	if donor == nil {
+		return nil, "", nil
 	}
 	carried := p.Coefficients.CarryRels(donor.Coefficients, score.Fitted, donor.Provenance.Fitted)
 	if len(carried) > 0 {

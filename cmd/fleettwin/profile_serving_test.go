@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fleettwin/fleettwin/perf"
+)
+
+// TestFitServingFormatsFrom: a fit on bf16 runs alone cannot set
+// fp8_compute_rel, so --formats-from carries the donor's fitted factor,
+// records where from in [provenance.carried] and leaves it out of the
+// fitted terms; a donor for another device is refused, naming the file,
+// before any fitting.
+func TestFitServingFormatsFrom(t *testing.T) {
+	t.Chdir("../..")
+	src, err := os.ReadFile("testdata/published/published-serving.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(l, "id,") || strings.HasPrefix(l, "h100-vllm-qwen3-8b-bf16-c1-") {
+			keep = append(keep, l)
+		}
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "c1.csv")
+	if err := os.WriteFile(data, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "vllm.toml")
+	donor := "profiles/h100-sxm.tensorrt-llm.toml"
+	_, stderr, code := fleettwin(t, "profile", "fit-serving", "--data", data, "--hardware", "h100-sxm", "--engine", "vllm",
+		"--sweeps", "1", "--formats-from", donor, "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := perf.ParseProfile(out, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(donor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := perf.ParseProfile(donor, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Coefficients.FP8ComputeRel != d.Coefficients.FP8ComputeRel || !(p.Coefficients.FP8ComputeRel > 0) {
+		t.Errorf("fp8_compute_rel = %v, want the donor's %v", p.Coefficients.FP8ComputeRel, d.Coefficients.FP8ComputeRel)
+	}
+	if got := p.Provenance.Carried["fp8_compute_rel"]; got != "h100-sxm/tensorrt-llm ("+donor+")" {
+		t.Errorf("[provenance.carried] fp8_compute_rel = %q", got)
+	}
+	for _, f := range p.Provenance.Fitted {
+		if f == "fp8_compute_rel" {
+			t.Errorf("fitted lists fp8_compute_rel, which bf16 runs cannot set: %v", p.Provenance.Fitted)
+		}
+	}
+
+	_, stderr, code = fleettwin(t, "profile", "fit-serving", "--data", data, "--hardware", "h100-sxm", "--engine", "vllm",
+		"--formats-from", "profiles/dgx-spark.vllm.toml", "--out", filepath.Join(dir, "no.toml"))
+	if code != 1 || !strings.Contains(stderr, "--formats-from profiles/dgx-spark.vllm.toml: a profile for dgx-spark, not h100-sxm") {
+		t.Errorf("a donor for another device: exit %d, %q; want a refusal naming it", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "no.toml")); err == nil {
+		t.Error("a refused fit wrote its profile")
+	}
+}
