@@ -91,15 +91,22 @@ func PlanSummary(r *planner.Result) string {
 		r.Candidates, len(r.Ranked), w.Index, w.Hardware, w.Engine, w.Quant, w.Metrics.Nodes, w.Metrics.USDPerMonth)
 }
 
-// PlanPriorNote says which configurations rest on a prior profile, and
-// whether the winner does; "" when none of the ranked ones does.
+// PlanPriorNote says which configurations rest on a prior profile, or on
+// a weight-format factor their fitted profile did not set, and whether the
+// winner does; "" when none of the ranked ones does.
 func PlanPriorNote(r *planner.Result) string {
-	n := len(r.Priors())
-	if n == 0 {
+	var parts []string
+	if n := len(r.Priors()); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d configurations that meet every target rest on a prior profile (not fitted to measurements; marked prior in the table)", n, len(r.Ranked)))
+	}
+	if n := len(r.FormatPriors()); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d rest on a weight-format factor their profile's fit did not set (marked format prior)", n, len(r.Ranked)))
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("%d of %d configurations that meet every target rest on a prior profile (not fitted to measurements; marked prior in the table)", n, len(r.Ranked))
-	if w := r.Winner; w != nil && w.Prior {
+	s := strings.Join(parts, "; ")
+	if w := r.Winner; w != nil && (w.Prior || len(w.FormatPriors) > 0) {
 		s += "; so does the winner: " + w.Provenance
 	}
 	return s

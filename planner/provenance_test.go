@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,5 +58,35 @@ func TestOutcomesMarkPriors(t *testing.T) {
 				t.Errorf("Priors lists #%d, a %s configuration", i, o.Engine)
 			}
 		}
+	}
+}
+
+// H100 vLLM in fp8 and bf16: the profile is fitted, but its fit saw no FP8
+// run and carries TensorRT-LLM's fp8_compute_rel, so every fp8
+// configuration names the carried factor (FormatPriors, the provenance
+// line, Result.FormatPriors) and no bf16 one does.
+func TestOutcomesMarkFormatPriors(t *testing.T) {
+	p := disaggPlan(t, "h100-sxm", 4, 1024, 256, 4, 0.05, "")
+	p.File.Search.Quants = []string{"fp8", "bf16"}
+	_, r := searchAndFinish(t, p)
+	seen := map[string]bool{}
+	for _, o := range append(append([]Outcome(nil), r.Ranked...), r.Rejected...) {
+		fp8 := o.Quant == "fp8"
+		seen[o.Quant] = true
+		if o.Prior || (len(o.FormatPriors) > 0) != fp8 || strings.Contains(o.Provenance, "fp8 weights: carried (fp8_compute_rel") != fp8 {
+			t.Errorf("#%d %s: prior %v, format priors %v, provenance %q", o.Index, o.Quant, o.Prior, o.FormatPriors, o.Provenance)
+		}
+	}
+	if !seen["fp8"] || !seen["bf16"] {
+		t.Fatalf("the space lacks a format: %v", seen)
+	}
+	fps := r.FormatPriors()
+	for _, o := range r.Ranked {
+		if slices.Contains(fps, o.Index) != (o.Quant == "fp8") {
+			t.Errorf("FormatPriors %v and #%d in %s", fps, o.Index, o.Quant)
+		}
+	}
+	if len(fps) == 0 {
+		t.Error("no ranked fp8 configuration to mark")
 	}
 }

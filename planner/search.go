@@ -31,10 +31,14 @@ type Outcome struct {
 	Groups    []GroupOutcome `json:"groups,omitempty"`
 	Metrics   *Metrics       `json:"metrics,omitempty"` // every group together
 	// Provenance is the label of the profile the configuration's numbers
-	// rest on (perf.Profile.Label); Prior is true when that profile was
-	// not fitted to measurements. Finish sets both.
-	Provenance string `json:"provenance,omitempty"`
-	Prior      bool   `json:"prior,omitempty"`
+	// rest on (perf.Profile.Label), followed by its FormatPriors; Prior is
+	// true when that profile was not fitted to measurements; FormatPriors
+	// are the weight formats of its models that rest on a prior or a
+	// carried factor under a fitted profile (perf.Profile.FormatPriors).
+	// Finish sets them.
+	Provenance   string   `json:"provenance,omitempty"`
+	Prior        bool     `json:"prior,omitempty"`
+	FormatPriors []string `json:"format_priors,omitempty"`
 }
 
 // Shard is the outcome of one slice of the search space: candidates whose

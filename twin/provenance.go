@@ -48,8 +48,9 @@ func Priors(infos []perf.ProvenanceInfo) []perf.ProvenanceInfo {
 // PriorNote is the line that says a result rests on a prior, naming the
 // pairs: "rests on a prior: vllm on h100-sxm, vllm on l40s (datasheet
 // peaks times typical efficiencies, not fitted to measurements)", then any
-// fitted profile's weight formats that do ("weight formats not fitted for
-// their engine: vllm on h100-sxm: fp8 weights: carried (...)"); "" when
+// fitted profile's weight formats that do ("rests on weight-format
+// factors not fitted for their engine: vllm on h100-sxm: fp8 weights:
+// carried (...)"); "" when
 // every profile and format was fitted.
 func PriorNote(infos []perf.ProvenanceInfo) string {
 	var parts []string
@@ -67,7 +68,7 @@ func PriorNote(infos []perf.ProvenanceInfo) string {
 		}
 	}
 	if len(formats) > 0 {
-		parts = append(parts, "weight formats not fitted for their engine: "+strings.Join(formats, ", "))
+		parts = append(parts, "rests on weight-format factors not fitted for their engine: "+strings.Join(formats, ", "))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -19,11 +19,11 @@ func TestProfilesFormatPriors(t *testing.T) {
 		t.Fatalf("Profiles = %+v, want vllm on h100-sxm with its fp8 weights carried", infos)
 	}
 	note := PriorNote(infos)
-	if !strings.HasPrefix(note, "weight formats not fitted for their engine: vllm on h100-sxm: fp8 weights: carried") || strings.Contains(note, "rests on a prior") {
+	if !strings.HasPrefix(note, "rests on weight-format factors not fitted for their engine: vllm on h100-sxm: fp8 weights: carried") || strings.Contains(note, "rests on a prior") {
 		t.Errorf("PriorNote = %q", note)
 	}
 	both := append(infos, perf.ProvenanceInfo{Hardware: "l40s", Engine: "vllm", Prior: true})
-	if n := PriorNote(both); !strings.HasPrefix(n, "rests on a prior: vllm on l40s (") || !strings.Contains(n, "; weight formats not fitted for their engine: vllm on h100-sxm") {
+	if n := PriorNote(both); !strings.HasPrefix(n, "rests on a prior: vllm on l40s (") || !strings.Contains(n, "; rests on weight-format factors not fitted for their engine: vllm on h100-sxm") {
 		t.Errorf("PriorNote with a prior profile = %q", n)
 	}
 	if n := PriorNote(Profiles(load(t, "seed-colocated.toml"))); n != "" {

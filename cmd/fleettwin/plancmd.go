@@ -230,6 +230,9 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 	if n := len(r.Priors()); n > 0 {
 		fmt.Fprintf(w, "note: %d of %d configurations that meet every target rest on a prior profile (profile column; datasheet peaks times typical efficiencies, not fitted to measurements)\n", n, len(r.Ranked))
 	}
+	if n := len(r.FormatPriors()); n > 0 {
+		fmt.Fprintf(w, "note: %d of %d configurations that meet every target rest on a weight-format factor their profile's fit did not set (profile column: format prior; the provenance says which)\n", n, len(r.Ranked))
+	}
 	for _, l := range r.Layouts {
 		if l.Index < 0 {
 			fmt.Fprintf(w, "placement %s: no configuration works (%s)\n", l.Layout, l.FewerNodes)
@@ -254,6 +257,8 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 			r.Winner.Metrics.Nodes, r.Winner.Metrics.USDPerMonth, r.Winner.Metrics.USDPerHour, r.Winner.Metrics.USDPerMTokens)
 		if r.Winner.Prior {
 			fmt.Fprintf(w, "  note: the winner rests on a prior: %s\n", r.Winner.Provenance)
+		} else if len(r.Winner.FormatPriors) > 0 {
+			fmt.Fprintf(w, "  note: the winner's weight format is not fitted for its engine: %s\n", r.Winner.Provenance)
 		} else if r.Winner.Provenance != "" {
 			fmt.Fprintf(w, "  profile: %s\n", r.Winner.Provenance)
 		}
@@ -278,10 +283,14 @@ func writePlanSummary(w io.Writer, r *planner.Result) {
 }
 
 // profileMark is the table's profile column: "prior" for a configuration
-// resting on a profile not fitted to measurements.
+// resting on a profile not fitted to measurements, "format prior" for one
+// whose weight format's factor that profile's fit did not set.
 func profileMark(o planner.Outcome) string {
-	if o.Prior {
+	switch {
+	case o.Prior:
 		return "prior"
+	case len(o.FormatPriors) > 0:
+		return "format prior"
 	}
 	return "fitted"
 }
