@@ -142,6 +142,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 				s.admitCached(in, id) // its cached prefix is its context (prefix.go)
 				s.takeBlocks(in, nb)
 				in.join(r, id)
+				in.prefillLeft += clipLeft(r)
 				if r.admitted < 0 {
 					r.admitted = now
 				}

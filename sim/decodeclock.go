@@ -13,6 +13,12 @@ import "math"
 type decodeClock struct {
 	clock int64
 	fin   []finishing // min-heap by at
+	// sumAt is Σ at over fin, and far the entries that had more than
+	// sglClipNewTokens left when last looked at: with them SGLang's
+	// reserve, Σ min(left, clip), is a sum and a short correction
+	// (outputLeft), not a walk of the running requests.
+	sumAt int64
+	far   []finishing
 }
 
 // finishing is the clock value at which request id has generated its
@@ -43,7 +49,40 @@ func (c *decodeClock) minLeft() int32 {
 func (ds *decodeSet) join(r *request, id int32) {
 	r.clock = ds.clock
 	ds.count(r.context, 1)
-	ds.push(finishing{at: ds.clock + int64(r.output-r.generated), id: id})
+	f := finishing{at: ds.clock + int64(r.output-r.generated), id: id}
+	ds.push(f)
+	ds.sumAt += f.at
+	if f.at-ds.clock > sglClipNewTokens {
+		ds.far = append(ds.far, f)
+	}
+}
+
+// drop takes f, leaving the set, out of the reserve's sums.
+func (c *decodeClock) drop(f finishing) {
+	c.sumAt -= f.at
+	for i, g := range c.far {
+		if g.id == f.id {
+			c.far = append(c.far[:i], c.far[i+1:]...)
+			return
+		}
+	}
+}
+
+// outputLeft is Σ min(output - generated, sglClipNewTokens) over the set:
+// Σ (at - clock) less, for the entries still more than the clip from
+// their end, what they have past it. Entries that came within the clip
+// leave far here, so far stays as short as the long outputs running.
+func (c *decodeClock) outputLeft() int64 {
+	n := c.sumAt - int64(len(c.fin))*c.clock
+	kept := c.far[:0]
+	for _, f := range c.far {
+		if over := f.at - c.clock - sglClipNewTokens; over > 0 {
+			n -= over
+			kept = append(kept, f)
+		}
+	}
+	c.far = kept
+	return n
 }
 
 // leave takes request id out of the set (a preemption), up to date.
@@ -53,6 +92,7 @@ func (ds *decodeSet) leave(r *request, id int32) {
 	for i, f := range ds.fin {
 		if f.id == id {
 			ds.removeAt(i)
+			ds.drop(f)
 			return
 		}
 	}
@@ -70,8 +110,10 @@ func (ds *decodeSet) advance(steps int32) {
 // set, up to date, and appends them to done (in no particular order).
 func (ds *decodeSet) finished(done []int32, reqs []request) []int32 {
 	for len(ds.fin) > 0 && ds.fin[0].at <= ds.clock {
-		id := ds.fin[0].id
+		f := ds.fin[0]
+		id := f.id
 		ds.removeAt(0)
+		ds.drop(f)
 		r := &reqs[id]
 		ds.sync(r)
 		ds.count(r.context, -1)

@@ -131,6 +131,10 @@ type instance struct {
 	// the share of their remaining output that running requests are still
 	// expected to need, which admission keeps free (see reserve.go).
 	tokenRatio float64
+	// prefillLeft is Σ min(output - generated, sglClipNewTokens) over the
+	// running requests still in their prompt (not in dec): with
+	// dec.outputLeft, SGLang's reserve without a walk (reserve.go).
+	prefillLeft int64
 	// Wall seconds of segments that ended after warm-up, split between
 	// prompt and generated tokens by token count: what cost and energy are
 	// shared out by.

@@ -56,6 +56,8 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	r := &s.reqs[id]
 	if r.decoding() {
 		in.dec.leave(r, id) // its tokens up to date
+	} else {
+		in.prefillLeft -= clipLeft(r)
 	}
 	s.releaseBlocks(in, id)
 	r.prompt = r.input + r.generated

@@ -1,5 +1,7 @@
 package sim
 
+import "fmt"
+
 // SGLang's admission rule (python/sglang/srt/managers/schedule_policy.py,
 // PrefillAdder), for instances whose profile sets policy = "prefill-first":
 // a waiting request joins only while the KV pool, less what the running
@@ -23,18 +25,39 @@ const (
 )
 
 // reservedTokens is the KV room, in tokens, that the running requests'
-// expected output holds back from admission.
+// expected output holds back from admission: the same integer sum as a
+// walk of the running requests, kept as they come and go (prefillLeft)
+// and on the decode clock (outputLeft).
 func (s *simulator) reservedTokens(in *instance) float64 {
+	n := in.prefillLeft + in.dec.outputLeft()
+	if checkReserve {
+		if w := s.reservedWalk(in); w != n {
+			panic(fmt.Sprintf("sim: SGLang reserve %d, a walk of the running requests %d", n, w))
+		}
+	}
+	return float64(n) * in.tokenRatio
+}
+
+// checkReserve makes reservedTokens check its sums against a walk (tests).
+var checkReserve = false
+
+// reservedWalk is Σ min(output - generated, clip) by a walk of the running
+// requests, which it brings up to date with the clock.
+func (s *simulator) reservedWalk(in *instance) int64 {
 	var n int64
 	for _, id := range in.running {
 		r := &s.reqs[id]
 		if r.decoding() {
 			in.dec.sync(r)
 		}
-		n += int64(min(r.output-r.generated, sglClipNewTokens))
+		n += clipLeft(r)
 	}
-	return float64(n) * in.tokenRatio
+	return n
 }
+
+// clipLeft is the output r has still to generate, clipped as SGLang's
+// reserve clips it.
+func clipLeft(r *request) int64 { return int64(min(r.output-r.generated, sglClipNewTokens)) }
 
 // reserveAdmits reports whether r may join under SGLang's rule, given the
 // running requests' reserve and what this step has admitted already. With

@@ -107,9 +107,13 @@ func TestTokenRatio(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := &simulator{}
 			in := &instance{prefillFirst: true, tokenRatio: sglInitRatio}
+			in.dec.reset(16)
 			for i := range c.gen {
 				s.reqs = append(s.reqs, request{generated: c.gen[i], output: c.out[i]})
-				in.running = append(in.running, int32(i))
+			}
+			for i := range c.gen { // decoding: their prompts (empty) are done
+				in.join(&s.reqs[i], int32(i))
+				in.dec.join(&s.reqs[i], int32(i))
 			}
 			s.retractRatio(in)
 			if d := in.tokenRatio - c.want; d > 1e-12 || d < -1e-12 {
@@ -126,5 +130,64 @@ func TestTokenRatio(t *testing.T) {
 	}
 	if got := max(sglInitRatio-sglRatioDecay*600, sglMinRatio); got-sglMinRatio > 1e-12 {
 		t.Errorf("after 600 decode steps the ratio is %v, want the floor %v", got, sglMinRatio)
+	}
+}
+
+// Every test of the package checks SGLang's reserve, kept as sums, against
+// a walk of the running requests at each admission pass.
+func init() { checkReserve = true }
+
+// TestOutputLeft: the decode set's clipped output sum follows the clock,
+// the far entries' clip, finishes and a preemption, as a walk would.
+func TestOutputLeft(t *testing.T) {
+	var ds decodeSet
+	ds.reset(16)
+	reqs := []request{{output: 5000}, {output: 100}, {output: 9000}}
+	for i := range reqs {
+		ds.join(&reqs[i], int32(i))
+	}
+	walk := func() int64 {
+		var n int64
+		for i := range reqs {
+			if reqs[i].clock >= 0 && reqs[i].output > 0 {
+				r := reqs[i]
+				r.generated += int32(ds.clock - r.clock)
+				n += clipLeft(&r)
+			}
+		}
+		return n
+	}
+	check := func(when string) {
+		t.Helper()
+		if got, want := ds.outputLeft(), walk(); got != want {
+			t.Errorf("%s: outputLeft %d, walk %d", when, got, want)
+		}
+	}
+	check("joined") // 4096 + 100 + 4096
+	ds.advance(100)
+	for _, id := range ds.finished(nil, reqs) {
+		reqs[id].output = 0 // gone: the walk skips it
+	}
+	check("the short one finished")
+	ds.advance(1000) // 3900 left: within the clip
+	check("the first within the clip")
+	ds.leave(&reqs[2], 2) // preempted while far
+	reqs[2].output = 0
+	check("the far one preempted")
+	if len(ds.far) != 0 {
+		t.Errorf("far = %v, want empty", ds.far)
+	}
+}
+
+// TestReserveLongOutputs runs SGLang bursts whose outputs pass the 4096
+// clip and preempt (a KV pool too small for them), under checkReserve:
+// the sums agree with the walk at every admission pass.
+func TestReserveLongOutputs(t *testing.T) {
+	sc := burst(t, "sglang", 120, 3000, 6000)
+	res := run(t, sc, Options{})
+	if m := res.Models[0]; m.Completed != 120 {
+		t.Fatalf("completed %d of 120", m.Completed)
+	} else {
+		t.Logf("%d preemptions", m.Preemptions)
 	}
 }

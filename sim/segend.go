@@ -51,7 +51,8 @@ func (s *simulator) endSegment(in *instance, now engine.Time) {
 		if !r.decoding() {
 			continue
 		}
-		r.generated++ // the prefill's last position yields a token
+		in.prefillLeft -= clipLeft(r) // its prompt is done
+		r.generated++                 // the prefill's last position yields a token
 		if r.first < 0 {
 			r.first = now
 		}
