@@ -117,3 +117,18 @@ func TestProfileLabelsAndPlanPrior(t *testing.T) {
 		t.Error("the plan report does not mark the prior configurations")
 	}
 }
+
+// A run on a fitted profile whose fit did not set its weight format's
+// factor (disagg-h100: fp8 under the H100 vLLM fit, which carries
+// TensorRT-LLM's fp8_compute_rel) says so in the run page's notice.
+func TestRunPageFormatPrior(t *testing.T) {
+	ts := newTestServer(t, "", "")
+	id := ts.start(t, "disagg-h100.toml", "0")
+	ts.wait(t, id)
+	d := ts.doc(t, "/runs/"+id)
+	notice := byTestID(d, "provenance").Find(`[data-testid="prior-notice"]`).Text()
+	if !strings.Contains(notice, "This run rests on weight-format factors not fitted for their engine: vllm on h100-sxm: fp8 weights: carried (fp8_compute_rel") ||
+		strings.Contains(notice, "rests on a prior:") {
+		t.Errorf("notice %q", notice)
+	}
+}
