@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fleettwin/fleettwin/perf"
+	"github.com/fleettwin/fleettwin/planner"
 )
 
 // priorProfile writes the datasheet prior of a pair to a file, for
@@ -64,6 +65,9 @@ func TestSimulatePrintsProvenance(t *testing.T) {
 			[]string{"profile: vllm on h100-sxm: prior: not validated", "note: rests on a prior: vllm on h100-sxm"}, true},
 		{"prior replicas", []string{shortScenario(t, "fleet-h100"), "--profile", prior, "--replicas", "2"},
 			[]string{"profile: vllm on h100-sxm: prior: not validated", "note: rests on a prior: vllm on h100-sxm"}, true},
+		// Fitted, but fp8 carries TensorRT-LLM's fp8_compute_rel.
+		{"carried format", []string{"../../scenarios/disagg-h100.toml"},
+			[]string{"profile: vllm on h100-sxm: fitted on ", "note: rests on weight-format factors not fitted for their engine: vllm on h100-sxm: fp8 weights: carried (fp8_compute_rel "}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, stderr, code := fleettwin(t, append([]string{"simulate", "--quiet"}, tc.args...)...)
@@ -181,5 +185,22 @@ func TestProfilePriorCheck(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "dgx-spark.vllm.toml"))
 	if !strings.Contains(string(data), "rows = 1") || !strings.Contains(string(data), "1 dgx-spark/vllm rows of") {
 		t.Errorf("the check is not recorded:\n%s", data)
+	}
+}
+
+// The plan table's profile column tells a prior profile from a fitted one
+// with a format prior.
+func TestProfileMark(t *testing.T) {
+	for _, tc := range []struct {
+		o    planner.Outcome
+		want string
+	}{
+		{planner.Outcome{}, "fitted"},
+		{planner.Outcome{Prior: true}, "prior"},
+		{planner.Outcome{FormatPriors: []string{"fp8 weights: carried (...)"}}, "format prior"},
+	} {
+		if got := profileMark(tc.o); got != tc.want {
+			t.Errorf("profileMark(%+v) = %q, want %q", tc.o, got, tc.want)
+		}
 	}
 }
