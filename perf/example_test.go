@@ -59,3 +59,18 @@ func ExampleStepModel_Label() {
 	// Output:
 	// mxfp4 experts: prior (fp4_compute_rel not fitted: 1 × the base formats' efficiency, on the int8 tensor cores)
 }
+
+// Carry the FP8 factor TensorRT-LLM's H100 fit set into a profile whose
+// own measurements (bf16 runs only) cannot set it.
+func ExampleCoefficients_CarryRels() {
+	profiles, err := perf.DefaultProfiles()
+	if err != nil {
+		panic(err)
+	}
+	trt, _ := profiles.Get("h100-sxm", "tensorrt-llm")
+	var c perf.Coefficients // a fit that set no format factor
+	carried := c.CarryRels(trt.Coefficients, nil, trt.Provenance.Fitted)
+	fmt.Println(carried, c.FP8ComputeRel == trt.Coefficients.FP8ComputeRel)
+	// Output:
+	// [fp8_compute_rel] true
+}
