@@ -238,7 +238,12 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		dm.step = seg.alone * seg.theta / float64(seg.steps)
 		d.demands = append(d.demands, dm)
 	}
-	d.slow = append(d.slow[:0], make([]float64, len(d.busy))...)
+	if n := len(d.busy); cap(d.slow) >= n {
+		d.slow = d.slow[:n]
+		clear(d.slow)
+	} else {
+		d.slow = make([]float64, n)
+	}
 	d.share.slowdowns(d.demands, d.slow)
 	d.flopsRate, d.normRate, d.bytesRate = 0, 0, 0
 	for k, i := range d.busy {

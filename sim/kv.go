@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"container/heap"
-
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/scenario"
 )
@@ -62,7 +60,7 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	r.prefilled, r.context = 0, 0
 	r.preemptions++
 	s.models[r.model].stats.preemptions++
-	heap.Push(&in.waiting, id)
+	in.waiting.push(id)
 	s.devs[in.node].waiting++
 	if in.prefillFirst {
 		s.retractRatio(in)
