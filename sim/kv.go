@@ -35,7 +35,9 @@ func (s *simulator) takeBlocks(in *instance, n int64) {
 	in.blocksUsed += n
 	d := s.devs[in.node]
 	d.kvUsed += float64(n) * in.blockKV
-	d.kvPeak = max(d.kvPeak, d.kvUsed)
+	if d.kvUsed > d.kvPeak { // not max, which also orders NaN and -0: none here
+		d.kvPeak = d.kvUsed
+	}
 }
 
 // preempt evicts the running request that the scheduler values least (lowest

@@ -119,6 +119,32 @@ func (r *decodeRun) busy(n int) (compute, memory float64) {
 	return compute, memory
 }
 
+// costs is seconds, busy and work of the first n steps in one pass: what
+// a segment's plan needs, without the sums seconds and busy share (or the
+// draft test) computed twice. Each result is its method's, operation for
+// operation.
+func (r *decodeRun) costs(n int) (secs, compute, memory, flops, bytes float64) {
+	all, allm := arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
+	c, m := r.parts(n)
+	secs = c + m + float64(n)*r.o
+	if r.s != 0 {
+		secs += r.s * (all + allm - c - m)
+	}
+	compute, memory = all, allm
+	if r.drafts() {
+		dc, dm := maxParts(r.dc0, r.ddc, r.dm0, r.ddm, n)
+		secs += dc + dm
+		dAll, dAllm := arith(r.dc0, r.ddc, 0, n), arith(r.dm0, r.ddm, 0, n)
+		if r.s != 0 {
+			secs += r.s * (dAll + dAllm - dc - dm)
+		}
+		compute += dAll
+		memory += dAllm
+	}
+	flops, bytes = r.work(n)
+	return secs, compute, memory, flops, bytes
+}
+
 // work is the FLOPs and bytes of the first n steps.
 func (r *decodeRun) work(n int) (flops, bytes float64) {
 	return arith(r.f0, r.df, 0, n), arith(r.b0, r.db, 0, n)

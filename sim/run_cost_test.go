@@ -69,8 +69,8 @@ func TestDecodeRunMatchesSteps(t *testing.T) {
 	}
 }
 
-// TestRunSecondsIsSeconds: the bisection's pricing is decodeRun.seconds to
-// the bit, for runs that switch regime either way or not at all, with and
+// TestRunSecondsIsSeconds: the bisection's pricing is decodeRun.seconds,
+// and costs is seconds, busy and work, to the bit, for runs that switch regime either way or not at all, with and
 // without serial and draft terms.
 func TestRunSecondsIsSeconds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -85,6 +85,16 @@ func TestRunSecondsIsSeconds(t *testing.T) {
 		}
 		if i%8 == 7 {
 			r.dc = r.dm // never switches
+		}
+		for _, n := range []int{0, 1, 2, 17, 300, 2999} {
+			secs, c, m, f, by := r.costs(n)
+			wc, wm := r.busy(n)
+			wf, wb := r.work(n)
+			for k, p := range [][2]float64{{secs, r.seconds(n)}, {c, wc}, {m, wm}, {f, wf}, {by, wb}} {
+				if math.Float64bits(p[0]) != math.Float64bits(p[1]) {
+					t.Fatalf("%+v: costs(%d)[%d] = %v, its method %v", r, n, k, p[0], p[1])
+				}
+			}
 		}
 		rs := newRunSeconds(&r)
 		for n := 1; n <= 3000; n += 1 + n/7 {
