@@ -23,8 +23,7 @@ func less(a, b *entry) bool {
 }
 
 // cell holds the payload of one pending event. seq is the sequence number of
-// the live event occupying the cell, or 0 when the cell is free or its event
-// was cancelled; a heap entry whose seq differs from its cell's is dead.
+// the live event occupying the cell, or 0 when the cell is free.
 type cell[P any] struct {
 	seq uint64
 	p   P
@@ -36,22 +35,22 @@ type cell[P any] struct {
 // It is a 4-ary min-heap of value entries: four children share a cache line
 // or two, which makes it shallower and faster than a binary heap. Payloads
 // live in a slab recycled through a free list, so Push and Pop do not
-// allocate in steady state. Cancel is lazy: it marks the event dead in O(1)
-// and the heap entry is discarded when it reaches the top (or when dead
-// entries outnumber live ones and the heap is compacted). Len still counts
-// exactly the live events.
+// allocate in steady state. Each slot's entry's place in the heap is kept
+// (pos), so Cancel takes the entry out at once, in O(log n): the heap holds
+// only live events and no pop sifts past a dead one. (Lazy cancelling, which
+// left dead entries for the pops to discard, kept a simulator's heap two
+// thirds larger than its live events and cost more than the places do.)
 type Queue[P any] struct {
 	heap []entry
 	slab []cell[P]
+	pos  []int32  // pos[slot]: the index in heap of the slot's pending entry
 	free []uint32 // free slab indexes, used as a stack
 	seq  uint64   // last sequence number handed out
-	live int      // events pushed and neither popped nor cancelled
-	dead int      // cancelled entries still in heap
 }
 
 // Len returns the number of pending (scheduled, not yet popped, not
 // cancelled) events.
-func (q *Queue[P]) Len() int { return q.live }
+func (q *Queue[P]) Len() int { return len(q.heap) }
 
 // Push adds payload p due at time at and returns its ID.
 func (q *Queue[P]) Push(at Time, p P) EventID {
@@ -65,14 +64,14 @@ func (q *Queue[P]) Push(at Time, p P) EventID {
 			panic("engine: more than 2^32 pending events")
 		}
 		q.slab = append(q.slab, cell[P]{})
+		q.pos = append(q.pos, 0)
 	}
 	q.seq++
 	c := &q.slab[slot]
 	c.seq = q.seq
 	c.p = p
-	q.live++
 	q.heap = append(q.heap, entry{at: at, seq: q.seq, slot: slot})
-	siftUp(q.heap, len(q.heap)-1)
+	siftUp(q.heap, q.pos, len(q.heap)-1)
 	return EventID{slot: slot, seq: q.seq}
 }
 
@@ -89,14 +88,21 @@ func (q *Queue[P]) Cancel(id EventID) bool {
 	}
 	c.seq = 0
 	var zero P
-	c.p = zero // drop references early; the slot is freed when its entry leaves the heap
-	q.live--
-	q.dead++
-	// Compacting when dead entries are the majority bounds memory at about
-	// twice the live size and keeps the heap shallow; the O(n) rebuild is
-	// paid for by the n/2 cancels that preceded it.
-	if q.dead > 64 && q.dead > q.live {
-		q.compact()
+	c.p = zero
+	q.free = append(q.free, id.slot)
+	// The last entry fills the hole and moves up or down from there.
+	h := q.heap
+	i, n := int(q.pos[id.slot]), len(h)-1
+	last := h[n]
+	h = h[:n]
+	q.heap = h
+	if i < n {
+		h[i] = last
+		if i > 0 && less(&last, &h[(i-1)/4]) {
+			siftUp(h, q.pos, i)
+		} else {
+			siftDown(h, q.pos, i, last)
+		}
 	}
 	return true
 }
@@ -104,7 +110,6 @@ func (q *Queue[P]) Cancel(id EventID) bool {
 // Peek returns the time of the earliest pending event, or false if the queue
 // is empty.
 func (q *Queue[P]) Peek() (Time, bool) {
-	q.dropDead()
 	if len(q.heap) == 0 {
 		return 0, false
 	}
@@ -119,7 +124,7 @@ func (q *Queue[P]) Pop() (at Time, p P, ok bool) {
 }
 
 // Slot is the event's place in its queue's payload slab. A slot is reused
-// only once its event has fired, or been cancelled and dropped, so a
+// only once its event has fired or been cancelled, so a
 // table indexed by slot can hold data of each pending event beside the
 // payload, for a caller that needs it only sometimes (sim's split runs)
 // and would rather not widen every payload.
@@ -128,42 +133,18 @@ func (id EventID) Slot() uint32 { return id.slot }
 // popUntil pops the earliest pending event if it is due at or before
 // limit, with its slot.
 func (q *Queue[P]) popUntil(limit Time) (at Time, p P, slot uint32, ok bool) {
-	for len(q.heap) > 0 {
-		top := q.heap[0]
-		c := &q.slab[top.slot]
-		if c.seq != top.seq { // cancelled
-			q.removeTop()
-			q.free = append(q.free, top.slot)
-			q.dead--
-			continue
-		}
-		if top.at > limit {
-			break
-		}
-		q.removeTop()
-		p = c.p
-		var zero P
-		c.p = zero
-		c.seq = 0
-		q.free = append(q.free, top.slot)
-		q.live--
-		return top.at, p, top.slot, true
+	if len(q.heap) == 0 || q.heap[0].at > limit {
+		return 0, p, 0, false
 	}
-	return 0, p, 0, false
-}
-
-// dropDead discards cancelled entries from the top of the heap so that
-// heap[0], if any, is live.
-func (q *Queue[P]) dropDead() {
-	for len(q.heap) > 0 {
-		top := q.heap[0]
-		if q.slab[top.slot].seq == top.seq {
-			return
-		}
-		q.removeTop()
-		q.free = append(q.free, top.slot)
-		q.dead--
-	}
+	top := q.heap[0]
+	q.removeTop()
+	c := &q.slab[top.slot]
+	p = c.p
+	var zero P
+	c.p = zero
+	c.seq = 0
+	q.free = append(q.free, top.slot)
+	return top.at, p, top.slot, true
 }
 
 // removeTop deletes heap[0].
@@ -174,34 +155,13 @@ func (q *Queue[P]) removeTop() {
 	h = h[:n]
 	q.heap = h
 	if n > 0 {
-		siftDown(h, 0, last)
+		siftDown(h, q.pos, 0, last)
 	}
 }
 
-// compact drops every cancelled entry and rebuilds the heap in O(n).
-func (q *Queue[P]) compact() {
-	h := q.heap
-	j := 0
-	for _, e := range h {
-		if q.slab[e.slot].seq == e.seq {
-			h[j] = e
-			j++
-		} else {
-			q.free = append(q.free, e.slot)
-		}
-	}
-	h = h[:j]
-	q.heap = h
-	q.dead = 0
-	if j > 1 {
-		for i := (j - 2) / 4; i >= 0; i-- {
-			siftDown(h, i, h[i])
-		}
-	}
-}
-
-// siftUp moves h[i] towards the root until its parent is not greater.
-func siftUp(h []entry, i int) {
+// siftUp moves h[i] towards the root until its parent is not greater,
+// keeping pos up to date for every entry it moves.
+func siftUp(h []entry, pos []int32, i int) {
 	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 4
@@ -209,14 +169,17 @@ func siftUp(h []entry, i int) {
 			break
 		}
 		h[i] = h[p]
+		pos[h[i].slot] = int32(i)
 		i = p
 	}
 	h[i] = x
+	pos[x.slot] = int32(i)
 }
 
 // siftDown places x into the subtree rooted at the hole i, moving smaller
-// children up. Moving a hole instead of swapping halves the writes.
-func siftDown(h []entry, i int, x entry) {
+// children up. Moving a hole instead of swapping halves the writes. It
+// keeps pos up to date for every entry it moves.
+func siftDown(h []entry, pos []int32, i int, x entry) {
 	n := len(h)
 	for {
 		c := 4*i + 1
@@ -238,6 +201,7 @@ func siftDown(h []entry, i int, x entry) {
 				break
 			}
 			h[i] = k[m]
+			pos[k[m].slot] = int32(i)
 			i = c + m
 			continue
 		}
@@ -254,7 +218,9 @@ func siftDown(h []entry, i int, x entry) {
 			break
 		}
 		h[i] = h[m]
+		pos[h[m].slot] = int32(i)
 		i = m
 	}
 	h[i] = x
+	pos[x.slot] = int32(i)
 }

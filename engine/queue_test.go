@@ -126,9 +126,9 @@ func TestQueueCancel(t *testing.T) {
 	}
 }
 
-// TestQueueCompact cancels most events so that the heap is rebuilt, then
-// checks that only the survivors come out, in order, and that the dead
-// entries really were dropped.
+// TestQueueCompact cancels most events, then checks that only the
+// survivors come out, in order, and that the cancelled entries really left
+// the heap.
 func TestQueueCompact(t *testing.T) {
 	var q Queue[int]
 	const n = 1000
@@ -147,7 +147,7 @@ func TestQueueCompact(t *testing.T) {
 		}
 	}
 	if got := len(q.heap); got >= n/2 {
-		t.Errorf("heap size after cancelling 90%% = %d, want < %d (compaction)", got, n/2)
+		t.Errorf("heap size after cancelling 90%% = %d, want < %d", got, n/2)
 	}
 	if got, want := q.Len(), len(want); got != want {
 		t.Errorf("Len = %d, want %d", got, want)
@@ -298,7 +298,7 @@ func checkOps(t *testing.T, ops []op) {
 // TestQueueMatchesReference runs random schedule/pop/cancel sequences,
 // from a fixed seed, against the reference. Phases alternate between
 // growing and shrinking so the heap reaches a few hundred events and the
-// cancel-heavy phases trigger compaction.
+// cancel-heavy phases take entries out of every depth of it.
 func TestQueueMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(42, 7))
 	for trial := range 200 {

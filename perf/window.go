@@ -1,7 +1,5 @@
 package perf
 
-import "math"
-
 // setWindow takes the model's sliding window: gpt-oss attends over the
 // last 128 tokens on every other layer.
 func (s *StepModel) setWindow() {
@@ -26,9 +24,9 @@ func (s *StepModel) attended(b Batch) (pairs, squares, kvRead float64) {
 		return b.AttendedPairs, b.AttendedSquares, b.KVTokensRead
 	}
 	w, tokens := s.window, float64(b.Tokens())
-	wPairs := math.Min(b.AttendedPairs, w*tokens)
-	wSquares := math.Min(b.AttendedSquares, w*w*tokens)
-	wRead := math.Min(b.KVTokensRead, w*float64(b.Seqs())+float64(b.PrefillTokens))
+	wPairs := fmin(b.AttendedPairs, w*tokens)
+	wSquares := fmin(b.AttendedSquares, w*w*tokens)
+	wRead := fmin(b.KVTokensRead, w*float64(b.Seqs())+float64(b.PrefillTokens))
 	f, g := 1-s.windowShare, s.windowShare
 	return f*b.AttendedPairs + g*wPairs, f*b.AttendedSquares + g*wSquares, f*b.KVTokensRead + g*wRead
 }

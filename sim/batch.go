@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"container/heap"
-
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
 )
@@ -106,7 +104,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 					if nb > s.freeBlocks(in) {
 						break
 					}
-					heap.Pop(&in.waiting)
+					in.waiting.pop()
 					s.devs[in.node].waiting--
 					s.takeBlocks(in, nb)
 					in.join(r, id)
@@ -137,7 +135,7 @@ func (s *simulator) startWork(in *instance, now engine.Time) {
 					}
 					admittedTokens += float64(r.prompt) + float64(min(r.output-r.generated, sglClipNewTokens))
 				}
-				heap.Pop(&in.waiting)
+				in.waiting.pop()
 				s.devs[in.node].waiting--
 				s.admitCached(in, id) // its cached prefix is its context (prefix.go)
 				s.takeBlocks(in, nb)
@@ -194,21 +192,22 @@ func (s *simulator) planDecodeRun(in *instance, first perf.Batch) {
 	var second perf.Batch
 	s.addDecodes(in, &second, 1)
 	// The first step's blocks are taken; reserve the rest of the run.
-	extra := func(j int32) int64 { return s.decodeGrowth(in, j) }
 	free := s.freeBlocks(in)
-	if k > 1 && extra(k) > free {
-		lo, hi := int32(1), k // extra(lo) <= free < extra(hi)
+	need := s.decodeGrowth(in, k) // blocks the steps after the first take
+	if k > 1 && need > free {
+		lo, hi := int32(1), k // decodeGrowth(lo) <= free < decodeGrowth(hi)
+		need = 0              // decodeGrowth(1)
 		for hi-lo > 1 {
 			mid := lo + (hi-lo)/2
-			if extra(mid) <= free {
-				lo = mid
+			if g := s.decodeGrowth(in, mid); g <= free {
+				lo, need = mid, g
 			} else {
 				hi = mid
 			}
 		}
 		k = lo
 	}
-	s.takeBlocks(in, extra(k))
+	s.takeBlocks(in, need)
 	in.seg.run = newDecodeRun(s.decodeSteps(in, first, second))
 	in.seg.steps = int(k)
 	in.seg.decode = true

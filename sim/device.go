@@ -161,7 +161,9 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 		dt := (t1 - t0).Seconds()
 		temp, tempSec := d.node.Thermal.Advance(d.temp, watts, dt)
 		d.temp = temp
-		d.tempPeak = max(d.tempPeak, temp) // T is monotone within a span
+		if temp > d.tempPeak { // T is monotone within a span
+			d.tempPeak = temp // not max, which also orders NaN and -0: none here
+		}
 		span := totals{
 			Seconds: dt, Busy: busy * dt,
 			FLOPs: d.flopsRate * dt, PeakFLOPs: d.normRate * dt, Bytes: d.bytesRate * dt,
@@ -222,6 +224,9 @@ func (d *device) stop(in *instance) {
 func (d *device) reshare(s *simulator, now engine.Time) {
 	clock := d.clocks.Clock()
 	kc, km := power.Speeds(clock)
+	// The sharer slows a lone segment by nothing, but under MPS with a
+	// capped share: it needs no demands (fleets of one instance a device).
+	lone := len(d.busy) == 1 && d.share.mode != scenario.MPS
 	d.demands = d.demands[:0]
 	for _, i := range d.busy {
 		in := s.insts[i]
@@ -229,17 +234,32 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		seg.progress += (now - seg.updated).Seconds() / seg.slowdown
 		seg.updated = now
 		seg.theta = 1
+		slowed := clock < 1 && seg.alone > 0
+		if slowed {
+			run := seg.run.scaled(1/kc, 1/km)
+			seg.theta = run.seconds(seg.steps) / seg.alone
+		}
+		if lone {
+			continue
+		}
 		dm := demand{c: seg.demandC, m: seg.demandM, g: seg.demandG, share: in.smShare, prio: in.cfg.Priority}
-		if clock < 1 && seg.alone > 0 {
-			slowed := seg.run.scaled(1/kc, 1/km)
-			seg.theta = slowed.seconds(seg.steps) / seg.alone
+		if slowed {
 			dm.c, dm.m, dm.g = dm.c/(kc*seg.theta), dm.m/(km*seg.theta), 1-(1-dm.g)/seg.theta
 		}
 		dm.step = seg.alone * seg.theta / float64(seg.steps)
 		d.demands = append(d.demands, dm)
 	}
-	d.slow = append(d.slow[:0], make([]float64, len(d.busy))...)
-	d.share.slowdowns(d.demands, d.slow)
+	switch n := len(d.busy); {
+	case lone:
+		d.slow = append(d.slow[:0], 1)
+	case cap(d.slow) >= n:
+		d.slow = d.slow[:n]
+		clear(d.slow)
+		d.share.slowdowns(d.demands, d.slow)
+	default:
+		d.slow = make([]float64, n)
+		d.share.slowdowns(d.demands, d.slow)
+	}
 	d.flopsRate, d.normRate, d.bytesRate = 0, 0, 0
 	for k, i := range d.busy {
 		in := s.insts[i]
@@ -294,7 +314,9 @@ func (d *device) setWatts() {
 	}
 	a := power.Activity{Busy: busy, MFU: d.normRate, MBU: d.bytesRate / d.bandwidth}
 	d.watts = d.node.Power.Draw(a, d.clocks.Clock())
-	d.powerPeak = max(d.powerPeak, d.watts)
+	if d.watts > d.powerPeak { // not max, which also orders NaN and -0: none here
+		d.powerPeak = d.watts
+	}
 }
 
 // hostW is the rest of the node's draw: none while it is off.
@@ -307,9 +329,8 @@ func (d *device) hostW() float64 {
 
 // plan derives a segment's alone time, demands and work from its run.
 func (seg *segment) plan() {
-	seg.alone = seg.run.seconds(seg.steps)
-	c, m := seg.run.busy(seg.steps)
-	seg.flops, seg.bytes = seg.run.work(seg.steps)
+	var c, m float64
+	seg.alone, c, m, seg.flops, seg.bytes = seg.run.costs(seg.steps)
 	seg.demandC, seg.demandM, seg.demandG = 0, 0, 0
 	if seg.alone > 0 {
 		seg.demandC, seg.demandM = c/seg.alone, m/seg.alone

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"slices"
 
 	"github.com/fleettwin/fleettwin/catalog"
@@ -129,7 +128,7 @@ func (s *simulator) kvArrive(id int32, now engine.Time) {
 	}
 	d := s.devs[to.node]
 	d.advance(now, s.insts)
-	heap.Push(&to.waiting, id)
+	to.waiting.push(id)
 	d.waiting++
 	s.wake(to, now)
 }

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"container/heap"
-
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/perf"
 )
@@ -21,9 +19,11 @@ type frontEnd struct {
 	service engine.Time // each request holds the front end this long
 	latency engine.Time // then reaches the engine this much later
 	free    engine.Time // when the front end is next free
-	// entering are the requests between arrival and the waiting queue, in
-	// the order they reach it (their ready times never decrease).
+	// entering[head:] are the requests between arrival and the waiting
+	// queue, in the order they reach it (their ready times never
+	// decrease).
 	entering []int32
+	head     int
 }
 
 // newFrontEnd returns the instance's front end, or nil where the profile
@@ -40,22 +40,27 @@ func newFrontEnd(sv *perf.Serving) *frontEnd {
 func (f *frontEnd) pass(id int32, now engine.Time) engine.Time {
 	start := max(now, f.free)
 	f.free = start + f.service
+	if len(f.entering) == cap(f.entering) && f.head > 0 {
+		// Full: slide the queue to the front of its array rather than
+		// grow a new one, so a front end allocates only when more
+		// requests are in it at once than ever before.
+		n := copy(f.entering, f.entering[f.head:])
+		f.entering, f.head = f.entering[:n], 0
+	}
 	f.entering = append(f.entering, id)
 	return f.free + f.latency
 }
 
+// queued are the requests in the front end, in the order they leave it.
+func (f *frontEnd) queued() []int32 { return f.entering[f.head:] }
+
 // next removes and returns the request that reaches the engine next.
 func (f *frontEnd) next() int32 {
-	id := f.entering[0]
-	if len(f.entering) == 1 {
-		// Empty again: the next request reuses the array from here, so a
-		// front end that holds one request at a time allocates nothing.
-		// (Each shift gives up a slot of it; appends past its end move
-		// to a new array and let the old go, so memory stays flat.)
-		f.entering = f.entering[:0]
-		return id
+	id := f.entering[f.head]
+	f.head++
+	if f.head == len(f.entering) {
+		f.entering, f.head = f.entering[:0], 0 // empty: start over
 	}
-	f.entering = f.entering[1:]
 	return id
 }
 
@@ -65,7 +70,7 @@ func (s *simulator) reachEngine(in *instance, now engine.Time) {
 	id := in.front.next()
 	d := s.devs[in.node]
 	d.advance(now, s.insts)
-	heap.Push(&in.waiting, id)
+	in.waiting.push(id)
 	d.waiting++
 	s.wake(in, now)
 }

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"math/bits"
 
 	"github.com/fleettwin/fleettwin/engine"
@@ -40,31 +39,6 @@ type request struct {
 
 // decoding reports whether the request is past its prefill.
 func (r *request) decoding() bool { return r.prefilled == r.prompt }
-
-// waitQueue orders waiting requests by class priority, then arrival order
-// (FCFS within a priority; preempted requests keep their original place).
-type waitQueue struct {
-	ids  []int32
-	reqs *[]request
-	prio []int // priority of each class of the instance's model
-}
-
-func (q waitQueue) Len() int { return len(q.ids) }
-func (q waitQueue) Less(i, j int) bool {
-	a, b := &(*q.reqs)[q.ids[i]], &(*q.reqs)[q.ids[j]]
-	if pa, pb := q.prio[a.class], q.prio[b.class]; pa != pb {
-		return pa < pb
-	}
-	return a.seq < b.seq
-}
-func (q waitQueue) Swap(i, j int) { q.ids[i], q.ids[j] = q.ids[j], q.ids[i] }
-func (q *waitQueue) Push(x any)   { q.ids = append(q.ids, x.(int32)) }
-func (q *waitQueue) Pop() any {
-	n := len(q.ids) - 1
-	x := q.ids[n]
-	q.ids = q.ids[:n]
-	return x
-}
 
 // segment is the work an instance is executing: one step (when it holds
 // prefill) or a run of identical-composition decode steps.
@@ -166,6 +140,6 @@ func blocksFor(tokens, blockTokens int32) int64 {
 
 // enqueue adds a request to the waiting queue.
 func (in *instance) enqueue(id int32) {
-	heap.Push(&in.waiting, id)
+	in.waiting.push(id)
 	in.outstanding++
 }

@@ -158,7 +158,7 @@ func checkBookkeeping(t *testing.T, name string, s *simulator) {
 		}
 		entering := 0
 		if in.front != nil {
-			entering = len(in.front.entering)
+			entering = len(in.front.queued())
 		}
 		// KV on its way to a decode instance counts there (disagg.go).
 		if in.outstanding != len(in.running)+len(in.waiting.ids)+entering+len(in.arriving) {

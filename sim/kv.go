@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"container/heap"
-
 	"github.com/fleettwin/fleettwin/engine"
 	"github.com/fleettwin/fleettwin/scenario"
 )
@@ -37,7 +35,9 @@ func (s *simulator) takeBlocks(in *instance, n int64) {
 	in.blocksUsed += n
 	d := s.devs[in.node]
 	d.kvUsed += float64(n) * in.blockKV
-	d.kvPeak = max(d.kvPeak, d.kvUsed)
+	if d.kvUsed > d.kvPeak { // not max, which also orders NaN and -0: none here
+		d.kvPeak = d.kvUsed
+	}
 }
 
 // preempt evicts the running request that the scheduler values least (lowest
@@ -64,7 +64,7 @@ func (s *simulator) preempt(in *instance, now engine.Time) {
 	r.prefilled, r.context = 0, 0
 	r.preemptions++
 	s.models[r.model].stats.preemptions++
-	heap.Push(&in.waiting, id)
+	in.waiting.push(id)
 	s.devs[in.node].waiting++
 	if in.prefillFirst {
 		s.retractRatio(in)

@@ -251,7 +251,7 @@ func (s *simulator) eachInSystem(in *instance, f func(id int32)) {
 		f(id)
 	}
 	if in.front != nil {
-		for _, id := range in.front.entering {
+		for _, id := range in.front.queued() {
 			f(id)
 		}
 	}

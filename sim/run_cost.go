@@ -119,6 +119,32 @@ func (r *decodeRun) busy(n int) (compute, memory float64) {
 	return compute, memory
 }
 
+// costs is seconds, busy and work of the first n steps in one pass: what
+// a segment's plan needs, without the sums seconds and busy share (or the
+// draft test) computed twice. Each result is its method's, operation for
+// operation.
+func (r *decodeRun) costs(n int) (secs, compute, memory, flops, bytes float64) {
+	all, allm := arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
+	c, m := r.parts(n)
+	secs = c + m + float64(n)*r.o
+	if r.s != 0 {
+		secs += r.s * (all + allm - c - m)
+	}
+	compute, memory = all, allm
+	if r.drafts() {
+		dc, dm := maxParts(r.dc0, r.ddc, r.dm0, r.ddm, n)
+		secs += dc + dm
+		dAll, dAllm := arith(r.dc0, r.ddc, 0, n), arith(r.dm0, r.ddm, 0, n)
+		if r.s != 0 {
+			secs += r.s * (dAll + dAllm - dc - dm)
+		}
+		compute += dAll
+		memory += dAllm
+	}
+	flops, bytes = r.work(n)
+	return secs, compute, memory, flops, bytes
+}
+
 // work is the FLOPs and bytes of the first n steps.
 func (r *decodeRun) work(n int) (flops, bytes float64) {
 	return arith(r.f0, r.df, 0, n), arith(r.b0, r.db, 0, n)
@@ -126,16 +152,70 @@ func (r *decodeRun) work(n int) (flops, bytes float64) {
 
 // stepsWithin returns the smallest n in [1, k] with seconds(n) >= alone,
 // i.e. the step during which an alone-time progress falls: the run can stop
-// at the end of that step.
+// at the end of that step. The bisection prices n with runSeconds, which
+// takes the run's constant parts apart once.
 func (r *decodeRun) stepsWithin(alone float64, k int) int {
+	t := newRunSeconds(r)
 	lo, hi := 1, k
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if r.seconds(mid) >= alone {
+		if t.seconds(mid) >= alone {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
 	return lo
+}
+
+// runSeconds is decodeRun.seconds with what does not depend on n worked
+// out once: maxParts' regime change (a division) and whether there are
+// serial and draft terms. Its seconds are decodeRun's, operation for
+// operation.
+type runSeconds struct {
+	r            *decodeRun
+	computeFirst bool
+	switches     bool    // the regime changes before some step: at x
+	x            float64 // -diff0 / ddiff, where it switches
+	cutX         int     // the first step in the other regime
+	drafts       bool
+}
+
+func newRunSeconds(r *decodeRun) runSeconds {
+	t := runSeconds{r: r, drafts: r.drafts()}
+	diff0, ddiff := r.c0-r.m0, r.dc-r.dm
+	t.computeFirst = diff0 > 0
+	if ddiff != 0 && (diff0 > 0) != (ddiff > 0) {
+		t.switches, t.x = true, -diff0/ddiff
+		t.cutX = max(0, int(math.Ceil(t.x)))
+	}
+	return t
+}
+
+// seconds is r.seconds(n).
+func (t *runSeconds) seconds(n int) float64 {
+	r := t.r
+	cut := n
+	if t.switches && t.x < float64(n) {
+		cut = t.cutX
+	}
+	var c, m float64
+	if t.computeFirst {
+		c, m = arith(r.c0, r.dc, 0, cut), arith(r.m0, r.dm, cut, n)
+	} else {
+		c, m = arith(r.c0, r.dc, cut, n), arith(r.m0, r.dm, 0, cut)
+	}
+	secs := c + m + float64(n)*r.o
+	if r.s != 0 {
+		all, allm := arith(r.c0, r.dc, 0, n), arith(r.m0, r.dm, 0, n)
+		secs += r.s * (all + allm - c - m)
+	}
+	if t.drafts {
+		dc, dm := maxParts(r.dc0, r.ddc, r.dm0, r.ddm, n)
+		secs += dc + dm
+		if r.s != 0 {
+			secs += r.s * (arith(r.dc0, r.ddc, 0, n) + arith(r.dm0, r.ddm, 0, n) - dc - dm)
+		}
+	}
+	return secs
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/fleettwin/fleettwin/catalog"
@@ -63,6 +64,42 @@ func TestDecodeRunMatchesSteps(t *testing.T) {
 				if got := run.stepsWithin(run.seconds(n-1)+1e-12, tc.k); got != n {
 					t.Errorf("%+v: just after step %d ends, stepsWithin = %d, want %d", tc, n-1, got, n)
 				}
+			}
+		}
+	}
+}
+
+// TestRunSecondsIsSeconds: the bisection's pricing is decodeRun.seconds,
+// and costs is seconds, busy and work, to the bit, for runs that switch regime either way or not at all, with and
+// without serial and draft terms.
+func TestRunSecondsIsSeconds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		r := decodeRun{c0: rng.Float64(), dc: rng.NormFloat64() * 1e-3, m0: rng.Float64(), dm: rng.NormFloat64() * 1e-3,
+			o: rng.Float64() * 1e-2, f0: 1, b0: 1}
+		if i%2 == 1 {
+			r.s = rng.Float64()
+		}
+		if i%4 >= 2 {
+			r.dc0, r.ddc, r.dm0, r.ddm = rng.Float64(), rng.NormFloat64()*1e-3, rng.Float64(), rng.NormFloat64()*1e-3
+		}
+		if i%8 == 7 {
+			r.dc = r.dm // never switches
+		}
+		for _, n := range []int{0, 1, 2, 17, 300, 2999} {
+			secs, c, m, f, by := r.costs(n)
+			wc, wm := r.busy(n)
+			wf, wb := r.work(n)
+			for k, p := range [][2]float64{{secs, r.seconds(n)}, {c, wc}, {m, wm}, {f, wf}, {by, wb}} {
+				if math.Float64bits(p[0]) != math.Float64bits(p[1]) {
+					t.Fatalf("%+v: costs(%d)[%d] = %v, its method %v", r, n, k, p[0], p[1])
+				}
+			}
+		}
+		rs := newRunSeconds(&r)
+		for n := 1; n <= 3000; n += 1 + n/7 {
+			if got, want := rs.seconds(n), r.seconds(n); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("%+v: runSeconds(%d) = %v, seconds = %v", r, n, got, want)
 			}
 		}
 	}

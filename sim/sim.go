@@ -209,7 +209,7 @@ func (s *simulator) sleepControl(now engine.Time) {
 
 func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 	s := &simulator{sc: sc, opt: opt, streams: engine.NewStreams(sc.Seed), cancelMask: cancelCheckEvery - 1}
-	s.sim = evQueue{Sim: engine.New[event](engine.HandlerFunc[event](s.handle))}
+	s.sim = evQueue{Sim: engine.New[event](s)}
 	if s.opt.SnapshotEvery <= 0 {
 		s.opt.SnapshotEvery = max(sc.Duration/100, engine.Millisecond)
 	}
@@ -359,7 +359,10 @@ func (s *simulator) start() {
 	s.part.endSetup()
 }
 
-func (s *simulator) handle(sim *engine.Sim[event], e event) {
+// Handle fires one event. The simulator is the engine's Handler itself:
+// one call through an interface per event, where a HandlerFunc of a
+// method value took two.
+func (s *simulator) Handle(sim *engine.Sim[event], e event) {
 	s.events++
 	if s.part != nil {
 		s.part.enter(e, sim.Firing())

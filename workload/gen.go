@@ -71,9 +71,11 @@ func (s *LengthSampler) Sample(r *rand.Rand) int {
 }
 
 func (s *LengthSampler) clamp(x float64) int {
-	x = math.Max(x, float64(s.lo))
+	// The builtins are math.Max and math.Min (NaN, signed zeros), inlined:
+	// math's are calls on amd64.
+	x = max(x, float64(s.lo))
 	if s.hi > 0 {
-		x = math.Min(x, float64(s.hi))
+		x = min(x, float64(s.hi))
 	}
 	if x > math.MaxInt32 {
 		x = math.MaxInt32
