@@ -80,6 +80,18 @@ func (p Profile) FormatPriors(in Instance) []FormatPrior {
 	return out
 }
 
+// AppendFormatPriors appends to words the FormatPriors of instance in, in
+// words, each once: what outputs that list the formats of several
+// instances under one profile show.
+func (p Profile) AppendFormatPriors(words []string, in Instance) []string {
+	for _, f := range p.FormatPriors(in) {
+		if w := f.String(); !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
 // Label is the profile's provenance line (Profile.Label) for this
 // instance: with, after it, each of its weight formats that rests on a
 // prior the profile's fit did not replace (FormatPriors). Outputs that show

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/perf"
@@ -64,11 +63,7 @@ func (p *Plan) formatPriors(prof perf.Profile, c Candidate) []string {
 			if err != nil {
 				continue
 			}
-			for _, f := range prof.FormatPriors(perf.Instance{Model: m, Weights: dense, Experts: experts}) {
-				if w := f.String(); !slices.Contains(out, w) {
-					out = append(out, w)
-				}
-			}
+			out = prof.AppendFormatPriors(out, perf.Instance{Model: m, Weights: dense, Experts: experts})
 		}
 	}
 	return out

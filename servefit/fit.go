@@ -125,8 +125,9 @@ func Evaluate(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []
 // evaluator is a set of experiments prepared once (validate.Prepare) and
 // scored against each candidate profile.
 type evaluator struct {
-	cat *catalog.Catalog
-	x   *validate.Experiments
+	cat  *catalog.Catalog
+	rows []measure.Row // every experiment's
+	x    *validate.Experiments
 }
 
 func prepare(cat *catalog.Catalog, exps []Experiment) evaluator {
@@ -134,7 +135,7 @@ func prepare(cat *catalog.Catalog, exps []Experiment) evaluator {
 	for _, e := range exps {
 		rows = append(rows, e.Rows...)
 	}
-	return evaluator{cat: cat, x: validate.Prepare(rows)}
+	return evaluator{cat: cat, rows: rows, x: validate.Prepare(rows)}
 }
 
 // score reproduces the experiments with p alone in the profile set.
@@ -192,12 +193,8 @@ func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Exper
 	ev := prepare(cat, exps)
 	start := clone(p)
 	held := map[string]bool{}
-	var rows []measure.Row
-	for _, e := range exps {
-		rows = append(rows, e.Rows...)
-	}
 	for _, t := range Terms {
-		if t.applies != nil && !t.applies(cat, rows) {
+		if t.applies != nil && !t.applies(cat, ev.rows) {
 			held[t.Name] = true
 		}
 	}

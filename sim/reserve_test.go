@@ -149,7 +149,7 @@ func TestOutputLeft(t *testing.T) {
 	walk := func() int64 {
 		var n int64
 		for i := range reqs {
-			if reqs[i].clock >= 0 && reqs[i].output > 0 {
+			if reqs[i].output > 0 { // still in the set
 				r := reqs[i]
 				r.generated += int32(ds.clock - r.clock)
 				n += clipLeft(&r)

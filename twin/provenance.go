@@ -1,7 +1,6 @@
 package twin
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/fleettwin/fleettwin/perf"
@@ -24,11 +23,7 @@ func Profiles(sc *scenario.Scenario) []perf.ProvenanceInfo {
 			out = append(out, n.Profile.Info())
 		}
 		for _, in := range n.Instances {
-			for _, f := range n.Profile.FormatPriors(in.Deploy) {
-				if w := f.String(); !slices.Contains(out[i].FormatPriors, w) {
-					out[i].FormatPriors = append(out[i].FormatPriors, w)
-				}
-			}
+			out[i].FormatPriors = n.Profile.AppendFormatPriors(out[i].FormatPriors, in.Deploy)
 		}
 	}
 	return out
@@ -50,8 +45,7 @@ func Priors(infos []perf.ProvenanceInfo) []perf.ProvenanceInfo {
 // peaks times typical efficiencies, not fitted to measurements)", then any
 // fitted profile's weight formats that do ("rests on weight-format
 // factors not fitted for their engine: vllm on h100-sxm: fp8 weights:
-// carried (...)"); "" when
-// every profile and format was fitted.
+// carried (...)"); "" when every profile and format was fitted.
 func PriorNote(infos []perf.ProvenanceInfo) string {
 	var parts []string
 	if priors := Priors(infos); len(priors) > 0 {

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fleettwin/fleettwin/perf"
 )
 
 // TestFitServingFormatsFrom: a fit on bf16 runs alone cannot set
@@ -38,19 +36,11 @@ func TestFitServingFormatsFrom(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	b, err := os.ReadFile(out)
+	p, _, err := readProfile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := perf.ParseProfile(out, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := os.ReadFile(donor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := perf.ParseProfile(donor, db)
+	d, _, err := readProfile(donor)
 	if err != nil {
 		t.Fatal(err)
 	}
