@@ -107,6 +107,31 @@ func (q *Queue[P]) Cancel(id EventID) bool {
 	return true
 }
 
+// Reschedule moves the pending event id to time at with payload p and
+// returns its new ID, exactly as Cancel(id) followed by Push(at, p) would:
+// the event takes a fresh sequence number (it fires after every event
+// already due at at) and keeps its slot, which Cancel would free and Push
+// take back. The entry moves up or down from where it is instead of
+// leaving the heap and entering it again: one sift instead of two. If id is
+// not pending, Reschedule is Push.
+func (q *Queue[P]) Reschedule(id EventID, at Time, p P) EventID {
+	if id.seq == 0 || int(id.slot) >= len(q.slab) || q.slab[id.slot].seq != id.seq {
+		return q.Push(at, p)
+	}
+	q.seq++
+	c := &q.slab[id.slot]
+	c.seq, c.p = q.seq, p
+	i := int(q.pos[id.slot])
+	e := entry{at: at, seq: q.seq, slot: id.slot}
+	if old := q.heap[i]; less(&old, &e) {
+		siftDown(q.heap, q.pos, i, e)
+	} else {
+		q.heap[i] = e
+		siftUp(q.heap, q.pos, i)
+	}
+	return EventID{slot: id.slot, seq: q.seq}
+}
+
 // Peek returns the time of the earliest pending event, or false if the queue
 // is empty.
 func (q *Queue[P]) Peek() (Time, bool) {

@@ -395,3 +395,53 @@ func TestQueueAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestRescheduleIsCancelPush drives two queues with the same random
+// operations, one moving events with Reschedule and the other with Cancel
+// then Push: every ID handed out and every pop (time, payload, slot) must
+// be the same, with many ties in time.
+func TestRescheduleIsCancelPush(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		var a, b Queue[int]
+		var ids []EventID // the same in both queues
+		for op := range 20000 {
+			at := Time(r.IntN(50))
+			switch k := r.IntN(10); {
+			case k < 4 || len(ids) == 0:
+				ia, ib := a.Push(at, op), b.Push(at, op)
+				if ia != ib {
+					t.Fatalf("seed %d op %d: Push %v and %v", seed, op, ia, ib)
+				}
+				ids = append(ids, ia)
+			case k < 7:
+				j := r.IntN(len(ids))
+				ia := a.Reschedule(ids[j], at, op)
+				b.Cancel(ids[j])
+				ib := b.Push(at, op)
+				if ia != ib {
+					t.Fatalf("seed %d op %d: Reschedule %v, Cancel+Push %v", seed, op, ia, ib)
+				}
+				ids[j] = ia
+			case k < 8:
+				j := r.IntN(len(ids))
+				if ca, cb := a.Cancel(ids[j]), b.Cancel(ids[j]); ca != cb {
+					t.Fatalf("seed %d op %d: Cancel %v and %v", seed, op, ca, cb)
+				}
+			default:
+				ta, pa, sa, oka := a.popUntil(Never)
+				tb, pb, sb, okb := b.popUntil(Never)
+				if ta != tb || pa != pb || sa != sb || oka != okb {
+					t.Fatalf("seed %d op %d: pop (%v %d %d %v) and (%v %d %d %v)", seed, op, ta, pa, sa, oka, tb, pb, sb, okb)
+				}
+			}
+		}
+		for a.Len() > 0 || b.Len() > 0 {
+			ta, pa, oka := a.Pop()
+			tb, pb, okb := b.Pop()
+			if ta != tb || pa != pb || oka != okb {
+				t.Fatalf("seed %d: drain (%v %d) and (%v %d)", seed, ta, pa, tb, pb)
+			}
+		}
+	}
+}

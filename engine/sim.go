@@ -62,6 +62,16 @@ func (s *Sim[P]) Schedule(at Time, p P) EventID {
 	return s.q.Push(at, p)
 }
 
+// Reschedule moves the pending event id to time at with payload p, as
+// Cancel(id) then Schedule(at, p) would (Queue.Reschedule), and returns its
+// new ID. Rescheduling into the past panics, as Schedule does.
+func (s *Sim[P]) Reschedule(id EventID, at Time, p P) EventID {
+	if at < s.now {
+		panic("engine: Reschedule at " + at.String() + " before now " + s.now.String())
+	}
+	return s.q.Reschedule(id, at, p)
+}
+
 // After schedules p at Now()+d. A negative d panics; a sum beyond the range
 // of Time saturates to Never.
 func (s *Sim[P]) After(d Time, p P) EventID {

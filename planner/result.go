@@ -241,11 +241,13 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	// The cheapest that holds on fresh seeds wins; if none of the first
 	// few does, the cheapest wins and its verification says it missed.
 	pick, found := 0, false
+	var seedRuns [][]VerifyRun
 	for i := range min(len(r.Ranked), maxVerified) {
 		runs, met, err := p.verifySeeds(ctx, &r.Ranked[i], progress)
 		if err != nil {
 			return r, fmt.Errorf("plan %s: verifying #%d: %w", p.Name, r.Ranked[i].Index, err)
 		}
+		seedRuns = append(seedRuns, runs)
 		if met {
 			pick, found = i, true
 			break
@@ -257,7 +259,9 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	}
 	w := r.Ranked[pick]
 	r.Winner = &w
-	v, err := p.verify(ctx, &w, progress)
+	// The fresh seeds' runs are deterministic: the winner's are those of
+	// the loop above, not simulated again.
+	v, err := p.verify(ctx, &w, seedRuns[pick], found, progress)
 	if err != nil {
 		return r, fmt.Errorf("plan %s: verifying the winner #%d: %w", p.Name, w.Index, err)
 	}
@@ -335,13 +339,9 @@ func (p *Plan) verifyOptions(run int, f *scenario.File, progress func(Verifying)
 	}}
 }
 
-// verify checks the winner on the fresh seeds (again: cheap, and it keeps
-// the record with the winner) and simulates its day.
-func (p *Plan) verify(ctx context.Context, o *Outcome, progress func(Verifying)) (*Verification, error) {
-	runs, met, err := p.verifySeeds(ctx, o, progress)
-	if err != nil {
-		return nil, err
-	}
+// verify records the winner's runs on the fresh seeds (verifySeeds's) and
+// simulates its day.
+func (p *Plan) verify(ctx context.Context, o *Outcome, runs []VerifyRun, met bool, progress func(Verifying)) (*Verification, error) {
 	v := &Verification{Runs: runs, Met: met}
 	seed := p.File.Seed + verifySeed
 	f := p.winnerFile(o, seed, true)

@@ -261,9 +261,11 @@ type groupEntry struct {
 	reason      string
 	detail      string
 
-	searchOnce sync.Once
-	outcome    GroupOutcome
-	err        error
+	// searched is set once the group's search has run (dispatch.go);
+	// only the goroutine running Search reads or writes it.
+	searched bool
+	outcome  GroupOutcome
+	err      error
 }
 
 func (s *searcher) entry(g group) *groupEntry {
@@ -295,72 +297,6 @@ func (s *searcher) analyze(c Candidate) Outcome {
 
 func groupDetail(g group, detail string) string {
 	return fmt.Sprintf("node group %s: %s", strings.Join(g.Models, "+"), detail)
-}
-
-// evaluate searches the node counts of the given outcomes' groups in
-// parallel.
-func (s *searcher) evaluate(ctx context.Context, outcomes []Outcome, idx []int, workers int, settled func()) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for range min(workers, len(idx)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				err := s.evaluateOne(ctx, &outcomes[i])
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				settled()
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, i := range idx {
-		if ctx.Err() != nil {
-			break
-		}
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
-}
-
-func (s *searcher) evaluateOne(ctx context.Context, o *Outcome) error {
-	o.Evaluated = true
-	o.Feasible = true
-	var ms []*Metrics
-	for _, g := range o.groups() {
-		e := s.entry(g)
-		e.searchOnce.Do(func() {
-			var n int
-			e.outcome, n, e.err = s.plan.searchGroup(ctx, g)
-			s.sims.Add(int64(n))
-		})
-		if e.err != nil {
-			return fmt.Errorf("plan %s: candidate #%d %s: %w", s.plan.Name, o.Index, o.Key, e.err)
-		}
-		o.Groups = append(o.Groups, e.outcome)
-		if !e.outcome.Feasible && o.Feasible {
-			o.Feasible = false
-			o.Reason, o.Detail = e.outcome.Reason, groupDetail(g, e.outcome.Detail)
-		}
-		ms = append(ms, e.outcome.Metrics)
-	}
-	if o.Feasible {
-		o.Metrics = combine(ms)
-	}
-	return nil
 }
 
 // combine adds up the groups of a candidate.

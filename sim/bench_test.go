@@ -51,3 +51,23 @@ func (c cpuClock) report(b *testing.B, reqs int64) {
 	b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(reqs)/spent.Seconds(), "requests/cpu-s")
 }
+
+// BenchmarkPlanTrial is one trial of the planner's search on
+// plans/fleet-day.toml (scenarios/bench/plan-trial-h100.toml): two models
+// sharing every device of 110 H100s under a binding 400 W cap, the kind
+// of run the planner makes thousands of. Serial, as the planner runs it.
+func BenchmarkPlanTrial(b *testing.B) {
+	sc := load(b, "../scenarios/bench/plan-trial-h100.toml")
+	var reqs, events int64
+	cpu := startCPU()
+	for b.Loop() {
+		res := run(b, sc, Options{Workers: 1})
+		events += res.Events
+		for _, m := range res.Models {
+			reqs += m.Arrived
+		}
+	}
+	cpu.report(b, reqs)
+	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
+	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(events), "ns/event")
+}

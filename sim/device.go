@@ -236,8 +236,13 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		seg.theta = 1
 		slowed := clock < 1 && seg.alone > 0
 		if slowed {
-			run := seg.run.scaled(1/kc, 1/km)
-			seg.theta = run.seconds(seg.steps) / seg.alone
+			// θ is a function of the run and the clock alone: priced
+			// again only when either changed (plan resets thetaClock).
+			if seg.thetaClock != clock {
+				run := seg.run.scaled(1/kc, 1/km)
+				seg.thetaAt, seg.thetaClock = run.seconds(seg.steps)/seg.alone, clock
+			}
+			seg.theta = seg.thetaAt
 		}
 		if lone {
 			continue
@@ -265,10 +270,11 @@ func (d *device) reshare(s *simulator, now engine.Time) {
 		in := s.insts[i]
 		seg := &in.seg
 		seg.slowdown = d.slow[k] * seg.theta
-		s.sim.Cancel(seg.end)
-		seg.end = engine.EventID{}
 		if wall, ok := seg.wallLeft(); ok {
-			seg.end = s.sim.Schedule(now+engine.FromSeconds(wall), event{kind: evSegmentEnd, target: int32(i)})
+			seg.end = s.sim.Reschedule(seg.end, now+engine.FromSeconds(wall), event{kind: evSegmentEnd, target: int32(i)})
+		} else {
+			s.sim.Cancel(seg.end)
+			seg.end = engine.EventID{}
 		}
 		if wall := seg.alone * seg.slowdown; wall > 0 {
 			d.flopsRate += seg.flops / wall
@@ -331,6 +337,7 @@ func (d *device) hostW() float64 {
 func (seg *segment) plan() {
 	var c, m float64
 	seg.alone, c, m, seg.flops, seg.bytes = seg.run.costs(seg.steps)
+	seg.thetaClock = 0
 	seg.demandC, seg.demandM, seg.demandG = 0, 0, 0
 	if seg.alone > 0 {
 		seg.demandC, seg.demandM = c/seg.alone, m/seg.alone

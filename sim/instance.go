@@ -60,6 +60,8 @@ type segment struct {
 	demandG  float64 // share of the alone time kernels run (all but the overhead)
 	flops    float64 // work of the whole segment
 	bytes    float64
+	// thetaAt is theta at clock thetaClock (0: not priced since plan).
+	thetaAt, thetaClock float64
 }
 
 type prefillChunk struct {

@@ -97,6 +97,16 @@ func (q evQueue) Schedule(at engine.Time, e event) engine.EventID {
 	return id
 }
 
+// Reschedule moves the pending event id to at with payload e
+// (engine.Sim.Reschedule: as Cancel then Schedule), keyed in a split run.
+func (q evQueue) Reschedule(id engine.EventID, at engine.Time, e event) engine.EventID {
+	id = q.Sim.Reschedule(id, at, e)
+	if q.part != nil {
+		q.part.stamp(id.Slot(), q.Now())
+	}
+	return id
+}
+
 // Run simulates a scenario. On cancellation it returns the partial result
 // gathered so far together with the context's error.
 func Run(ctx context.Context, sc *scenario.Scenario, opt Options) (*Result, error) {
