@@ -118,3 +118,36 @@ func BenchmarkQueueHold(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMove moves one of n pending events to a new time, as a
+// simulator reschedules a segment's end when its device is reshared:
+// Reschedule against Cancel then Push.
+func BenchmarkMove(b *testing.B) {
+	for _, n := range []int{256, 65536} {
+		for _, how := range []string{"reschedule", "cancel+push"} {
+			b.Run(fmt.Sprintf("pending=%d/%s", n, how), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(3, 4))
+				var q Queue[int]
+				ids := make([]EventID, n)
+				for i := range ids {
+					ids[i] = q.Push(Time(r.Int64N(1e9)), i)
+				}
+				times := make([]Time, 1<<12)
+				for i := range times {
+					times[i] = Time(r.Int64N(1e9))
+				}
+				i := 0
+				for b.Loop() {
+					k, at := i%n, times[i&(len(times)-1)]
+					if how == "reschedule" {
+						ids[k] = q.Reschedule(ids[k], at, k)
+					} else {
+						q.Cancel(ids[k])
+						ids[k] = q.Push(at, k)
+					}
+					i++
+				}
+			})
+		}
+	}
+}
