@@ -16,6 +16,7 @@ type groupJob struct {
 	e       *groupEntry
 	weight  float64
 	waiting []int // indexes into the outcomes
+	ran     bool  // its search ran (a cancelled wave may leave some out)
 }
 
 // evaluate searches, in parallel, the node groups of the given outcomes
@@ -52,6 +53,7 @@ func (s *searcher) evaluate(ctx context.Context, outcomes []Outcome, idx []int, 
 				j.e.outcome, n, j.e.err = s.plan.searchGroup(ctx, j.g)
 				s.sims.Add(int64(n))
 				mu.Lock()
+				j.ran = true
 				if j.e.err != nil && firstErr == nil {
 					o := &outcomes[j.waiting[0]]
 					firstErr = fmt.Errorf("plan %s: candidate #%d %s: %w", s.plan.Name, o.Index, o.Key, j.e.err)
@@ -75,7 +77,7 @@ func (s *searcher) evaluate(ctx context.Context, outcomes []Outcome, idx []int, 
 	close(queue)
 	wg.Wait()
 	for _, j := range jobs {
-		j.e.searched = true
+		j.e.searched = j.ran
 	}
 	if firstErr != nil {
 		return firstErr

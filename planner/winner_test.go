@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/sim"
 )
 
 // exhaustive simulates every group of every candidate at every node count
@@ -126,5 +129,35 @@ func TestWinnerVerifiesAndBoundsHold(t *testing.T) {
 				t.Errorf("#%d is on the front but #%d is as cheap and faster", a.Index, b.Index)
 			}
 		}
+	}
+}
+
+// Finish simulates each fresh seed of each configuration it verifies once:
+// the winner's seed runs are the ones that picked it, kept for its record,
+// and only its day comes on top.
+func TestFinishSimulatesEachSeedOnce(t *testing.T) {
+	p := load(t, "testdata/small.toml")
+	s, err := p.Search(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	p.Simulate = func(ctx context.Context, sc *scenario.Scenario, opt sim.Options) (*sim.Result, error) {
+		runs++
+		return sim.Run(ctx, sc, opt)
+	}
+	r, err := p.Finish(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Winner == nil || !r.Verify.Met || r.Verify.Day == nil {
+		t.Fatalf("want a verified winner and its day, got %+v", r.Winner)
+	}
+	seeds := p.File.VerifySeeds
+	if want := (len(r.Unverified)+1)*seeds + 1; runs != want {
+		t.Errorf("%d runs for %d unverified and the winner at %d seeds each and the day, want %d", runs, len(r.Unverified), seeds, want)
+	}
+	if len(r.Verify.Runs) != seeds {
+		t.Errorf("the winner's record holds %d seed runs, want %d", len(r.Verify.Runs), seeds)
 	}
 }
