@@ -105,10 +105,10 @@ func (s *searcher) groupJobs(outcomes []Outcome, idx []int) ([]*groupJob, map[in
 				byEntry[e] = j
 				jobs = append(jobs, j)
 			}
-			if !slices.Contains(j.waiting, i) {
-				j.waiting = append(j.waiting, i)
-				pending[i]++
-			}
+			// A candidate's groups hold disjoint models: each is
+			// listed once.
+			j.waiting = append(j.waiting, i)
+			pending[i]++
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b *groupJob) int { return cmp.Compare(b.weight, a.weight) })

@@ -241,13 +241,15 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	// The cheapest that holds on fresh seeds wins; if none of the first
 	// few does, the cheapest wins and its verification says it missed.
 	pick, found := 0, false
-	var seedRuns [][]VerifyRun
+	var pickRuns []VerifyRun // the picked one's runs on the fresh seeds
 	for i := range min(len(r.Ranked), maxVerified) {
 		runs, met, err := p.verifySeeds(ctx, &r.Ranked[i], progress)
 		if err != nil {
 			return r, fmt.Errorf("plan %s: verifying #%d: %w", p.Name, r.Ranked[i].Index, err)
 		}
-		seedRuns = append(seedRuns, runs)
+		if i == 0 || met {
+			pickRuns = runs
+		}
 		if met {
 			pick, found = i, true
 			break
@@ -261,7 +263,7 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	r.Winner = &w
 	// The fresh seeds' runs are deterministic: the winner's are those of
 	// the loop above, not simulated again.
-	v, err := p.verify(ctx, &w, seedRuns[pick], found, progress)
+	v, err := p.verify(ctx, &w, pickRuns, found, progress)
 	if err != nil {
 		return r, fmt.Errorf("plan %s: verifying the winner #%d: %w", p.Name, w.Index, err)
 	}

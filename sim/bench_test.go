@@ -11,11 +11,17 @@ import (
 // requests/s is simulated requests per wall-second, the figure the issue
 // sets a target for; ns/event is the cost of one event.
 func BenchmarkOneInstance(b *testing.B) {
-	sc := load(b, "../scenarios/bench/h100-qwen3-8b.toml")
+	benchScenario(b, "../scenarios/bench/h100-qwen3-8b.toml", Options{})
+}
+
+// benchScenario runs a scenario per iteration and reports simulated
+// requests per wall-second and per CPU-second, and the cost of one event.
+func benchScenario(b *testing.B, path string, opt Options) {
+	sc := load(b, path)
 	var reqs, events int64
 	cpu := startCPU()
 	for b.Loop() {
-		res := run(b, sc, Options{})
+		res := run(b, sc, opt)
 		events += res.Events
 		for _, m := range res.Models {
 			reqs += m.Arrived
@@ -57,17 +63,5 @@ func (c cpuClock) report(b *testing.B, reqs int64) {
 // sharing every device of 110 H100s under a binding 400 W cap, the kind
 // of run the planner makes thousands of. Serial, as the planner runs it.
 func BenchmarkPlanTrial(b *testing.B) {
-	sc := load(b, "../scenarios/bench/plan-trial-h100.toml")
-	var reqs, events int64
-	cpu := startCPU()
-	for b.Loop() {
-		res := run(b, sc, Options{Workers: 1})
-		events += res.Events
-		for _, m := range res.Models {
-			reqs += m.Arrived
-		}
-	}
-	cpu.report(b, reqs)
-	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "requests/s")
-	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(events), "ns/event")
+	benchScenario(b, "../scenarios/bench/plan-trial-h100.toml", Options{Workers: 1})
 }

@@ -90,17 +90,17 @@ type evQueue struct {
 
 // Schedule schedules e at at, keyed in a split run.
 func (q evQueue) Schedule(at engine.Time, e event) engine.EventID {
-	id := q.Sim.Schedule(at, e)
-	if q.part != nil {
-		q.part.stamp(id.Slot(), q.Now())
-	}
-	return id
+	return q.keyed(q.Sim.Schedule(at, e))
 }
 
 // Reschedule moves the pending event id to at with payload e
 // (engine.Sim.Reschedule: as Cancel then Schedule), keyed in a split run.
 func (q evQueue) Reschedule(id engine.EventID, at engine.Time, e event) engine.EventID {
-	id = q.Sim.Reschedule(id, at, e)
+	return q.keyed(q.Sim.Reschedule(id, at, e))
+}
+
+// keyed stamps a split run's order key on the event just scheduled.
+func (q evQueue) keyed(id engine.EventID) engine.EventID {
 	if q.part != nil {
 		q.part.stamp(id.Slot(), q.Now())
 	}
