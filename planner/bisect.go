@@ -14,8 +14,9 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 	t := Trial{Nodes: nodes, OK: true}
 	var first *Metrics
 	for r := range p.File.Replicas {
-		// One goroutine a trial: the search runs trials in parallel already.
-		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{Workers: 1})
+		// One goroutine a trial: the search runs trials in parallel
+		// already. The arrivals are the plan's, whatever the nodes.
+		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{Workers: 1, Tapes: p.tapes})
 		if err != nil {
 			return t, nil, err
 		}

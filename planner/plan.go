@@ -10,6 +10,7 @@
 package planner
 
 import (
+	"github.com/fleettwin/fleettwin/sim"
 	"io/fs"
 	"math"
 	"slices"
@@ -135,7 +136,14 @@ type Plan struct {
 	cat      *catalog.Catalog
 	profiles perf.ProfileSet
 	files    fs.FS
+	// tapes holds each model's design-load arrivals, which every trial
+	// of the plan draws alike whatever its fleet (sim.Tapes).
+	tapes *sim.Tapes
 }
+
+// tapeLimit bounds a trial's taped stream (about 20 bytes an arrival);
+// longer ones are drawn in each trial as usual.
+const tapeLimit = 1 << 20
 
 // Defaults.
 const (
@@ -170,7 +178,7 @@ func Parse(name string, data []byte, cat *catalog.Catalog, profiles perf.Profile
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	p := &Plan{File: f, Source: slices.Clone(data), Name: f.Name, cat: cat, profiles: profiles, files: files}
+	p := &Plan{File: f, Source: slices.Clone(data), Name: f.Name, cat: cat, profiles: profiles, files: files, tapes: sim.NewTapes(tapeLimit)}
 	if p.Name == "" {
 		p.Name = strings.TrimSuffix(name, ".toml")
 	}

@@ -26,13 +26,17 @@ type modelState struct {
 	outLen    *workload.LengthSampler
 	classes   *workload.ClassPicker
 	prio      []int
-	rngArr    *rand.Rand
-	rngLen    *rand.Rand
-	rngClass  *rand.Rand
-	rngRoute  *rand.Rand
-	rngThink  *rand.Rand
-	rr        int
-	stats     *modelStats
+	// tape, if set, replays the open-loop stream (tape.go): tapeNext is
+	// the next arrival to schedule, tapeArr the next to arrive.
+	tape              *tape
+	tapeNext, tapeArr int
+	rngArr            *rand.Rand
+	rngLen            *rand.Rand
+	rngClass          *rand.Rand
+	rngRoute          *rand.Rand
+	rngThink          *rand.Rand
+	rr                int
+	stats             *modelStats
 	// kv is the decode pool of a disaggregated model, nil for a
 	// co-located one (disagg.go); rngDecode its router's stream.
 	kv        *kvState
@@ -55,6 +59,14 @@ func (s *simulator) scheduleArrival(m *modelState, now engine.Time) {
 		}
 		at = engine.FromSeconds(m.spec.Trace[m.trace].ArrivalS)
 	default:
+		if tp := m.tape; tp != nil {
+			if m.tapeNext == len(tp.at) {
+				return
+			}
+			at = tp.at[m.tapeNext]
+			m.tapeNext++
+			break
+		}
 		var ok bool
 		at, ok = m.arrivals.Next(m.rngArr, now)
 		if !ok {
@@ -74,6 +86,10 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 		m.trace++
 		input, output = rec.InputTokens, rec.OutputTokens
 		class = m.classIndex(rec.Class)
+	} else if tp := m.tape; tp != nil {
+		i := m.tapeArr
+		m.tapeArr++
+		input, output, class = int(tp.in[i]), int(tp.out[i]), int(tp.class[i])
 	} else {
 		input, output = m.inLen.Sample(m.rngLen), m.outLen.Sample(m.rngLen)
 		class = m.classes.Pick(m.rngClass)

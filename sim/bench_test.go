@@ -65,3 +65,12 @@ func (c cpuClock) report(b *testing.B, reqs int64) {
 func BenchmarkPlanTrial(b *testing.B) {
 	benchScenario(b, "../scenarios/bench/plan-trial-h100.toml", Options{Workers: 1})
 }
+
+// BenchmarkPlanTrialTaped is BenchmarkPlanTrial as the planner runs it:
+// its arrivals replayed from a tape (recorded before the timer starts).
+func BenchmarkPlanTrialTaped(b *testing.B) {
+	tp := NewTapes(1 << 20)
+	run(b, load(b, "../scenarios/bench/plan-trial-h100.toml"), Options{Workers: 1, Tapes: tp})
+	b.ResetTimer()
+	benchScenario(b, "../scenarios/bench/plan-trial-h100.toml", Options{Workers: 1, Tapes: tp})
+}

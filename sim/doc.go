@@ -41,6 +41,8 @@
 //     lengths and class, routes the request and wakes the instance;
 //     finish records a completed or rejected request and, for a
 //     closed-loop user, schedules its next request after the think time.
+//     tape.go: [Tapes], open-loop streams recorded once and replayed by
+//     runs of the same workloads on other fleets (the planner's trials).
 //   - sessions.go: what requests share and how long they answer (shape,
 //     called by arrive): a shared system prompt, conversations whose turns
 //     (evTurn) carry their context, thinking; and each request's token

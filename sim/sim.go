@@ -34,6 +34,9 @@ type Options struct {
 	// GOMAXPROCS; 1 runs serially (a caller that already runs simulations
 	// in parallel, such as the planner or RunReplicas, passes 1).
 	Workers int
+	// Tapes, if set, replays the open-loop arrival streams recorded there
+	// by earlier runs of the same workloads (tape.go); results are the same.
+	Tapes *Tapes
 
 	// costFor overrides the performance model (tests).
 	costFor func(scenario.Node, scenario.NodeInstance) (StepCoster, error)
@@ -245,6 +248,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 				return nil, fmt.Errorf("model %s: arrivals: %w", m.Name, err)
 			}
 		}
+		ms.tape = opt.Tapes.get(sc, m)
 		ms.rngArr = s.streams.Stream("arrivals/" + m.Name)
 		ms.rngLen = s.streams.Stream("lengths/" + m.Name)
 		ms.rngClass = s.streams.Stream("classes/" + m.Name)
