@@ -10,7 +10,6 @@
 package planner
 
 import (
-	"github.com/fleettwin/fleettwin/sim"
 	"io/fs"
 	"math"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/fleettwin/fleettwin/internal/tomlcheck"
 	"github.com/fleettwin/fleettwin/perf"
 	"github.com/fleettwin/fleettwin/scenario"
+	"github.com/fleettwin/fleettwin/sim"
 	"github.com/fleettwin/fleettwin/workload"
 )
 

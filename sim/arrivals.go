@@ -91,13 +91,9 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 		m.tapeArr++
 		input, output, class = int(tp.in[i]), int(tp.out[i]), int(tp.class[i])
 	} else {
-		input, output = m.inLen.Sample(m.rngLen), m.outLen.Sample(m.rngLen)
-		class = m.classes.Pick(m.rngClass)
+		input, output, class = m.draw()
 	}
-	// Scenarios bound lengths to workload.MaxTokens; clamping here too keeps
-	// every int32 token sum (prompt + output + cached context) far from
-	// overflow whatever a caller built in code.
-	input, output = min(max(input, 1), workload.MaxTokens), min(max(output, 1), workload.MaxTokens)
+	input, output = clampTokens(input), clampTokens(output)
 	id := s.alloc()
 	r := &s.reqs[id]
 	*r = request{model: int32(m.idx), class: int32(class), user: userIdx, arrival: now, admitted: -1, first: -1,
@@ -130,6 +126,26 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 	d.waiting++
 	s.wake(in, now)
 }
+
+// openStreams sets the streams a model's open-loop requests are drawn
+// from (draw, scheduleArrival), each at its start.
+func (m *modelState) openStreams(st engine.Streams) {
+	m.rngArr = st.Stream("arrivals/" + m.spec.Name)
+	m.rngLen = st.Stream("lengths/" + m.spec.Name)
+	m.rngClass = st.Stream("classes/" + m.spec.Name)
+}
+
+// draw samples an open-loop request's prompt and output lengths and its
+// class from the model's streams.
+func (m *modelState) draw() (input, output, class int) {
+	return m.inLen.Sample(m.rngLen), m.outLen.Sample(m.rngLen), m.classes.Pick(m.rngClass)
+}
+
+// clampTokens bounds a length to [1, workload.MaxTokens]. Scenarios bound
+// lengths already; clamping in the simulator too keeps every int32 token
+// sum (prompt + output + cached context) far from overflow whatever a
+// caller built in code.
+func clampTokens(n int) int { return min(max(n, 1), workload.MaxTokens) }
 
 func (m *modelState) classIndex(name string) int {
 	for i, c := range m.spec.Classes {

@@ -71,6 +71,5 @@ func BenchmarkPlanTrial(b *testing.B) {
 func BenchmarkPlanTrialTaped(b *testing.B) {
 	tp := NewTapes(1 << 20)
 	run(b, load(b, "../scenarios/bench/plan-trial-h100.toml"), Options{Workers: 1, Tapes: tp})
-	b.ResetTimer()
 	benchScenario(b, "../scenarios/bench/plan-trial-h100.toml", Options{Workers: 1, Tapes: tp})
 }

@@ -248,12 +248,10 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 				return nil, fmt.Errorf("model %s: arrivals: %w", m.Name, err)
 			}
 		}
-		ms.tape = opt.Tapes.get(sc, m)
-		ms.rngArr = s.streams.Stream("arrivals/" + m.Name)
-		ms.rngLen = s.streams.Stream("lengths/" + m.Name)
-		ms.rngClass = s.streams.Stream("classes/" + m.Name)
+		ms.openStreams(s.streams)
 		ms.rngRoute = s.streams.Stream("router/" + m.Name)
 		ms.rngThink = s.streams.Stream("think/" + m.Name)
+		ms.tape = opt.Tapes.get(sc, ms)
 		s.models = append(s.models, ms)
 	}
 	s.nodeDevs = make([][]int, len(sc.Nodes))

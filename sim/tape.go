@@ -66,15 +66,16 @@ func taped(m scenario.Model) bool {
 
 // get returns m's tape in sc, recording it on first use, or nil when the
 // model is not taped or its stream is longer than the limit.
-func (t *Tapes) get(sc *scenario.Scenario, m scenario.Model) *tape {
-	if t == nil || !taped(m) {
+func (t *Tapes) get(sc *scenario.Scenario, m *modelState) *tape {
+	if t == nil || !taped(m.spec) {
 		return nil
 	}
-	k := tapeKey{seed: sc.Seed, duration: sc.Duration, arrival: m.Workload.Arrival, input: m.Workload.Input,
-		output: m.Workload.Output, inDist: m.InputDist, outDist: m.OutputDist, classes: m.Classes}
+	sm := &m.spec
+	k := tapeKey{seed: sc.Seed, duration: sc.Duration, arrival: sm.Workload.Arrival, input: sm.Workload.Input,
+		output: sm.Workload.Output, inDist: sm.InputDist, outDist: sm.OutputDist, classes: sm.Classes}
 	t.mu.Lock()
 	var tp *tape
-	for _, e := range t.entries[m.Name] {
+	for _, e := range t.entries[sm.Name] {
 		if reflect.DeepEqual(e.key, k) {
 			tp = e
 			break
@@ -82,44 +83,28 @@ func (t *Tapes) get(sc *scenario.Scenario, m scenario.Model) *tape {
 	}
 	if tp == nil {
 		tp = &tape{key: k}
-		t.entries[m.Name] = append(t.entries[m.Name], tp)
+		t.entries[sm.Name] = append(t.entries[sm.Name], tp)
 	}
 	t.mu.Unlock()
-	tp.once.Do(func() { tp.ok = tp.record(m.Name, t.limit) })
+	tp.once.Do(func() { tp.ok = tp.record(m, t.limit) })
 	if !tp.ok {
 		return nil
 	}
 	return tp
 }
 
-// record draws the stream as a run does (scheduleArrival and arrive, with
-// the same named random streams), keeping at most limit arrivals; it
-// reports false, keeping nothing, for a longer stream or a workload the
-// run itself would refuse.
-func (tp *tape) record(name string, limit int) bool {
-	k := &tp.key
-	arr, err := workload.NewArrivalProcess(k.arrival, nil)
-	if err != nil {
-		return false
-	}
-	inLen, err := workload.NewLengthSampler(k.input, k.inDist)
-	if err != nil {
-		return false
-	}
-	outLen, err := workload.NewLengthSampler(k.output, k.outDist)
-	if err != nil {
-		return false
-	}
-	classes, err := workload.NewClassPicker(k.classes)
-	if err != nil {
-		return false
-	}
-	st := engine.NewStreams(k.seed)
-	rngArr, rngLen, rngClass := st.Stream("arrivals/"+name), st.Stream("lengths/"+name), st.Stream("classes/"+name)
+// record draws the stream as the run would (scheduleArrival and arrive)
+// with the run's samplers, which hold no state, on fresh copies of its
+// streams, so that a run whose stream is over the limit still draws it
+// from the start. It keeps at most limit arrivals and reports false,
+// keeping nothing, for a longer stream.
+func (tp *tape) record(run *modelState, limit int) bool {
+	m := *run
+	m.openStreams(engine.NewStreams(tp.key.seed))
 	var now engine.Time
 	for {
-		at, ok := arr.Next(rngArr, now)
-		if !ok || at >= k.duration {
+		at, ok := m.arrivals.Next(m.rngArr, now)
+		if !ok || at >= tp.key.duration {
 			return true
 		}
 		if len(tp.at) == limit {
@@ -127,11 +112,11 @@ func (tp *tape) record(name string, limit int) bool {
 			return false
 		}
 		now = max(at, now)
+		in, out, class := m.draw()
 		tp.at = append(tp.at, now)
-		// arrive clamps the same way; clamping twice is clamping once.
-		in, out := min(max(inLen.Sample(rngLen), 1), workload.MaxTokens), min(max(outLen.Sample(rngLen), 1), workload.MaxTokens)
-		tp.in = append(tp.in, int32(in))
-		tp.out = append(tp.out, int32(out))
-		tp.class = append(tp.class, int32(classes.Pick(rngClass)))
+		// arrive clamps again; clamping twice is clamping once.
+		tp.in = append(tp.in, int32(clampTokens(in)))
+		tp.out = append(tp.out, int32(clampTokens(out)))
+		tp.class = append(tp.class, int32(class))
 	}
 }
