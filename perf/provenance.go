@@ -57,6 +57,20 @@ type Provenance struct {
 	// nil when nobody has scored it. A prior may carry one too: scored,
 	// not fitted.
 	Check *Check `toml:"check,omitempty"`
+	// CrossValidation is the fit method's error with each experiment of
+	// the fit data left out of a fit in turn and scored on it (package
+	// servefit); nil where it was not run.
+	CrossValidation *CrossCheck `toml:"cross_validation,omitempty"`
+}
+
+// CrossCheck is a fit's leave-one-experiment-out error: Experiments fits,
+// each scored on the one experiment it left out.
+type CrossCheck struct {
+	Experiments int     `toml:"experiments" json:"experiments"`
+	Rows        int     `toml:"rows" json:"rows"`                     // left-out rows scored
+	MedianAPE   float64 `toml:"median_ape_pct" json:"median_ape_pct"` // median absolute % error
+	MaxAPE      float64 `toml:"max_ape_pct" json:"max_ape_pct"`       // largest absolute % error
+	MaxRow      string  `toml:"max_row" json:"max_row"`               // the row of MaxAPE
 }
 
 // Check is a profile's error on measurements it was not fitted on.
@@ -112,7 +126,11 @@ func (p Provenance) Summary(fitRows int) string {
 	if p.Check == nil {
 		return s + " (not yet checked on others)"
 	}
-	return fmt.Sprintf("%s, median error %s on %s, max %s", s, pct(p.Check.MedianAPE), others(p.Check.Rows), pct(p.Check.MaxAPE))
+	s = fmt.Sprintf("%s, median error %s on %s, max %s", s, pct(p.Check.MedianAPE), others(p.Check.Rows), pct(p.Check.MaxAPE))
+	if cv := p.CrossValidation; cv != nil {
+		s += fmt.Sprintf("; %s on %d experiments each left out in turn, max %s", pct(cv.MedianAPE), cv.Experiments, pct(cv.MaxAPE))
+	}
+	return s
 }
 
 // priorSummary says what a prior rests on, and its error where it was
@@ -164,6 +182,8 @@ type ProvenanceInfo struct {
 	FitSources []string `json:"fit_sources,omitempty"`
 	Date       string   `json:"date,omitempty"`
 	Check      *Check   `json:"check,omitempty"`
+	// CrossValidation is the fit's leave-one-experiment-out error.
+	CrossValidation *CrossCheck `json:"cross_validation,omitempty"`
 	// FormatPriors are the weight formats of the instances a result ran
 	// that rest on a prior or a carried factor under this profile
 	// (Profile.FormatPriors, in words); set by whoever knows the instances
@@ -181,7 +201,7 @@ func (p Profile) Info() ProvenanceInfo {
 		Hardware: p.Hardware, Engine: p.Engine, Method: p.Provenance.Method,
 		Prior: p.Provenance.IsPrior(), Label: p.Label(), Source: p.Provenance.Source,
 		FitRows: rows, FitSources: p.Provenance.FitSources, Date: p.Provenance.Date,
-		Check: p.Provenance.Check,
+		Check: p.Provenance.Check, CrossValidation: p.Provenance.CrossValidation,
 	}
 }
 

@@ -15,6 +15,8 @@ func TestLabel(t *testing.T) {
 	calibrated := Profile{Hardware: "dgx-spark", Engine: "ollama", Provenance: Provenance{Method: MethodCalibration, Run: "cal-1"}}
 	scored := Prior("l40s", "vllm")
 	scored.Provenance.SetHeldOut(12, -18.44, 31.2, "v.csv")
+	crossed := fitted(32, &Check{Rows: 11, MedianAPE: 4.3, MaxAPE: 26.3})
+	crossed.Provenance.CrossValidation = &CrossCheck{Experiments: 8, Rows: 43, MedianAPE: 3.5, MaxAPE: 79.8, MaxRow: "x"}
 	legacy := Profile{Hardware: "dgx-spark", Engine: "llama.cpp", Provenance: Provenance{Method: MethodFit}, Rows: make([]FitRow, 16)}
 	for _, tc := range []struct {
 		name  string
@@ -24,6 +26,8 @@ func TestLabel(t *testing.T) {
 	}{
 		{"fitted and checked", fitted(27, &Check{Rows: 19, MedianAPE: 6, MaxAPE: 14.4}),
 			"vllm on h100-sxm: fitted on 27 published measurements, median error 6% on 19 others, max 14%", false},
+		{"fitted, checked and cross-validated", crossed,
+			"vllm on h100-sxm: fitted on 32 published measurements, median error 4.3% on 11 others, max 26%; 3.5% on 8 experiments each left out in turn, max 80%", false},
 		{"fitted, not checked", fitted(16, nil),
 			"vllm on h100-sxm: fitted on 16 published measurements (not yet checked on others)", false},
 		{"rows from the fit table", legacy,

@@ -130,6 +130,8 @@ type profileInfo struct {
 	Prior   bool        `json:"prior"`
 	FitRows int         `json:"fit_rows"`
 	Check   *perf.Check `json:"check,omitempty"`
+	// CrossValidation is the fit's leave-one-experiment-out error.
+	CrossValidation *perf.CrossCheck `json:"cross_validation,omitempty"`
 }
 
 type workloadInfo struct {
@@ -300,7 +302,8 @@ func (e *env) predict(r predictRequest) (*PredictReport, error) {
 func newProfileInfo(p perf.Profile) profileInfo {
 	info := p.Info()
 	return profileInfo{Method: info.Method, Source: info.Source, PrefillChunk: p.PrefillChunk, MemoryFraction: p.MemoryFraction,
-		Label: info.Label, Prior: info.Prior, FitRows: info.FitRows, Check: info.Check}
+		Label: info.Label, Prior: info.Prior, FitRows: info.FitRows, Check: info.Check,
+		CrossValidation: info.CrossValidation}
 }
 
 // sig rounds to 6 significant digits, so JSON output is stable across

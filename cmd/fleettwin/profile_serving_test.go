@@ -65,3 +65,53 @@ func TestFitServingFormatsFrom(t *testing.T) {
 		t.Error("a refused fit wrote its profile")
 	}
 }
+
+// TestFitServingCrossValidate: --cross-validate fits once per experiment
+// with it left out, prints each one's error and the summary line, and
+// records the result in the profile's provenance, which its label shows.
+func TestFitServingCrossValidate(t *testing.T) {
+	t.Chdir("../..")
+	src, err := os.ReadFile("testdata/published/published-serving.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(l, "id,") || strings.HasPrefix(l, "h100-vllm-qwen3-8b-bf16-c") {
+			keep = append(keep, l)
+		}
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "loops.csv")
+	if err := os.WriteFile(data, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "vllm.toml")
+	stdout, stderr, code := fleettwin(t, "profile", "fit-serving", "--data", data, "--hardware", "h100-sxm", "--engine", "vllm",
+		"--sweeps", "1", "--cross-validate", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, id := range []string{"c1", "c2", "c8"} {
+		if !strings.Contains(stdout, "left out h100-vllm-qwen3-8b-bf16-"+id+"-") {
+			t.Errorf("no line for the %s experiment left out:\n%s", id, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "cross-validation: 3 experiments left out in turn: ") {
+		t.Errorf("no summary line:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "cross-validation: done in") {
+		t.Errorf("no progress on stderr:\n%s", stderr)
+	}
+	p, _, err := readProfile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv := p.Provenance.CrossValidation
+	if cv == nil || cv.Experiments != 3 || cv.Rows == 0 || cv.MaxRow == "" || !(cv.MedianAPE <= cv.MaxAPE) {
+		t.Fatalf("provenance cross_validation = %+v", cv)
+	}
+	if l := p.Label(); !strings.Contains(l, "on 3 experiments each left out in turn") {
+		t.Errorf("label %q does not show the cross-validation", l)
+	}
+}
