@@ -19,7 +19,9 @@ import (
 // serving terms and step efficiencies on a device to the published serving
 // rows of a measurement file, with the simulator in the loop, holding out
 // every third experiment (servefit.HeldOut) and recording its error on
-// them in the profile's provenance.
+// them in the profile's provenance. --cross-validate also fits once per
+// experiment with it left out (servefit.CrossValidate), prints each one's
+// error and records the summary in [provenance.cross_validation].
 //
 // With --carry-from instead of --data it writes the device's datasheet
 // prior carrying the donor profile's serving terms (front end, scheduler:
