@@ -46,6 +46,9 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 		return usagef("profile fit-serving: --hardware, --engine, --out and one of --data or --carry-from are required")
 	}
 	eng := perf.NormalizeEngine(*engine)
+	if *carry != "" && *crossValidate {
+		return usagef("profile fit-serving: --cross-validate needs --data: a carried prior fits nothing")
+	}
 	if *carry != "" {
 		return carryServing(*carry, *hw, eng, *out, args)
 	}

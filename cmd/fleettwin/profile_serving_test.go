@@ -114,4 +114,10 @@ func TestFitServingCrossValidate(t *testing.T) {
 	if l := p.Label(); !strings.Contains(l, "on 3 experiments each left out in turn") {
 		t.Errorf("label %q does not show the cross-validation", l)
 	}
+
+	_, stderr, code = fleettwin(t, "profile", "fit-serving", "--carry-from", out, "--hardware", "l40s", "--engine", "vllm",
+		"--cross-validate", "--out", filepath.Join(dir, "l40s.toml"))
+	if code == 0 || !strings.Contains(stderr, "--cross-validate needs --data") {
+		t.Errorf("--cross-validate with --carry-from: exit %d, %s", code, stderr)
+	}
 }
