@@ -72,6 +72,7 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	sum := validate.Summarize(res)
 	writeValidateTable(stdout, res)
+	writeValidateGroups(stdout, res)
 	var errs []error
 	if *jsonOut != "" {
 		errs = append(errs, writeJSON(*jsonOut, validateJSON(res, sum)))
@@ -128,6 +129,52 @@ func writeValidateTable(w io.Writer, res []validate.Result) {
 	for _, l := range profiles {
 		fmt.Fprintf(w, "note: %d row(s) rest on a prior profile: %s\n", rows[l], l)
 	}
+}
+
+// writeValidateGroups prints the error per engine and device, in the
+// order of each pair's first row, and whether its rows ran on a fitted
+// profile or a prior: where the twin stands, engine by engine.
+func writeValidateGroups(w io.Writer, res []validate.Result) {
+	type group struct {
+		engine, hardware string
+		rows             []validate.Result
+		prior, fitted    int
+	}
+	var groups []*group
+	index := map[[2]string]*group{}
+	for _, r := range res {
+		k := [2]string{r.Engine, r.Hardware}
+		g := index[k]
+		if g == nil {
+			g = &group{engine: r.Engine, hardware: r.Hardware}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.rows = append(g.rows, r)
+		if r.Ran() {
+			if r.Basis.ProfilePrior {
+				g.prior++
+			} else {
+				g.fitted++
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENGINE\tHARDWARE\tROWS\tRUN\tMEDIAN APE\tMAX APE\tPROFILE")
+	for _, g := range groups {
+		s := validate.Summarize(g.rows)
+		basis := "fitted"
+		switch {
+		case g.prior > 0 && g.fitted > 0:
+			basis = "fitted and prior"
+		case g.prior > 0:
+			basis = "prior"
+		case g.fitted == 0:
+			basis = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", g.engine, g.hardware, s.N, s.N-s.Failed, valPct(s.MedianAPE), valPct(s.MaxAPE), basis)
+	}
+	tw.Flush()
 }
 
 // valNum writes a figure with four significant digits, without an exponent.

@@ -19,7 +19,8 @@ func TestValidate(t *testing.T) {
 		lastLine string   // prefix of stdout's last line
 	}{
 		{name: "rows", args: []string{rows, "--quiet"}, code: 0,
-			stdout:   []string{"t-prefill", "t-c2-tpot", "not run: 16 devices over 1 machine(s): no node type of h100-sxm has them"},
+			stdout: []string{"t-prefill", "t-c2-tpot", "not run: 16 devices over 1 machine(s): no node type of h100-sxm has them",
+				"ENGINE     HARDWARE   ROWS  RUN  MEDIAN APE  MAX APE  PROFILE\n", "\nvllm       h100-sxm   3     2    ", "\nllama.cpp  dgx-spark  2     2    "},
 			lastLine: "validate: n=5 failed=1 median APE "},
 		{name: "progress", args: []string{rows}, code: 0, stderr: []string{"validate:", "experiments", "done in"}},
 		{name: "row bar", args: []string{rows, "--quiet", "--max-row", "0.0001"}, code: 1,
