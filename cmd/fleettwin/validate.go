@@ -131,48 +131,70 @@ func writeValidateTable(w io.Writer, res []validate.Result) {
 	}
 }
 
-// writeValidateGroups prints the error per engine and device, in the
-// order of each pair's first row, and whether its rows ran on a fitted
-// profile or a prior: where the twin stands, engine by engine.
-func writeValidateGroups(w io.Writer, res []validate.Result) {
-	type group struct {
-		engine, hardware string
-		rows             []validate.Result
-		prior, fitted    int
+// validateGroup is the error of one engine and device's rows.
+type validateGroup struct {
+	Engine    string  `json:"engine"`
+	Hardware  string  `json:"hardware"`
+	Rows      int     `json:"rows"`
+	Run       int     `json:"run"`
+	MedianAPE float64 `json:"median_ape_pct"`
+	MaxAPE    float64 `json:"max_ape_pct"`
+	// Profile is "fitted", "prior", "fitted and prior" (rows on both)
+	// or "-" (no row ran).
+	Profile string `json:"profile"`
+}
+
+// validateGroups sums the results per engine and device, in the order of
+// each pair's first row, with whether its rows ran on a fitted profile or
+// a prior: where the twin stands, engine by engine.
+func validateGroups(res []validate.Result) []validateGroup {
+	type acc struct {
+		rows          []validate.Result
+		prior, fitted int
 	}
-	var groups []*group
-	index := map[[2]string]*group{}
+	var keys [][2]string
+	by := map[[2]string]*acc{}
 	for _, r := range res {
 		k := [2]string{r.Engine, r.Hardware}
-		g := index[k]
-		if g == nil {
-			g = &group{engine: r.Engine, hardware: r.Hardware}
-			index[k] = g
-			groups = append(groups, g)
+		a := by[k]
+		if a == nil {
+			a = &acc{}
+			by[k] = a
+			keys = append(keys, k)
 		}
-		g.rows = append(g.rows, r)
-		if r.Ran() {
-			if r.Basis.ProfilePrior {
-				g.prior++
-			} else {
-				g.fitted++
-			}
+		a.rows = append(a.rows, r)
+		switch {
+		case !r.Ran():
+		case r.Basis.ProfilePrior:
+			a.prior++
+		default:
+			a.fitted++
 		}
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENGINE\tHARDWARE\tROWS\tRUN\tMEDIAN APE\tMAX APE\tPROFILE")
-	for _, g := range groups {
-		s := validate.Summarize(g.rows)
+	out := make([]validateGroup, len(keys))
+	for i, k := range keys {
+		a := by[k]
+		s := validate.Summarize(a.rows)
 		basis := "fitted"
 		switch {
-		case g.prior > 0 && g.fitted > 0:
+		case a.prior > 0 && a.fitted > 0:
 			basis = "fitted and prior"
-		case g.prior > 0:
+		case a.prior > 0:
 			basis = "prior"
-		case g.fitted == 0:
+		case a.fitted == 0:
 			basis = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", g.engine, g.hardware, s.N, s.N-s.Failed, valPct(s.MedianAPE), valPct(s.MaxAPE), basis)
+		out[i] = validateGroup{Engine: k[0], Hardware: k[1], Rows: s.N, Run: s.N - s.Failed, MedianAPE: s.MedianAPE, MaxAPE: s.MaxAPE, Profile: basis}
+	}
+	return out
+}
+
+// writeValidateGroups prints validateGroups as a table.
+func writeValidateGroups(w io.Writer, res []validate.Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENGINE\tHARDWARE\tROWS\tRUN\tMEDIAN APE\tMAX APE\tPROFILE")
+	for _, g := range validateGroups(res) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", g.Engine, g.Hardware, g.Rows, g.Run, valPct(g.MedianAPE), valPct(g.MaxAPE), g.Profile)
 	}
 	tw.Flush()
 }
@@ -242,6 +264,7 @@ func validateJSON(res []validate.Result, s validate.Summary) any {
 	}
 	return struct {
 		Rows    []validateRow   `json:"rows"`
+		Groups  []validateGroup `json:"groups"`
 		Summary validateSummary `json:"summary"`
-	}{rows, validateSummary{N: s.N, Failed: s.Failed, MedianAPE: s.MedianAPE, MaxAPE: s.MaxAPE, WorstID: s.WorstID}}
+	}{rows, validateGroups(res), validateSummary{N: s.N, Failed: s.Failed, MedianAPE: s.MedianAPE, MaxAPE: s.MaxAPE, WorstID: s.WorstID}}
 }

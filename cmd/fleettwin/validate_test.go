@@ -86,6 +86,11 @@ func TestValidateJSONDeterministic(t *testing.T) {
 				Predicted *float64 `json:"predicted"`
 				NotRun    string   `json:"not_run"`
 			} `json:"rows"`
+			Groups []struct {
+				Engine, Hardware, Profile string
+				Rows, Run                 int
+				MedianAPE                 *float64 `json:"median_ape_pct"`
+			} `json:"groups"`
 			Summary struct{ N, Failed int } `json:"summary"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
@@ -93,6 +98,13 @@ func TestValidateJSONDeterministic(t *testing.T) {
 		}
 		if len(doc.Rows) != 5 || doc.Summary.N != 5 || doc.Summary.Failed != 1 {
 			t.Fatalf("json: %+v", doc)
+		}
+		// The rows' engines and devices in the order of their first rows:
+		// two llama.cpp benches on the Spark, then three vLLM rows on the
+		// H100 of which one is not run.
+		if g := doc.Groups; len(g) != 2 || g[0].Engine != "llama.cpp" || g[0].Rows != 2 || g[0].Run != 2 ||
+			g[1].Hardware != "h100-sxm" || g[1].Rows != 3 || g[1].Run != 2 || g[1].Profile != "fitted" || g[1].MedianAPE == nil {
+			t.Errorf("groups %+v", g)
 		}
 		if r := doc.Rows[4]; r.ID != "t-tp16" || r.Predicted != nil || r.NotRun == "" {
 			t.Errorf("row not run written as %+v", r)
