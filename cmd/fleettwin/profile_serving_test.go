@@ -7,6 +7,28 @@ import (
 	"testing"
 )
 
+// publishedRows writes the header and the rows of
+// testdata/published/published-serving.csv whose id starts with prefix
+// to a file in dir, and returns its path.
+func publishedRows(t *testing.T, dir, prefix string) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/published/published-serving.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(l, "id,") || strings.HasPrefix(l, prefix) {
+			keep = append(keep, l)
+		}
+	}
+	data := filepath.Join(dir, "rows.csv")
+	if err := os.WriteFile(data, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // TestFitServingFormatsFrom: a fit on bf16 runs alone cannot set
 // fp8_compute_rel, so --formats-from carries the donor's fitted factor,
 // records where from in [provenance.carried] and leaves it out of the
@@ -14,21 +36,8 @@ import (
 // before any fitting.
 func TestFitServingFormatsFrom(t *testing.T) {
 	t.Chdir("../..")
-	src, err := os.ReadFile("testdata/published/published-serving.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keep []string
-	for _, l := range strings.Split(string(src), "\n") {
-		if strings.HasPrefix(l, "id,") || strings.HasPrefix(l, "h100-vllm-qwen3-8b-bf16-c1-") {
-			keep = append(keep, l)
-		}
-	}
 	dir := t.TempDir()
-	data := filepath.Join(dir, "c1.csv")
-	if err := os.WriteFile(data, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := publishedRows(t, dir, "h100-vllm-qwen3-8b-bf16-c1-")
 	out := filepath.Join(dir, "vllm.toml")
 	donor := "profiles/h100-sxm.tensorrt-llm.toml"
 	_, stderr, code := fleettwin(t, "profile", "fit-serving", "--data", data, "--hardware", "h100-sxm", "--engine", "vllm",
@@ -71,21 +80,8 @@ func TestFitServingFormatsFrom(t *testing.T) {
 // records the result in the profile's provenance, which its label shows.
 func TestFitServingCrossValidate(t *testing.T) {
 	t.Chdir("../..")
-	src, err := os.ReadFile("testdata/published/published-serving.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keep []string
-	for _, l := range strings.Split(string(src), "\n") {
-		if strings.HasPrefix(l, "id,") || strings.HasPrefix(l, "h100-vllm-qwen3-8b-bf16-c") {
-			keep = append(keep, l)
-		}
-	}
 	dir := t.TempDir()
-	data := filepath.Join(dir, "loops.csv")
-	if err := os.WriteFile(data, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := publishedRows(t, dir, "h100-vllm-qwen3-8b-bf16-c")
 	out := filepath.Join(dir, "vllm.toml")
 	stdout, stderr, code := fleettwin(t, "profile", "fit-serving", "--data", data, "--hardware", "h100-sxm", "--engine", "vllm",
 		"--sweeps", "1", "--cross-validate", "--out", out)
