@@ -16,7 +16,9 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 	for r := range p.File.Replicas {
 		// One goroutine a trial: the search runs trials in parallel
 		// already. The arrivals are the plan's, whatever the nodes.
-		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{Workers: 1, Tapes: p.tapes})
+		// A run stops once its miss is certain: only a pass needs the
+		// whole window.
+		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{Workers: 1, Tapes: p.tapes, StopWhenMissed: true})
 		if err != nil {
 			return t, nil, err
 		}
@@ -25,9 +27,13 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 		}
 		t.Shortfall = math.Max(t.Shortfall, v.shortfall)
 		if v.reason != "" && t.OK {
-			t.OK, t.Reason, t.Detail = false, v.reason, v.detail
+			t.OK, t.Reason, t.Detail, t.figures = false, v.reason, v.detail, v.figures
 			if r > 0 {
 				t.Detail += fmt.Sprintf(" (seed %d)", p.File.Seed+uint64(r))
+			}
+			if m.StoppedS > 0 {
+				t.StoppedS = m.StoppedS
+				t.Detail += fmt.Sprintf(" (stopped at %.0f s of %.0f, the miss certain)", m.StoppedS, p.File.WarmupS+p.File.WindowS)
 			}
 			break
 		}
@@ -35,12 +41,35 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int) (Trial, *Metrics, 
 	return t, first, nil
 }
 
-// verdict is how a simulated configuration fared against the plan's
-// targets: why it failed ("" if it did not), and its shortfall, the worst
-
-// stallShare: doubling the nodes must cut the shortfall below this share
-// of what it was, or the search stops.
+// stallShare: doubling the nodes must cut a figure a trial misses to this
+// share of what it was, or the search stops (helped).
 const stallShare = 0.95
+
+// helped reports whether going from failed trial prev to failed trial t,
+// on twice the nodes, moved toward the targets: t's run lasted an eighth
+// of the window longer before its miss was certain, or a figure t misses
+// is at most stallShare of what it was. Figures are compared one by one:
+// the worst alone is pinned at its ceiling when no request met the SLO on
+// either count (an attainment shortfall of 0.9/1e-6) however much the
+// latencies fell.
+func (p *Plan) helped(prev, t Trial) bool {
+	full := p.File.WarmupS + p.File.WindowS
+	lasted := func(t Trial) float64 {
+		if t.StoppedS > 0 {
+			return t.StoppedS
+		}
+		return full
+	}
+	if lasted(t) >= lasted(prev)+p.File.WindowS/8 {
+		return true
+	}
+	for i, x := range t.figures {
+		if x > 1 && i < len(prev.figures) && x <= stallShare*prev.figures[i] {
+			return true
+		}
+	}
+	return false
+}
 
 // searchGroup finds the smallest node count that meets every target:
 // from the capacity bound, doubling until a count passes (or max_nodes
@@ -88,7 +117,7 @@ func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, err
 		// Requests too long for the memory, or a shortfall that doubling
 		// the nodes barely moved (a target the hardware misses even
 		// lightly loaded), will not be cured by more nodes: stop.
-		if t.Reason == ReasonRejected || prev.Nodes > 0 && t.Shortfall > stallShare*prev.Shortfall {
+		if t.Reason == ReasonRejected || prev.Nodes > 0 && !p.helped(prev, t) {
 			out.Reason = t.Reason
 			out.Detail = fmt.Sprintf("%s; from %d to %d nodes the shortfall only went from %.3g to %.3g: more nodes do not help", t.Detail, prev.Nodes, n, prev.Shortfall, t.Shortfall)
 			if t.Reason == ReasonRejected {

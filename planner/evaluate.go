@@ -53,6 +53,10 @@ type Metrics struct {
 	WorstTPOTP95    float64        `json:"worst_tpot_p95_s"`
 	WorstTTFTP95    float64        `json:"worst_ttft_p95_s"`
 	Models          []ModelMetrics `json:"models"`
+	// StoppedS is where a trial's run stopped (simulated seconds, warm-up
+	// included) once its miss was certain (sim.Options.StopWhenMissed):
+	// the figures cover the run until then. 0: it ran its whole window.
+	StoppedS float64 `json:"stopped_s,omitempty"`
 }
 
 // Trial is one node count the bisection simulated.
@@ -65,6 +69,12 @@ type Trial struct {
 	Shortfall float64 `json:"shortfall"`
 	Reason    string  `json:"reason,omitempty"`
 	Detail    string  `json:"detail,omitempty"`
+	// StoppedS is where its run stopped, its miss certain (Metrics.StoppedS).
+	StoppedS float64 `json:"stopped_s,omitempty"`
+
+	// figures are the verdict's ratios, each on its own (verdict.figures):
+	// the doubling's stall rule compares them.
+	figures []float64
 }
 
 // GroupOutcome is a node group's search: its bounds, the node counts tried
@@ -143,10 +153,16 @@ func (p *Plan) nodeGroup(name string, g group, nodes int) scenario.NodeGroup {
 	return ng
 }
 
-// ratio of a measured figure to its target (above 1 fails).
+// verdict is how a simulated configuration fared against the plan's
+// targets: why it failed ("" if it did not), its shortfall (the worst
+// ratio of a measured figure to its target: above 1 fails), and every
+// such ratio on its own, model by model (TTFT, TPOT and E2E p95 over
+// their limits, the attainment target over the attainment; 0 where there
+// is no target, +Inf where nothing completed), then heat.
 type verdict struct {
 	reason, detail string
 	shortfall      float64
+	figures        []float64
 }
 
 // Simulator runs one resolved scenario as sim.Run does. Plan.Simulate
@@ -187,6 +203,13 @@ func (p *Plan) judge(sc *scenario.Scenario, m *Metrics) verdict {
 		if limit > 0 && !math.IsNaN(x) {
 			v.shortfall = math.Max(v.shortfall, x/limit)
 		}
+		f := 0.0
+		if limit > 0 {
+			if f = x / limit; math.IsNaN(f) {
+				f = math.Inf(1)
+			}
+		}
+		v.figures = append(v.figures, f)
 	}
 	for i, mm := range m.Models {
 		slo := sc.Models[i].SLO
@@ -258,6 +281,9 @@ func metrics(sc *scenario.Scenario, res *sim.Result) (*Metrics, error) {
 	m := &Metrics{Nodes: len(sc.Nodes), USDPerHour: rep.USDPerHour, USDPerMonth: rep.USDPerHour * tco.HoursPerMonth,
 		USDPerMTokens: rep.USDPerMTokens, HardwareUSD: rep.HardwareSpendUSD, CloudUSDPerHour: rep.CloudUSDPerHour,
 		Utilization: rep.Utilization}
+	if res.Partial {
+		m.StoppedS = res.DurationS
+	}
 	var throttled, thermal, window float64
 	for i, d := range res.Devices {
 		m.NodePowerW += rep.Nodes[i].PowerW

@@ -25,6 +25,9 @@ type harness struct {
 	tpot func(key string, nodes int, b Bounds) float64
 	// rejected, if set, is the fake's count of requests never served.
 	rejected func(key string, nodes int) int64
+	// attainment, if set, is the fake's share of requests within the SLO
+	// (1 otherwise); below 0.9 fails.
+	attainment func(key string, nodes int) float64
 
 	bounds map[string]Bounds // by group key
 
@@ -70,9 +73,13 @@ func (h *harness) simulate(_ context.Context, sc *scenario.Scenario, _ sim.Optio
 			WindowNodeEnergyJ: (node.Power.IdleW + node.HostW) * window})
 	}
 	tpot := h.tpot(sc.Name, n, b)
+	att := 1.0
+	if h.attainment != nil {
+		att = h.attainment(sc.Name, n)
+	}
 	for _, m := range sc.Models {
 		mr := sim.ModelResult{Model: m.Name, Arrived: 100, Completed: 100, InputTokensPerS: 100, OutputTokensPerS: 10,
-			SLOAttainment: 1, SLOMet: tpot <= m.SLO.TPOTS, TPOT: sim.Latency{P95: tpot}}
+			SLOAttainment: att, SLOMet: tpot <= m.SLO.TPOTS && att >= m.SLO.Attainment, TPOT: sim.Latency{P95: tpot}}
 		if h.rejected != nil {
 			mr.Rejected = h.rejected(sc.Name, n)
 		}
@@ -215,6 +222,7 @@ func TestSearchBoundsAndInfeasible(t *testing.T) {
 		maxNodes int
 		tpot     func(string, int, Bounds) float64
 		rejected func(string, int) int64
+		attained func(string, int) float64
 		// want: the outcome's reason ("" feasible), a part of its detail,
 		// and the node counts simulated.
 		reason, detail string
@@ -224,6 +232,11 @@ func TestSearchBoundsAndInfeasible(t *testing.T) {
 			reason: ReasonSLO, detail: "at max_nodes = 20: qwen3-8b: TPOT p95", calls: []int{1, 2, 4, 8, 16, 20}},
 		{name: "doubling does not help", rate: 0.1, maxNodes: 64, tpot: constant(2 * harnessTarget),
 			reason: ReasonSLO, detail: "from 1 to 2 nodes the shortfall only went from 2 to 2: more nodes do not help", calls: []int{1, 2}},
+		// No request meets the SLO at 1, 2 or 4 nodes (the attainment
+		// shortfall pinned at 0.9/1e-6 on each), but the TPOT halves with
+		// each doubling: more nodes help, and 8 is the first to pass.
+		{name: "no request within the SLO, latency falling", rate: 0.1, maxNodes: 64, tpot: falling(8),
+			attained: func(_ string, n int) float64 { return float64(min(n/8, 1)) }, calls: []int{1, 2, 4, 8, 6, 7}},
 		{name: "rejected", rate: 0.1, maxNodes: 64, tpot: constant(0.01), rejected: func(string, int) int64 { return 3 },
 			reason: ReasonRejected, detail: "qwen3-8b: 3 requests can never be served", calls: []int{1}},
 		{name: "capacity", rate: 40, maxNodes: 1, tpot: falling(1),
@@ -232,7 +245,7 @@ func TestSearchBoundsAndInfeasible(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessPlan(tc.rate, tc.maxNodes, 1, `"q4_k_m"`, "0"), tc.tpot)
-			h.rejected = tc.rejected
+			h.rejected, h.attainment = tc.rejected, tc.attained
 			g, b := h.onlyGroup()
 			out, _, err := h.plan.searchGroup(context.Background(), g)
 			if err != nil {

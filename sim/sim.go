@@ -37,6 +37,14 @@ type Options struct {
 	// Tapes, if set, replays the open-loop arrival streams recorded there
 	// by earlier runs of the same workloads (tape.go); results are the same.
 	Tapes *Tapes
+	// StopWhenMissed ends the run early, at a snapshot boundary after
+	// warm-up, once a model has rejected a request or is certain to miss
+	// its SLO at the end whatever happens next (stopmiss.go): the result is
+	// then Partial, and its SLOMet already false. Only models replayed
+	// from Tapes can be certain (their arrivals to come are known). The
+	// planner sets it: a configuration certain to fail need not run on.
+	// A run that does not stop is byte-identical to one without it.
+	StopWhenMissed bool
 
 	// costFor overrides the performance model (tests).
 	costFor func(scenario.Node, scenario.NodeInstance) (StepCoster, error)
@@ -113,7 +121,7 @@ func (q evQueue) keyed(id engine.EventID) engine.EventID {
 // Run simulates a scenario. On cancellation it returns the partial result
 // gathered so far together with the context's error.
 func Run(ctx context.Context, sc *scenario.Scenario, opt Options) (*Result, error) {
-	if parts := splitParts(sc, opt); len(parts) > 1 {
+	if parts := splitParts(sc, opt); len(parts) > 1 && !opt.StopWhenMissed {
 		return runSplit(ctx, sc, opt, parts) // split_run.go
 	}
 	return runSerial(ctx, sc, opt, 0, 0)
@@ -334,6 +342,9 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 				runErr = err
 				break
 			}
+		}
+		if s.opt.StopWhenMissed && s.sim.Now() >= s.sc.Warmup && s.missCertain() {
+			break
 		}
 	}
 	res := s.result()

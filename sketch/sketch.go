@@ -123,6 +123,24 @@ func (s *Sketch) Quantile(q float64) float64 {
 	return s.max
 }
 
+// CountAbove is the weight of the buckets whose every value is above x: a
+// lower bound on the weight added above x, and exact but for the values
+// that share x's bucket. Whenever Count − CountAbove(x) is below q × Count,
+// Quantile(q) is above x.
+func (s *Sketch) CountAbove(x float64) float64 {
+	if s.count == 0 {
+		return 0
+	}
+	if x <= MinValue {
+		return s.count - s.zero
+	}
+	var w float64
+	for k := max(s.index(x)-s.offset+1, 0); k < len(s.counts); k++ {
+		w += s.counts[k]
+	}
+	return w
+}
+
 // Count is the total weight added.
 func (s *Sketch) Count() float64 { return s.count }
 

@@ -139,3 +139,39 @@ func BenchmarkQuantile(b *testing.B) {
 		s.Quantile(0.99)
 	}
 }
+
+// TestCountAbove: CountAbove(x) counts only values above x, and misses
+// only those sharing x's bucket (within relative error α of x).
+func TestCountAbove(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alpha = 0.01
+	for trial := range 200 {
+		s := New(alpha)
+		var vals []float64
+		for range 1 + rng.IntN(300) {
+			v := math.Exp(3 * rng.NormFloat64())
+			if trial%5 == 0 && rng.IntN(10) == 0 {
+				v = 0
+			}
+			vals = append(vals, v)
+			s.Add(v)
+		}
+		x := math.Exp(3 * rng.NormFloat64())
+		var above, near float64
+		for _, v := range vals {
+			if v > x {
+				above++
+				if v <= x*(1+2*alpha)/(1-alpha) {
+					near++
+				}
+			}
+		}
+		got := s.CountAbove(x)
+		if got > above || got < above-near {
+			t.Fatalf("trial %d: CountAbove(%g) = %g; %g values are above, %g of them within x's bucket", trial, x, got, above, near)
+		}
+	}
+	if got := New(alpha).CountAbove(1); got != 0 {
+		t.Fatalf("empty sketch: CountAbove = %g", got)
+	}
+}
