@@ -57,6 +57,11 @@ type Metrics struct {
 	// included) once its miss was certain (sim.Options.StopWhenMissed):
 	// the figures cover the run until then. 0: it ran its whole window.
 	StoppedS float64 `json:"stopped_s,omitempty"`
+
+	// behind is the worst ratio of a model's arrivals to the requests it
+	// served (sim.ModelResult.Served; +Inf where none): well above 1, the
+	// fleet fell behind.
+	behind float64
 }
 
 // Trial is one node count the bisection simulated.
@@ -73,8 +78,10 @@ type Trial struct {
 	StoppedS float64 `json:"stopped_s,omitempty"`
 
 	// figures are the verdict's ratios, each on its own (verdict.figures):
-	// the doubling's stall rule compares them.
+	// the doubling's stall rule compares them. behind is the failing run's
+	// Metrics.behind: where to look next (guess).
 	figures []float64
+	behind  float64
 }
 
 // GroupOutcome is a node group's search: its bounds, the node counts tried
@@ -297,6 +304,9 @@ func metrics(sc *scenario.Scenario, res *sim.Result) (*Metrics, error) {
 		m.ThermalPct = 100 * thermal / window
 	}
 	for _, mr := range res.Models {
+		if mr.Arrived > 0 {
+			m.behind = math.Max(m.behind, float64(mr.Arrived)/float64(mr.Served))
+		}
 		m.TokensPerS += mr.InputTokensPerS + mr.OutputTokensPerS
 		mm := ModelMetrics{Model: mr.Model, TTFTP95: mr.TTFT.P95, TPOTP95: mr.TPOT.P95, E2EP95: mr.E2E.P95,
 			SLOAttainment: mr.SLOAttainment, SLOMet: mr.SLOMet, Rejected: mr.Rejected}

@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,10 @@ type harness struct {
 	// attainment, if set, is the fake's share of requests within the SLO
 	// (1 otherwise); below 0.9 fails.
 	attainment func(key string, nodes int) float64
+	// served, if set, is the share of the arrivals the fake served (a
+	// million of them; none otherwise: a fleet that says nothing of its
+	// pace).
+	served func(key string, nodes int) float64
 
 	bounds map[string]Bounds // by group key
 
@@ -82,6 +87,9 @@ func (h *harness) simulate(_ context.Context, sc *scenario.Scenario, _ sim.Optio
 			SLOAttainment: att, SLOMet: tpot <= m.SLO.TPOTS && att >= m.SLO.Attainment, TPOT: sim.Latency{P95: tpot}}
 		if h.rejected != nil {
 			mr.Rejected = h.rejected(sc.Name, n)
+		}
+		if h.served != nil {
+			mr.Arrived, mr.Served = 1e6, int64(1e6*h.served(sc.Name, n))
 		}
 		res.Models = append(res.Models, mr)
 	}
@@ -272,5 +280,53 @@ func TestSearchBoundsAndInfeasible(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGuessesOnlyOrderTrials: a failed trial whose fleet fell behind
+// sends the search to its count times the arrivals over the served
+// requests (and a tenth more); whether that guess is right, short or far
+// over, the search still ends on the smallest count that passes, with a
+// failure one node below it, and a right guess saves trials.
+func TestGuessesOnlyOrderTrials(t *testing.T) {
+	const want, maxNodes = 37, 256
+	plain := 0
+	for _, k := range []float64{0, 1 / guessHeadroom, 0.5, 0.9, 2, 7} { // k: where the fake's pace points, over want
+		h := newHarness(t, harnessPlan(0.1, maxNodes, 1, `"q4_k_m"`, "0"), falling(want))
+		if k > 0 {
+			// Behind by k·want/n below k·want nodes, keeping up above.
+			h.served = func(_ string, n int) float64 { return math.Min(1, float64(n)/(k*want)) }
+		}
+		g, _ := h.onlyGroup()
+		out, _, err := h.plan.searchGroup(context.Background(), g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.Feasible || out.Metrics.Nodes != want {
+			t.Fatalf("k %g: feasible %v at %v nodes, want %d", k, out.Feasible, out.Metrics, want)
+		}
+		tried := map[int]bool{}
+		for _, tr := range out.Trials {
+			tried[tr.Nodes] = true
+			if tr.OK != (tr.Nodes >= want) {
+				t.Errorf("k %g: trial %+v", k, tr)
+			}
+		}
+		if !tried[want-1] {
+			t.Errorf("k %g: no trial at %d, below the answer", k, want-1)
+		}
+		calls := len(h.calls[g.key()])
+		if limit := 3*ceilLog2(maxNodes) + 2; calls > limit {
+			t.Errorf("k %g: %d trials, want at most %d", k, calls, limit)
+		}
+		switch k {
+		case 0:
+			plain = calls
+		case 0.9, 1 / guessHeadroom: // the guess lands on or near the answer
+			if calls >= plain {
+				t.Errorf("a right guess took %d trials, no fewer than doubling and bisecting's %d", calls, plain)
+			}
+		}
+		t.Logf("k %.2f: %d trials %v", k, calls, h.calls[g.key()])
 	}
 }

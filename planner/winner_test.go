@@ -22,7 +22,7 @@ func exhaustive(t *testing.T, p *Plan) map[string][]Trial {
 			}
 			var ts []Trial
 			for n := 1; n <= p.File.Search.MaxNodes; n++ {
-				tr, m, err := p.trial(context.Background(), g, n)
+				tr, m, err := p.trial(context.Background(), g, n, false)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -172,6 +172,9 @@ func (s *simulator) finish(in *instance, id int32, now engine.Time, rejected boo
 	m := s.models[r.model]
 	if !rejected {
 		in.outstanding--
+		if now >= s.sc.Warmup {
+			m.stats.served++
+		}
 	}
 	if r.counted {
 		s.advanceLittle(now)

@@ -45,12 +45,18 @@ func summarize(s *sketch.Sketch) Latency {
 
 // ModelResult is one served model's outcome.
 type ModelResult struct {
-	Model       string `json:"model"`
-	Arrived     int64  `json:"arrived"`
-	Completed   int64  `json:"completed"`
-	Rejected    int64  `json:"rejected"`
-	InFlight    int64  `json:"in_flight"` // arrived but neither completed nor rejected at the end
-	Preemptions int64  `json:"preemptions"`
+	Model     string `json:"model"`
+	Arrived   int64  `json:"arrived"`
+	Completed int64  `json:"completed"`
+	Rejected  int64  `json:"rejected"`
+	InFlight  int64  `json:"in_flight"` // arrived but neither completed nor rejected at the end
+	// Served counts the requests completed after warm-up, those that
+	// arrived before it too: a fleet that fell behind serves at its
+	// capacity from the start of the window, so Arrived / Served is its
+	// overload even in a run stopped early (the planner's guess). Not in
+	// the JSON: Completed is what the results report.
+	Served      int64 `json:"-"`
+	Preemptions int64 `json:"preemptions"`
 
 	RequestsPerS     float64 `json:"requests_per_s"`
 	InputTokensPerS  float64 `json:"input_tokens_per_s"`
@@ -270,7 +276,7 @@ func (s *simulator) inFlight(id int32, now engine.Time, sojourn *float64, count 
 
 func (st *modelStats) result(window float64, inFlight int64) ModelResult {
 	r := ModelResult{
-		Model: st.spec.Name, Arrived: st.arrived, Completed: st.all.completed, Rejected: st.rejected,
+		Model: st.spec.Name, Arrived: st.arrived, Completed: st.all.completed, Rejected: st.rejected, Served: st.served,
 		InFlight: inFlight, Preemptions: st.preemptions,
 		Queue: summarize(st.all.queue), TTFT: summarize(st.all.ttft), TPOT: summarize(st.all.tpot),
 		ITL: summarize(st.itl), E2E: summarize(st.all.e2e), SLOAttainment: nan,

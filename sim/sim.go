@@ -343,7 +343,7 @@ func (s *simulator) run(ctx context.Context) (*Result, error) {
 				break
 			}
 		}
-		if s.opt.StopWhenMissed && s.sim.Now() >= s.sc.Warmup && s.missCertain() {
+		if s.opt.StopWhenMissed && s.sim.Now() >= s.sc.Warmup && s.missCertain(s.sim.Now()) {
 			break
 		}
 	}

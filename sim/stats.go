@@ -56,6 +56,7 @@ func (l *latencies) add(rec RequestRecord) {
 type modelStats struct {
 	spec         scenario.Model
 	arrived      int64
+	served       int64 // completed after warm-up, counted or not (ModelResult.Served)
 	rejected     int64
 	preemptions  int64
 	inputTokens  int64

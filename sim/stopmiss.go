@@ -1,16 +1,30 @@
 package sim
 
-import "github.com/fleettwin/fleettwin/sketch"
+import (
+	"github.com/fleettwin/fleettwin/engine"
+	"github.com/fleettwin/fleettwin/sketch"
+)
 
 // missCertain reports whether a model has rejected a request or is
 // certain to miss its SLO at the end of the run, whatever the requests
 // still to finish do (Options.StopWhenMissed).
-func (s *simulator) missCertain() bool {
+func (s *simulator) missCertain(now engine.Time) bool {
+	var late []lateCount // filled on first need: a walk of the requests in the system
 	for _, m := range s.models {
 		if m.stats.rejected > 0 {
 			return true
 		}
-		if left, ok := m.leftToFinish(); ok && m.stats.missCertain(left) {
+		left, ok := m.leftToFinish()
+		if !ok {
+			continue
+		}
+		if m.stats.missCertain(left, lateCount{}) {
+			return true
+		}
+		if late == nil {
+			late = s.lateCounts(now)
+		}
+		if m.stats.missCertain(left, late[m.idx]) {
 			return true
 		}
 	}
@@ -30,19 +44,58 @@ func (m *modelState) leftToFinish() (n int64, ok bool) {
 	return inSystem + int64(len(m.tape.at)-m.tapeArr), true
 }
 
+// lateCount counts a model's counted requests in the system that can no
+// longer finish within a target, whatever happens next: those older than
+// the model's TTFT limit with no first token yet, older than its E2E
+// limit, and older than their own class's TTFT (before a first token) or
+// E2E targets, which can no longer meet the SLO.
+type lateCount struct {
+	ttft, e2e, missed int64
+}
+
+// lateCounts walks the requests in the system once for every model.
+func (s *simulator) lateCounts(now engine.Time) []lateCount {
+	late := make([]lateCount, len(s.models))
+	for _, in := range s.insts {
+		s.eachInSystem(in, func(id int32) {
+			r := &s.reqs[id]
+			if !r.counted {
+				return
+			}
+			st := s.models[r.model].stats
+			age := (now - r.arrival).Seconds()
+			noToken := r.first < 0
+			l := &late[r.model]
+			slo, t := st.spec.SLO, st.spec.Targets[r.class]
+			if noToken && slo.TTFTS > 0 && age > slo.TTFTS {
+				l.ttft++
+			}
+			if slo.E2ES > 0 && age > slo.E2ES {
+				l.e2e++
+			}
+			if noToken && t.TTFTS > 0 && age > t.TTFTS || t.E2ES > 0 && age > t.E2ES {
+				l.missed++
+			}
+		})
+	}
+	return late
+}
+
 // missCertain reports whether the model's SLOMet is false at the end of
-// the run however its next left requests fare: even if every one of them
-// completes within every target, the attainment or a percentile misses.
-func (st *modelStats) missCertain(left int64) bool {
+// the run however its next left requests fare, late of them already too
+// late for a target: even if every other one completes within every
+// target and the late ones never complete, the attainment or a percentile
+// misses. (A late request that does complete only adds a miss.)
+func (st *modelStats) missCertain(left int64, late lateCount) bool {
 	slo := st.spec.SLO
 	l := &st.all
-	if n := l.completed + left; n > 0 && float64(l.sloMet+left)/float64(n) < slo.Attainment {
+	if can := left - late.missed; l.completed+can > 0 && float64(l.sloMet+can)/float64(l.completed+can) < slo.Attainment {
 		return true // the attainment as result computes it, at its highest
 	}
 	q := slo.Percentile / 100
-	return quantileMissCertain(l.ttft, q, slo.TTFTS, left) ||
+	return quantileMissCertain(l.ttft, q, slo.TTFTS, left-late.ttft) ||
 		quantileMissCertain(l.tpot, q, slo.TPOTS, left) ||
-		quantileMissCertain(l.e2e, q, slo.E2ES, left)
+		quantileMissCertain(l.e2e, q, slo.E2ES, left-late.e2e)
 }
 
 // quantileMissCertain reports whether sk's q-quantile stays above limit

@@ -76,6 +76,44 @@ func jsonOf(t *testing.T, res *Result) []byte {
 	return js
 }
 
+// TestStopIsSound: on overloaded runs under vLLM and SGLang (preemption,
+// classes), disaggregated and on a shared pool, a run that stops early
+// misses an SLO the whole run misses too, at every load tried.
+func TestStopIsSound(t *testing.T) {
+	stops := 0
+	for _, path := range []string{"../bench/equiv/overload-vllm.toml", "../bench/equiv/overload-sglang.toml",
+		"../bench/equiv/disagg-overload.toml", "../bench/equiv/dynamic-overload.toml", "../scenarios/seed-colocated.toml"} {
+		for _, k := range []float64{0.8, 1, 1.5, 3} {
+			sc := load(t, path)
+			for i := range sc.Models {
+				sc.Models[i].Workload.Arrival.Rate *= k
+			}
+			tp := NewTapes(1 << 20)
+			full := run(t, sc, Options{Workers: 1, Tapes: tp})
+			stopped := run(t, sc, Options{Workers: 1, Tapes: tp, StopWhenMissed: true})
+			if !stopped.Partial {
+				if !bytes.Equal(jsonOf(t, stopped), jsonOf(t, full)) {
+					t.Errorf("%s at %gx: ran to the end but differs from the run without StopWhenMissed", path, k)
+				}
+				continue
+			}
+			stops++
+			sound := false
+			for i, m := range stopped.Models {
+				if !m.SLOMet && !full.Models[i].SLOMet || m.Rejected > 0 && full.Models[i].Rejected > 0 {
+					sound = true
+				}
+			}
+			if !sound {
+				t.Errorf("%s at %gx: stopped at %g s, but the whole run meets every SLO it was certain to miss", path, k, stopped.DurationS)
+			}
+		}
+	}
+	if stops < 8 {
+		t.Fatalf("%d runs stopped: the test checks too little", stops)
+	}
+}
+
 // TestQuantileMissCertainIsSound: whenever quantileMissCertain says the
 // quantile stays above the limit after left more values, it does, even
 // when all of them are as low as can be (and when some are not).
