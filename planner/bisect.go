@@ -17,7 +17,7 @@ func (p *Plan) trial(ctx context.Context, g group, nodes int, whole bool) (Trial
 	for r := range p.File.Replicas {
 		// One goroutine a trial: the search runs trials in parallel
 		// already. The arrivals are the plan's, whatever the nodes.
-		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{Workers: 1, Tapes: p.tapes, StopWhenMissed: !whole})
+		m, v, err := p.simulateAndJudge(ctx, p.designFile(g, nodes, p.File.Seed+uint64(r)), sim.Options{Workers: 1, Tapes: p.tapes, StopWhenMissed: !whole, NoSeries: true})
 		if err != nil {
 			return t, nil, err
 		}

@@ -93,7 +93,7 @@ func (s *simulator) newScalers() {
 	for i := range s.nodeScaler {
 		s.nodeScaler[i] = -1
 	}
-	bins := len(s.devs[0].bins)
+	bins := s.devs[0].nbin
 	for gi, g := range s.sc.Autoscale {
 		c := &scaler{g: g, state: make([]nodeState, len(g.Nodes)), mark: make([][]totals, len(g.Nodes)),
 			ready: make([]engine.Time, len(g.Nodes)), heldBins: make([]float64, bins)}

@@ -67,9 +67,11 @@ func BenchmarkPlanTrial(b *testing.B) {
 }
 
 // BenchmarkPlanTrialTaped is BenchmarkPlanTrial as the planner runs it:
-// its arrivals replayed from a tape (recorded before the timer starts).
+// its arrivals replayed from a tape (recorded before the timer starts),
+// no time series. (It passes: StopWhenMissed never stops it.)
 func BenchmarkPlanTrialTaped(b *testing.B) {
 	tp := NewTapes(1 << 20)
-	run(b, load(b, "../scenarios/bench/plan-trial-h100.toml"), Options{Workers: 1, Tapes: tp})
-	benchScenario(b, "../scenarios/bench/plan-trial-h100.toml", Options{Workers: 1, Tapes: tp})
+	opt := Options{Workers: 1, Tapes: tp, StopWhenMissed: true, NoSeries: true}
+	run(b, load(b, "../scenarios/bench/plan-trial-h100.toml"), opt)
+	benchScenario(b, "../scenarios/bench/plan-trial-h100.toml", opt)
 }

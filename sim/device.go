@@ -38,10 +38,11 @@ type device struct {
 	slow    []float64
 
 	tot  totals
-	snap totals // at the last snapshot
-	ctl  totals // at the last control tick
-	warm totals // at the end of warm-up
-	bins []totals
+	snap totals   // at the last snapshot
+	ctl  totals   // at the last control tick
+	warm totals   // at the end of warm-up
+	bins []totals // nil under Options.NoSeries
+	nbin int      // the bins advance splits its spans at, kept or not
 	res  engine.Time
 
 	// Power and heat. The draw is piecewise constant between events, so
@@ -110,14 +111,17 @@ func (t totals) sub(o totals) totals {
 		t.Throttled - o.Throttled, t.ThermalSec - o.ThermalSec, t.CappedSec - o.CappedSec, t.OffSec - o.OffSec}
 }
 
-func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled bool) *device {
+func newDevice(idx int, n scenario.Node, sc *scenario.Scenario, unthrottled, noSeries bool) *device {
 	d := &device{idx: idx, node: n, bandwidth: n.Hardware.BandwidthBytesPerSecond(), size: 1, res: sc.SeriesResolution, gov: n.Governor, clocks: power.Full, share: newSharer(n)}
 	d.gov.Disabled = d.gov.Disabled || unthrottled
 	// The box has been on, idle, long enough to settle.
 	d.setWatts()
 	d.temp = n.Thermal.Steady(d.watts)
 	d.tempPeak = d.temp
-	d.bins = make([]totals, int((sc.Duration+d.res-1)/d.res))
+	d.nbin = int((sc.Duration + d.res - 1) / d.res)
+	if !noSeries {
+		d.bins = make([]totals, d.nbin)
+	}
 	if n.DynamicMemory {
 		d.kvCapacity = n.BudgetBytes
 		for _, in := range n.Instances {
@@ -151,12 +155,14 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 	clock, reason, watts := d.clocks.Clock(), d.clocks.Reason(), d.watts
 	t0 := d.last
 	for t0 < now {
+		// Spans end at bin boundaries whether the bins are kept or not,
+		// so that the totals and the temperature add up alike.
 		b := int(t0 / d.res)
 		t1 := now
-		if b < len(d.bins)-1 {
+		if b < d.nbin-1 {
 			t1 = min(now, engine.Time(b+1)*d.res)
 		} else {
-			b = len(d.bins) - 1
+			b = d.nbin - 1
 		}
 		dt := (t1 - t0).Seconds()
 		temp, tempSec := d.node.Thermal.Advance(d.temp, watts, dt)
@@ -183,7 +189,7 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 			}
 		}
 		d.tot.addSpan(&span)
-		if b >= 0 {
+		if b >= 0 && d.bins != nil {
 			d.bins[b].addSpan(&span)
 		}
 		t0 = t1

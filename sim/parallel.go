@@ -95,7 +95,7 @@ func (s *simulator) nodeView(ni int, bins bool) *device {
 	m.tot = merge(func(d *device) totals { return d.tot })
 	m.warm = merge(func(d *device) totals { return d.warm })
 	m.snap = merge(func(d *device) totals { return d.snap })
-	if bins {
+	if bins && g0.bins != nil {
 		m.bins = make([]totals, len(g0.bins))
 		for b := range m.bins {
 			m.bins[b] = merge(func(d *device) totals { return d.bins[b] })

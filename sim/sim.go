@@ -45,6 +45,10 @@ type Options struct {
 	// planner sets it: a configuration certain to fail need not run on.
 	// A run that does not stop is byte-identical to one without it.
 	StopWhenMissed bool
+	// NoSeries leaves Result.Series empty for a caller that reads only
+	// the totals (the planner's trials, a run with no series file): the
+	// devices keep no time-series bins. Every other result is the same.
+	NoSeries bool
 
 	// costFor overrides the performance model (tests).
 	costFor func(scenario.Node, scenario.NodeInstance) (StepCoster, error)
@@ -268,7 +272,7 @@ func newSimulator(sc *scenario.Scenario, opt Options) (*simulator, error) {
 		// (parallel.go).
 		for _, g := range groupsOf(whole) {
 			n := g.node
-			d := newDevice(len(s.devs), n, sc, opt.Unthrottled)
+			d := newDevice(len(s.devs), n, sc, opt.Unthrottled, opt.NoSeries)
 			d.size = g.size
 			for _, ni := range n.Instances {
 				cost, err := s.costFor(n, ni)

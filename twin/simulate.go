@@ -37,6 +37,9 @@ type Options struct {
 	// Pace holds the run to this multiple of real time from the call
 	// (simulated seconds per real second); 0 runs as fast as possible.
 	Pace float64
+	// NoSeries skips the per-device time series (sim.Options.NoSeries):
+	// for a caller that does not write or show them.
+	NoSeries bool
 	// Run simulates; nil is sim.Run. Tests replace it (a panicking job).
 	Run func(context.Context, *scenario.Scenario, sim.Options) (*sim.Result, error)
 }
@@ -70,7 +73,7 @@ func Simulate(ctx context.Context, sc *scenario.Scenario, opt Options) (*Simulat
 	if run == nil {
 		run = sim.Run
 	}
-	so := sim.Options{SnapshotEvery: opt.SnapshotEvery, OnSnapshot: opt.OnSnapshot, OnRequest: opt.OnRequest}
+	so := sim.Options{SnapshotEvery: opt.SnapshotEvery, OnSnapshot: opt.OnSnapshot, OnRequest: opt.OnRequest, NoSeries: opt.NoSeries}
 	if opt.Pace > 0 {
 		so.Pacer = &wallPacer{start: time.Now(), speed: opt.Pace}
 	}

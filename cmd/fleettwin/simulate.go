@@ -72,7 +72,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	if *replicas > 1 {
 		prog.start(fmt.Sprintf("%d replicas", *replicas))
-		rep, err := sim.RunReplicas(ctx, sc, *replicas, 0, sim.Options{}, func(done int) {
+		rep, err := sim.RunReplicas(ctx, sc, *replicas, 0, sim.Options{NoSeries: true}, func(done int) {
 			prog.update(float64(done), float64(*replicas), "replicas")
 		})
 		prog.end()
@@ -103,6 +103,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		opt.OnRequest = reqs.write
 	}
+	opt.NoSeries = *seriesOut == "" // nothing else here reads them
 	out, runErr := twin.Simulate(ctx, sc, opt)
 	prog.end()
 	var pricing *twin.PricingError
