@@ -263,7 +263,11 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	r.Winner = &w
 	// The fresh seeds' runs are deterministic: the winner's are those of
 	// the loop above, not simulated again.
-	v, err := p.verify(ctx, &w, pickRuns, found, progress)
+	var early *earlyDay
+	if s.early != nil && s.early.index == w.Index {
+		early = s.early
+	}
+	v, err := p.verify(ctx, &w, pickRuns, found, early, progress)
 	if err != nil {
 		return r, fmt.Errorf("plan %s: verifying the winner #%d: %w", p.Name, w.Index, err)
 	}
@@ -343,15 +347,25 @@ func (p *Plan) verifyOptions(run int, f *scenario.File, progress func(Verifying)
 
 // verify records the winner's runs on the fresh seeds (verifySeeds's) and
 // simulates its day.
-func (p *Plan) verify(ctx context.Context, o *Outcome, runs []VerifyRun, met bool, progress func(Verifying)) (*Verification, error) {
+func (p *Plan) verify(ctx context.Context, o *Outcome, runs []VerifyRun, met bool, early *earlyDay, progress func(Verifying)) (*Verification, error) {
 	v := &Verification{Runs: runs, Met: met}
 	seed := p.File.Seed + verifySeed
-	f := p.winnerFile(o, seed, true)
-	sc, err := scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files)
-	if err != nil {
-		return nil, err
+	var sc *scenario.Scenario
+	var res *sim.Result
+	var err error
+	if early != nil { // the search began this day: wait for it
+		select {
+		case <-early.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		sc, res, err = early.sc, early.res, early.err
+	} else {
+		f := p.winnerFile(o, seed, true)
+		if sc, err = scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files); err == nil {
+			res, err = p.run(ctx, sc, p.verifyOptions(p.File.VerifySeeds+1, f, progress))
+		}
 	}
-	res, err := p.run(ctx, sc, p.verifyOptions(p.File.VerifySeeds+1, f, progress))
 	if err != nil {
 		return nil, err
 	}

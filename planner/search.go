@@ -51,6 +51,8 @@ type Shard struct {
 	Shards     int       `json:"shards"`
 	Candidates int       `json:"candidates"` // in the whole space
 	Outcomes   []Outcome `json:"outcomes"`
+
+	early *earlyDay // a whole search's winner's day, begun (earlyday.go)
 }
 
 // Options control a search.
@@ -118,6 +120,13 @@ func (p *Plan) Search(ctx context.Context, opt Options) (*Shard, error) {
 		return cmp.Or(cmp.Compare(outcomes[a].Bounds.USDPerHour, outcomes[b].Bounds.USDPerHour), cmp.Compare(outcomes[a].Index, outcomes[b].Index))
 	})
 	var feasible []*Outcome
+	var early *earlyDay
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if early == nil || out.early == nil {
+			cancel() // no day begun, or the search failed: stop it
+		}
+	}()
 	for w := 0; w < len(viable); w += waveSize {
 		wave := viable[w:min(w+waveSize, len(viable))]
 		var run []int
@@ -138,12 +147,22 @@ func (p *Plan) Search(ctx context.Context, opt Options) (*Shard, error) {
 				feasible = append(feasible, &outcomes[i])
 			}
 		}
+		if early == nil && opt.Shards == 1 {
+			if c := settledCheapest(outcomes, viable, w+waveSize, feasible); c != nil {
+				early = p.startDay(ctx, c)
+			}
+		}
 	}
 	out.Outcomes = outcomes
 	// A shard reaches a merge through its JSON file: pass every run
 	// through the same encoding (rounding, NaN as null) so that one run
 	// and merged shards finish from identical numbers.
-	return roundTrip(out)
+	rt, err := roundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	rt.early, out.early = early, early
+	return rt, nil
 }
 
 func roundTrip(s *Shard) (*Shard, error) {

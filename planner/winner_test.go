@@ -134,7 +134,10 @@ func TestWinnerVerifiesAndBoundsHold(t *testing.T) {
 
 // Finish simulates each fresh seed of each configuration it verifies once:
 // the winner's seed runs are the ones that picked it, kept for its record,
-// and only its day comes on top.
+// and only its day comes on top, which the search began already when the
+// rest of the space could not cost less (earlyday.go). The day's result
+// is the same either way: TestShardsMergeEqualOneRun finishes one run
+// (an early day) and merged shards (none) to the same bytes.
 func TestFinishSimulatesEachSeedOnce(t *testing.T) {
 	p := load(t, "testdata/small.toml")
 	s, err := p.Search(context.Background(), Options{})
@@ -153,9 +156,12 @@ func TestFinishSimulatesEachSeedOnce(t *testing.T) {
 	if r.Winner == nil || !r.Verify.Met || r.Verify.Day == nil {
 		t.Fatalf("want a verified winner and its day, got %+v", r.Winner)
 	}
+	if s.early == nil || s.early.index != r.Winner.Index {
+		t.Fatalf("the search did not begin the winner #%d's day (%+v)", r.Winner.Index, s.early)
+	}
 	seeds := p.File.VerifySeeds
-	if want := (len(r.Unverified)+1)*seeds + 1; runs != want {
-		t.Errorf("%d runs for %d unverified and the winner at %d seeds each and the day, want %d", runs, len(r.Unverified), seeds, want)
+	if want := (len(r.Unverified) + 1) * seeds; runs != want {
+		t.Errorf("%d runs for %d unverified and the winner at %d seeds each (its day begun by the search), want %d", runs, len(r.Unverified), seeds, want)
 	}
 	if len(r.Verify.Runs) != seeds {
 		t.Errorf("the winner's record holds %d seed runs, want %d", len(r.Verify.Runs), seeds)
