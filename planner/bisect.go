@@ -64,14 +64,18 @@ func helped(prev, t Trial) bool {
 // arrivals a guess looks: the latency targets need some slack.
 const guessHeadroom = 1.1
 
+// fellBehind is the ratio of arrivals to requests served above which a
+// fleet fell behind: below it are the requests a run that keeps up still
+// holds at its end.
+const fellBehind = 1.05
+
 // guess is the node count a failed trial points to when its fleet fell
-// behind its arrivals (by more than the requests a run that keeps up
-// still holds at its end): its count times the ratio of arrivals to
-// requests served (Metrics.behind), and a tenth more. 0 when the trial
-// does not say (it kept up, or served nothing). It only orders the trials: the answer is
-// still bracketed by a failure and a pass one node apart.
+// behind its arrivals: its count times the ratio of arrivals to requests
+// served (Metrics.behind), and a tenth more. 0 when the trial does not
+// say (it kept up, or served nothing). It only orders the trials: the
+// answer is still bracketed by a failure and a pass one node apart.
 func guess(t Trial) int {
-	if t.OK || !(t.behind > 1.05) || math.IsInf(t.behind, 0) {
+	if t.OK || !(t.behind > fellBehind) || math.IsInf(t.behind, 0) {
 		return 0
 	}
 	return int(math.Ceil(guessHeadroom * float64(t.Nodes) * t.behind))
@@ -89,9 +93,9 @@ func next(t Trial, maxN int) int {
 // searchGroup finds the smallest node count that meets every target:
 // from the capacity bound, doubling (or jumping to where a fleet that
 // fell behind points, guess) until a count passes (or max_nodes fails),
-// then bisecting between the last failure and the first pass. It assumes more nodes never hurt,
-// which holds for the routers the simulator has; the trials are kept so
-// that a reader can check.
+// then bisecting between the last failure and the first pass. It
+// assumes more nodes never hurt, which holds for the routers the
+// simulator has; the trials are kept so that a reader can check.
 func (p *Plan) searchGroup(ctx context.Context, g group) (GroupOutcome, int, error) {
 	out := GroupOutcome{Models: g.Models}
 	b, reason, detail := p.analyze(g)

@@ -17,14 +17,17 @@ import (
 type earlyDay struct {
 	index int
 	done  chan struct{}
+	stop  context.CancelFunc // ends the run (the day is not needed) or releases its context
 	sc    *scenario.Scenario
 	res   *sim.Result
 	err   error
 }
 
-// startDay simulates o's day in the background.
+// startDay simulates o's day in the background, under a context of its
+// own that outlives the search.
 func (p *Plan) startDay(ctx context.Context, o *Outcome) *earlyDay {
-	d := &earlyDay{index: o.Index, done: make(chan struct{})}
+	ctx, stop := context.WithCancel(ctx)
+	d := &earlyDay{index: o.Index, done: make(chan struct{}), stop: stop}
 	f := p.winnerFile(o, p.File.Seed+verifySeed, true)
 	go func() {
 		defer close(d.done)

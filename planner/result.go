@@ -264,8 +264,13 @@ func (p *Plan) Finish(ctx context.Context, s *Shard, progress func(Verifying)) (
 	// The fresh seeds' runs are deterministic: the winner's are those of
 	// the loop above, not simulated again.
 	var early *earlyDay
-	if s.early != nil && s.early.index == w.Index {
-		early = s.early
+	if e := s.early; e != nil {
+		defer e.stop() // release its context
+		if e.index == w.Index {
+			early = e
+		} else {
+			e.stop() // another won: its day is not needed
+		}
 	}
 	v, err := p.verify(ctx, &w, pickRuns, found, early, progress)
 	if err != nil {

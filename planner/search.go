@@ -121,10 +121,10 @@ func (p *Plan) Search(ctx context.Context, opt Options) (*Shard, error) {
 	})
 	var feasible []*Outcome
 	var early *earlyDay
-	ctx, cancel := context.WithCancel(ctx)
+	handed := false // the day went to Finish with the outcomes
 	defer func() {
-		if early == nil || out.early == nil {
-			cancel() // no day begun, or the search failed: stop it
+		if early != nil && !handed { // the search failed: the day is not needed
+			early.stop()
 		}
 	}()
 	for w := 0; w < len(viable); w += waveSize {
@@ -161,7 +161,7 @@ func (p *Plan) Search(ctx context.Context, opt Options) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt.early, out.early = early, early
+	rt.early, handed = early, true
 	return rt, nil
 }
 

@@ -72,7 +72,7 @@ func CrossValidate(ctx context.Context, cat *catalog.Catalog, start perf.Profile
 				return
 			}
 			train := slices.Concat(exps[:i], exps[i+1:])
-			p, _, err := Fit(ctx, cat, clone(start), train, sweeps)
+			p, _, err := Fit(ctx, cat, start, train, sweeps)
 			if err != nil {
 				folds[i].err = fmt.Errorf("leaving out %s: %w", exps[i].Rows[0].ID, err)
 				return

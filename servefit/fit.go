@@ -187,6 +187,7 @@ func (ev evaluator) score(ctx context.Context, p perf.Profile) (Score, error) {
 // of long prompts off by 21%). Such a term goes back to its datasheet
 // prior, is named in Score.Held, and the others are searched again.
 func Fit(ctx context.Context, cat *catalog.Catalog, p perf.Profile, exps []Experiment, sweeps int) (perf.Profile, Score, error) {
+	p = clone(p) // the search sets terms through p.Serving: leave the caller's alone
 	if p.Serving == nil {
 		p.Serving = &perf.Serving{}
 	}

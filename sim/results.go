@@ -45,18 +45,19 @@ func summarize(s *sketch.Sketch) Latency {
 
 // ModelResult is one served model's outcome.
 type ModelResult struct {
-	Model     string `json:"model"`
-	Arrived   int64  `json:"arrived"`
-	Completed int64  `json:"completed"`
-	Rejected  int64  `json:"rejected"`
-	InFlight  int64  `json:"in_flight"` // arrived but neither completed nor rejected at the end
+	Model       string `json:"model"`
+	Arrived     int64  `json:"arrived"`
+	Completed   int64  `json:"completed"`
+	Rejected    int64  `json:"rejected"`
+	InFlight    int64  `json:"in_flight"` // arrived but neither completed nor rejected at the end
+	Preemptions int64  `json:"preemptions"`
+
 	// Served counts the requests completed after warm-up, those that
 	// arrived before it too: a fleet that fell behind serves at its
 	// capacity from the start of the window, so Arrived / Served is its
 	// overload even in a run stopped early (the planner's guess). Not in
 	// the JSON: Completed is what the results report.
-	Served      int64 `json:"-"`
-	Preemptions int64 `json:"preemptions"`
+	Served int64 `json:"-"`
 
 	RequestsPerS     float64 `json:"requests_per_s"`
 	InputTokensPerS  float64 `json:"input_tokens_per_s"`

@@ -25,7 +25,7 @@ func (s *simulator) missCertain(now engine.Time) bool {
 			// Walk only where it can tell: were every request in the
 			// system already late, would the miss be certain? (Each
 			// late request makes it more so.)
-			all := m.stats.arrived - m.stats.all.completed - m.stats.rejected
+			all := m.stats.inSystem()
 			if !m.stats.missCertain(left, lateCount{all, all, all}) {
 				continue
 			}
@@ -46,10 +46,12 @@ func (m *modelState) leftToFinish() (n int64, ok bool) {
 	if m.tape == nil {
 		return 0, false
 	}
-	st := m.stats
-	inSystem := st.arrived - st.all.completed - st.rejected
-	return inSystem + int64(len(m.tape.at)-m.tapeArr), true
+	return m.stats.inSystem() + int64(len(m.tape.at)-m.tapeArr), true
 }
+
+// inSystem counts the model's counted requests neither completed nor
+// rejected yet.
+func (st *modelStats) inSystem() int64 { return st.arrived - st.all.completed - st.rejected }
 
 // lateCount counts a model's counted requests in the system that can no
 // longer finish within a target, whatever happens next: those older than

@@ -77,11 +77,7 @@ func runProfileFitServing(ctx context.Context, args []string, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
 	}
-	start := p
-	if p.Serving != nil {
-		sv := *p.Serving // Fit writes the terms it searches through the pointer
-		start.Serving = &sv
-	}
+	start := p // the fit's start, for the cross-validation's fits
 	p, score, err := servefit.Fit(ctx, cat, p, fit, *sweeps)
 	if err != nil {
 		return fmt.Errorf("profile fit-serving: %w", err)
