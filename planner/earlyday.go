@@ -29,10 +29,11 @@ func (p *Plan) startDay(ctx context.Context, o *Outcome) *earlyDay {
 	ctx, stop := context.WithCancel(ctx)
 	d := &earlyDay{index: o.Index, done: make(chan struct{}), stop: stop}
 	f := p.winnerFile(o, p.File.Seed+verifySeed, true)
+	run := p.simulator() // the search's: the day may outlast a change to p.Simulate
 	go func() {
 		defer close(d.done)
 		if d.sc, d.err = scenario.Resolve(f.Name, f, p.cat, p.profiles, p.files); d.err == nil {
-			d.res, d.err = p.run(ctx, d.sc, sim.Options{})
+			d.res, d.err = run(ctx, d.sc, sim.Options{})
 		}
 	}()
 	return d

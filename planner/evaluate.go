@@ -178,10 +178,15 @@ type Simulator func(ctx context.Context, sc *scenario.Scenario, opt sim.Options)
 
 // run simulates sc with the plan's Simulator, sim.Run unless one is set.
 func (p *Plan) run(ctx context.Context, sc *scenario.Scenario, opt sim.Options) (*sim.Result, error) {
+	return p.simulator()(ctx, sc, opt)
+}
+
+// simulator is the plan's Simulator, sim.Run unless one is set.
+func (p *Plan) simulator() Simulator {
 	if p.Simulate != nil {
-		return p.Simulate(ctx, sc, opt)
+		return p.Simulate
 	}
-	return sim.Run(ctx, sc, opt)
+	return sim.Run
 }
 
 // simulateAndJudge runs one scenario and judges it against the plan's
