@@ -111,15 +111,18 @@ func (s *simulator) arrive(m *modelState, now engine.Time, userIdx int32) {
 	}
 	in := s.insts[s.route(m, id)]
 	r.instance = int32(in.idx)
-	d := s.devs[in.node]
-	d.advance(now, s.insts)
-	if !in.canEverFit(r) {
-		s.finish(in, id, now, true)
-		return
-	}
-	if in.front != nil {
+	fits := in.canEverFit(r)
+	if fits && in.front != nil {
+		// Nothing the device integrates changes until the request
+		// reaches the engine (reachEngine advances it then).
 		in.outstanding++
 		s.sim.Schedule(in.front.pass(id, now), event{kind: evFrontend, target: int32(in.idx)})
+		return
+	}
+	d := s.devs[in.node]
+	d.advance(now, s.insts)
+	if !fits {
+		s.finish(in, id, now, true)
 		return
 	}
 	in.enqueue(id)

@@ -43,7 +43,11 @@ type device struct {
 	warm totals   // at the end of warm-up
 	bins []totals // nil under Options.NoSeries
 	nbin int      // the bins advance splits its spans at, kept or not
-	res  engine.Time
+	// The bin advance last wrote to and its span [binLo, binHi): found
+	// again only when a span leaves it, not divided out at every event.
+	bin          int
+	binLo, binHi engine.Time
+	res          engine.Time
 
 	// Power and heat. The draw is piecewise constant between events, so
 	// energy and temperature integrate exactly.
@@ -157,13 +161,10 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 	for t0 < now {
 		// Spans end at bin boundaries whether the bins are kept or not,
 		// so that the totals and the temperature add up alike.
-		b := int(t0 / d.res)
-		t1 := now
-		if b < d.nbin-1 {
-			t1 = min(now, engine.Time(b+1)*d.res)
-		} else {
-			b = d.nbin - 1
+		if t0 < d.binLo || t0 >= d.binHi {
+			d.findBin(t0)
 		}
+		b, t1 := d.bin, min(now, d.binHi)
 		dt := (t1 - t0).Seconds()
 		temp, tempSec := d.node.Thermal.Advance(d.temp, watts, dt)
 		d.temp = temp
@@ -195,6 +196,17 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 		t0 = t1
 	}
 	d.last = now
+}
+
+// findBin sets the bin that time t falls in: the last one from its start
+// on.
+func (d *device) findBin(t engine.Time) {
+	b := int(t / d.res)
+	if b < d.nbin-1 {
+		d.bin, d.binLo, d.binHi = b, engine.Time(b)*d.res, engine.Time(b+1)*d.res
+		return
+	}
+	d.bin, d.binLo, d.binHi = d.nbin-1, engine.Time(d.nbin-1)*d.res, engine.Never
 }
 
 // start begins the instance's planned segment.
