@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// TestSecondsNearest: Seconds is the double nearest t/1e9, in the range
-// where it divides once and beyond it, where it splits t.
+// TestSecondsNearest: Seconds is the double nearest t/1e9 where it
+// divides once (|t| ≤ 2⁵³), and within two ulps of it beyond, where it
+// splits t.
 func TestSecondsNearest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	ts := []Time{0, 1, -1, Second, 1 << 53, -1 << 53, 1<<53 + 1, Never - 1, -Never + 1}
@@ -18,7 +19,7 @@ func TestSecondsNearest(t *testing.T) {
 	for _, x := range ts {
 		exact, _ := new(big.Rat).SetFrac(big.NewInt(int64(x)), big.NewInt(1e9)).Float64()
 		got := x.Seconds()
-		if x > -1<<53 && x <= 1<<53 && got != exact {
+		if -1<<53 <= x && x <= 1<<53 && got != exact {
 			t.Fatalf("Time(%d).Seconds() = %v, want %v", int64(x), got, exact)
 		}
 		if d := math.Abs(got - exact); d > 2*(math.Nextafter(exact, math.Inf(1))-exact) {

@@ -43,11 +43,11 @@ type device struct {
 	warm totals   // at the end of warm-up
 	bins []totals // nil under Options.NoSeries
 	nbin int      // the bins advance splits its spans at, kept or not
+	res  engine.Time
 	// The bin advance last wrote to and its span [binLo, binHi): found
 	// again only when a span leaves it, not divided out at every event.
 	bin          int
 	binLo, binHi engine.Time
-	res          engine.Time
 
 	// Power and heat. The draw is piecewise constant between events, so
 	// energy and temperature integrate exactly.
@@ -201,12 +201,11 @@ func (d *device) advance(now engine.Time, insts []*instance) {
 // findBin sets the bin that time t falls in: the last one from its start
 // on.
 func (d *device) findBin(t engine.Time) {
-	b := int(t / d.res)
-	if b < d.nbin-1 {
-		d.bin, d.binLo, d.binHi = b, engine.Time(b)*d.res, engine.Time(b+1)*d.res
-		return
+	b := min(int(t/d.res), d.nbin-1)
+	d.bin, d.binLo, d.binHi = b, engine.Time(b)*d.res, engine.Time(b+1)*d.res
+	if b == d.nbin-1 {
+		d.binHi = engine.Never // the last bin takes the rest of the run
 	}
-	d.bin, d.binLo, d.binHi = d.nbin-1, engine.Time(d.nbin-1)*d.res, engine.Never
 }
 
 // start begins the instance's planned segment.
